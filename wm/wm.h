@@ -49,6 +49,36 @@ void wm_log_set_level(wm_log_level min_level);
 
 const char *wm_version(void);                 /* "0.1.0" */
 
+/* ---------------------------------------------------------------- camera poses and actions */
+/* One camera per video frame: OpenCV camera-to-world (+X right, +Y down, +Z forward), row-major 4x4,
+ * metric translation; pinhole intrinsics in pixels of the frame it belongs to. */
+typedef struct wm_pose {
+    float c2w[16];
+    float fx, fy, cx, cy;
+} wm_pose;
+
+/* Held controls for a span of frames. Digital keys (bits below) and analog axes add up; axes are in
+ * [-1, 1] (gamepad sticks/triggers, agent actions). Semantics follow spec §4.9 (per-frame speeds,
+ * exponential smoothing, pitch limit): see input/camera.h. */
+enum {
+    WM_KEY_FORWARD = 1u << 0, WM_KEY_BACK = 1u << 1,           /* translate along view (horizontal) */
+    WM_KEY_STRAFE_LEFT = 1u << 2, WM_KEY_STRAFE_RIGHT = 1u << 3,
+    WM_KEY_UP = 1u << 4, WM_KEY_DOWN = 1u << 5,                 /* world vertical */
+    WM_KEY_YAW_LEFT = 1u << 6, WM_KEY_YAW_RIGHT = 1u << 7,
+    WM_KEY_PITCH_UP = 1u << 8, WM_KEY_PITCH_DOWN = 1u << 9,
+    WM_KEY_FAST = 1u << 10                                      /* speed multiplier (Shift) */
+};
+
+typedef struct wm_action {
+    uint32_t keys;     /* WM_KEY_* bits held */
+    float move_x;      /* strafe, + = right, [-1, 1] */
+    float move_y;      /* vertical, + = up, [-1, 1] */
+    float move_z;      /* forward, + = forward, [-1, 1] */
+    float yaw;         /* look, + = right, [-1, 1] */
+    float pitch;       /* look, + = up, [-1, 1] */
+    int n_frames;      /* video frames this action is held for; 0 = the rest of the chunk */
+} wm_action;
+
 #ifdef __cplusplus
 }
 #endif
