@@ -79,6 +79,105 @@ typedef struct wm_action {
     int n_frames;      /* video frames this action is held for; 0 = the rest of the chunk */
 } wm_action;
 
+/* ================================================================ worlds (agent API)
+ * A world is an environment an agent (or the explorer) drives chunk by chunk: reset it from an
+ * initializer, step it with held controls (wm_action, the explorer's keys/sticks) or with explicit
+ * camera poses, and receive RGB8 frames with the pose of every frame. Two frame sources sit behind
+ * the same calls: WM_SOURCE_PROCEDURAL, a deterministic CPU-rendered 3-D world (scenes/, always
+ * available; see docs/world.md), and WM_SOURCE_MODEL, the SANA-WM world model (not available yet:
+ * wm_world_open returns WM_ERR_UNSUPPORTED with a message saying so).
+ *
+ * Frame indexing: wm_world_reset produces frame 0 (the start view, chunk 0); every step produces the
+ * next frames_per_chunk frames (chunk 1, 2, ...). Frames and poses returned in a wm_frames are owned by
+ * the world and stay valid until the next call on that world (reset/step/restore/free); copy them to
+ * keep them. No allocation happens per step: buffers are sized once at open.
+ * Coordinates: OpenCV camera-to-world (see wm_pose); the world is "Y down" like the camera at identity,
+ * so world up is -Y and the ground is the plane y = +eye_height below the start pose. */
+typedef struct wm_world wm_world;
+typedef struct wm_snapshot wm_snapshot;
+
+typedef enum wm_source {
+    WM_SOURCE_PROCEDURAL = 0,   /* CPU ray-cast procedural world (scenes/) */
+    WM_SOURCE_MODEL = 1         /* SANA-WM stage-1 world model (needs model_path; not available yet) */
+} wm_source;
+
+typedef struct wm_world_params {
+    wm_source source;        /* frame source, default WM_SOURCE_PROCEDURAL */
+    int width;               /* frame width in pixels; 0 = default (procedural 640, model 1280) */
+    int height;              /* frame height in pixels; 0 = default (procedural 352, model 704) */
+    int fps;                 /* video frames per second of content, 0 = 16 (motion speeds are per frame) */
+    int frames_per_chunk;    /* frames produced by one step, 0 = 24 (model: must be 24) */
+    uint64_t seed;           /* world seed used when a reset gives none (reset seed 0); default 0 */
+    const char *model_path;  /* WM_SOURCE_MODEL: checkpoint directory/file; copied at open; default NULL */
+    const char *prompt;      /* default text prompt for resets that give none; copied; default NULL */
+    int n_threads;           /* render/compute threads, 0 = number of online CPUs */
+    float fov_y_deg;         /* vertical field of view for default intrinsics, degrees, 0 = 60 */
+} wm_world_params;
+
+wm_world_params wm_world_default_params(void);   /* every field filled with its effective default */
+
+/* Open a world. Copies what it needs from params (strings included); sizes every buffer once.
+ * WM_ERR_INVALID_ARG for out-of-range fields (sizes 16..8192, chunk 1..256), WM_ERR_UNSUPPORTED for
+ * WM_SOURCE_MODEL until the model pipeline exists, WM_ERR_OUT_OF_MEMORY. On failure *out is NULL and
+ * the reason is logged at WARN (there is no handle to hold the message). */
+wm_status wm_world_open(const wm_world_params *params, wm_world **out);
+void wm_world_free(wm_world *w);                                  /* NULL is fine */
+const char *wm_world_last_error(const wm_world *w);               /* detail of the last failure, "" if none */
+/* Effective parameters after open (defaults resolved; strings point into the world). */
+void wm_world_get_params(const wm_world *w, wm_world_params *out);
+
+typedef struct wm_reset_params {
+    uint64_t seed;            /* world seed; 0 = the seed of wm_world_params */
+    const char *image_path;   /* start image (PNG/JPEG/PPM) for the model; procedural: must be NULL */
+    const char *prompt;       /* text prompt; NULL = the world's default prompt; procedural ignores it */
+    const wm_pose *start_pose;/* pose of frame 0; NULL = the source's spawn pose (procedural: identity,
+                                 eye height 1.6 m above the ground, looking along +Z). Intrinsics of
+                                 the pose are used when fx > 0, else the world's defaults. */
+} wm_reset_params;
+
+wm_reset_params wm_reset_default_params(void);
+
+/* One batch of frames. Owned by the world; valid until the next call on the same world. */
+typedef struct wm_frames {
+    int width, height;        /* pixels */
+    int n;                    /* number of frames */
+    const uint8_t *rgb;       /* n * height * width * 3 bytes, RGB8, frame-major, top row first */
+    const wm_pose *poses;     /* n poses: c2w + intrinsics of each frame */
+    int64_t chunk_index;      /* 0 for the reset frame, then 1, 2, ... per step */
+    int64_t first_frame;      /* video frame index of the first frame (frame 0 = reset frame) */
+    double ms_generate;       /* wall time spent producing the pixels */
+    double ms_total;          /* wall time of the whole call */
+} wm_frames;
+
+/* Reset: new episode (new seed/initializer), camera back to the start pose, camera smoothing state
+ * cleared. Produces frame 0 (n = 1). rp == NULL means wm_reset_default_params(). */
+wm_status wm_world_reset(wm_world *w, const wm_reset_params *rp, wm_frames *out);
+
+/* Step one chunk with held controls: actions[0] is held for its n_frames frames, then actions[1], ...;
+ * an n_frames of 0 holds that action for the rest of the chunk. Frames the actions do not cover get no
+ * input (the camera coasts and settles per spec §4.9 smoothing). n = 0 (actions may be NULL) is an idle
+ * chunk. WM_ERR_INVALID_ARG if the actions ask for more frames than a chunk, or for axes outside
+ * [-1, 1] or non-finite; WM_ERR_STATE before the first reset. Produces frames_per_chunk frames. */
+wm_status wm_world_step_actions(wm_world *w, const wm_action *actions, int n, wm_frames *out);
+
+/* Step with explicit poses, one per frame (1 <= n <= frames_per_chunk; the model needs exactly
+ * frames_per_chunk). Intrinsics of a pose with fx <= 0 are replaced by the world's defaults. The
+ * camera controller continues from the last given pose (smoothing state is cleared). */
+wm_status wm_world_step_poses(wm_world *w, const wm_pose *poses, int n, wm_frames *out);
+
+/* Pose of the most recent frame (the spawn pose before the first reset). */
+void wm_world_get_pose(const wm_world *w, wm_pose *out);
+
+/* Snapshots: the complete generator state (camera + smoothing, frame/chunk counters, seed, source
+ * state) so an agent can branch: snapshot, step, restore, step differently. Restoring and stepping
+ * with the same inputs reproduces the same frames bit for bit. A snapshot restores into the world that
+ * made it or into any world opened with the same source, size and frames_per_chunk (so branches can
+ * run side by side); otherwise WM_ERR_INVALID_ARG. It stays valid after further steps, can be restored
+ * any number of times, and is freed with wm_snapshot_free (also after its world is freed). */
+wm_status wm_world_snapshot(wm_world *w, wm_snapshot **out);
+wm_status wm_world_restore(wm_world *w, const wm_snapshot *snap);
+void wm_snapshot_free(wm_snapshot *snap);                          /* NULL is fine */
+
 #ifdef __cplusplus
 }
 #endif
