@@ -111,7 +111,9 @@ typedef struct wm_world_params {
     const char *model_path;  /* WM_SOURCE_MODEL: checkpoint directory/file; copied at open; default NULL */
     const char *prompt;      /* default text prompt for resets that give none; copied; default NULL */
     int n_threads;           /* render/compute threads, 0 = number of online CPUs */
-    float fov_y_deg;         /* vertical field of view for default intrinsics, degrees, 0 = 60 */
+    float hfov_deg;          /* horizontal field of view of the default intrinsics, degrees, 0 = 60
+                                (fx = fy = width/2 / tan(hfov/2), principal point at the centre, as
+                                input/camera.h) */
 } wm_world_params;
 
 wm_world_params wm_world_default_params(void);   /* every field filled with its effective default */
