@@ -46,6 +46,13 @@ wm_status wm_checkpoint_read_f32(const wm_checkpoint *ck, const char *name, int 
 /* Allocate a host fp32 tensor with the stored shape and read `name` into it (caller wm_tensor_free). */
 wm_status wm_checkpoint_load_f32(const wm_checkpoint *ck, const char *name, wm_tensor *out, wm_error *err);
 
+/* In-memory variants (fuzzers, tests): parse a whole .safetensors file image or a PyTorch zip image held
+ * in buf. buf must stay valid until wm_checkpoint_close; label names it in error messages. */
+wm_status wm_checkpoint_open_safetensors_mem(const void *buf, size_t len, const char *label, wm_checkpoint **out,
+                                             wm_error *err);
+wm_status wm_checkpoint_open_pt_mem(const void *buf, size_t len, const char *label, wm_checkpoint **out,
+                                    wm_error *err);
+
 /* ---------------------------------------------------------------- writing safetensors */
 typedef struct wm_st_item {
     const char *name;
