@@ -1,0 +1,31 @@
+/* GDN gates (spec §3.3): beta = sigmoid(beta_proj(x)) per token and head (in place), and the per-frame
+ * decay g = exp(-exp(A_log) * softplus(a + dt_bias)) from the frame-pooled gate projection a (T, H).
+ * softplus uses the overflow-safe form log1p(exp(-|x|)) + max(x, 0) (torch's threshold 20 gives the
+ * same value to fp32 rounding). */
+#include "cpu_common.h"
+
+wm_status wm_gdn_gates_cpu(wm_backend *be, wm_tensor *beta, const wm_tensor *a, const wm_tensor *A_log,
+                           const wm_tensor *dt_bias, wm_tensor *g)
+{
+    WM_CPU_F32(be, beta);
+    WM_CPU_F32(be, a);
+    WM_CPU_F32(be, A_log);
+    WM_CPU_F32(be, dt_bias);
+    WM_CPU_F32(be, g);
+    int64_t H = wm_tensor_cols(a), T = wm_tensor_rows(a);
+    WM_OP_CHECK(be, wm_tensor_cols(beta) == H, WM_ERR_SHAPE, "beta must be (N, H)");
+    WM_OP_CHECK(be, wm_tensor_numel(A_log) == H && wm_tensor_numel(dt_bias) == H, WM_ERR_SHAPE,
+                "A_log and dt_bias must have H elements");
+    WM_OP_CHECK(be, wm_tensor_numel(g) == T * H, WM_ERR_SHAPE, "g must be (T, H)");
+    float *b = beta->data;
+    for (int64_t i = 0, n = wm_tensor_numel(beta); i < n; i++) b[i] = 1.0f / (1.0f + expf(-b[i]));
+    const float *av = a->data, *al = A_log->data, *db = dt_bias->data;
+    float *gv = g->data;
+    for (int64_t f = 0; f < T; f++)
+        for (int64_t h = 0; h < H; h++) {
+            double z = (double)av[f * H + h] + db[h];
+            double sp = log1p(exp(-fabs(z))) + (z > 0 ? z : 0);
+            gv[f * H + h] = (float)exp(-exp((double)al[h]) * sp);
+        }
+    return WM_OK;
+}
