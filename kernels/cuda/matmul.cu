@@ -1,0 +1,165 @@
+/* matmul on CUDA: y(N,M) = act(x(N,K) . w(M,K)^T + bias(M)) through cuBLASLt.
+ *
+ * Layout trick: cuBLASLt is column-major. Our row-major y(N,M) is a column-major (M,N) matrix, so we
+ * ask for D(M,N) = W^T(op)(M,K) . X(K,N): A = w read as a column-major (K,M) matrix with transa = T,
+ * B = x as a column-major (K,N) matrix with transb = N. No copies, no transposes in memory.
+ *
+ * Precision: bf16 x/w with fp32 accumulation (CUBLAS_COMPUTE_32F), output bf16 or fp32; fp32 x/w use
+ * exact fp32 compute (no TF32), since fp32 GEMMs here are small and parity matters more than speed.
+ *
+ * Epilogues: bias, GELU(tanh) and ReLU fuse into cuBLASLt (CUBLASLT_EPILOGUE_*; Lt's GELU is the tanh
+ * approximation). cuBLASLt has no SiLU epilogue, so SiLU runs as one extra in-place pass over y; the
+ * DiT's SiLU GEMM (inverted_conv) then costs one read+write of its output more than a fused kernel.
+ *
+ * Plans (descriptors + the heuristic's first algorithm) are cached per (shape, dtypes, epilogue,
+ * pointer alignment) in the backend context: the heuristic query costs tens of microseconds, which
+ * would be visible at ~300 GEMMs per chunk, and a cached plan keeps graph capture host-cheap.
+ */
+#include "cuda_common.cuh"
+
+#include <string.h>
+
+static cudaDataType_t lt_type(wm_dtype t) { return t == WM_BF16 ? CUDA_R_16BF : t == WM_F16 ? CUDA_R_16F : CUDA_R_32F; }
+
+static int ptr_align(const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    int a = 256;
+    while (a > 2 && (u % (uintptr_t)a)) a >>= 1;
+    return a;
+}
+
+static wm_status plan_build(wm_backend *be, wm_cuda_plan *p)
+{
+    cublasStatus_t s;
+    int ok = 1;
+    cublasComputeType_t ct = CUBLAS_COMPUTE_32F;
+    s = cublasLtMatmulDescCreate(&p->desc, ct, CUDA_R_32F);
+    ok &= s == CUBLAS_STATUS_SUCCESS;
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    cublasLtEpilogue_t epi = (cublasLtEpilogue_t)p->epi;
+    if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
+    if (ok && p->bt >= 0) {
+        cudaDataType_t bt = lt_type((wm_dtype)p->bt);
+        cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt);
+    }
+    ok = ok && cublasLtMatrixLayoutCreate(&p->la, lt_type((wm_dtype)p->wt), p->k, p->m, p->k) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasLtMatrixLayoutCreate(&p->lb, lt_type((wm_dtype)p->xt), p->k, p->n, p->k) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasLtMatrixLayoutCreate(&p->lc, lt_type((wm_dtype)p->yt), p->m, p->n, p->m) == CUBLAS_STATUS_SUCCESS;
+    if (!ok) return wm__errf(&be->err, WM_ERR_CUDA, "matmul: cuBLASLt descriptor creation failed");
+    cublasLtMatmulPreference_t pref;
+    if (cublasLtMatmulPreferenceCreate(&pref) != CUBLAS_STATUS_SUCCESS)
+        return wm__errf(&be->err, WM_ERR_CUDA, "matmul: cuBLASLt preference creation failed");
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    uint32_t al = (uint32_t)p->align;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &c->workspace_bytes,
+                                         sizeof c->workspace_bytes);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al, sizeof al);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (s != CUBLAS_STATUS_SUCCESS || found < 1)
+        return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "matmul: cuBLASLt has no algorithm for N=%lld M=%lld K=%lld "
+                        "(epilogue %d): %s", (long long)p->n, (long long)p->m, (long long)p->k, p->epi,
+                        cublasLtGetStatusString(s));
+    p->algo = res.algo;
+    p->used = 1;
+    return WM_OK;
+}
+
+static void plan_destroy(wm_cuda_plan *p)
+{
+    if (p->la) cublasLtMatrixLayoutDestroy(p->la);
+    if (p->lb) cublasLtMatrixLayoutDestroy(p->lb);
+    if (p->lc) cublasLtMatrixLayoutDestroy(p->lc);
+    if (p->desc) cublasLtMatmulDescDestroy(p->desc);
+    memset(p, 0, sizeof *p);
+}
+
+/* Find or build the plan for this key. The cache is small and linear: a model has ~20 distinct GEMMs. */
+static wm_status plan_get(wm_backend *be, const wm_cuda_plan *key, wm_cuda_plan **out)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    wm_cuda_plan *free_slot = NULL;
+    for (int i = 0; i < WM_CUDA_PLAN_CACHE; i++) {
+        wm_cuda_plan *p = &c->plans[i];
+        if (!p->used) { if (!free_slot) free_slot = p; continue; }
+        if (p->n == key->n && p->m == key->m && p->k == key->k && p->xt == key->xt && p->wt == key->wt &&
+            p->yt == key->yt && p->bt == key->bt && p->epi == key->epi && p->align == key->align) {
+            *out = p;
+            return WM_OK;
+        }
+    }
+    if (!free_slot) { /* full: recycle the last slot (shapes beyond 128 distinct ones are a test sweep) */
+        free_slot = &c->plans[WM_CUDA_PLAN_CACHE - 1];
+        plan_destroy(free_slot);
+    }
+    *free_slot = *key;
+    free_slot->used = 0;
+    free_slot->desc = NULL; free_slot->la = free_slot->lb = free_slot->lc = NULL;
+    wm_status st = plan_build(be, free_slot);
+    if (st != WM_OK) { plan_destroy(free_slot); return st; }
+    *out = free_slot;
+    return WM_OK;
+}
+
+static int act_epilogue(wm_act act, int has_bias, int *post_act)
+{
+    *post_act = 0;
+    switch (act) {
+    case WM_ACT_GELU_TANH: return has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    case WM_ACT_RELU: return has_bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    case WM_ACT_SILU: *post_act = 1; /* fall through: Lt has no SiLU */
+    default: return has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    }
+}
+
+extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias,
+                                    wm_act act, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), K = wm_tensor_cols(x), M = wm_tensor_rows(w);
+    WM_OP_CHECK(be, wm_tensor_cols(w) == K, WM_ERR_SHAPE, "w must be (M, K) with K = x's last dim");
+    WM_OP_CHECK(be, wm_tensor_rows(y) == N && wm_tensor_cols(y) == M, WM_ERR_SHAPE, "y must be (N, M)");
+    WM_OP_CHECK(be, x->dtype == w->dtype, WM_ERR_DTYPE, "x and w must have the same dtype");
+    WM_OP_CHECK(be, y->data != x->data && y->data != w->data, WM_ERR_INVALID_ARG, "y may not alias x or w");
+    if (bias) {
+        WM_CUDA_FLOAT(be, bias);
+        WM_OP_CHECK(be, wm_tensor_numel(bias) == M, WM_ERR_SHAPE, "bias must have M elements");
+    }
+    if (N == 0 || M == 0) return WM_OK;
+    int post_act = 0;
+    wm_cuda_plan key;
+    memset(&key, 0, sizeof key);
+    key.n = N; key.m = M; key.k = K;
+    key.xt = x->dtype; key.wt = w->dtype; key.yt = y->dtype; key.bt = bias ? (int)bias->dtype : -1;
+    key.epi = act_epilogue(act, bias != NULL, &post_act);
+    int al = ptr_align(x->data), a2 = ptr_align(w->data), a3 = ptr_align(y->data);
+    if (a2 < al) al = a2;
+    if (a3 < al) al = a3;
+    if (bias && ptr_align(bias->data) < al) al = ptr_align(bias->data);
+    key.align = al;
+    wm_cuda_plan *p;
+    WM_TRY(plan_get(be, &key, &p));
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (bias) {
+        const void *bp = bias->data;
+        cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp);
+    }
+    float alpha = 1.0f, beta = 0.0f;
+    cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w->data, p->la, x->data, p->lb, &beta, y->data, p->lc,
+                                      y->data, p->lc, &p->algo, c->workspace, c->workspace_bytes, c->stream);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return wm__errf(&be->err, WM_ERR_CUDA, "matmul: cublasLtMatmul failed (%s) for N=%lld M=%lld K=%lld",
+                        cublasLtGetStatusString(s), (long long)N, (long long)M, (long long)K);
+    if (post_act) return wm_activate_cuda(be, y, WM_ACT_SILU);
+    return WM_OK;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One device-machine session in one call: build the GPU pieces, run the CUDA parity tests, run the
+# benchmarks, print a short summary last. Full logs go to $OUT (the device tool brings them back).
+#
+#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top ncu   (default: all but ncu)
+#
+# Source: .devsrc/ when present (a `git archive` of the commit under test, so the numbers belong to one
+# commit even while the shared working tree is mid-edit), else the working tree. Build: the standalone
+# project tools/device/CMakeLists.txt (needs only nvcc/cmake); "top" also tries the top-level build with
+# jansson/yaml taken from the .devdeps/*.deb files carried along (the device image lacks their -dev
+# packages), reporting the result without failing the run.
+set -u
+OUT=${OUT:-/tmp/wm_out}
+mkdir -p "$OUT"
+SRC=$PWD
+[ -d .devsrc ] && SRC=$PWD/.devsrc
+B=/tmp/wm_dev_build
+J=$(nproc)
+STEPS=${*:-env build test gemm ops dit top}
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+has() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+
+say "== wm device run: $(date -u +%FT%TZ) src=$SRC commit=$(cat "$SRC/.commit" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)"
+if has env; then
+  { nvidia-smi; nvcc --version; cmake --version | head -1; uname -a; } >"$OUT/env.txt" 2>&1
+  say "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1)"
+fi
+
+if has build; then
+  t0=$(date +%s)
+  { cmake -S "$SRC/tools/device" -B $B -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $B -j"$J"; } >"$OUT/build.log" 2>&1
+  rc=$?
+  say "build: rc=$rc in $(( $(date +%s) - t0 )) s (registers/spills in build.log)"
+  grep -E 'spill (stores|loads)' "$OUT/build.log" | grep -v ' 0 bytes spill' | sort | uniq -c | head -5 | tee -a "$SUMMARY"
+  [ $rc -ne 0 ] && { tail -40 "$OUT/build.log"; exit 1; }
+fi
+
+if has test; then
+  : >"$OUT/tests.log"
+  for t in $B/test_*; do
+    [ -x "$t" ] || continue
+    t0=$(date +%s)
+    "$t" >>"$OUT/tests.log" 2>&1
+    rc=$?
+    say "test $(basename "$t"): rc=$rc ($(tail -1 "$OUT/tests.log")) $(( $(date +%s) - t0 )) s"
+  done
+  grep -E 'FAIL|error' "$OUT/tests.log" | head -20 | tee -a "$SUMMARY"
+fi
+
+for b in gemm ops dit; do
+  if has $b; then
+    "$B/wmbench" $b >"$OUT/bench_$b.log" 2>&1
+    say "bench $b: rc=$?"
+    cat "$OUT/bench_$b.log" | tee -a "$SUMMARY" >/dev/null
+  fi
+done
+
+if has top; then
+  R=/tmp/devroot
+  mkdir -p $R
+  for f in "$SRC"/.devdeps/*.deb "$PWD"/.devdeps/*.deb; do [ -f "$f" ] && dpkg -x "$f" $R; done
+  # The .pc files say prefix=/usr: point pkg-config at the unpacked tree instead.
+  for pc in $R/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do sed -i "s|^prefix=.*|prefix=$R/usr|" "$pc"; done
+  export PKG_CONFIG_PATH=$R/usr/lib/x86_64-linux-gnu/pkgconfig LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu
+  { cmake -S "$SRC" -B /tmp/wm_top -DWM_VIEWER=OFF -DWM_FFMPEG=OFF && cmake --build /tmp/wm_top -j"$J" --target wm test_cuda_common; } >"$OUT/top.log" 2>&1
+  rc=$?
+  say "top-level build (wm + test_cuda_common): rc=$rc"
+  [ $rc -eq 0 ] && { /tmp/wm_top/wm/cli/wm bench --help >/dev/null 2>&1; say "top-level wm bench --help: rc=$?"; }
+  [ $rc -ne 0 ] && grep -E 'error|Error' "$OUT/top.log" | head -8 | tee -a "$SUMMARY"
+fi
+
+if has ncu; then
+  ncu --clock-control none --kernel-name regex:flash_attn --launch-count 1 \
+      --section SpeedOfLight --section Occupancy "$B/wmbench" ops >"$OUT/ncu.log" 2>&1
+  say "ncu: rc=$?"; grep -E 'Duration|Throughput|Achieved Occupancy|Registers' "$OUT/ncu.log" | head -12 | tee -a "$SUMMARY"
+fi
+echo "================ summary"
+cat "$SUMMARY"

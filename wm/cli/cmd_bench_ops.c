@@ -1,0 +1,115 @@
+/* `wm bench ops`: the common ops at the DiT's streaming shapes on the CUDA backend.
+ *
+ * Memory-bound ops are reported in GB/s counting each input read once and each output written once
+ * (the minimum traffic; compare with the card's copy bandwidth, ~3.0 TB/s read+write on the H100 here).
+ * Attention is reported in TFLOP/s counting 4*Nq*Nk*C (QK^T and PV), the spec §8.2 convention.
+ * Shapes: one 3-frame chunk = 2640 tokens x 2240 channels, bf16; streaming window 8,800 keys; text
+ * cross-attention 300 keys; bidirectional 11-frame clip 9,680 tokens.
+ */
+#include "wm/cli/bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    int op;
+    wm_tensor x[4], y, g, mask;
+    int heads;
+} ops_ctx;
+
+enum { OP_RMS, OP_LNMOD, OP_GADD, OP_MUL, OP_SILU, OP_ATTN };
+
+static wm_status ops_step(wm_backend *be, void *p, int i)
+{
+    ops_ctx *c = p;
+    wm_tensor *x = &c->x[i & 3]; /* rotate inputs: 4 x 11.8 MB is beyond L2 reuse between steps */
+    switch (c->op) {
+    case OP_RMS: return wm_rmsnorm(be, x, &c->g, 1e-5f, &c->y);
+    case OP_LNMOD: return wm_layernorm_modulate(be, x, &c->g, &c->g, 880, 1e-6f, &c->y);
+    case OP_GADD: return wm_gated_add(be, &c->y, x, &c->g, 880);
+    case OP_MUL: return wm_mul(be, x, &c->x[(i + 1) & 3], &c->y);
+    case OP_SILU: return wm_activate(be, x, WM_ACT_SILU);
+    default: return WM_ERR_INVALID_ARG;
+    }
+}
+
+static wm_status bench_mem_op(wm_backend *be, const char *name, int op, double bytes_per_elem)
+{
+    const int64_t N = 2640, C = 2240;
+    ops_ctx c;
+    memset(&c, 0, sizeof c);
+    c.op = op;
+    wm_status st = WM_OK;
+    for (int i = 0; i < 4 && st == WM_OK; i++) st = wm_bench_tensor(be, WM_BF16, N, C, 100 + i, 1.0f, &c.x[i]);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, N, C, 200, 1.0f, &c.y);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3, C, 300, 0.1f, &c.g);
+    double ms = 0;
+    if (st == WM_OK) st = wm_bench_time(be, ops_step, &c, 50, 9, &ms);
+    if (st == WM_OK)
+        printf("%-34s %9.4f ms %8.0f GB/s\n", name, ms, (double)N * C * bytes_per_elem / (ms * 1e-3) / 1e9);
+    else
+        fprintf(stderr, "%s: %s\n", name, be->err.msg);
+    for (int i = 0; i < 4; i++) wm_backend_mfree(be, c.x[i].data);
+    wm_backend_mfree(be, c.y.data);
+    wm_backend_mfree(be, c.g.data);
+    return st;
+}
+
+static wm_status attn_step(wm_backend *be, void *p, int i)
+{
+    ops_ctx *c = p;
+    (void)i;
+    return wm_attention(be, &c->x[0], &c->x[1], &c->x[2], c->mask.data ? &c->mask : NULL, c->heads,
+                        0.0944911182523068f /* 1/sqrt(112) */, &c->y);
+}
+
+static wm_status bench_attn(wm_backend *be, const char *name, int64_t Nq, int64_t Nk, int masked)
+{
+    const int64_t C = 2240;
+    ops_ctx c;
+    memset(&c, 0, sizeof c);
+    c.heads = 20;
+    wm_status st = wm_bench_tensor(be, WM_BF16, Nq, C, 1, 1.0f, &c.x[0]);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, Nk, C, 2, 1.0f, &c.x[1]);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, Nk, C, 3, 1.0f, &c.x[2]);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, Nq, C, 4, 1.0f, &c.y);
+    if (st == WM_OK && masked) {
+        int64_t s = Nk;
+        c.mask = wm_tensor_view(WM_U8, WM_DEVICE_CUDA, NULL, 1, &s);
+        st = wm_backend_malloc(be, (size_t)Nk, &c.mask.data);
+        unsigned char m[512];
+        for (int64_t j = 0; j < Nk && j < 512; j++) m[j] = j < Nk * 3 / 4; /* a prompt shorter than 300 */
+        if (st == WM_OK) st = wm_backend_upload(be, c.mask.data, m, (size_t)(Nk < 512 ? Nk : 512));
+    }
+    double ms = 0, flop = 4.0 * Nq * Nk * C;
+    int reps = (int)(5e11 / flop) + 2;
+    if (st == WM_OK) st = wm_bench_time(be, attn_step, &c, reps > 100 ? 100 : reps, 7, &ms);
+    if (st == WM_OK)
+        printf("%-34s %9.4f ms %8.1f TFLOP/s\n", name, ms, flop / (ms * 1e-3) / 1e12);
+    else
+        fprintf(stderr, "%s: %s\n", name, be->err.msg);
+    for (int i = 0; i < 3; i++) wm_backend_mfree(be, c.x[i].data);
+    wm_backend_mfree(be, c.y.data);
+    if (c.mask.data) wm_backend_mfree(be, c.mask.data);
+    return st;
+}
+
+int wm_bench_ops(int argc, char **argv)
+{
+    (void)argc; (void)argv;
+    wm_backend *be;
+    if (wm_bench_open(&be) != WM_OK) return 1;
+    wm_bench_header(be, "ops");
+    printf("memory-bound ops, 2640 x 2240 bf16 (one 3-frame chunk):\n");
+    wm_status st = bench_mem_op(be, "rmsnorm (C=2240)", OP_RMS, 4);
+    if (st == WM_OK) st = bench_mem_op(be, "layernorm_modulate (3 frames)", OP_LNMOD, 4);
+    if (st == WM_OK) st = bench_mem_op(be, "gated_add (fp32 gate)", OP_GADD, 6);
+    if (st == WM_OK) st = bench_mem_op(be, "mul", OP_MUL, 6);
+    if (st == WM_OK) st = bench_mem_op(be, "activate silu (in place)", OP_SILU, 4);
+    printf("attention, 20 heads x 112, scale 1/sqrt(112):\n");
+    if (st == WM_OK) st = bench_attn(be, "streaming: 2640 q x 8800 k", 2640, 8800, 0);
+    if (st == WM_OK) st = bench_attn(be, "cross-attn: 2640 q x 300 text (mask)", 2640, 300, 1);
+    if (st == WM_OK) st = bench_attn(be, "bidirectional 11 frames: 9680^2", 9680, 9680, 0);
+    wm_backend_free(be);
+    return st == WM_OK ? 0 : 1;
+}
