@@ -1,0 +1,138 @@
+/* Self-attention of a GDN block (spec §3.1-§3.7, §4.5): frame-wise Gated DeltaNet main branch and the
+ * UCPE camera branch, in the bidirectional, chunk-causal and streaming forms.
+ *
+ * The three variants differ only in data the ops receive: the chunk bounds (look-ahead of the short
+ * conv and the reverse scan), the short-conv tails and the forward-scan initial states (streaming
+ * caches, zero for chunk 0). A save pass writes the new tails and the forward states after the chunk's
+ * last frame straight into the cache (the scan reads its initial state before it writes the final one).
+ * Outputs main_raw (num/den) and cam_raw (after inverse UCPE), both (N, C), before out_proj_cam.
+ */
+#include "wm/dit/dit_internal.h"
+
+typedef struct {
+    wm_tensor *init, *final_state; /* forward-scan seed and destination (streaming) */
+} scan_io;
+
+/* Forward + reverse scans of one stream (numerator: Dv = D; denominator: v == NULL, Dv = 1). */
+static wm_status scans(dit_fwd *f, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
+                       const wm_tensor *g, scan_io io, wm_tensor *Mf, wm_tensor *Mr)
+{
+    int64_t Dv = v ? f->D : 1;
+    int64_t shP[4] = {f->T, f->H, f->D, f->D}, shA[4] = {f->T, f->H, f->D, Dv};
+    wm_tensor P, A;
+    WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shP, &P));
+    WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, &A));
+    WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mf));
+    WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mr));
+    DT_RUN(f, wm_gdn_gram(f->be, k, v, beta, f->T, &P, &A));
+    DT_RUN(f, wm_gdn_scan(f->be, &P, &A, g, io.init, 0, f->bounds, f->n_chunks, Mf, io.final_state));
+    DT_RUN(f, wm_gdn_scan(f->be, &P, &A, g, NULL, 1, f->bounds, f->n_chunks, Mr, NULL));
+    return WM_OK;
+}
+
+/* Short conv on a raw K projection, with the streaming tail; a save pass then updates the tail. */
+static wm_status conv_k(dit_fwd *f, const wm_tensor *raw, const wm_tensor *w, wm_tensor *tail, int use_tail,
+                        wm_tensor *out)
+{
+    WM_TRY(dt_new(f, f->N, f->C, out));
+    DT_RUN(f, wm_short_conv_t(f->be, raw, w, use_tail ? tail : NULL, f->bounds, f->n_chunks, out));
+    if (tail && f->run->save) WM_TRY(dit_save_tail(f, tail, raw, f->cfg->conv_kernel_size - 1));
+    return WM_OK;
+}
+
+/* rmsnorm (weight w) then ReLU, in place. */
+static wm_status norm_relu(dit_fwd *f, wm_tensor *x, const wm_tensor *w)
+{
+    DT_RUN(f, wm_rmsnorm(f->be, x, w, f->cfg->eps_qk_norm, x));
+    DT_RUN(f, wm_activate(f->be, x, WM_ACT_RELU));
+    return WM_OK;
+}
+
+static wm_status rope(dit_fwd *f, const wm_tensor *x, wm_tensor *y)
+{
+    WM_TRY(dt_new(f, f->N, f->C, y));
+    DT_RUN(f, wm_rope_apply(f->be, x, &f->rope_cos, &f->rope_sin, f->H, 0, 0, y));
+    return WM_OK;
+}
+
+/* UCPE (first half, mats or their transpose) + camera half-RoPE (second half, +/- angle), in place. */
+wm_status dit_ucpe(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose, int conj)
+{
+    DT_RUN(f, wm_ucpe_apply(f->be, x, mats, f->H, transpose, x));
+    DT_RUN(f, wm_rope_apply(f->be, x, &f->cam_cos, &f->cam_sin, f->H, f->D / 2, conj, x));
+    return WM_OK;
+}
+
+static wm_status gates(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *beta, wm_tensor *g)
+{
+    wm_tensor xm, a;
+    WM_TRY(dt_linear(f, h, &b->beta_w, &b->beta_b, WM_ACT_NONE, beta));
+    WM_TRY(dt_new(f, f->T, f->C, &xm));
+    DT_RUN(f, wm_frame_mean(f->be, h, f->T, &xm));
+    WM_TRY(dt_linear(f, &xm, &b->gate_w, &b->gate_b, WM_ACT_NONE, &a));
+    WM_TRY(dt_new(f, f->T, f->H, g));
+    DT_RUN(f, wm_gdn_gates(f->be, beta, &a, &b->A_log, &b->dt_bias, g));
+    dt_record(f, "attn.beta", beta);
+    dt_record(f, "attn.g", g);
+    return WM_OK;
+}
+
+static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, const wm_tensor *beta,
+                             const wm_tensor *g, wm_dit_block_cache *cc, wm_tensor *out)
+{
+    int64_t C = f->C;
+    wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
+    wm_tensor q, kraw, k, v, qr, kr, Mf, Mr, zf, zr;
+    WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
+    WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &kraw));
+    WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
+    WM_TRY(conv_k(f, &kraw, &b->conv_k, cc ? &cc->ktail : NULL, 1, &k));
+    WM_TRY(norm_relu(f, &q, &b->q_norm));
+    WM_TRY(norm_relu(f, &k, &b->k_norm_s));
+    WM_TRY(rope(f, &q, &qr));
+    WM_TRY(rope(f, &k, &kr));
+    int save = cc && f->run->save;
+    WM_TRY(scans(f, &kr, &v, beta, g, (scan_io){cc ? &cc->M : NULL, save ? &cc->M : NULL}, &Mf, &Mr));
+    WM_TRY(scans(f, &k, NULL, beta, g, (scan_io){cc ? &cc->z : NULL, save ? &cc->z : NULL}, &zf, &zr));
+    DT_RUN(f, wm_gdn_output(f->be, &qr, &Mf, &Mr, &q, &zf, &zr, f->cfg->eps_gdn, out));
+    return WM_OK;
+}
+
+static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, const wm_tensor *beta,
+                            const wm_tensor *g, wm_dit_block_cache *cc, wm_tensor *out)
+{
+    wm_tensor q, kraw, k, v, kpre, bc, Mf, Mr;
+    WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
+    WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &kraw));
+    WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
+    WM_TRY(conv_k(f, &kraw, &b->conv_k_cam, cc ? &cc->kctail : NULL, f->cfg->cam_conv_cache, &k));
+    WM_TRY(norm_relu(f, &q, &b->q_norm_cam));
+    WM_TRY(norm_relu(f, &k, &b->k_norm_cam_s));
+    WM_TRY(dt_new(f, f->N, f->C, &kpre));
+    WM_TRY(dt_copy(f, &k, &kpre));
+    WM_TRY(dit_ucpe(f, &q, &f->P, 1, 0));
+    WM_TRY(dit_ucpe(f, &k, &f->Pinv, 0, 0));
+    WM_TRY(dit_ucpe(f, &v, &f->Pinv, 0, 0));
+    WM_TRY(dt_new(f, f->N, f->H, &bc));
+    DT_RUN(f, wm_gdn_cam_beta(f->be, &kpre, &k, beta, f->T, &bc));
+    dt_record(f, "attn.beta_cam", &bc);
+    int save = cc && f->run->save;
+    WM_TRY(scans(f, &k, &v, &bc, g, (scan_io){cc ? &cc->Mc : NULL, save ? &cc->Mc : NULL}, &Mf, &Mr));
+    DT_RUN(f, wm_gdn_output(f->be, &q, &Mf, &Mr, NULL, NULL, NULL, 0.0f, out));
+    return dit_ucpe(f, out, &f->P, 0, 1);
+}
+
+wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
+                       wm_tensor *cam_raw)
+{
+    wm_dit_block_cache *cc = dit_cache(f);
+    WM_TRY(dt_new(f, f->N, f->C, main_raw));
+    WM_TRY(dt_new(f, f->N, f->C, cam_raw));
+    size_t mark = wm_arena_mark(f->ar);
+    wm_tensor beta, g;
+    WM_TRY(gates(f, b, h, &beta, &g));
+    WM_TRY(main_branch(f, b, h, &beta, &g, cc, main_raw));
+    WM_TRY(cam_branch(f, b, h, &beta, &g, cc, cam_raw));
+    wm_arena_rewind(f->ar, mark);
+    return WM_OK;
+}

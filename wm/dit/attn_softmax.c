@@ -1,0 +1,135 @@
+/* Self-attention of a softmax block (spec §3.8, §3.9, §4.6): main branch (RMSNorm q/k + RoPE) and the
+ * UCPE camera branch (RMSNorm q/k, UCPE + camera half-RoPE on q/k/v, inverse UCPE on the output), each
+ * a plain softmax attention whose key set depends on the variant:
+ *   bidirectional: all tokens;  chunk-causal: queries of chunk c see chunks 0..c (teacher_chunk_mask,
+ *   else all tokens, the #404 behaviour);  streaming: [sink chunk | previous chunk | current chunk].
+ * Frame-major tokens make "chunks 0..c" a row prefix, so block-causal attention is one attention call
+ * per chunk on views, with no mask tensor. A save pass stores this chunk's post-RoPE/UCPE K/V.
+ */
+#include "wm/dit/dit_internal.h"
+
+#include <math.h>
+
+typedef struct {
+    wm_tensor *sk, *pk, *ck; /* sink / previous-chunk / save destination (streaming), per K or V */
+} kv_cache;
+
+/* Streaming key set [sink | prev | cur] in a new arena tensor. */
+static wm_status window(dit_fwd *f, const wm_tensor *cur, const wm_tensor *sink, const wm_tensor *prev,
+                        wm_tensor *out)
+{
+    const wm_dit_stream *st = f->run->stream;
+    int64_t ns = st->n_saved >= 1 ? (int64_t)st->sink_frames * f->S : 0;
+    int64_t np = st->n_saved >= 2 ? (int64_t)st->prev_frames * f->S : 0;
+    WM_TRY(dt_new(f, ns + np + f->N, f->C, out));
+    wm_tensor d;
+    if (ns) { d = dt_rows(out, 0, ns); wm_tensor s = dt_rows(sink, 0, ns); WM_TRY(dt_copy(f, &s, &d)); }
+    if (np) { d = dt_rows(out, ns, np); wm_tensor s = dt_rows(prev, 0, np); WM_TRY(dt_copy(f, &s, &d)); }
+    d = dt_rows(out, ns + np, f->N);
+    return dt_copy(f, cur, &d);
+}
+
+/* Save this chunk's K (or V) into the sink entry (first save) or the previous-chunk entry. */
+static wm_status save_kv(dit_fwd *f, const wm_tensor *cur, wm_tensor *sink, wm_tensor *prev)
+{
+    const wm_dit_stream *st = f->run->stream;
+    wm_tensor *dst = st->n_saved == 0 ? sink : prev;
+    if (wm_tensor_rows(dst) < f->N)
+        return wm__errf(&f->be->err, WM_ERR_LIMIT, "dit stream: chunk of %d frames exceeds the cache", f->T);
+    wm_tensor d = dt_rows(dst, 0, f->N);
+    return dt_copy(f, cur, &d);
+}
+
+static wm_status attend(dit_fwd *f, const wm_tensor *q, const wm_tensor *k, const wm_tensor *v, float scale,
+                        wm_tensor *out)
+{
+    if (f->run->variant == WM_DIT_CHUNK_CAUSAL && f->cfg->teacher_chunk_mask) {
+        for (int c = 0; c < f->n_chunks; c++) {
+            int64_t r0 = (int64_t)f->bounds[c] * f->S, r1 = (int64_t)f->bounds[c + 1] * f->S;
+            wm_tensor qs = dt_rows(q, r0, r1 - r0), os = dt_rows(out, r0, r1 - r0);
+            wm_tensor ks = dt_rows(k, 0, r1), vs = dt_rows(v, 0, r1);
+            DT_RUN(f, wm_attention(f->be, &qs, &ks, &vs, NULL, f->H, scale, &os));
+        }
+        return WM_OK;
+    }
+    DT_RUN(f, wm_attention(f->be, q, k, v, NULL, f->H, scale, out));
+    return WM_OK;
+}
+
+/* Attention over the variant's key set; streaming builds the window and saves on a save pass. */
+static wm_status branch_attend(dit_fwd *f, const wm_tensor *q, const wm_tensor *k, const wm_tensor *v, float scale,
+                               wm_tensor *ksink, wm_tensor *kprev, wm_tensor *vsink, wm_tensor *vprev,
+                               wm_tensor *out)
+{
+    if (f->run->variant != WM_DIT_STREAMING) return attend(f, q, k, v, scale, out);
+    wm_tensor kw, vw;
+    WM_TRY(window(f, k, ksink, kprev, &kw));
+    WM_TRY(window(f, v, vsink, vprev, &vw));
+    DT_RUN(f, wm_attention(f->be, q, &kw, &vw, NULL, f->H, scale, out));
+    if (f->run->save) {
+        WM_TRY(save_kv(f, k, ksink, kprev));
+        WM_TRY(save_kv(f, v, vsink, vprev));
+    }
+    return WM_OK;
+}
+
+static float scale_of(const dit_fwd *f, float s) { return s > 0 ? s : 1.0f / sqrtf((float)f->D); }
+
+static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_dit_block_cache *cc,
+                             wm_tensor *out)
+{
+    int64_t C = f->C;
+    wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
+    wm_tensor q, k, v;
+    WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
+    WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &k));
+    WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
+    DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm, f->cfg->eps_qk_norm, &q));
+    DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm, f->cfg->eps_qk_norm, &k));
+    DT_RUN(f, wm_rope_apply(f->be, &q, &f->rope_cos, &f->rope_sin, f->H, 0, 0, &q));
+    DT_RUN(f, wm_rope_apply(f->be, &k, &f->rope_cos, &f->rope_sin, f->H, 0, 0, &k));
+    return branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
+                         cc ? &cc->prev_k : NULL, cc ? &cc->sink_v : NULL, cc ? &cc->prev_v : NULL, out);
+}
+
+/* UCPE on x in place, with the first-release downscale-only RMS renorm when switched on (spec §4.6). */
+static wm_status ucpe_maybe_renorm(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose)
+{
+    if (!f->cfg->post_ucpe_renorm) return dit_ucpe(f, x, mats, transpose, 0);
+    wm_tensor pre;
+    WM_TRY(dt_new(f, f->N, f->C, &pre));
+    WM_TRY(dt_copy(f, x, &pre));
+    WM_TRY(dit_ucpe(f, x, mats, transpose, 0));
+    DT_RUN(f, wm_head_renorm(f->be, &pre, x, f->H, 1e-6f, x));
+    return WM_OK;
+}
+
+static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_dit_block_cache *cc,
+                            wm_tensor *out)
+{
+    wm_tensor q, k, v;
+    WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
+    WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &k));
+    WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
+    DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, f->cfg->eps_qk_norm, &q));
+    DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm_cam, f->cfg->eps_qk_norm, &k));
+    WM_TRY(ucpe_maybe_renorm(f, &q, &f->P, 1));
+    WM_TRY(ucpe_maybe_renorm(f, &k, &f->Pinv, 0));
+    WM_TRY(ucpe_maybe_renorm(f, &v, &f->Pinv, 0));
+    WM_TRY(branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_cam), cc ? &cc->sink_kc : NULL,
+                         cc ? &cc->prev_kc : NULL, cc ? &cc->sink_vc : NULL, cc ? &cc->prev_vc : NULL, out));
+    return dit_ucpe(f, out, &f->P, 0, 1);
+}
+
+wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
+                           wm_tensor *cam_raw)
+{
+    wm_dit_block_cache *cc = dit_cache(f);
+    WM_TRY(dt_new(f, f->N, f->C, main_raw));
+    WM_TRY(dt_new(f, f->N, f->C, cam_raw));
+    size_t mark = wm_arena_mark(f->ar);
+    WM_TRY(main_branch(f, b, h, cc, main_raw));
+    WM_TRY(cam_branch(f, b, h, cc, cam_raw));
+    wm_arena_rewind(f->ar, mark);
+    return WM_OK;
+}

@@ -1,0 +1,56 @@
+/* One DiT block (spec §2.3): per-frame adaLN-single modulation, self-attention (GDN or softmax, each
+ * with its camera branch) merged through out_proj_cam, the SiLU output gate and proj, gated residual;
+ * Plücker injection; cross-attention; modulated FFN with gated residual. Intermediates are recorded
+ * under the names of tools/reference/GOLDEN.md. */
+#include "wm/dit/dit_internal.h"
+
+/* proj((main_raw + out_proj_cam(cam_raw)) * SiLU(output_gate(h))) */
+static wm_status attn_out(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
+                          const wm_tensor *cam_raw, wm_tensor *out)
+{
+    wm_tensor cp, gate;
+    WM_TRY(dt_linear(f, cam_raw, &b->oc_w, &b->oc_b, WM_ACT_NONE, &cp));
+    DT_RUN(f, wm_gated_add(f->be, main_raw, &cp, NULL, f->S));
+    WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_SILU, &gate));
+    DT_RUN(f, wm_mul(f->be, main_raw, &gate, main_raw));
+    DT_RUN(f, wm_matmul(f->be, main_raw, &b->proj_w, &b->proj_b, WM_ACT_NONE, out));
+    return WM_OK;
+}
+
+wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
+{
+    const wm_dit_block_weights *b = &f->w->blocks[i];
+    f->block = i;
+    size_t mark = wm_arena_mark(f->ar);
+    int64_t T = f->T;
+    wm_tensor mod, h, main_raw, cam_raw, a, t;
+    WM_TRY(dt_new(f, 6 * T, f->C, &mod));
+    DT_RUN(f, wm_dit_adaln_table(f->be, &f->t0, &b->sst, &mod));
+    wm_tensor sh_msa = dt_rows(&mod, 0, T), sc_msa = dt_rows(&mod, T, T), g_msa = dt_rows(&mod, 2 * T, T);
+    wm_tensor sh_mlp = dt_rows(&mod, 3 * T, T), sc_mlp = dt_rows(&mod, 4 * T, T), g_mlp = dt_rows(&mod, 5 * T, T);
+    WM_TRY(dt_new(f, f->N, f->C, &h));
+    DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_msa, &sc_msa, f->S, f->cfg->eps_layernorm, &h));
+    dt_record(f, "attn_in", &h);
+    if (f->cfg->is_softmax[i]) WM_TRY(dit_attn_softmax(f, b, &h, &main_raw, &cam_raw));
+    else WM_TRY(dit_attn_gdn(f, b, &h, &main_raw, &cam_raw));
+    dt_record(f, "attn.main_raw", &main_raw);
+    dt_record(f, "attn.cam_raw", &cam_raw);
+    WM_TRY(dt_new(f, f->N, f->C, &a));
+    WM_TRY(attn_out(f, b, &h, &main_raw, &cam_raw, &a));
+    dt_record(f, "attn.out", &a);
+    DT_RUN(f, wm_gated_add(f->be, x, &a, &g_msa, f->S));
+    dt_record(f, "after_attn", x);
+    WM_TRY(dt_linear(f, &f->plk, &b->pp_w, &b->pp_b, WM_ACT_NONE, &t));
+    DT_RUN(f, wm_gated_add(f->be, x, &t, NULL, f->S));
+    dt_record(f, "after_plucker", x);
+    WM_TRY(dit_cross_attn(f, b, x, &t));
+    DT_RUN(f, wm_gated_add(f->be, x, &t, NULL, f->S));
+    dt_record(f, "after_cross", x);
+    DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_mlp, &sc_mlp, f->S, f->cfg->eps_layernorm, &h));
+    WM_TRY(dit_ffn(f, b, &h, &t));
+    dt_record(f, "mlp.out", &t);
+    DT_RUN(f, wm_gated_add(f->be, x, &t, &g_mlp, f->S));
+    dt_record(f, "out", x);
+    wm_arena_rewind(f->ar, mark);
+    return WM_OK;
+}

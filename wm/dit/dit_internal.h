@@ -1,0 +1,82 @@
+/* Internal forward context shared by the DiT module files (embedders, attention branches, FFN, block,
+ * model). Not part of the public API.
+ *
+ * Every temporary tensor comes from the forward's arena through dt_new(); in a measuring run the arena
+ * hands out NULL data and DT_RUN() skips the op, so the same code path plans the arena size. Host-side
+ * table builders check dt_live() before touching memory.
+ */
+#ifndef WM_DIT_INTERNAL_H
+#define WM_DIT_INTERNAL_H
+
+#include "kernels/ops.h"
+#include "wm/dit/model.h"
+
+typedef struct dit_fwd {
+    wm_backend *be;
+    wm_arena *ar;
+    const wm_dit_config *cfg;
+    const wm_dit_weights *w;
+    const wm_dit_run *run;
+    int T, S, N, C, H, D, L;
+    int n_chunks;
+    int bounds[WM_DIT_MAX_CHUNKS + 1]; /* chunks of look-ahead (host) */
+    wm_tensor rope_cos, rope_sin;      /* (N, D/2) */
+    wm_tensor cam_cos, cam_sin;        /* (N, D/4) */
+    wm_tensor P, Pinv;                 /* (N, 16) UCPE */
+    wm_tensor y, mask;                 /* (L, C) caption after y-norm; (L) u8 */
+    wm_tensor temb, t0;                /* (T, C), (T, 6C) */
+    wm_tensor plk;                     /* (N, C) Plücker embedding */
+    int block;                         /* index of the running block (record names, caches) */
+} dit_fwd;
+
+static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
+
+#define DT_RUN(f, expr)                                                                            \
+    do {                                                                                           \
+        if (dt_live(f)) WM_TRY(expr);                                                              \
+    } while (0)
+
+static inline wm_status dt_new(dit_fwd *f, int64_t rows, int64_t cols, wm_tensor *t)
+{
+    int64_t sh[2] = {rows, cols};
+    return wm_arena_tensor(f->ar, WM_F32, cols ? 2 : 1, sh, t);
+}
+
+/* Rows [r0, r0 + n) of a 2-D tensor (a view). */
+static inline wm_tensor dt_rows(const wm_tensor *t, int64_t r0, int64_t n) { return wm_tensor_slice0(t, r0, n); }
+
+/* y = x W^T + b (b may be NULL) with a fused activation. */
+static inline wm_status dt_linear(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                  wm_act act, wm_tensor *y)
+{
+    WM_TRY(dt_new(f, wm_tensor_rows(x), w->shape[0], y));
+    DT_RUN(f, wm_matmul(f->be, x, w, b && b->data ? b : NULL, act, y));
+    return WM_OK;
+}
+
+/* Copy src into dst (same element count) through the backend. */
+static inline wm_status dt_copy(dit_fwd *f, const wm_tensor *src, wm_tensor *dst)
+{
+    DT_RUN(f, wm_convert(f->be, src, dst));
+    return WM_OK;
+}
+
+void dt_record(dit_fwd *f, const char *name, const wm_tensor *t);
+
+/* Modules */
+wm_status dit_embed_inputs(dit_fwd *f, const wm_dit_inputs *in, wm_tensor *x);
+wm_status dit_final_layer(dit_fwd *f, const wm_tensor *x, float *v_out);
+wm_status dit_block(dit_fwd *f, int i, wm_tensor *x);
+wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
+                       wm_tensor *cam_raw);
+wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
+                           wm_tensor *cam_raw);
+wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *x, wm_tensor *out);
+wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *out);
+/* UCPE (first half: mats or mats^T) + camera half-RoPE (+angle, or -angle with conj), in place. */
+wm_status dit_ucpe(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose, int conj);
+/* Streaming helpers */
+wm_dit_block_cache *dit_cache(dit_fwd *f);
+wm_status dit_save_tail(dit_fwd *f, wm_tensor *tail, const wm_tensor *raw, int tail_frames);
+
+#endif

@@ -1,0 +1,110 @@
+/* The DiT forward (see model.h): set up the per-forward context (sizes, chunk bounds of the variant),
+ * embed, run the blocks, final layer; streaming bookkeeping after a save pass. The measuring pass of
+ * wm_dit_plan runs exactly this code on a measuring arena, so the planned size cannot drift from what
+ * the forward allocates. */
+#include "wm/dit/dit_internal.h"
+
+#include <string.h>
+
+int wm_dit_chunk_bounds(int T, int chunk_size, int *bounds, int max_chunks)
+{
+    int n = 0, nxt = T < 1 + chunk_size ? T : 1 + chunk_size;
+    bounds[0] = 0;
+    while (bounds[n] < T && n < max_chunks) {
+        bounds[++n] = nxt;
+        nxt = nxt + chunk_size < T ? nxt + chunk_size : T;
+    }
+    return n;
+}
+
+wm_dit_block_cache *dit_cache(dit_fwd *f)
+{
+    if (f->run->variant != WM_DIT_STREAMING) return NULL;
+    return &f->run->stream->blocks[f->block];
+}
+
+/* tail ((tf)*S, C) <- last tf frames of [tail || raw] (raw: this chunk's T frames). */
+wm_status dit_save_tail(dit_fwd *f, wm_tensor *tail, const wm_tensor *raw, int tf)
+{
+    int64_t S = f->S;
+    if (f->T >= tf) {
+        wm_tensor src = dt_rows(raw, (int64_t)(f->T - tf) * S, (int64_t)tf * S);
+        return dt_copy(f, &src, tail);
+    }
+    size_t mark = wm_arena_mark(f->ar);
+    wm_tensor cat, d;
+    WM_TRY(dt_new(f, (int64_t)(tf + f->T) * S, f->C, &cat));
+    d = dt_rows(&cat, 0, (int64_t)tf * S);
+    WM_TRY(dt_copy(f, tail, &d));
+    d = dt_rows(&cat, (int64_t)tf * S, (int64_t)f->T * S);
+    WM_TRY(dt_copy(f, raw, &d));
+    d = dt_rows(&cat, (int64_t)f->T * S, (int64_t)tf * S);
+    WM_TRY(dt_copy(f, &d, tail));
+    wm_arena_rewind(f->ar, mark);
+    return WM_OK;
+}
+
+static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, int T, int L,
+                       wm_arena *ar)
+{
+    memset(f, 0, sizeof *f);
+    const wm_dit_config *g = &w->cfg;
+    f->be = be, f->ar = ar, f->cfg = g, f->w = w, f->run = run;
+    f->T = T, f->L = L, f->S = g->latent_h * g->latent_w, f->N = T * f->S;
+    f->C = g->hidden_size, f->H = g->num_heads, f->D = f->C / f->H;
+    f->block = -1;
+    if (T < 1 || T > 1024 || L < 1)
+        return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: bad frame count %d or text length %d", T, L);
+    if (run->variant == WM_DIT_CHUNK_CAUSAL) {
+        f->n_chunks = wm_dit_chunk_bounds(T, g->chunk_size, f->bounds, WM_DIT_MAX_CHUNKS);
+    } else {
+        f->n_chunks = 1; /* bidirectional: one chunk; streaming: the current chunk */
+        f->bounds[0] = 0, f->bounds[1] = T;
+    }
+    if (run->variant == WM_DIT_STREAMING) {
+        const wm_dit_stream *st = run->stream;
+        if (!st) return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: streaming needs a stream");
+        int cap = st->n_saved == 0 ? st->max_sink_frames : st->max_chunk_frames;
+        if (T > cap || run->frame0 < 0)
+            return wm__errf(&be->err, WM_ERR_LIMIT, "dit stream: chunk of %d frames (capacity %d)", T, cap);
+    }
+    return WM_OK;
+}
+
+static wm_status forward(dit_fwd *f, const wm_dit_inputs *in, float *v_out)
+{
+    wm_tensor x;
+    WM_TRY(dit_embed_inputs(f, in, &x));
+    for (int i = 0; i < f->cfg->depth; i++) WM_TRY(dit_block(f, i, &x));
+    return dit_final_layer(f, &x, v_out);
+}
+
+wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, const wm_dit_inputs *in,
+                         wm_arena *arena, float *v_out)
+{
+    dit_fwd fs, *f = &fs; /* ~2 KB of context on the stack: no allocation per forward */
+    wm_arena_reset(arena);
+    wm_status st = setup(f, be, w, run, in->T, in->L, arena);
+    if (st == WM_OK) st = forward(f, in, v_out);
+    if (st == WM_OK && run->variant == WM_DIT_STREAMING && run->save) {
+        wm_dit_stream *s = run->stream;
+        if (s->n_saved == 0) s->sink_frames = in->T;
+        else s->prev_frames = in->T;
+        s->n_saved++;
+    }
+    return st;
+}
+
+wm_status wm_dit_plan(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, int T, int L, size_t *bytes)
+{
+    wm_arena ar;
+    wm_arena_init_measure(&ar, be->device);
+    dit_fwd fs, *f = &fs;
+    wm_dit_inputs in = {0};
+    in.T = T, in.L = L;
+    wm_status st = setup(f, be, w, run, T, L, &ar);
+    if (st == WM_OK) st = forward(f, &in, NULL);
+    *bytes = ar.peak + 4096;
+    wm_arena_free(&ar);
+    return st;
+}

@@ -1,0 +1,54 @@
+/* The stage-1 DiT forward (spec §2-§4) in its three variants, on any backend through kernels/ops.h.
+ *
+ * One forward processes one batch element: the CFG batch of the samplers is two forwards. Inputs are
+ * host fp32 arrays in the official layouts (x channels-first (in_ch, T, H, W), per-frame timesteps,
+ * caption (L, caption_channels) + mask, camera_conditions (T, 20), chunk Plücker (48, T, H, W)); the
+ * output velocity is (out_ch, T, H, W). All scratch comes from a caller arena reset per forward, sized
+ * once by wm_dit_plan() (a measuring run of the same code), so the per-chunk path never allocates.
+ * Streaming forwards read (and with save = 1 write) a wm_dit_stream holding every block's caches.
+ * An optional recorder sees each named intermediate of tools/reference/GOLDEN.md (tests, --dump-blocks).
+ */
+#ifndef WM_DIT_MODEL_H
+#define WM_DIT_MODEL_H
+
+#include "wm/core/arena.h"
+#include "wm/dit/stream.h"
+#include "wm/dit/weights.h"
+
+#define WM_DIT_MAX_CHUNKS 512
+
+typedef struct wm_dit_inputs {
+    const float *x;         /* (in_channels, T, H, W) */
+    const float *timestep;  /* (T) per frame, float; truncated inside as torch .long() */
+    const float *y;         /* (L, caption_channels) */
+    const uint8_t *mask;    /* (L) nonzero = valid token; NULL = all valid */
+    int L;                  /* text tokens */
+    const float *cam;       /* camera_conditions (T, 20) */
+    const float *plucker;   /* (plucker_channels, T, H, W) */
+    int T;                  /* latent frames of this forward */
+} wm_dit_inputs;
+
+/* Called with each named intermediate (token-major (N, C) etc.); the tensor is only valid during the
+ * call. */
+typedef void (*wm_dit_record_fn)(void *user, const char *name, const wm_tensor *t);
+
+typedef struct wm_dit_run {
+    wm_dit_variant variant;  /* BIDIRECTIONAL, CHUNK_CAUSAL or STREAMING */
+    wm_dit_stream *stream;   /* STREAMING only: caches of earlier chunks (read) */
+    int frame0;              /* STREAMING only: absolute index of the chunk's first frame (RoPE) */
+    int save;                /* STREAMING only: write this pass's caches (the t = 0 pass) */
+    wm_dit_record_fn record; /* optional */
+    void *record_user;
+} wm_dit_run;
+
+/* v_out: (out_channels, T, H, W) host fp32. The arena is reset at entry. */
+wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, const wm_dit_inputs *in,
+                         wm_arena *arena, float *v_out);
+/* Bytes of arena a forward of T frames and L text tokens needs (measuring pass). */
+wm_status wm_dit_plan(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, int T, int L, size_t *bytes);
+
+/* Chunk boundaries "first_chunk_plus_one" (spec §3.6): [0, 1+cs), then cs frames each, the last one
+ * possibly shorter. Returns the number of chunks (<= max_chunks), bounds has n+1 entries. */
+int wm_dit_chunk_bounds(int T, int chunk_size, int *bounds, int max_chunks);
+
+#endif

@@ -1,0 +1,41 @@
+/* Streaming caches of the distilled DiT (spec §3.7, §3.9, §2.6): one entry per block, allocated once
+ * per session from the config (no allocation per chunk).
+ *
+ * GDN blocks keep the forward states (main M, z and camera M, fp32) and the raw-K short-conv tails of
+ * the main and camera branch (last K-1 frames, oldest first). Softmax blocks keep the K/V (after norm,
+ * RoPE / UCPE) of the sink chunk (chunk 0) and of the previous chunk; the window of chunk c is
+ * {} (c = 0), {sink} (c = 1), {sink, c-1} (c >= 2). Every block keeps the FFN t_conv tail (last frame
+ * of the point-conv output). Only save passes (t = 0, after a chunk's denoising steps) write.
+ * Layouts: M (H, D, D) with M[key][value]; z (H, D, 1); tails ((K-1)*S, C) / (S, C); K/V (frames*S, C).
+ */
+#ifndef WM_DIT_STREAM_H
+#define WM_DIT_STREAM_H
+
+#include "wm/dit/config.h"
+#include "wm/core/log.h"
+#include "wm/core/tensor.h"
+
+typedef struct wm_dit_block_cache {
+    wm_tensor M, z, Mc;                              /* GDN states */
+    wm_tensor ktail, kctail;                         /* GDN short-conv tails */
+    wm_tensor sink_k, sink_v, sink_kc, sink_vc;      /* softmax: chunk 0 */
+    wm_tensor prev_k, prev_v, prev_kc, prev_vc;      /* softmax: previous chunk */
+    wm_tensor ttail;                                 /* FFN t_conv tail (S, C) */
+} wm_dit_block_cache;
+
+typedef struct wm_dit_stream {
+    wm_dit_config cfg;
+    wm_dit_block_cache *blocks;
+    int n_saved;          /* chunks whose save pass has run */
+    int sink_frames;      /* frames in the sink entry (set by the first save) */
+    int prev_frames;      /* frames in the previous-chunk entry */
+    int max_sink_frames;  /* capacities */
+    int max_chunk_frames;
+} wm_dit_stream;
+
+/* max_first_chunk: frames of the first (sink) chunk, max_chunk: frames of later chunks. */
+wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out);
+void wm_dit_stream_reset(wm_dit_stream *s);
+void wm_dit_stream_free(wm_dit_stream *s);
+
+#endif

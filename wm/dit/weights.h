@@ -1,0 +1,59 @@
+/* Stage-1 DiT weights as fp32 host tensors, loaded by the official key names (spec §6.2, §6.3).
+ *
+ * The loader reads every key the forward uses from a wm_checkpoint (bf16/f16/f32 files alike, converted
+ * to fp32), checks each stored shape against the config exactly, and fails with a message naming the
+ * key. Weights are stored in the layouts the ops want: Linear/1x1-conv weights as (out, in) matrices,
+ * short convs (C, K), depthwise 3x3 (2M, 9), and t_conv re-laid out as one (C, 3C) GEMM weight whose
+ * column block j holds the tap applied to frame t-1+j. Unused checkpoint entries (raymap_embedder,
+ * y_embedding, recall_gate, pos_embed) are ignored.
+ */
+#ifndef WM_DIT_WEIGHTS_H
+#define WM_DIT_WEIGHTS_H
+
+#include "wm/dit/config.h"
+#include "wm/io/checkpoint.h"
+
+typedef struct wm_dit_block_weights {
+    wm_tensor sst;                                 /* (6, C) */
+    wm_tensor qkv;                                 /* (3C, C), no bias */
+    wm_tensor q_norm, k_norm;                      /* (C) */
+    wm_tensor conv_k, conv_k_cam;                  /* (C, K), GDN blocks only */
+    wm_tensor beta_w, beta_b, gate_w, gate_b;      /* (H, C), (H) */
+    wm_tensor A_log, dt_bias;                      /* (H) */
+    wm_tensor og_w, og_b, proj_w, proj_b;          /* output gate, proj */
+    wm_tensor qc_w, qc_b, kc_w, kc_b, vc_w, vc_b;  /* camera projections */
+    wm_tensor oc_w, oc_b;                          /* out_proj_cam */
+    wm_tensor q_norm_cam, k_norm_cam;              /* (C) */
+    wm_tensor pp_w, pp_b;                          /* plucker_proj */
+    wm_tensor ca_q_w, ca_q_b, ca_kv_w, ca_kv_b;    /* cross-attention q (C,C), kv (2C,C) */
+    wm_tensor ca_q_norm, ca_k_norm, ca_proj_w, ca_proj_b;
+    wm_tensor inv_w, inv_b;                        /* inverted_conv (2M, C), (2M) */
+    wm_tensor dw_w, dw_b;                          /* depth_conv (2M, 9), (2M) */
+    wm_tensor pt_w;                                /* point_conv (C, M), no bias */
+    wm_tensor tconv_w;                             /* (C, 3C): [W_{t-1} | W_t | W_{t+1}] */
+    /* Derived (GDN blocks): k_norm / k_norm_cam weights times the key scale (D*S)^-1/2 (spec §3.1
+     * step 5); ReLU commutes with a positive scale, so RMSNorm + ReLU gives the scaled key directly. */
+    wm_tensor k_norm_s, k_norm_cam_s;
+} wm_dit_block_weights;
+
+typedef struct wm_dit_weights {
+    wm_dit_config cfg;
+    wm_tensor x_w, x_b;          /* x_embedder (C, in), (C) */
+    wm_tensor plk_w, plk_b;      /* plucker_embedder (C, 48), (C) */
+    wm_tensor t0_w, t0_b;        /* t_embedder.mlp.0 (C, freq_dim) */
+    wm_tensor t2_w, t2_b;        /* t_embedder.mlp.2 (C, C) */
+    wm_tensor tb_w, tb_b;        /* t_block.1 (6C, C) */
+    wm_tensor y1_w, y1_b;        /* y_embedder.y_proj.fc1 (C, caption_channels) */
+    wm_tensor y2_w, y2_b;        /* fc2 (C, C) */
+    wm_tensor y_norm;            /* attention_y_norm (C) */
+    wm_tensor fin_w, fin_b;      /* final_layer.linear (out, C) */
+    wm_tensor fin_sst;           /* final_layer.scale_shift_table (2, C) */
+    wm_dit_block_weights *blocks; /* depth entries */
+} wm_dit_weights;
+
+/* Load every tensor the forward needs; on failure err names the key and nothing is leaked. */
+wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg, wm_dit_weights **out,
+                              wm_error *err);
+void wm_dit_weights_free(wm_dit_weights *w);
+
+#endif
