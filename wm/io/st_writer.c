@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static wm_status build_header(const char *path, const wm_st_item *items, int n, const char *const *metadata,
@@ -91,6 +92,8 @@ wm_status wm_safetensors_write(const char *path, const wm_st_item *items, int n,
     if (fd < 0) {
         st = wm__errf(err, WM_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
     } else {
+        /* mkstemp creates 0600; a checkpoint is an ordinary data file. */
+        if (fchmod(fd, 0644) != 0) wm__log(WM_LOG_DEBUG, "%s: fchmod: %s", tmp, strerror(errno));
         FILE *f = fdopen(fd, "wb");
         if (!f) { close(fd); st = wm__errf(err, WM_ERR_IO, "%s: fdopen: %s", path, strerror(errno)); }
         else {
