@@ -1,0 +1,106 @@
+/* LTX-2 video VAE (diffusers AutoencoderKLLTX2Video / SANA-WM's AutoencoderKLCausalLTX2Video).
+ *
+ * Encoder: one RGB image (or a 1+8k-frame clip) in [-1,1] -> normalised posterior mode (spec §1.5).
+ * Decoder: normalised latents -> pixels, either chunk-streaming and causal (spec §1.5.1: every temporal
+ * conv keeps the last 2 frames of its input, the upsamplers drop their first output frame only on the
+ * first call), so decoding chunk by chunk equals one causal decode of the whole clip bit for bit, or
+ * one non-causal whole-clip decode (the bidirectional VAE config).
+ * Every size comes from the checkpoint's config.json (parsed into wm_vae_config), so tests run a tiny
+ * width with the same code as the real model. Weights load through wm/io/checkpoint.h under the official
+ * diffusers names. Activations live in one arena per decoder, planned at create time by a dry run of the
+ * forward, so a decode call allocates nothing. Tensors are channels first (C,T,H,W), one sample.
+ * Thread safety: a wm_vae is read-only after load and may be shared; a wm_vae_decoder is one stream.
+ */
+#ifndef WM_VAE_VAE_H
+#define WM_VAE_VAE_H
+
+#include "wm/core/backend.h"
+#include "wm/core/log.h"
+#include "wm/core/tensor.h"
+
+#define WM_VAE_MAX_BLOCKS 8
+
+typedef struct wm_vae_config {
+    int in_channels, out_channels, latent_channels;       /* 3, 3, 128 */
+    int n_enc_blocks;                                      /* len(block_out_channels), 4 */
+    int block_out_channels[WM_VAE_MAX_BLOCKS];             /* 256, 512, 1024, 2048 */
+    int layers_per_block[WM_VAE_MAX_BLOCKS + 1];           /* 4, 6, 6, 2, 2 (last = mid block) */
+    int spatio_temporal_scaling[WM_VAE_MAX_BLOCKS];        /* all true */
+    int down_stride[WM_VAE_MAX_BLOCKS][3];                 /* from downsample_type: spatial (1,2,2) ... */
+    int n_dec_blocks;                                      /* len(decoder_block_out_channels), 3 */
+    int decoder_block_out_channels[WM_VAE_MAX_BLOCKS];     /* 256, 512, 1024 (official order) */
+    int decoder_layers_per_block[WM_VAE_MAX_BLOCKS + 1];   /* 5, 5, 5, 5 (last = mid block) */
+    int decoder_spatio_temporal_scaling[WM_VAE_MAX_BLOCKS];
+    int up_stride[WM_VAE_MAX_BLOCKS][3];                   /* from upsample_type / decoder_upsample_type */
+    int upsample_residual[WM_VAE_MAX_BLOCKS];
+    int upsample_factor[WM_VAE_MAX_BLOCKS];
+    int patch_size, patch_size_t;                          /* 4, 1 */
+    double resnet_norm_eps;                                /* 1e-6 (only used by conv_shortcut norms) */
+    double scaling_factor;                                 /* 1.0 */
+    int encoder_causal, decoder_causal;                    /* true; false (bidirectional) / true (causal) */
+    int encoder_reflect, decoder_reflect;                  /* spatial padding: zeros / reflect */
+} wm_vae_config;
+
+/* Diffusers defaults (the LTX-2 / SANA-WM config); decoder_causal true as in the causal class. */
+wm_vae_config wm_vae_config_default(void);
+/* Parse config.json text; missing keys keep the defaults. Unsupported features (timestep_conditioning,
+ * decoder_inject_noise, patch_size_t != 1, channel plans that need an up-block conv_in) are refused with
+ * a message naming the key. `what` names the source in messages. */
+wm_status wm_vae_config_parse(const char *json_text, const char *what, wm_vae_config *cfg, wm_error *err);
+wm_status wm_vae_config_load(const char *path, wm_vae_config *cfg, wm_error *err);
+/* Pixel/latent geometry: 32 and 8 for the real config. */
+int wm_vae_spatial_ratio(const wm_vae_config *cfg);
+int wm_vae_temporal_ratio(const wm_vae_config *cfg);
+
+typedef struct wm_vae wm_vae;
+typedef struct wm_checkpoint wm_checkpoint;
+
+/* Load from a directory holding config.json and the weights (a .safetensors file or index), as the
+ * Hugging Face vae/ and ltx2_causal_vae/ folders do. Weights are kept as fp32 on the backend's device. */
+wm_status wm_vae_load(const char *dir, wm_backend *be, wm_vae **out, wm_error *err);
+wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *ck, wm_backend *be, wm_vae **out,
+                                 wm_error *err);
+void wm_vae_free(wm_vae *vae);
+const wm_vae_config *wm_vae_get_config(const wm_vae *vae);
+
+/* Optional per-stage observer (tests, debugging): called after each stage with a device tensor that is
+ * valid only during the call. Stage names follow the module tree: "decoder.conv_in",
+ * "decoder.mid_block", "decoder.up_blocks.0", ..., "encoder.down_blocks.3", "encoder.conv_out". */
+typedef void (*wm_vae_stage_fn)(void *user, const char *name, const wm_tensor *t);
+
+typedef struct wm_vae_decoder_params {
+    int lat_h, lat_w;        /* latent grid of every call (22 x 40 for 704 x 1280) */
+    int max_frames;          /* most latent frames per call; 0 = 3 (one streaming chunk) */
+    int non_causal;          /* 1: whole-clip non-causal decode, no caches (bidirectional config) */
+    wm_vae_stage_fn on_stage;
+    void *user;
+} wm_vae_decoder_params;
+
+typedef struct wm_vae_decoder wm_vae_decoder;
+
+wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decoder **out, wm_error *err);
+void wm_vae_decoder_free(wm_vae_decoder *d);
+/* Forget all stream state: the next call is the first of a new stream. */
+void wm_vae_decoder_reset(wm_vae_decoder *d);
+/* Pixel frames the next call yields for t latent frames: 8t, or 8(t-1)+1 on the first call (and for
+ * every non-causal call). */
+int64_t wm_vae_decoder_out_frames(const wm_vae_decoder *d, int64_t t);
+/* z (latent_channels, t, lat_h, lat_w) normalised latents -> pixels (out_channels, frames, H, W) in
+ * ~[-1,1], H = lat_h * 32. Both on the backend's device; pixels preallocated by the caller. */
+wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor *pixels, wm_error *err);
+/* Bytes of the decoder's activation arena and stream caches (planned at create). */
+size_t wm_vae_decoder_memory(const wm_vae_decoder *d);
+
+/* x (in_channels, T, H, W) in [-1,1], T = 1 + 8k, H and W multiples of 32 -> normalised posterior mode
+ * (latent_channels, 1 + k, H/32, W/32). Allocates its scratch per call (an image encode per session). */
+wm_status wm_vae_encode(wm_vae *vae, const wm_tensor *x, wm_tensor *latent, wm_vae_stage_fn on_stage, void *user,
+                        wm_error *err);
+
+/* FLOPs (2 per multiply-add) of all decoder convolutions for one streaming call of frames_in latent
+ * frames on a lat_h x lat_w grid; first_call selects the trimmed first call. Elementwise work (norms,
+ * SiLU, shuffles) is not counted. 2.708e13 for a steady-state 3-frame chunk at 22 x 40. */
+double wm_vae_decode_flops(const wm_vae_config *cfg, int lat_h, int lat_w, int frames_in, int first_call);
+/* Same for one encode of a T-frame clip of H x W pixels. */
+double wm_vae_encode_flops(const wm_vae_config *cfg, int frames, int height, int width);
+
+#endif

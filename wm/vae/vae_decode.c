@@ -1,0 +1,244 @@
+/* LTX-2 VAE decoder: chunk-streaming causal decode (spec §1.5.1) and whole-clip non-causal decode.
+ *
+ * A wm_vae_decoder is one stream: one 2-frame cache per temporal conv (the last two frames of that
+ * conv's INPUT, after norm+SiLU), one "first call done" flag per upsampler, and an activation arena.
+ * On the first call every conv sees its first input frame replicated twice and every upsampler drops
+ * its first output frame, exactly as a causal whole-clip decode pads and trims; later calls take the
+ * cached frames as left context and keep all frames. Because each conv output is a fixed-order sum
+ * that does not depend on how many frames a call holds, any split into calls gives bit-identical
+ * pixels to one call over the whole clip (tests/vae/test_vae_decode.c).
+ * The arena is planned at create time by running the forward with dry = 1 (shapes only) on the
+ * largest first call, so decode calls never allocate. Activations of a resolution level stay live
+ * until the call ends (bump arena); the largest level dominates, so this costs < 1/3 extra.
+ */
+#include "wm/vae/vae_internal.h"
+#include "kernels/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wm_vae_decoder {
+    wm_vae *vae;
+    wm_vae_decoder_params p;
+    int causal, stream;
+    wm_arena arena;
+    wm_tensor caches[WM_VAE_MAX_SLOTS];   /* (Cin, 2, h, w) per decoder conv */
+    int fresh[WM_VAE_MAX_SLOTS];          /* 1: cache holds nothing yet */
+    int trimmed[WM_VAE_MAX_BLOCKS];       /* 1: upsampler already dropped its first frame */
+    void *cache_mem;
+    size_t cache_bytes;
+};
+
+wm_status wm__vae_tensor(vae_fwd *f, int64_t c, int64_t t, int64_t h, int64_t w, wm_tensor *out)
+{
+    int64_t s[4] = {c, t, h, w};
+    wm_status st = wm_arena_tensor(f->arena, WM_F32, 4, s, out);
+    if (st != WM_OK) return wm__errf(f->err, st, "VAE: activation arena too small (%zu of %zu bytes used)",
+                                     f->arena->used, f->arena->cap);
+    return WM_OK;
+}
+
+wm_status wm__vae_op(vae_fwd *f, wm_status st)
+{
+    if (st != WM_OK && f->err) *f->err = f->be->err, f->err->code = st;
+    return st;
+}
+
+#define OP(f, call) do { if (!(f)->dry) WM_TRY(wm__vae_op((f), (call))); } while (0)
+
+void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t)
+{
+    if (f->on_stage && !f->dry) f->on_stage(f->user, name, t);
+}
+
+wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
+                       wm_tensor *caches, int *fresh, wm_tensor *y)
+{
+    int s = caches ? cv->slot : -1;
+    const wm_tensor *left = s >= 0 && !fresh[s] ? &caches[s] : NULL;
+    OP(f, wm_vae_conv3d(f->be, x, left, &cv->w, &cv->b, causal, reflect, y));
+    if (s >= 0) {
+        OP(f, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
+        if (!f->dry) fresh[s] = 0;
+    }
+    return WM_OK;
+}
+
+/* x += conv2(silu(rms(conv1(silu(rms(x)))))), in place; temporaries released on return. */
+wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int causal, int reflect,
+                         wm_tensor *caches, int *fresh)
+{
+    size_t mark = wm_arena_mark(f->arena);
+    wm_tensor t1, t2;
+    const int64_t *s = x->shape;
+    WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t1));
+    WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t2));
+    OP(f, wm_vae_rmsnorm_silu(f->be, x, 1e-8f, 1, &t1));
+    WM_TRY(wm__vae_conv(f, &r->conv1, &t1, causal, reflect, caches, fresh, &t2));
+    OP(f, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
+    WM_TRY(wm__vae_conv(f, &r->conv2, &t2, causal, reflect, caches, fresh, &t1));
+    OP(f, wm_gated_add(f->be, x, &t1, NULL, 0));
+    wm_arena_rewind(f->arena, mark);
+    return WM_OK;
+}
+
+/* Upsampler: conv to C*n/f channels, depth-to-space, drop `trim` leading frames, + repeated residual. */
+static wm_status upsample(wm_vae_decoder *d, vae_fwd *f, const vae_up *u, const wm_tensor *x, wm_tensor *y)
+{
+    int reflect = d->vae->cfg.decoder_reflect, trim = u->s[0] - 1;
+    if (d->stream && d->trimmed[u->trim_slot]) trim = 0;
+    const int64_t *s = x->shape;
+    int64_t n = (int64_t)u->s[0] * u->s[1] * u->s[2], co = s[0] / u->factor;
+    WM_TRY(wm__vae_tensor(f, co, s[1] * u->s[0] - trim, s[2] * u->s[1], s[3] * u->s[2], y));
+    size_t mark = wm_arena_mark(f->arena);
+    wm_tensor c;
+    WM_TRY(wm__vae_tensor(f, s[0] * n / u->factor, s[1], s[2], s[3], &c));
+    WM_TRY(wm__vae_conv(f, &u->conv, x, d->causal, reflect, d->stream ? d->caches : NULL, d->fresh, &c));
+    OP(f, wm_vae_depth_to_space(f->be, &c, u->s[0], u->s[1], u->s[2], 0, trim, 0, y));
+    if (u->residual) OP(f, wm_vae_depth_to_space(f->be, x, u->s[0], u->s[1], u->s[2], 0, trim, 1, y));
+    wm_arena_rewind(f->arena, mark);
+    if (d->stream && !f->dry) d->trimmed[u->trim_slot] = 1;
+    return WM_OK;
+}
+
+/* The whole decoder on z (latent, t, h, w) -> pixels; pixels NULL in the dry run. */
+static wm_status forward(wm_vae_decoder *d, vae_fwd *f, const wm_tensor *z, wm_tensor *pixels)
+{
+    const wm_vae *v = d->vae;
+    const wm_vae_config *c = &v->cfg;
+    int reflect = c->decoder_reflect, causal = d->causal, p = c->patch_size;
+    wm_tensor *caches = d->stream ? d->caches : NULL;
+    const int64_t *zs = z->shape;
+    wm_tensor zd, x, y;
+    WM_TRY(wm__vae_tensor(f, zs[0], zs[1], zs[2], zs[3], &zd));
+    OP(f, wm_vae_channel_affine(f->be, z, &v->dec_mul, &v->dec_add, &zd));      /* z*std/sf + mean */
+    WM_TRY(wm__vae_tensor(f, v->dec_in.w.shape[0], zs[1], zs[2], zs[3], &x));
+    WM_TRY(wm__vae_conv(f, &v->dec_in, &zd, causal, reflect, caches, d->fresh, &x));
+    wm__vae_stage(f, "decoder.conv_in", &x);
+    for (int k = 0; k < v->n_dec_mid; k++) WM_TRY(wm__vae_resnet(f, &v->dec_mid[k], &x, causal, reflect, caches, d->fresh));
+    wm__vae_stage(f, "decoder.mid_block", &x);
+    for (int i = 0; i < c->n_dec_blocks; i++) {
+        const vae_up *u = &v->up[i];
+        if (u->scale) {
+            WM_TRY(upsample(d, f, u, &x, &y));
+            x = y;
+        }
+        for (int k = 0; k < u->n_res; k++) WM_TRY(wm__vae_resnet(f, &u->res[k], &x, causal, reflect, caches, d->fresh));
+        char name[64];
+        snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
+        wm__vae_stage(f, name, &x);
+    }
+    OP(f, wm_vae_rmsnorm_silu(f->be, &x, 1e-8f, 1, &x));
+    WM_TRY(wm__vae_tensor(f, v->dec_out.w.shape[0], x.shape[1], x.shape[2], x.shape[3], &y));
+    WM_TRY(wm__vae_conv(f, &v->dec_out, &x, causal, reflect, caches, d->fresh, &y));
+    wm__vae_stage(f, "decoder.conv_out", &y);
+    if (pixels) OP(f, wm_vae_depth_to_space(f->be, &y, 1, p, p, 1, 0, 0, pixels));   /* 4x4 unpatchify */
+    return WM_OK;
+}
+
+int64_t wm_vae_decoder_out_frames(const wm_vae_decoder *d, int64_t t)
+{
+    for (int i = 0; i < d->vae->cfg.n_dec_blocks; i++) {
+        const vae_up *u = &d->vae->up[i];
+        if (!u->scale) continue;
+        int first = !d->stream || !d->trimmed[u->trim_slot];
+        t = t * u->s[0] - (first ? u->s[0] - 1 : 0);
+    }
+    return t;
+}
+
+void wm_vae_decoder_reset(wm_vae_decoder *d)
+{
+    for (int i = 0; i < WM_VAE_MAX_SLOTS; i++) d->fresh[i] = 1;
+    memset(d->trimmed, 0, sizeof d->trimmed);
+}
+
+/* One (C, 2, h, w) cache per decoder conv, sized by the resolution level the conv runs at. */
+static wm_status alloc_caches(wm_vae_decoder *d, wm_error *err)
+{
+    const wm_vae *v = d->vae;
+    int64_t hs[WM_VAE_MAX_BLOCKS + 1], ws[WM_VAE_MAX_BLOCKS + 1];
+    hs[0] = d->p.lat_h, ws[0] = d->p.lat_w;
+    for (int i = 0; i < v->cfg.n_dec_blocks; i++) {
+        const vae_up *u = &v->up[i];
+        hs[i + 1] = hs[i] * (u->scale ? u->s[1] : 1), ws[i + 1] = ws[i] * (u->scale ? u->s[2] : 1);
+    }
+    size_t total = 0;
+    for (int s = 0; s < v->n_slots; s++)
+        total += (((size_t)v->slot_ch[s] * 2 * hs[v->slot_level[s]] * ws[v->slot_level[s]] * 4) + 255) & ~(size_t)255;
+    WM_TRY(wm_backend_malloc(v->be, total, &d->cache_mem));
+    d->cache_bytes = total;
+    char *base = d->cache_mem;
+    for (int s = 0; s < v->n_slots; s++) {
+        int64_t shape[4] = {v->slot_ch[s], 2, hs[v->slot_level[s]], ws[v->slot_level[s]]};
+        d->caches[s] = wm_tensor_view(WM_F32, v->be->device, base, 4, shape);
+        base += ((size_t)wm_tensor_nbytes(&d->caches[s]) + 255) & ~(size_t)255;
+    }
+    (void)err;
+    return WM_OK;
+}
+
+wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decoder **out, wm_error *err)
+{
+    *out = NULL;
+    if (p->lat_h < 1 || p->lat_w < 1 || p->max_frames < 0)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: bad latent size %dx%d", p->lat_h, p->lat_w);
+    if (vae->cfg.decoder_reflect && (p->lat_h < 2 || p->lat_w < 2))
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: reflect padding needs a latent grid >= 2x2");
+    wm_vae_decoder *d = calloc(1, sizeof *d);
+    if (!d) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE decoder: no memory");
+    d->vae = vae, d->p = *p;
+    if (!d->p.max_frames) d->p.max_frames = 3;
+    d->causal = !p->non_causal, d->stream = !p->non_causal;
+    wm_vae_decoder_reset(d);
+    /* Plan: dry run of the largest first call (most output frames per input frame is later calls, but
+     * the first call's trim only removes frames, so plan a non-first call of max_frames). */
+    wm_arena_init_measure(&d->arena, vae->be->device);
+    int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
+    wm_tensor z = wm_tensor_view(WM_F32, vae->be->device, NULL, 4, zs);
+    vae_fwd f = {vae->be, &d->arena, 1, NULL, NULL, err};
+    if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
+    wm_status st = forward(d, &f, &z, NULL);
+    size_t need = d->arena.peak;
+    wm_vae_decoder_reset(d);
+    if (st == WM_OK) st = wm_arena_init(&d->arena, vae->be, need);
+    if (st == WM_OK && d->stream) st = alloc_caches(d, err);
+    if (st != WM_OK) {
+        if (err && err->code == WM_OK) wm__errf(err, st, "VAE decoder: cannot reserve %zu bytes", need);
+        wm_vae_decoder_free(d);
+        return st;
+    }
+    wm__log(WM_LOG_INFO, "vae decoder: %.1f MiB arena + %.1f MiB caches for %d frames of %dx%d latents",
+            need / 1048576.0, d->cache_bytes / 1048576.0, d->p.max_frames, p->lat_h, p->lat_w);
+    *out = d;
+    return WM_OK;
+}
+
+void wm_vae_decoder_free(wm_vae_decoder *d)
+{
+    if (!d) return;
+    if (d->arena.base || d->arena.cap) wm_arena_free(&d->arena);
+    if (d->cache_mem) wm_backend_mfree(d->vae->be, d->cache_mem);
+    free(d);
+}
+
+size_t wm_vae_decoder_memory(const wm_vae_decoder *d) { return d->arena.cap + d->cache_bytes; }
+
+wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor *pixels, wm_error *err)
+{
+    const wm_vae_config *c = &d->vae->cfg;
+    int sr = wm_vae_spatial_ratio(c);
+    if (z->ndim != 4 || z->shape[0] != c->latent_channels || z->shape[1] < 1 || z->shape[1] > d->p.max_frames ||
+        z->shape[2] != d->p.lat_h || z->shape[3] != d->p.lat_w)
+        return wm__errf(err, WM_ERR_SHAPE, "VAE decode: z must be (%d, 1..%d, %d, %d)", c->latent_channels,
+                        d->p.max_frames, d->p.lat_h, d->p.lat_w);
+    int64_t tout = wm_vae_decoder_out_frames(d, z->shape[1]);
+    if (pixels->ndim != 4 || pixels->shape[0] != c->out_channels || pixels->shape[1] != tout ||
+        pixels->shape[2] != (int64_t)d->p.lat_h * sr || pixels->shape[3] != (int64_t)d->p.lat_w * sr)
+        return wm__errf(err, WM_ERR_SHAPE, "VAE decode: pixels must be (%d, %lld, %lld, %lld)", c->out_channels,
+                        (long long)tout, (long long)d->p.lat_h * sr, (long long)d->p.lat_w * sr);
+    wm_arena_reset(&d->arena);
+    vae_fwd f = {d->vae->be, &d->arena, 0, d->p.on_stage, d->p.user, err};
+    return forward(d, &f, z, pixels);
+}
