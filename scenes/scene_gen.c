@@ -84,6 +84,11 @@ void wm__scene_style(uint64_t seed, wm_style *st)
         st->mount_phase[i] = rnd_in(&r, 0, 6.2831853f);
     }
     st->mount_base = rnd_in(&r, 0.04f, 0.09f);
+    for (int k = 0; k <= WM_MOUNT_TAB; k++) {
+        float az = ((float)k / WM_MOUNT_TAB - 0.5f) * 6.2831853f, h = st->mount_base;
+        for (int i = 0; i < 3; i++) h += st->mount_amp[i] * sinf(az * (float)(3 + 5 * i) + st->mount_phase[i]);
+        st->mount_tab[k] = h;
+    }
     st->fog_density = rnd_in(&r, 0.033f, 0.042f);
     st->empty_p = rnd_in(&r, 0.25f, 0.55f);
     float acc = 0;
@@ -178,10 +183,19 @@ static void gen_cell(const wm_scene *s, int cx, int cz, wm_cell *c)
     }
     for (int i = 0; i < s->n_extra && c->n < WM_CELL_PRIMS; i++)
         if (s->extra_cx[i] == cx && s->extra_cz[i] == cz) c->p[c->n++] = s->extra[i];
+    float x0 = INFINITY, x1 = -INFINITY, z0 = INFINITY, z1 = -INFINITY;
     for (int i = 0; i < c->n; i++) {
         const wm_prim *p = &c->p[i];
         float top = p->kind == WM_PRIM_SPHERE ? p->y0 + p->hx : p->y1;
         if (top > c->ymax) c->ymax = top;
+        float r = p->kind == WM_PRIM_BOX ? sqrtf(p->hx * p->hx + p->hz * p->hz) : p->hx;
+        x0 = fminf(x0, p->x - r); x1 = fmaxf(x1, p->x + r);
+        z0 = fminf(z0, p->z - r); z1 = fmaxf(z1, p->z + r);
+    }
+    if (c->n) {
+        c->bx = 0.5f * (x0 + x1);
+        c->bz = 0.5f * (z0 + z1);
+        c->br = 0.5f * sqrtf((x1 - x0) * (x1 - x0) + (z1 - z0) * (z1 - z0)) + 1e-3f;
     }
 }
 
@@ -191,5 +205,9 @@ void wm__scene_build_window(wm_scene *s, float cam_x, float cam_z)
     s->win_z0 = wm__scene_cell_of(cam_z) - WM_WIN_HALF;
     for (int j = 0; j < WM_WIN; j++)
         for (int i = 0; i < WM_WIN; i++)
-            gen_cell(s, s->win_x0 + i, s->win_z0 + j, &s->win[j * WM_WIN + i]);
+        {
+            wm_cell *c = &s->win[j * WM_WIN + i];
+            c->p = &s->win_prims[(size_t)(j * WM_WIN + i) * WM_CELL_PRIMS];
+            gen_cell(s, s->win_x0 + i, s->win_z0 + j, c);
+        }
 }

@@ -22,6 +22,7 @@
 #define WM_CELL_PRIMS 4                      /* largest object (arch) uses 3; one spare for test boxes */
 #define WM_SCENE_HMAX 9.0f                   /* no primitive reaches above this height (generator bound) */
 #define WM_MAX_EXTRA 8
+#define WM_MOUNT_TAB 2048                    /* azimuth bins of the mountain ring: < 0.2 deg, smooth */
 
 enum { WM_PRIM_BOX = 0, WM_PRIM_CYL, WM_PRIM_SPHERE };
 enum { WM_PAT_PLAIN = 0, WM_PAT_WINDOWS, WM_PAT_BANDS, WM_PAT_FOLIAGE, WM_PAT_STRIPES };
@@ -37,10 +38,13 @@ typedef struct wm_prim {
     float col[3];
 } wm_prim;
 
+/* Cell headers are kept small and apart from the primitives: a ray visits many cells and rejects
+ * most of them from the header alone, so the headers of the whole window stay in L1/L2. */
 typedef struct wm_cell {
     int n;
     float ymax;                /* highest point of any primitive (fast vertical reject) */
-    wm_prim p[WM_CELL_PRIMS];
+    float bx, bz, br;          /* XZ bounding circle of all primitives (fast horizontal reject) */
+    wm_prim *p;                /* WM_CELL_PRIMS slots in wm_scene.win_prims */
 } wm_cell;
 
 /* Everything the seed decides besides the per-cell objects. */
@@ -52,6 +56,7 @@ typedef struct wm_style {
     float foliage[3], trunk[3];
     float fog_density;         /* 1/m */
     float mount_base, mount_amp[3], mount_phase[3];
+    float mount_tab[WM_MOUNT_TAB + 1]; /* ring height per azimuth bin (sines evaluated once per seed) */
     float empty_p;             /* probability that a cell has no object */
     float type_w[6];           /* cumulative weights of object kinds */
 } wm_style;
@@ -63,6 +68,7 @@ struct wm_scene {
     int extra_cx[WM_MAX_EXTRA], extra_cz[WM_MAX_EXTRA], n_extra;
     int win_x0, win_z0;         /* cell index of window[0][0] */
     wm_cell win[WM_WIN * WM_WIN];
+    wm_prim win_prims[WM_WIN * WM_WIN * WM_CELL_PRIMS];
 };
 
 typedef struct wm_hit {

@@ -64,11 +64,13 @@ void wm_scene_intrinsics(int width, int height, float hfov_deg, wm_pose *pose)
 static void sky(const wm_style *st, wm_v3 d, float c[3])
 {
     float e = d.y;
-    float k = powf(clampf(e, 0, 1), 0.6f);
+    float k = sqrtf(clampf(e, 0, 1));
     for (int i = 0; i < 3; i++) c[i] = st->sky_horizon[i] + (st->sky_zenith[i] - st->sky_horizon[i]) * k;
     if (e > -0.05f && e < 0.25f) { /* mountain ring: height is a periodic function of the azimuth */
-        float az = atan2f(d.x, d.z), h = st->mount_base;
-        for (int i = 0; i < 3; i++) h += st->mount_amp[i] * sinf(az * (float)(3 + 5 * i) + st->mount_phase[i]);
+        float fa = (atan2f(d.x, d.z) * (1.0f / 6.2831853f) + 0.5f) * WM_MOUNT_TAB;
+        int ia = (int)fa;
+        ia = ia < 0 ? 0 : ia >= WM_MOUNT_TAB ? WM_MOUNT_TAB - 1 : ia;
+        float h = st->mount_tab[ia] + (st->mount_tab[ia + 1] - st->mount_tab[ia]) * (fa - (float)ia);
         if (e < h) {
             float m = clampf(0.35f + 0.65f * (h - e) / (h + 0.02f), 0, 1) * 0.7f;
             for (int i = 0; i < 3; i++) c[i] += (st->mountain_col[i] - c[i]) * m;

@@ -4,7 +4,7 @@
  * own cell column, the nearest hit inside the first cell that has one is the visible surface, so the
  * walk stops there. A cell is skipped without testing its primitives when the ray stays above the
  * cell's highest point over the cell's span of t (the ray height is linear in t, so its minimum over the
- * span is at one end). Rays stop at tmax (ground hit, fog distance, or leaving the object layer).
+ * span is at one end), or when the ray's XZ line misses the cell's bounding circle. Rays stop at tmax (ground hit, fog distance, or leaving the object layer).
  */
 #include "scenes/scene_internal.h"
 
@@ -135,13 +135,14 @@ static int walk(const wm_scene *s, wm_v3 o, wm_v3 d, float tmax, wm_hit *best, i
     float dtz = fabsf(d.z) > 1e-12f ? S / fabsf(d.z) : INFINITY;
     float tx = fabsf(d.x) > 1e-12f ? ((float)(ix + (sx > 0)) - gx) * S / d.x : INFINITY;
     float tz = fabsf(d.z) > 1e-12f ? ((float)(iz + (sz > 0)) - gz) * S / d.z : INFINITY;
-    float t0 = 0;
+    float t0 = 0, dxz2 = d.x * d.x + d.z * d.z;
     while (t0 < tmax) {
         int wi = ix - s->win_x0, wj = iz - s->win_z0;
         if (wi < 0 || wj < 0 || wi >= WM_WIN || wj >= WM_WIN) return 0;
         float t1 = minf(minf(tx, tz), tmax);
         const wm_cell *c = &s->win[wj * WM_WIN + wi];
-        if (c->n && minf(o.y + t0 * d.y, o.y + t1 * d.y) <= c->ymax) {
+        float px = c->bx - o.x, pz = c->bz - o.z, cr = px * d.z - pz * d.x;
+        if (c->n && minf(o.y + t0 * d.y, o.y + t1 * d.y) <= c->ymax && cr * cr <= c->br * c->br * dxz2) {
             int found = 0;
             float lim = any ? tmax : t1 + 1e-3f;
             for (int k = 0; k < c->n; k++) {
