@@ -104,7 +104,7 @@ typedef struct g_rec_item {
     int64_t n, rows, cols;
 } g_rec_item;
 typedef struct g_rec {
-    g_rec_item items[512];
+    g_rec_item items[4096];
     int n;
     const char *prefix; /* prepended to names (e.g. "chunk1.step0.") */
 } g_rec;
@@ -112,7 +112,7 @@ typedef struct g_rec {
 static void g_record(void *u, const char *name, const wm_tensor *t)
 {
     g_rec *r = u;
-    if (r->n >= 512) return;
+    if (r->n >= 4096) return;
     g_rec_item *it = &r->items[r->n++];
     snprintf(it->name, sizeof it->name, "%s%s", r->prefix ? r->prefix : "", name);
     it->n = wm_tensor_numel(t);

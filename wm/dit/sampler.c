@@ -1,0 +1,334 @@
+/* Samplers (see sampler.h). The loops drive wm_dit_forward; the Euler step and the CFG combine are ops
+ * (frame_axpy, cfg_combine). Chunk slices of the channels-first latents are gathered into contiguous
+ * buffers allocated once per call. */
+#include "wm/dit/sampler.h"
+
+#include "kernels/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wm_dit_sigmas_shifted(int steps, double shift, float *sigmas, float *timesteps)
+{
+    /* scheduler __init__: float32 sigmas of linspace(1, 1000, 1000)/1000 shifted in float32 */
+    float fs = (float)shift, fs1 = (float)(shift - 1.0);
+    float tmin = 1.0f / 1000.0f, tmax = 1000.0f / 1000.0f;
+    float smin = fs * tmin / (1.0f + fs1 * tmin), smax = fs * tmax / (1.0f + fs1 * tmax);
+    double a = (double)smax * 1000.0, b = (double)smin * 1000.0;
+    double step = steps > 1 ? (b - a) / (steps - 1) : 0;
+    for (int i = 0; i < steps; i++) {
+        double u = (i == steps - 1 && steps > 1 ? b : i * step + a) / 1000.0;
+        double s = shift * u / (1.0 + (shift - 1.0) * u);
+        sigmas[i] = (float)s;
+        timesteps[i] = sigmas[i] * 1000.0f;
+    }
+    sigmas[steps] = 0.0f;
+}
+
+void wm_dit_sigmas_distilled(const int *t_list, int n, float *sigmas, float *timesteps)
+{
+    for (int i = 0; i < n; i++) {
+        sigmas[i] = (float)(t_list[i] / 1000.0);
+        timesteps[i] = sigmas[i] * 1000.0f; /* float32 product: exactly 1000, 960, 889, 727 */
+    }
+    sigmas[n] = 0.0f;
+}
+
+int wm_dit_teacher_starts(int n_chunks, int steps, double interval_k, int *starts)
+{
+    double k = interval_k > 0 ? interval_k : 1.0 / n_chunks;
+    for (int i = 0; i < n_chunks; i++) starts[i] = (int)((i * k) * steps);
+    return starts[n_chunks - 1] + steps;
+}
+
+int wm_dit_stream_bounds(int T, int chunk_size, int *bounds, int max_chunks)
+{
+    int n = 0, first = chunk_size + T % chunk_size;
+    bounds[0] = 0;
+    bounds[++n] = first < T ? first : T;
+    while (bounds[n] < T && n < max_chunks) {
+        bounds[n + 1] = bounds[n] + chunk_size < T ? bounds[n] + chunk_size : T;
+        n++;
+    }
+    return n;
+}
+
+void wm_dit_euler_dt(const float *t, int T, const float *sigmas, int n_sigmas, float *dt)
+{
+    for (int f = 0; f < T; f++) {
+        float cur = t[f] / 1000.0f, lim = cur - 1e-6f, nxt = 0.0f;
+        for (int i = 0; i < n_sigmas; i++)
+            if (sigmas[i] < lim && sigmas[i] > nxt) nxt = sigmas[i];
+        dt[f] = nxt - cur;
+    }
+}
+
+/* ------------------------------------------------------------------ shared plumbing */
+
+typedef struct smp {
+    wm_backend *be;
+    const wm_dit_weights *w;
+    const wm_dit_cond *c;
+    const wm_dit_sampler_cb *cb;
+    wm_arena arena;
+    int Ci, Co, S;
+    float *vu, *vc, *xb, *pb, *dt; /* scratch: velocities, gathered latents / Plücker, step sizes */
+    char prefix[64];
+} smp;
+
+static void rec_prefixed(void *u, const char *name, const wm_tensor *t)
+{
+    smp *s = u;
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", s->prefix, name);
+    s->cb->record(s->cb->user, full, t);
+}
+
+static void rec(smp *s, const char *name, const float *d, int64_t rows, int64_t cols)
+{
+    if (!s->cb || !s->cb->record) return;
+    wm_tensor t = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, (void *)d, 2, rows, cols, 0, 0);
+    rec_prefixed(s, name, &t);
+}
+
+/* bytes == 0: plan the arena with a measuring forward of plan_run over Tmax frames. */
+static wm_status smp_init(smp *s, wm_backend *be, const wm_dit_weights *w, const wm_dit_cond *c,
+                          const wm_dit_sampler_cb *cb, const wm_dit_run *plan_run, int Tmax, size_t bytes)
+{
+    s->be = be, s->w = w, s->c = c, s->cb = cb;
+    s->Ci = w->cfg.in_channels, s->Co = w->cfg.out_channels, s->S = w->cfg.latent_h * w->cfg.latent_w;
+    if (s->Ci != s->Co) return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "sampler: in/out channels differ");
+    if (!bytes) WM_TRY(wm_dit_plan(be, w, plan_run, Tmax, c->L, &bytes));
+    WM_TRY(wm_arena_init(&s->arena, NULL, bytes));
+    size_t n = (size_t)s->Ci * Tmax * s->S, np = (size_t)w->cfg.plucker_channels * Tmax * s->S;
+    s->vu = malloc(n * 4), s->vc = malloc(n * 4), s->xb = malloc(n * 4), s->pb = malloc(np * 4);
+    s->dt = malloc((size_t)Tmax * 4);
+    if (!s->vu || !s->vc || !s->xb || !s->pb || !s->dt) return WM_ERR_OUT_OF_MEMORY;
+    return WM_OK;
+}
+
+static void smp_free(smp *s)
+{
+    wm_arena_free(&s->arena);
+    free(s->vu), free(s->vc), free(s->xb), free(s->pb), free(s->dt);
+}
+
+/* dst (ch, n, S) <- frames [f0, f0+n) of src (ch, T, S); back = 1 scatters the other way. */
+static void frames_copy(float *dst, float *src, int ch, int T, int S, int f0, int n, int back)
+{
+    for (int c = 0; c < ch; c++) {
+        float *a = dst + (size_t)c * n * S, *b = src + ((size_t)c * T + f0) * S;
+        if (back) memcpy(b, a, (size_t)n * S * 4);
+        else memcpy(a, b, (size_t)n * S * 4);
+    }
+}
+
+/* One (guided) velocity into s->vc for latents xb (Ci, n, S) of frames [f0, f0+n) with timesteps t. */
+static wm_status velocity(smp *s, wm_dit_run *run, const float *xb, const float *t, int f0, int n, int T)
+{
+    const wm_dit_cond *c = s->c;
+    frames_copy(s->pb, (float *)c->plucker, s->w->cfg.plucker_channels, T, s->S, f0, n, 0);
+    wm_dit_inputs in = {xb, t, c->y, c->mask, c->L, c->cam + (size_t)f0 * 20, s->pb, n};
+    WM_TRY(wm_dit_forward(s->be, s->w, run, &in, &s->arena, s->vc));
+    if (!c->y_uncond) return WM_OK;
+    wm_dit_inputs iu = in;
+    iu.y = c->y_uncond, iu.mask = c->mask_uncond;
+    wm_dit_run ru = *run;
+    ru.record = NULL;
+    WM_TRY(wm_dit_forward(s->be, s->w, &ru, &iu, &s->arena, s->vu));
+    wm_tensor tu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vu, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
+    wm_tensor tc = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vc, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
+    return wm_cfg_combine(s->be, &tu, &tc, c->cfg_scale, &tc);
+}
+
+/* x (Ci, n, S) += dt[f] * v; then frame 0 restored from z0 (when z0 != NULL). */
+static wm_status euler(smp *s, float *x, int n, const float *t, const float *sigmas, int n_sig, const float *z0)
+{
+    wm_dit_euler_dt(t, n, sigmas, n_sig, s->dt);
+    wm_tensor tx = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, x, 3, s->Ci, n, s->S, 0);
+    wm_tensor tv = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vc, 3, s->Ci, n, s->S, 0);
+    wm_tensor td = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->dt, 1, n, 0, 0, 0);
+    WM_TRY(wm_frame_axpy(s->be, &tx, &tv, &td));
+    if (z0)
+        for (int c = 0; c < s->Ci; c++) memcpy(x + (size_t)c * n * s->S, z0 + (size_t)c * s->S, (size_t)s->S * 4);
+    return WM_OK;
+}
+
+static float *first_frame(const float *x, int Ci, int T, int S)
+{
+    float *z = malloc((size_t)Ci * S * 4);
+    if (z)
+        for (int c = 0; c < Ci; c++) memcpy(z + (size_t)c * S, x + (size_t)c * T * S, (size_t)S * 4);
+    return z;
+}
+
+/* ------------------------------------------------------------------ bidirectional */
+
+wm_status wm_dit_sample_bidirectional(wm_backend *be, const wm_dit_weights *w, float *x, int T, const wm_dit_cond *c,
+                                      int steps, double shift, const wm_dit_sampler_cb *cb)
+{
+    if (steps < 1 || steps > 1000) return WM_ERR_INVALID_ARG;
+    wm_dit_run run = {0};
+    run.variant = WM_DIT_BIDIRECTIONAL;
+    smp s = {0};
+    float *sig = malloc((size_t)(steps + 1) * 4), *ts = malloc((size_t)steps * 4), *t = malloc((size_t)T * 4);
+    float *z0 = first_frame(x, w->cfg.in_channels, T, w->cfg.latent_h * w->cfg.latent_w);
+    wm_status st = sig && ts && t && z0 ? smp_init(&s, be, w, c, cb, &run, T, 0) : WM_ERR_OUT_OF_MEMORY;
+    if (st == WM_OK) wm_dit_sigmas_shifted(steps, shift, sig, ts);
+    for (int k = 0; st == WM_OK && k < steps; k++) {
+        for (int f = 0; f < T; f++) t[f] = f == 0 ? 0.0f : ts[k];
+        st = velocity(&s, &run, x, t, 0, T, T);
+        if (st == WM_OK) {
+            snprintf(s.prefix, sizeof s.prefix, "step%d.", k);
+            rec(&s, "v", s.vc, s.Co, (int64_t)T * s.S);
+            s.prefix[0] = 0;
+            st = euler(&s, x, T, t, sig, steps + 1, z0);
+        }
+    }
+    smp_free(&s);
+    free(sig), free(ts), free(t), free(z0);
+    return st;
+}
+
+/* ------------------------------------------------------------------ chunk-causal teacher */
+
+wm_status wm_dit_sample_teacher(wm_backend *be, const wm_dit_weights *w, float *x, int T, const wm_dit_cond *c,
+                                int steps, double shift, double interval_k, const wm_dit_sampler_cb *cb)
+{
+    int bounds[WM_DIT_MAX_CHUNKS + 1], starts[WM_DIT_MAX_CHUNKS];
+    int nc = wm_dit_chunk_bounds(T, w->cfg.chunk_size, bounds, WM_DIT_MAX_CHUNKS);
+    if (steps < 1 || steps > 1000 || nc < 1) return WM_ERR_INVALID_ARG;
+    int total = wm_dit_teacher_starts(nc, steps, interval_k, starts);
+    wm_dit_run run = {0};
+    run.variant = WM_DIT_CHUNK_CAUSAL;
+    smp s = {0};
+    int S = w->cfg.latent_h * w->cfg.latent_w, Ci = w->cfg.in_channels;
+    float *sig = malloc((size_t)(steps + 1) * 4), *ts = malloc((size_t)steps * 4), *t = malloc((size_t)T * 4);
+    float *z0 = first_frame(x, Ci, T, S);
+    wm_status st = sig && ts && t && z0 ? smp_init(&s, be, w, c, cb, &run, T, 0) : WM_ERR_OUT_OF_MEMORY;
+    if (st == WM_OK) wm_dit_sigmas_shifted(steps, shift, sig, ts);
+    for (int g = 0; st == WM_OK && g < total; g++) {
+        int last = 0;
+        for (int j = 0; j < nc; j++)
+            if (starts[j] <= g) last = j;
+        int end = bounds[last + 1];
+        for (int f = 0; f < end; f++) t[f] = 0.0f;
+        for (int j = 0; j <= last; j++) {
+            int loc = g - starts[j];
+            if (loc < steps)
+                for (int f = bounds[j]; f < bounds[j + 1]; f++) t[f] = ts[loc];
+        }
+        t[0] = 0.0f;
+        frames_copy(s.xb, x, Ci, T, S, 0, end, 0);
+        snprintf(s.prefix, sizeof s.prefix, "step%d.", g);
+        rec(&s, "x_in", s.xb, Ci, (int64_t)end * S);
+        rec(&s, "timestep", t, 1, end);
+        st = velocity(&s, &run, s.xb, t, 0, end, T);
+        if (st == WM_OK) {
+            rec(&s, "v", s.vc, Ci, (int64_t)end * S);
+            st = euler(&s, s.xb, end, t, sig, steps + 1, z0);
+            frames_copy(s.xb, x, Ci, T, S, 0, end, 1);
+        }
+        s.prefix[0] = 0;
+    }
+    smp_free(&s);
+    free(sig), free(ts), free(t), free(z0);
+    return st;
+}
+
+/* ------------------------------------------------------------------ distilled streaming */
+
+/* Record the caches chunk c's save pass wrote (names "chunk{c}.save.blocks.{i}.<field>"). */
+static void rec_caches(smp *s, const wm_dit_stream *st, int c, int n_tok)
+{
+    if (!s->cb || !s->cb->record) return;
+    const wm_dit_config *g = &s->w->cfg;
+    for (int i = 0; i < g->depth; i++) {
+        const wm_dit_block_cache *b = &st->blocks[i];
+        snprintf(s->prefix, sizeof s->prefix, "chunk%d.save.blocks.%d.", c, i);
+        rec_prefixed(s, "ttail", &b->ttail);
+        if (!g->is_softmax[i]) {
+            rec_prefixed(s, "M", &b->M);
+            rec_prefixed(s, "z", &b->z);
+            rec_prefixed(s, "Mc", &b->Mc);
+            rec_prefixed(s, "ktail", &b->ktail);
+            rec_prefixed(s, "kctail", &b->kctail);
+            continue;
+        }
+        int sink = st->n_saved == 1; /* the first save wrote the sink entry */
+        const wm_tensor *e[4] = {sink ? &b->sink_k : &b->prev_k, sink ? &b->sink_v : &b->prev_v,
+                                 sink ? &b->sink_kc : &b->prev_kc, sink ? &b->sink_vc : &b->prev_vc};
+        const char *nm[4] = {"K", "V", "Kc", "Vc"};
+        for (int j = 0; j < 4; j++) {
+            wm_tensor v = wm_tensor_slice0(e[j], 0, n_tok);
+            rec_prefixed(s, nm[j], &v);
+        }
+    }
+    s->prefix[0] = 0;
+}
+
+/* The n_t denoising forwards of one chunk (latents in s->xb), then the save pass. */
+static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, int T, const float *sig,
+                              const float *ts, int n_t, const float *z0, float *t)
+{
+    int Ci = s->Ci, S = s->S;
+    wm_dit_run run = {0};
+    run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0;
+    if (s->cb && s->cb->record && s->cb->record_blocks) run.record = rec_prefixed, run.record_user = s;
+    for (int k = 0; k < n_t; k++) {
+        for (int f = 0; f < n; f++) t[f] = (c == 0 && f == 0) ? 0.0f : ts[k];
+        snprintf(s->prefix, sizeof s->prefix, "chunk%d.step%d.", c, k);
+        rec(s, "x_in", s->xb, Ci, (int64_t)n * S);
+        rec(s, "timestep", t, 1, n);
+        WM_TRY(velocity(s, &run, s->xb, t, f0, n, T));
+        rec(s, "v", s->vc, Ci, (int64_t)n * S);
+        WM_TRY(euler(s, s->xb, n, t, sig, n_t + 1, c == 0 ? z0 : NULL));
+    }
+    snprintf(s->prefix, sizeof s->prefix, "chunk%d.", c);
+    rec(s, "x0", s->xb, Ci, (int64_t)n * S);
+    for (int f = 0; f < n; f++) t[f] = 0.0f;
+    run.save = 1;
+    snprintf(s->prefix, sizeof s->prefix, "chunk%d.save.", c);
+    WM_TRY(velocity(s, &run, s->xb, t, f0, n, T));
+    rec(s, "v", s->vc, Ci, (int64_t)n * S);
+    rec_caches(s, st, c, n * S);
+    return WM_OK;
+}
+
+wm_status wm_dit_sample_streaming(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, float *x, int T,
+                                  const wm_dit_cond *c, const int *t_list, int n_t, const wm_dit_sampler_cb *cb)
+{
+    static const int def_t[4] = {1000, 960, 889, 727};
+    if (!t_list) t_list = def_t, n_t = 4;
+    int bounds[WM_DIT_MAX_CHUNKS + 1];
+    int nc = wm_dit_stream_bounds(T, w->cfg.chunk_size, bounds, WM_DIT_MAX_CHUNKS);
+    if (n_t < 1 || n_t > 64 || nc < 1 || bounds[1] > stream->max_sink_frames) return WM_ERR_INVALID_ARG;
+    wm_dit_cond cc = *c;
+    cc.y_uncond = NULL; /* CFG 1.0: conditional pass only */
+    wm_dit_stream_reset(stream);
+    wm_dit_run plan = {0};
+    plan.variant = WM_DIT_STREAMING, plan.stream = stream;
+    smp s = {0};
+    int S = w->cfg.latent_h * w->cfg.latent_w, Ci = w->cfg.in_channels;
+    float sig[65], ts[64], *t = malloc((size_t)T * 4), *z0 = first_frame(x, Ci, T, S);
+    /* plan for chunk 0 (largest chunk) and for the largest key window (sink + previous + current) */
+    size_t b0 = 0, b1 = 0;
+    wm_status st = t && z0 ? wm_dit_plan(be, w, &plan, stream->max_sink_frames, c->L, &b0) : WM_ERR_OUT_OF_MEMORY;
+    stream->n_saved = 2, stream->sink_frames = stream->max_sink_frames, stream->prev_frames = stream->max_chunk_frames;
+    if (st == WM_OK) st = wm_dit_plan(be, w, &plan, stream->max_chunk_frames, c->L, &b1);
+    wm_dit_stream_reset(stream);
+    int Tmax = stream->max_sink_frames > stream->max_chunk_frames ? stream->max_sink_frames : stream->max_chunk_frames;
+    if (st == WM_OK) st = smp_init(&s, be, w, &cc, cb, &plan, Tmax, b0 > b1 ? b0 : b1);
+    wm_dit_sigmas_distilled(t_list, n_t, sig, ts);
+    for (int k = 0; st == WM_OK && k < nc; k++) {
+        int f0 = bounds[k], n = bounds[k + 1] - f0;
+        frames_copy(s.xb, x, Ci, T, S, f0, n, 0);
+        st = stream_chunk(&s, stream, k, f0, n, T, sig, ts, n_t, z0, t);
+        if (st == WM_OK) frames_copy(s.xb, x, Ci, T, S, f0, n, 1);
+    }
+    smp_free(&s);
+    free(t), free(z0);
+    return st;
+}
