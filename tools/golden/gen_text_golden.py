@@ -181,6 +181,74 @@ def gen_tok(out_dir, chi):
         sys.exit(1)
 
 
+SMALL_CONFIG = dict(vocab_size=1500, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                    num_key_value_heads=2, head_dim=16, intermediate_size=160, rms_norm_eps=1e-6,
+                    rope_theta=10000.0, query_pre_attn_scalar=24, attn_logit_softcapping=5.0,
+                    final_logit_softcapping=30.0, sliding_window=8, hidden_activation="gelu_pytorch_tanh",
+                    model_type="gemma2", torch_dtype="bfloat16", max_position_embeddings=8192)
+
+
+def write_small_model(out_dir):
+    """gemma_small/: config.json + model.safetensors, random bf16 weights saved the way a
+    Gemma2ForCausalLM checkpoint is (keys under "model."), so the C loader's prefix handling is exercised;
+    Sana's own text_encoder/ folder has no prefix (tests cover it by re-saving)."""
+    import json
+    import gemma2
+    import st
+    d = os.path.join(out_dir, "gemma_small")
+    os.makedirs(d, exist_ok=True)
+    cfg = dict(SMALL_CONFIG)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1, sort_keys=True)
+        f.write("\n")
+    w = gemma2.random_weights(cfg, seed=7)
+    st.save(os.path.join(d, "model.safetensors"), {"model." + k: v for k, v in w.items()})
+    return cfg, w
+
+
+def gen_gemma(out_dir):
+    import torch
+    import gemma2
+    import st
+    cfg, w = write_small_model(out_dir)
+    tok = tr.HFTokenizer.from_file(os.path.join(out_dir, "tokenizer.json"))
+    ids, mask = gemma2.tokenize_padded(tok, "A glowing castle above the ocean at night, 42 ships.", 24)
+    assert 0 in mask, "the golden sequence must include padding"
+    ids_t, mask_t = torch.tensor(ids), torch.tensor(mask)
+    out, layers = gemma2.forward(ids_t, mask_t, w, cfg, return_layers=True)
+    st.save(os.path.join(out_dir, "gemma_golden.safetensors"),
+            {"ids": ids_t.to(torch.int64), "mask": mask_t.to(torch.uint8),
+             "layers": torch.stack(layers), "out": out})
+    print("gemma: T=%d (%d real), %d layers, |out| max %.3f" % (len(ids), sum(mask), cfg["num_hidden_layers"],
+                                                                  out.abs().max().item()))
+
+
+PROMPTS = ["A cat walking in a forest.", "a robot  exploring\nan ancient city at sunset, cinematic",
+           "", " ".join(["the dragon flies over the mountain"] * 60)]
+
+
+def gen_prompt(out_dir):
+    """SANA-WM's prompt procedure on the small model: y (300, C) and mask for each prompt with the CHI
+    prefix, and the empty negative prompt without it. Prompt 3 is over-long (truncated by the reference)."""
+    import torch
+    import gemma2
+    import st
+    cfg, w = write_small_model(out_dir)
+    tok = tr.HFTokenizer.from_file(os.path.join(out_dir, "tokenizer.json"))
+    t = {}
+    for i, p in enumerate(PROMPTS):
+        y, m, ids = gemma2.encode_prompt(tok, w, cfg, p, use_chi=True)
+        t["cond%d_y" % i], t["cond%d_mask" % i] = y, m.to(torch.uint8)
+        t["cond%d_ids" % i] = torch.tensor(ids, dtype=torch.int64)
+        t["cond%d_text" % i] = torch.tensor(list(p.encode("utf-8")) or [0], dtype=torch.uint8)
+    y, m, ids = gemma2.encode_prompt(tok, w, cfg, "", use_chi=False)
+    t["uncond_y"], t["uncond_mask"], t["uncond_ids"] = y, m.to(torch.uint8), torch.tensor(ids, dtype=torch.int64)
+    n_chi = len(tok.encode(gemma2.CHI_TEXT))
+    st.save(os.path.join(out_dir, "prompt_golden.safetensors"), t,
+            metadata={"n_prompts": len(PROMPTS), "n_chi_tokens": n_chi})
+    print("prompt: %d prompts, CHI = %d tokens (with <bos>), L = %d" % (len(PROMPTS), n_chi, n_chi + 298))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "tests", "golden", "text"))

@@ -1,0 +1,229 @@
+/* Gemma-2 encoder: load and forward (see gemma.h for the design).
+ *
+ * Forward, per decoder layer i (x is the residual stream, (T, C)):
+ *     a = norm_in(x); q, k, v = a Wq^T, a Wk^T, a Wv^T; rotate-half RoPE on q and k
+ *     att = attention_gqa(q, k, v; causal, key mask, soft-cap, window if i is even)
+ *     x += norm_post_attn(att Wo^T)
+ *     a = norm_pre_ffn(x); x += norm_post_ffn((gelu_tanh(a Wg^T) * a Wu^T) Wd^T)
+ * then out = norm_final(x). Every step is an op of kernels/ops.h, so the same code drives CPU and CUDA.
+ */
+#include "wm/text/gemma_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static wm_status alloc_act(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t, wm_error *err)
+{
+    void *p = NULL;
+    size_t bytes = (size_t)(rows * cols) * wm_dtype_size(dt);
+    wm_status st = wm_backend_malloc(g->be, bytes, &p);
+    if (st != WM_OK) return wm__errf(err, st, "gemma: cannot allocate %zu bytes of activations", bytes);
+    *t = wm_tensor_view4(dt, g->be->device, p, 2, rows, cols, 0, 0);
+    return WM_OK;
+}
+
+static wm_status alloc_activations(wm_gemma *g, wm_error *err)
+{
+    const wm_gemma_config *c = &g->cfg;
+    int64_t T = g->max_tokens, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim;
+    WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->x, err));
+    WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->a, err));
+    WM_TRY(alloc_act(g, g->adt, T, Q, &g->q, err));
+    WM_TRY(alloc_act(g, g->adt, T, K, &g->k, err));
+    WM_TRY(alloc_act(g, g->adt, T, K, &g->v, err));
+    WM_TRY(alloc_act(g, g->adt, T, Q, &g->att, err));
+    WM_TRY(alloc_act(g, g->adt, T, c->ffn, &g->f1, err));
+    WM_TRY(alloc_act(g, g->adt, T, c->ffn, &g->f2, err));
+    WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->cos, err));
+    WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->sin, err));
+    return alloc_act(g, WM_U8, T, 1, &g->mask, err);
+}
+
+static wm_status resolve_config(const char *dir, char *path, size_t cap, wm_error *err)
+{
+    struct stat st;
+    snprintf(path, cap, "%s/config.json", dir);
+    if (stat(path, &st) != 0) return wm__errf(err, WM_ERR_NOT_FOUND, "%s: no config.json (a Gemma-2 text encoder "
+                                              "folder holds config.json and model*.safetensors)", dir);
+    return WM_OK;
+}
+
+static wm_status gemma_init(wm_gemma *g, const char *dir, const wm_gemma_params *p, wm_error *err)
+{
+    char cfg_path[1100];
+    WM_TRY(resolve_config(dir, cfg_path, sizeof cfg_path, err));
+    WM_TRY(wm_gemma_config_load(cfg_path, &g->cfg, err));
+    WM_TRY(wm_checkpoint_open(dir, &g->ck, err));
+    int cuda = g->be->kind == WM_BACKEND_CUDA;
+    g->wdt = cuda ? WM_BF16 : WM_F32;
+    g->adt = cuda ? WM_BF16 : WM_F32;
+    g->streamed = p && p->weights ? p->weights == 2 : !cuda;
+    g->max_tokens = p && p->max_tokens > 0 ? p->max_tokens : 1024;
+    WM_TRY(wm__gemma_load_globals(g, err));
+    g->n_slots = g->streamed ? 1 : g->cfg.n_layers;
+    g->slots = calloc((size_t)g->n_slots, sizeof(gemma_layer));
+    if (!g->slots) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    for (int i = 0; i < g->n_slots; i++) {
+        g->slots[i].loaded_layer = -1;
+        WM_TRY(wm__gemma_slot_alloc(g, &g->slots[i], err));
+        if (!g->streamed) WM_TRY(wm__gemma_slot_load(g, &g->slots[i], i, err));
+    }
+    /* In streamed mode still check now that every layer's tensors exist with the right shapes and dtypes,
+     * so a truncated checkpoint fails at load rather than halfway through the first prompt. */
+    for (int i = 0; g->streamed && i < g->cfg.n_layers; i++) WM_TRY(wm__gemma_check_layer(g, i, err));
+    return alloc_activations(g, err);
+}
+
+wm_status wm_gemma_load(wm_backend *be, const char *dir, const wm_gemma_params *p, wm_gemma **out, wm_error *err)
+{
+    *out = NULL;
+    if (!be || !dir) return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: backend and directory are required");
+    wm_gemma *g = calloc(1, sizeof *g);
+    if (!g) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    g->be = be;
+    wm_status st = gemma_init(g, dir, p, err);
+    if (st != WM_OK) { wm_gemma_free(g); return st; }
+    *out = g;
+    return WM_OK;
+}
+
+void wm_gemma_free(wm_gemma *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_slots; i++) wm__gemma_slot_free(g, &g->slots[i]);
+    free(g->slots);
+    wm_tensor *acts[12] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->f2, &g->cos, &g->sin,
+                           &g->mask, &g->final_norm};
+    for (int i = 0; i < 12; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
+    wm_checkpoint_close(g->ck);
+    free(g->host);
+    free(g);
+}
+
+const wm_gemma_config *wm_gemma_get_config(const wm_gemma *g) { return &g->cfg; }
+
+/* Rows [0, T) of a max_tokens activation buffer, as a (T, cols) tensor. */
+static wm_tensor rows(const wm_tensor *t, int T)
+{
+    return wm_tensor_view4(t->dtype, t->device, t->data, 2, T, t->shape[1], 0, 0);
+}
+
+static wm_status upload_as(wm_gemma *g, wm_tensor *dst, const float *src, size_t n)
+{
+    if (dst->dtype == WM_F32) return wm_backend_upload(g->be, dst->data, src, n * sizeof(float));
+    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    if (!tmp) return WM_ERR_OUT_OF_MEMORY;
+    wm_convert_from_f32(dst->dtype, src, tmp, n);
+    wm_status st = wm_backend_upload(g->be, dst->data, tmp, n * sizeof(uint16_t));
+    free(tmp);
+    return st;
+}
+
+static wm_status download_f32(wm_gemma *g, const wm_tensor *src, float *dst, size_t n)
+{
+    if (src->dtype == WM_F32) return wm_backend_download(g->be, dst, src->data, n * sizeof(float));
+    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    if (!tmp) return WM_ERR_OUT_OF_MEMORY;
+    wm_status st = wm_backend_download(g->be, tmp, src->data, n * sizeof(uint16_t));
+    if (st == WM_OK) wm_convert_to_f32(src->dtype, tmp, dst, n);
+    free(tmp);
+    return st;
+}
+
+/* x(T, C) = embed[ids] * sqrt(C), gathered from the checkpoint mapping; mask, RoPE tables uploaded too. */
+static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, wm_error *err)
+{
+    const wm_gemma_config *c = &g->cfg;
+    int64_t C = c->hidden, half = c->head_dim / 2;
+    float *h = malloc(sizeof(float) * (size_t)(T * C + 2 * T * half));
+    if (!h) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    /* HF multiplies by a normalizer tensor of the activation dtype: round sqrt(C) and the product */
+    float norm = g->adt == WM_F32 ? sqrtf((float)C) : wm_round_bf16(sqrtf((float)C));
+    size_t esz = wm_dtype_size(g->embed->dtype);
+    for (int t = 0; t < T; t++) {
+        if (ids[t] < 0 || ids[t] >= c->vocab_size) {
+            free(h);
+            return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: token id %d at position %d outside [0, %d)", (int)ids[t],
+                            t, c->vocab_size);
+        }
+        float *row = h + (size_t)t * C;
+        wm_convert_to_f32(g->embed->dtype, (const char *)g->embed->data + (size_t)ids[t] * C * esz, row, (size_t)C);
+        for (int64_t i = 0; i < C; i++) row[i] = g->adt == WM_F32 ? row[i] * norm : wm_round_bf16(row[i] * norm);
+    }
+    /* rotate-half RoPE angles pos * theta^(-2i/D), positions 0..T-1, in double then rounded once */
+    float *cs = h + (size_t)T * C, *sn = cs + (size_t)T * half;
+    for (int t = 0; t < T; t++)
+        for (int64_t i = 0; i < half; i++) {
+            double ang = t * pow((double)c->rope_theta, -2.0 * (double)i / c->head_dim);
+            cs[t * half + i] = (float)cos(ang);
+            sn[t * half + i] = (float)sin(ang);
+        }
+    wm_tensor x = rows(&g->x, T), tc = rows(&g->cos, T), ts = rows(&g->sin, T);
+    wm_status st = upload_as(g, &x, h, (size_t)(T * C));
+    if (st == WM_OK) st = upload_as(g, &tc, cs, (size_t)(T * half));
+    if (st == WM_OK) st = upload_as(g, &ts, sn, (size_t)(T * half));
+    if (st == WM_OK) st = wm_backend_upload(g->be, g->mask.data, mask, (size_t)T);
+    free(h);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
+}
+
+#define OP(call)                                                                                   \
+    do {                                                                                           \
+        wm_status op_st = (call);                                                                  \
+        if (op_st != WM_OK) return wm__errf(err, op_st, "gemma layer %d: %s", li, g->be->err.msg); \
+    } while (0)
+
+static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
+{
+    const wm_gemma_config *c = &g->cfg;
+    wm_backend *be = g->be;
+    wm_tensor x = rows(&g->x, T), a = rows(&g->a, T), q = rows(&g->q, T), k = rows(&g->k, T), v = rows(&g->v, T);
+    wm_tensor att = rows(&g->att, T), f1 = rows(&g->f1, T), f2 = rows(&g->f2, T), cs = rows(&g->cos, T),
+              sn = rows(&g->sin, T);
+    wm_tensor mask = wm_tensor_view4(WM_U8, g->mask.device, g->mask.data, 1, T, 0, 0, 0);
+    int window = li % 2 == 0 ? c->sliding_window : 0; /* Gemma-2: even layers are the sliding ones */
+    OP(wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a));                        /* (T, C) */
+    OP(wm_matmul(be, &a, &w->q, NULL, WM_ACT_NONE, &q));                    /* (T, H*D) */
+    OP(wm_matmul(be, &a, &w->k, NULL, WM_ACT_NONE, &k));                    /* (T, Hkv*D) */
+    OP(wm_matmul(be, &a, &w->v, NULL, WM_ACT_NONE, &v));
+    OP(wm_rope_half(be, &q, &cs, &sn, c->n_heads, &q));
+    OP(wm_rope_half(be, &k, &cs, &sn, c->n_kv_heads, &k));
+    OP(wm_attention_gqa(be, &q, &k, &v, &mask, c->n_heads, c->n_kv_heads, c->query_scale, c->attn_softcap, window,
+                        &att));                                              /* (T, H*D) */
+    OP(wm_matmul(be, &att, &w->o, NULL, WM_ACT_NONE, &a));                  /* (T, C) */
+    OP(wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
+    OP(wm_gated_add(be, &x, &a, NULL, T));                                   /* x += a */
+    OP(wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
+    OP(wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1));           /* (T, F) */
+    OP(wm_matmul(be, &a, &w->up, NULL, WM_ACT_NONE, &f2));
+    OP(wm_mul(be, &f1, &f2, &f1));
+    OP(wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a));                /* (T, C) */
+    OP(wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
+    OP(wm_gated_add(be, &x, &a, NULL, T));
+    return WM_OK;
+}
+
+wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, float *out, float *layers,
+                           wm_error *err)
+{
+    if (T <= 0 || T > g->max_tokens)
+        return wm__errf(err, WM_ERR_LIMIT, "gemma: %d tokens; this encoder was set up for 1..%d", T, g->max_tokens);
+    const wm_gemma_config *c = &g->cfg;
+    size_t TC = (size_t)T * c->hidden;
+    WM_TRY(prepare_inputs(g, ids, mask, T, err));
+    for (int li = 0; li < c->n_layers; li++) {
+        gemma_layer *w = &g->slots[g->streamed ? 0 : li];
+        if (w->loaded_layer != li) WM_TRY(wm__gemma_slot_load(g, w, li, err));
+        if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)li * TC, TC));
+        WM_TRY(run_layer(g, w, li, T, err));
+    }
+    if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)c->n_layers * TC, TC));
+    wm_tensor x = rows(&g->x, T), a = rows(&g->a, T);
+    int li = c->n_layers;
+    OP(wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a));
+    wm_status st = download_f32(g, &a, out, TC);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: download failed: %s", g->be->err.msg);
+}

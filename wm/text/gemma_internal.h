@@ -1,0 +1,39 @@
+/* Internal state of wm_gemma shared by gemma.c (load, forward) and gemma_weights.c (weight slots). */
+#ifndef WM_TEXT_GEMMA_INTERNAL_H
+#define WM_TEXT_GEMMA_INTERNAL_H
+
+#include "kernels/ops.h"
+#include "wm/io/checkpoint.h"
+#include "wm/text/gemma.h"
+
+typedef struct gemma_layer {
+    wm_tensor in_norm, post_attn, pre_ffn, post_ffn;    /* (C) fp32, holding 1 + w */
+    wm_tensor q, k, v, o, gate, up, down;                /* Linear weights (out, in), storage dtype */
+    int loaded_layer;                                    /* which layer the slot holds, -1 = none */
+} gemma_layer;
+
+struct wm_gemma {
+    wm_backend *be;
+    wm_checkpoint *ck;
+    wm_gemma_config cfg;
+    wm_dtype wdt, adt;            /* weight storage and activation dtypes of the backend */
+    int streamed, max_tokens;
+    const wm_ckpt_entry *embed;   /* stays in the checkpoint mapping */
+    wm_tensor final_norm;
+    gemma_layer *slots;           /* n_layers slots (resident) or 1 (streamed) */
+    int n_slots;
+    float *host;                  /* conversion scratch */
+    size_t host_cap;
+    /* activations, sized for max_tokens */
+    wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
+};
+
+const wm_ckpt_entry *wm__gemma_find(const wm_gemma *g, const char *key, char *full, size_t cap);
+wm_status wm__gemma_slot_alloc(wm_gemma *g, gemma_layer *s, wm_error *err);
+void wm__gemma_slot_free(wm_gemma *g, gemma_layer *s);
+wm_status wm__gemma_slot_load(wm_gemma *g, gemma_layer *s, int layer, wm_error *err);
+wm_status wm__gemma_load_globals(wm_gemma *g, wm_error *err);
+/* Every tensor of layer i present with its expected shape and a float dtype (no conversion). */
+wm_status wm__gemma_check_layer(wm_gemma *g, int layer, wm_error *err);
+
+#endif
