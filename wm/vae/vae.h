@@ -70,7 +70,7 @@ typedef void (*wm_vae_stage_fn)(void *user, const char *name, const wm_tensor *t
 
 typedef struct wm_vae_decoder_params {
     int lat_h, lat_w;        /* latent grid of every call (22 x 40 for 704 x 1280) */
-    int max_frames;          /* most latent frames per call; 0 = 3 (one streaming chunk) */
+    int max_frames;          /* most latent frames per call; 0 = 4 (streaming chunk 0 = sink + 3) */
     int non_causal;          /* 1: whole-clip non-causal decode, no caches (bidirectional config) */
     wm_vae_stage_fn on_stage;
     void *user;

@@ -189,7 +189,7 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
     wm_vae_decoder *d = calloc(1, sizeof *d);
     if (!d) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE decoder: no memory");
     d->vae = vae, d->p = *p;
-    if (!d->p.max_frames) d->p.max_frames = 3;
+    if (!d->p.max_frames) d->p.max_frames = 4;
     d->causal = !p->non_causal, d->stream = !p->non_causal;
     wm_vae_decoder_reset(d);
     /* Plan: dry run of the largest first call (most output frames per input frame is later calls, but
