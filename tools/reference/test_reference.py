@@ -121,9 +121,13 @@ def test_ucpe_invariance():
     check("relative poses remove a global transform", rel_err(rel2, rel1) < 1e-12)
 
 
-def golden_model():
+def small_model():
+    """The golden init on an even smaller config (1 head x 112, 2x3 grid) so the 13-frame streaming
+    checks run in seconds; same code path as the golden config."""
     from gen_dit_golden import SEED, init_weights
     cfg = golden_config()
+    cfg.hidden_size, cfg.num_heads, cfg.mlp_hidden = 112, 1, 224
+    cfg.caption_channels, cfg.caption_length, cfg.latent_h, cfg.latent_w = 16, 8, 2, 3
     m = SanaWM(cfg)
     w = init_weights(m, torch.Generator().manual_seed(SEED))
     m.load_state_dict({k: v.to(torch.float64) for k, v in w.items()})
@@ -143,9 +147,9 @@ def stream_inputs(cfg, T, seed=3):
         c2w[i, :3, :3] = _rand_rot(g) if i == 0 else c2w[0, :3, :3] @ _small_rot(i)
         c2w[i, :3, 3] = torch.tensor([0.1 * i, 0.02 * i, 0.3 + 0.05 * i], dtype=torch.float64)
         c2w[i, 3, 3] = 1
-    intr = torch.tensor([[150.0, 152.0, 95.0, 63.0]], dtype=torch.float64).repeat(F_, 1)
+    intr = torch.tensor([[60.0, 61.0, 47.0, 31.0]], dtype=torch.float64).repeat(F_, 1)
     rel = cam.relative_poses(c2w)
-    lint = cam.latent_intrinsics(intr, (128, 192), (H, W))
+    lint = cam.latent_intrinsics(intr, (32 * H, 32 * W), (H, W))
     cc = cam.camera_conditions(rel, lint, T)
     plk = cam.chunk_plucker(rel, lint, T, H, W)
     return noise, z0, y, mask, cc, plk
@@ -197,6 +201,24 @@ def test_streaming(model):
         vf, _ = model(xf, tf, y, mask, cc[:, :e_], plk[:, :, :e_], variant="chunk_causal")
     e = rel_err(vs, vf[:, :, s:e_])
     check("streaming chunk 3 with an unevicted window == chunk-causal", e < 1e-10, f"rel err {e:.2e}")
+    # version switches do something (and only where documented)
+    cfg = model.cfg
+    s, e_ = bounds[1]
+    args = (rec["chunk1.step0.x_in"], rec["chunk1.step0.timestep"], y, mask, cc[:, s:e_], plk[:, :, s:e_])
+    with torch.no_grad():
+        cfg.cam_conv_cache = 0
+        v_unc, _ = model(*args, variant="streaming", start_f=s, prev=entries[0], window=entries[:1])
+        cfg.cam_conv_cache = 1
+        xf = torch.cat([x[:, :, :4], rec["chunk1.step0.x_in"]], dim=2)
+        tf = torch.cat([torch.zeros(1, 1, 4), rec["chunk1.step0.timestep"]], dim=2)
+        cfg.teacher_chunk_mask = 0
+        v_nomask, _ = model(xf, tf, y, mask, cc[:, :e_], plk[:, :, :e_], variant="chunk_causal")
+        cfg.teacher_chunk_mask = 1
+        v_mask, _ = model(xf, tf, y, mask, cc[:, :e_], plk[:, :, :e_], variant="chunk_causal")
+    e = rel_err(v_unc, rec["chunk1.step0.v"])
+    check("cam_conv_cache=0 (June release) changes streaming chunk 1", e > 1e-6, f"rel diff {e:.2e}")
+    e = rel_err(v_nomask[:, :, :4], v_mask[:, :, :4])
+    check("teacher_chunk_mask=0 (#404) lets chunk 0 see chunk 1", e > 1e-6, f"rel diff {e:.2e}")
 
 
 def expected_keys(depth=20, every=4):
@@ -293,7 +315,7 @@ def main():
     test_ucpe_invariance()
     test_state_dict()
     test_samplers()
-    test_streaming(golden_model())
+    test_streaming(small_model())
     print(f"{len(FAILS)} failure(s)")
     sys.exit(1 if FAILS else 0)
 
