@@ -107,6 +107,13 @@ static void test_read_f32(void)
     int64_t bad[2] = {N, 1};
     CHECK(wm_checkpoint_read_f32(ck, "a.f32", 2, bad, got, &err) == WM_ERR_SHAPE && strstr(err.msg, "a.f32"));
     CHECK(wm_checkpoint_read_f32(ck, "nope", 0, NULL, got, &err) == WM_ERR_NOT_FOUND && strstr(err.msg, "nope"));
+    /* Load-time cast to the compute dtype: same dtype is a copy, others round via fp32. */
+    uint16_t h16[N];
+    CHECK(wm_checkpoint_read_as(ck, "a.bf16", WM_BF16, 1, shape, h16, &err) == WM_OK && !memcmp(h16, bf, sizeof bf));
+    CHECK(wm_checkpoint_read_as(ck, "a.f32", WM_BF16, 1, shape, h16, &err) == WM_OK && !memcmp(h16, bf, sizeof bf));
+    CHECK(wm_checkpoint_read_as(ck, "a.f32", WM_F16, 0, NULL, h16, &err) == WM_OK && !memcmp(h16, hf, sizeof hf));
+    CHECK(wm_checkpoint_read_as(ck, "a.f16", WM_F32, 0, NULL, got, &err) == WM_OK && got[5] == wm_f16_to_f32(hf[5]));
+    CHECK(wm_checkpoint_read_as(ck, "a.f32", WM_I64, 0, NULL, got, &err) == WM_ERR_DTYPE && strstr(err.msg, "a.f32"));
     wm_tensor t;
     CHECK(wm_checkpoint_load_f32(ck, "a.bf16", &t, &err) == WM_OK && t.ndim == 1 && t.shape[0] == N);
     if (t.data) { CHECK(((float *)t.data)[3] == wm_bf16_to_f32(bf[3])); wm_tensor_free(&t); }

@@ -307,8 +307,8 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
     if (o < len) snprintf(buf + o, len - o, ")");
 }
 
-wm_status wm_checkpoint_read_f32(const wm_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                                 float *dst, wm_error *err)
+static wm_status check_entry(const wm_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                             const wm_ckpt_entry **out, wm_error *err)
 {
     const wm_ckpt_entry *e = wm_checkpoint_find(ck, name);
     if (!e) return wm__errf(err, WM_ERR_NOT_FOUND, "%s: tensor '%s' not found", ck ? ck->path : "?", name);
@@ -322,10 +322,39 @@ wm_status wm_checkpoint_read_f32(const wm_checkpoint *ck, const char *name, int 
             return wm__errf(err, WM_ERR_SHAPE, "%s: tensor '%s': shape %s, expected %s", ck->path, name, have, want);
         }
     }
-    size_t numel = wm_dtype_size(e->dtype) ? e->nbytes / wm_dtype_size(e->dtype) : 0;
-    if (wm_convert_to_f32(e->dtype, e->data, dst, numel) != 0)
+    if (!wm_dtype_is_float(e->dtype))
         return wm__errf(err, WM_ERR_DTYPE, "%s: tensor '%s': dtype %s is not a float type", ck->path, name,
                         wm_dtype_name(e->dtype));
+    *out = e;
+    return WM_OK;
+}
+
+wm_status wm_checkpoint_read_f32(const wm_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                                 float *dst, wm_error *err)
+{
+    const wm_ckpt_entry *e;
+    WM_TRY(check_entry(ck, name, ndim, shape, &e, err));
+    wm_convert_to_f32(e->dtype, e->data, dst, e->nbytes / wm_dtype_size(e->dtype));
+    return WM_OK;
+}
+
+wm_status wm_checkpoint_read_as(const wm_checkpoint *ck, const char *name, wm_dtype dst_dtype, int ndim,
+                                const int64_t *shape, void *dst, wm_error *err)
+{
+    if (dst_dtype != WM_F32 && dst_dtype != WM_BF16 && dst_dtype != WM_F16)
+        return wm__errf(err, WM_ERR_DTYPE, "%s: tensor '%s': cannot convert to %s", ck ? ck->path : "?", name,
+                        wm_dtype_name(dst_dtype));
+    const wm_ckpt_entry *e;
+    WM_TRY(check_entry(ck, name, ndim, shape, &e, err));
+    size_t n = e->nbytes / wm_dtype_size(e->dtype), es = wm_dtype_size(e->dtype), ds = wm_dtype_size(dst_dtype);
+    if (e->dtype == dst_dtype) { memcpy(dst, e->data, e->nbytes); return WM_OK; }
+    if (dst_dtype == WM_F32) { wm_convert_to_f32(e->dtype, e->data, dst, n); return WM_OK; }
+    float tmp[1024];   /* convert through fp32 in blocks: no allocation, any size */
+    for (size_t i = 0; i < n; i += 1024) {
+        size_t m = n - i < 1024 ? n - i : 1024;
+        wm_convert_to_f32(e->dtype, (const uint8_t *)e->data + i * es, tmp, m);
+        wm_convert_from_f32(dst_dtype, tmp, (uint8_t *)dst + i * ds, m);
+    }
     return WM_OK;
 }
 

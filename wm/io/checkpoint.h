@@ -43,6 +43,10 @@ const char *wm_checkpoint_metadata(const wm_checkpoint *ck, const char *key);
  * Errors name the file and the tensor (WM_ERR_NOT_FOUND, WM_ERR_SHAPE, WM_ERR_DTYPE). */
 wm_status wm_checkpoint_read_f32(const wm_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
                                  float *dst, wm_error *err);
+/* Like wm_checkpoint_read_f32, but into dst of type dst_dtype (F32, BF16 or F16): the load-time cast to the
+ * compute dtype. Same-dtype reads are a plain copy (bit-exact); others round to nearest even via fp32. */
+wm_status wm_checkpoint_read_as(const wm_checkpoint *ck, const char *name, wm_dtype dst_dtype, int ndim,
+                                const int64_t *shape, void *dst, wm_error *err);
 /* Allocate a host fp32 tensor with the stored shape and read `name` into it (caller wm_tensor_free). */
 wm_status wm_checkpoint_load_f32(const wm_checkpoint *ck, const char *name, wm_tensor *out, wm_error *err);
 
