@@ -244,6 +244,7 @@ def gen_prompt(out_dir):
     y, m, ids = gemma2.encode_prompt(tok, w, cfg, "", use_chi=False)
     t["uncond_y"], t["uncond_mask"], t["uncond_ids"] = y, m.to(torch.uint8), torch.tensor(ids, dtype=torch.int64)
     n_chi = len(tok.encode(gemma2.CHI_TEXT))
+    t["chi_text"] = torch.tensor(list(gemma2.CHI_TEXT.encode("utf-8")), dtype=torch.uint8)
     st.save(os.path.join(out_dir, "prompt_golden.safetensors"), t,
             metadata={"n_prompts": len(PROMPTS), "n_chi_tokens": n_chi})
     print("prompt: %d prompts, CHI = %d tokens (with <bos>), L = %d" % (len(PROMPTS), n_chi, n_chi + 298))

@@ -122,7 +122,10 @@ def attention(x, w, k, cfg, mask, layer):
     if layer % 2 == 0 and cfg.get("sliding_window"):
         allowed = allowed & (i - j < cfg["sliding_window"])
     logits = logits.masked_fill(~allowed[None], float("-inf"))
-    p = torch.softmax(logits, dim=-1)
+    # A query that sees no key at all (only possible for a pad row whose whole sliding window is padding,
+    # i.e. never with the real window 4096 > sequence length) gets zeros, the convention of the C op.
+    # HF's eager path would instead average v over every key (all logits equal dtype-min).
+    p = torch.softmax(logits, dim=-1).nan_to_num(0.0)
     o = torch.einsum("hij,jhd->ihd", p, v).reshape(T, Hq * D)
     return o @ w[k["o"]].T
 
