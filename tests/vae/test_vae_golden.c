@@ -164,6 +164,20 @@ static void test_encode(wm_vae *vae)
     CHECK_MSG(wm_vae_encode(vae, &xi, &lat, on_stage, NULL, &err) == WM_OK, "%s", err.msg);
     CHECK_MSG(n_stages == 8, "compared %d encoder stages", n_stages);
     CHECK(compare("encode latent (normalised mode)", &lat, &ref));
+    /* 9-frame clip -> 2 latent frames: temporal downsamplers with T > 1. */
+    const wm_ckpt_entry *clip = wm_checkpoint_find(gold, "clip.image");
+    wm_tensor cref = load(gold, "clip.latent"), cx, clat;
+    int64_t cs[4] = {3, 9, 64, 96};
+    wm_tensor_alloc(WM_F32, 4, cs, &cx);
+    wm_tensor_alloc(WM_F32, 4, cref.shape, &clat);
+    CHECK(clip && clip->nbytes == (size_t)wm_tensor_numel(&cx));
+    for (int64_t i = 0; clip && i < wm_tensor_numel(&cx); i++) {
+        int64_t c = i / (9 * 64 * 96), tp = i % (9 * 64 * 96);
+        ((float *)cx.data)[i] = (float)((const uint8_t *)clip->data)[tp * 3 + c] / 255.0f * 2.0f - 1.0f;
+    }
+    CHECK_MSG(wm_vae_encode(vae, &cx, &clat, NULL, NULL, &err) == WM_OK, "%s", err.msg);
+    CHECK(compare("encode 9-frame clip -> 2 latent frames", &clat, &cref));
+    wm_tensor_free(&cref), wm_tensor_free(&cx), wm_tensor_free(&clat);
     wm_tensor bad;
     int64_t bs[4] = {3, 2, 64, 96};
     wm_tensor_alloc(WM_F32, 4, bs, &bad);

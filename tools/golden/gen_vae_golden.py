@@ -136,6 +136,11 @@ def gen_encode(vae):
         for k, v in stages.items():
             out[k] = f32(v)
         out["latent"] = f32(mode)
+        # A 9-frame clip exercises the temporal downsamplers with T > 1 (frame-0 prefix, stride 2).
+        clip = np.stack([test_image(IMG_H, IMG_W, 20 + i) for i in range(9)])
+        xc = torch.from_numpy(clip.astype(np.float32) / 255.0 * 2 - 1).permute(3, 0, 1, 2)[None].double()
+        out["clip.image"] = ("U8", clip)
+        out["clip.latent"] = f32(vae.encode_mode(xc))
     return out
 
 
