@@ -19,7 +19,7 @@
 
 #define GOLDEN_DIR "tests/golden/dit/"
 
-static int g_load_config(wm_dit_config *c, int *T_forward, int *T_stream)
+static inline int g_load_config(wm_dit_config *c, int *T_forward, int *T_stream)
 {
     json_error_t je;
     json_t *j = json_load_file(GOLDEN_DIR "config.json", 0, &je);
@@ -45,7 +45,7 @@ static int g_load_config(wm_dit_config *c, int *T_forward, int *T_stream)
 }
 
 /* Open a golden file; NULL (message printed) if absent. */
-static wm_checkpoint *g_open(const char *file)
+static inline wm_checkpoint *g_open(const char *file)
 {
     char p[256];
     snprintf(p, sizeof p, GOLDEN_DIR "%s", file);
@@ -56,7 +56,7 @@ static wm_checkpoint *g_open(const char *file)
 }
 
 /* Tensor `name` as a malloc'd fp32 array (NULL if absent); *n = element count. */
-static float *g_read(const wm_checkpoint *ck, const char *name, int64_t *n)
+static inline float *g_read(const wm_checkpoint *ck, const char *name, int64_t *n)
 {
     const wm_ckpt_entry *e = wm_checkpoint_find(ck, name);
     if (!e) { fprintf(stderr, "golden tensor %s missing\n", name); return NULL; }
@@ -74,7 +74,7 @@ static float *g_read(const wm_checkpoint *ck, const char *name, int64_t *n)
 }
 
 /* Compare got (n) against ref (n) with the tolerance above; prints one line. */
-static int g_close(const char *label, const float *got, const float *ref, int64_t n)
+static inline int g_close(const char *label, const float *got, const float *ref, int64_t n)
 {
     double ss = 0, mx = 0, e2 = 0, maxd = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -109,7 +109,7 @@ typedef struct g_rec {
     const char *prefix; /* prepended to names (e.g. "chunk1.step0.") */
 } g_rec;
 
-static void g_record(void *u, const char *name, const wm_tensor *t)
+static inline void g_record(void *u, const char *name, const wm_tensor *t)
 {
     g_rec *r = u;
     if (r->n >= 4096) return;
@@ -122,28 +122,28 @@ static void g_record(void *u, const char *name, const wm_tensor *t)
     memcpy(it->data, t->data, (size_t)it->n * sizeof(float));
 }
 
-static g_rec_item *g_find(g_rec *r, const char *name)
+static inline g_rec_item *g_find(g_rec *r, const char *name)
 {
     for (int i = r->n - 1; i >= 0; i--)
         if (!strcmp(r->items[i].name, name)) return &r->items[i];
     return NULL;
 }
 
-static void g_rec_clear(g_rec *r)
+static inline void g_rec_clear(g_rec *r)
 {
     for (int i = 0; i < r->n; i++) free(r->items[i].data);
     r->n = 0;
 }
 
 /* (N, H) token-major -> (H, N) as the reference's (B, H, T, S). */
-static void g_tr(const float *src, int64_t rows, int64_t cols, float *dst)
+static inline void g_tr(const float *src, int64_t rows, int64_t cols, float *dst)
 {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
 }
 
 /* Compare a recorded intermediate with golden `gname` (transposing (N,H)/(T,H) records to (H,...)). */
-static int g_check(g_rec *r, const char *rname, const wm_checkpoint *ck, const char *gname, int transpose)
+static inline int g_check(g_rec *r, const char *rname, const wm_checkpoint *ck, const char *gname, int transpose)
 {
     g_rec_item *it = g_find(r, rname);
     int64_t n = 0;
