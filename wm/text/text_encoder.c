@@ -32,6 +32,9 @@ static int has_file(const char *dir, const char *name)
 static wm_status init(wm_text_encoder *e, wm_backend *be, const char *model, const wm_text_params *p, wm_error *err)
 {
     char gdir[1100];
+    struct stat st0;
+    if (stat(model, &st0) != 0 || !S_ISDIR(st0.st_mode))
+        return wm__errf(err, WM_ERR_NOT_FOUND, "%s: no such model directory", model);
     /* a checkpoint root keeps the encoder in text_encoder/; a Gemma repository is the folder itself */
     if (has_file(model, "text_encoder/config.json")) snprintf(gdir, sizeof gdir, "%s/text_encoder", model);
     else snprintf(gdir, sizeof gdir, "%s", model);
@@ -119,7 +122,8 @@ wm_status wm_text_encode(wm_text_encoder *e, const char *prompt, int use_chi, wm
 {
     memset(out, 0, sizeof *out);
     if (!prompt) return wm__errf(err, WM_ERR_INVALID_ARG, "prompt is NULL");
-    size_t plen = strlen(prompt), clen = use_chi ? strlen(e->chi) : 0;
+    size_t plen = strlen(prompt), clen = use_chi ? strlen(e->chi) : 0, ok = wm_utf8_valid_prefix(prompt, plen);
+    if (ok != plen) return wm__errf(err, WM_ERR_INVALID_ARG, "prompt is not valid UTF-8 (byte %zu)", ok);
     int M = e->max_length, L = use_chi ? e->n_chi + M - 2 : M, C = wm_gemma_get_config(e->gemma)->hidden;
     char *text = malloc(clen + plen + 1);
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)L);

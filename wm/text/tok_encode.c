@@ -63,8 +63,7 @@ int wm__utf8_char_len(const unsigned char *s, size_t avail)
     return n;
 }
 
-/* Offset of the first invalid byte, or len when all of s is valid UTF-8. */
-static size_t utf8_check(const char *s, size_t len)
+size_t wm_utf8_valid_prefix(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -374,7 +373,7 @@ wm_status wm_tokenizer_encode(const wm_tokenizer *t, const char *text, size_t le
     if (len > WM_TOKENIZER_MAX_INPUT)
         return wm__errf(err, WM_ERR_LIMIT, "tokenizer: text is %zu bytes; at most %u are accepted", len,
                         WM_TOKENIZER_MAX_INPUT);
-    size_t bad = utf8_check(text, len);
+    size_t bad = wm_utf8_valid_prefix(text, len);
     if (bad != len) return wm__errf(err, WM_ERR_INVALID_ARG, "tokenizer: text is not valid UTF-8 (byte %zu)", bad);
     ivec out = {0};
     enc_ctx c = {0};

@@ -37,6 +37,9 @@ void wm_tokenizer_free(wm_tokenizer *t);
 wm_status wm_tokenizer_encode(const wm_tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids,
                               int *n, wm_error *err);
 
+/* Length of the longest valid UTF-8 prefix of s[0..len) (== len when all of it is valid). */
+size_t wm_utf8_valid_prefix(const char *s, size_t len);
+
 int wm_tokenizer_vocab_size(const wm_tokenizer *t);        /* 1 + largest id */
 int32_t wm_tokenizer_find(const wm_tokenizer *t, const char *piece); /* id of an exact piece, -1 if none */
 /* The piece text of id (not NUL-terminated; *len set) or NULL for an id without a piece. */

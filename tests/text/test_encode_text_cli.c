@@ -1,0 +1,72 @@
+/* `wm encode-text` end to end on the small model: arguments, the written file (y (1,1,300,C) F32 equal
+ * to the reference procedure's cond0_y, mask (1,300) I64, neg_y/neg_mask for --negative ""), exit
+ * status 2 for bad arguments / missing model, 1 for an invalid prompt with no output file left behind.
+ * The command's source is compiled into this test, so no process spawning is needed.
+ */
+#include "testing.h"
+#include "wm/cli/cli.h"
+#include "wm/io/checkpoint.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define GOLDEN "tests/golden/text/"
+
+static int run(int argc, const char **argv) { return wm_cmd_encode_text(argc, (char **)argv); }
+
+static float max_abs(const float *x, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) if (fabsf(x[i]) > m) m = fabsf(x[i]);
+    return m;
+}
+
+int main(void)
+{
+    char path[] = "/tmp/wm_enc_XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    const char *ok[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "--threads", "2",
+                        "A cat walking in a forest.", "-o", path, "--negative", ""};
+    CHECK(run(12, ok) == 0);
+    wm_checkpoint *out = NULL, *gold = NULL;
+    wm_error err = {0};
+    CHECK(wm_checkpoint_open(path, &out, &err) == WM_OK);
+    CHECK(wm_checkpoint_open(GOLDEN "prompt_golden.safetensors", &gold, &err) == WM_OK);
+    if (out && gold) {
+        const wm_ckpt_entry *y = wm_checkpoint_find(out, "y"), *m = wm_checkpoint_find(out, "mask");
+        CHECK(y && y->dtype == WM_F32 && y->ndim == 4 && y->shape[0] == 1 && y->shape[1] == 1 && y->shape[2] == 300 &&
+              y->shape[3] == 64);
+        CHECK(m && m->dtype == WM_I64 && m->ndim == 2 && m->shape[1] == 300);
+        wm_tensor gy, ny, gn;
+        CHECK(wm_checkpoint_load_f32(gold, "cond0_y", &gy, &err) == WM_OK);
+        CHECK(wm_checkpoint_load_f32(gold, "uncond_y", &gn, &err) == WM_OK);
+        CHECK(wm_checkpoint_load_f32(out, "neg_y", &ny, &err) == WM_OK);
+        size_t n = 300 * 64;
+        if (y) CHECK(t_allclose("cli y", y->data, gy.data, n, 1e-4f * max_abs(gy.data, n), 1e-4f));
+        CHECK(t_allclose("cli neg_y", ny.data, gn.data, n, 1e-4f * max_abs(gn.data, n), 1e-4f));
+        const wm_ckpt_entry *gm = wm_checkpoint_find(gold, "cond0_mask");
+        int same = m && gm;
+        for (int i = 0; same && i < 300; i++) same = ((const int64_t *)m->data)[i] == ((const uint8_t *)gm->data)[i];
+        CHECK_MSG(same, "mask differs from the reference");
+        CHECK(wm_checkpoint_metadata(out, "prompt") && !strcmp(wm_checkpoint_metadata(out, "prompt"),
+                                                               "A cat walking in a forest."));
+        wm_tensor_free(&gy); wm_tensor_free(&gn); wm_tensor_free(&ny);
+    }
+    wm_checkpoint_close(out);
+    wm_checkpoint_close(gold);
+    unlink(path);
+    const char *help[] = {"encode-text", "--help"};
+    CHECK(run(2, help) == 0);
+    const char *missing[] = {"encode-text", "prompt only"};
+    CHECK(run(2, missing) == 2);
+    const char *bogus[] = {"encode-text", "--model", "/nonexistent", "p", "-o", path};
+    CHECK(run(6, bogus) == 2);
+    const char *badopt[] = {"encode-text", "--frobnicate", "--model", GOLDEN "gemma_small", "p", "-o", path};
+    CHECK(run(7, badopt) == 2);
+    const char *badutf[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "bad \xff", "-o", path};
+    CHECK(run(8, badutf) == 1 && access(path, F_OK) != 0);
+    TEST_MAIN_END();
+}

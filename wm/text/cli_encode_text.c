@@ -1,0 +1,142 @@
+/* `wm encode-text --model DIR "prompt" -o emb.safetensors`: SANA-WM's text conditioning for one prompt.
+ *
+ * Writes y (1, 1, 300, C) F32 and mask (1, 300) I64 (the dtype of HF's attention_mask) exactly as
+ * SANA-WM's _encode_prompts returns them for the positive prompt (CHI prefix; --no-chi encodes without it,
+ * as for the negative prompt), plus, with --negative TEXT, neg_y / neg_mask for that negative prompt.
+ * The file is written atomically (temp + rename) with the prompt and settings in its metadata. --time
+ * prints load / encode wall times (the CPU timing path; GPU numbers come from `wm bench`).
+ * Exit status: 0 written, 1 encoding failed, 2 bad arguments or unreadable model.
+ */
+#include "wm/cli/cli.h"
+#include "wm/io/checkpoint.h"
+#include "wm/text/text_encoder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wm encode-text --model DIR \"prompt\" -o emb.safetensors [options]\n"
+               "  --model DIR       Gemma-2 folder (config.json + weights [+ tokenizer]) or a checkpoint root\n"
+               "                    with text_encoder/ and tokenizer/ inside\n"
+               "  --tokenizer PATH  tokenizer.json / tokenizer.model (or its folder) if not in DIR\n"
+               "  -o, --out FILE    output .safetensors: y (1,1,300,C) F32, mask (1,300) I64\n"
+               "  --no-chi          encode without the complex-human-instruction prefix (negative prompt)\n"
+               "  --negative TEXT   also encode TEXT without CHI into neg_y / neg_mask (SANA-WM default \"\")\n"
+               "  --truncate        cut an over-long prompt as SANA-WM does instead of failing\n"
+               "  --threads N       CPU threads (default: all)\n"
+               "  --resident        keep all layer weights in memory (default on CPU: stream them per layer)\n"
+               "  --time            print load and encode times\n");
+}
+
+typedef struct args {
+    const char *model, *tokenizer, *out, *prompt, *negative;
+    int no_chi, truncate, threads, resident, time;
+} args;
+
+static int parse(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(s, "--model") && more) a->model = argv[++i];
+        else if (!strcmp(s, "--tokenizer") && more) a->tokenizer = argv[++i];
+        else if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && more) a->out = argv[++i];
+        else if (!strcmp(s, "--negative") && more) a->negative = argv[++i];
+        else if (!strcmp(s, "--threads") && more) a->threads = atoi(argv[++i]);
+        else if (!strcmp(s, "--no-chi")) a->no_chi = 1;
+        else if (!strcmp(s, "--truncate")) a->truncate = 1;
+        else if (!strcmp(s, "--resident")) a->resident = 1;
+        else if (!strcmp(s, "--time")) a->time = 1;
+        else if (s[0] == '-' && s[1]) { fprintf(stderr, "wm encode-text: unknown or incomplete option '%s'\n", s); return 2; }
+        else if (!a->prompt) a->prompt = s;
+        else { fprintf(stderr, "wm encode-text: more than one prompt ('%s')\n", s); return 2; }
+    }
+    if (!a->model || !a->out || !a->prompt) {
+        fprintf(stderr, "wm encode-text: --model, -o and a prompt are required\n");
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* items for one embedding: y (1,1,M,C) F32 and mask (1,M) I64 (mask64 is caller storage). */
+static void add_items(wm_st_item *items, int *n, const char *yname, const char *mname, const wm_text_embedding *e,
+                      int64_t *mask64)
+{
+    for (int i = 0; i < e->n_tokens; i++) mask64[i] = e->mask[i];
+    items[*n] = (wm_st_item){.name = yname, .dtype = WM_F32, .ndim = 4,
+                             .shape = {1, 1, e->n_tokens, e->channels}, .data = e->y};
+    items[*n + 1] = (wm_st_item){.name = mname, .dtype = WM_I64, .ndim = 2, .shape = {1, e->n_tokens}, .data = mask64};
+    *n += 2;
+}
+
+static int write_out(const args *a, const wm_text_embedding *pos, const wm_text_embedding *neg, wm_error *err)
+{
+    wm_st_item items[4];
+    int n = 0;
+    int64_t *m1 = malloc(sizeof(int64_t) * (size_t)pos->n_tokens), *m2 = malloc(sizeof(int64_t) * (size_t)pos->n_tokens);
+    if (!m1 || !m2) { free(m1); free(m2); fprintf(stderr, "wm encode-text: out of memory\n"); return 1; }
+    add_items(items, &n, "y", "mask", pos, m1);
+    if (neg) add_items(items, &n, "neg_y", "neg_mask", neg, m2);
+    char ntok[32];
+    snprintf(ntok, sizeof ntok, "%d", pos->n_input_tokens);
+    const char *meta[] = {"prompt", a->prompt, "chi", a->no_chi ? "false" : "true", "input_tokens", ntok,
+                          "negative_prompt", a->negative ? a->negative : "", "encoder", "gemma-2 (wm encode-text)",
+                          NULL};
+    wm_status st = wm_safetensors_write(a->out, items, n, meta, err);
+    free(m1);
+    free(m2);
+    if (st != WM_OK) { fprintf(stderr, "wm encode-text: %s\n", err->msg); return 1; }
+    return 0;
+}
+
+int wm_cmd_encode_text(int argc, char **argv)
+{
+    args a;
+    int rc = parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    wm_error err = {0};
+    wm_backend *be = NULL;
+    wm_backend_params bp = wm_backend_default_params();
+    bp.n_threads = a.threads > 0 ? a.threads : 0;
+    if (wm_backend_create(WM_BACKEND_CPU, &bp, &be, &err) != WM_OK) { fprintf(stderr, "wm encode-text: %s\n", err.msg); return 1; }
+    wm_text_params tp = {.tokenizer = a.tokenizer, .allow_truncate = a.truncate, .weights = a.resident ? 1 : 0};
+    wm_text_encoder *enc = NULL;
+    double t0 = now_s();
+    if (wm_text_encoder_load(be, a.model, &tp, &enc, &err) != WM_OK) {
+        fprintf(stderr, "wm encode-text: %s\n", err.msg);
+        wm_backend_free(be);
+        return 2;
+    }
+    double t1 = now_s();
+    wm_text_embedding pos = {0}, neg = {0};
+    rc = 0;
+    if (wm_text_encode(enc, a.prompt, !a.no_chi, &pos, &err) != WM_OK) rc = 1;
+    double t2 = now_s();
+    if (!rc && a.negative && wm_text_encode(enc, a.negative, 0, &neg, &err) != WM_OK) rc = 1;
+    if (rc) fprintf(stderr, "wm encode-text: %s\n", err.msg);
+    if (!rc && pos.truncated) fprintf(stderr, "wm encode-text: prompt truncated (%d tokens)\n", pos.n_input_tokens);
+    if (!rc) rc = write_out(&a, &pos, a.negative ? &neg : NULL, &err);
+    if (a.time)
+        printf("load %.3f s, encode %.3f s (%d tokens of CHI + prompt, %s)\n", t1 - t0, t2 - t1, pos.n_input_tokens,
+               wm_backend_name(be));
+    if (!rc) printf("wrote %s: y (1,1,%d,%d), mask (1,%d), %d real tokens\n", a.out, pos.n_tokens, pos.channels,
+                    pos.n_tokens, pos.n_input_tokens);
+    wm_text_embedding_free(&pos);
+    wm_text_embedding_free(&neg);
+    wm_text_encoder_free(enc);
+    wm_backend_free(be);
+    return rc;
+}
