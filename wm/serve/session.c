@@ -348,6 +348,19 @@ static int read_request(sess *x, uint32_t *len)
     return mh.type;
 }
 
+/* Closing a socket with unread input makes the kernel send a reset, which can destroy the ERROR reply
+ * still in flight to a client that sent garbage. So: stop sending, drain what the peer sent (bounded
+ * in bytes and time), then shut down. A peer that already left costs nothing here. */
+static void linger_close(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    struct timeval tv = {0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char sink[4096];
+    for (int i = 0; i < 256 && recv(fd, sink, sizeof sink, 0) > 0; i++) {}
+    shutdown(fd, SHUT_RDWR);
+}
+
 void *wm__serve_conn_main(void *arg)
 {
     wm_conn *c = arg;
@@ -367,7 +380,7 @@ void *wm__serve_conn_main(void *arg)
     for (int i = 0; x.snaps && i < x.s->p.max_snapshots; i++) wm_snapshot_free(x.snaps[i]);
     free(x.snaps);
     free(x.buf);
-    shutdown(c->fd, SHUT_RDWR); /* the fd itself is closed by the reaper after join (no reuse race) */
+    linger_close(c->fd); /* the fd itself is closed by the reaper after join (no reuse race) */
     pthread_mutex_lock(&x.s->mu);
     x.s->stats.clients--;
     c->done = 1;
