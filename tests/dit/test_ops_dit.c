@@ -297,8 +297,27 @@ static void test_small_ops(void)
     for (int i = 0; i < C * T * S; i++) ref[i] = F(&lat)[i] + F(&dt)[(i / S) % T] * (double)F(&vel)[i];
     CHECK(wm_frame_axpy(be, &lat, &vel, &dt) == WM_OK);
     CHECK(close_("frame_axpy", &lat, ref));
+    /* cfg_combine and head_renorm (first-release post-UCPE renorm switch) */
+    wm_tensor vu = mk(2, T * S, C, 0, 0, 1), vc = mk(2, T * S, C, 0, 0, 1), vo = mk(2, T * S, C, 0, 0, 0);
+    CHECK(wm_cfg_combine(be, &vu, &vc, 5.0f, &vo) == WM_OK);
+    for (int i = 0; i < T * S * C; i++) ref[i] = F(&vu)[i] + 5.0 * ((double)F(&vc)[i] - F(&vu)[i]);
+    CHECK(close_("cfg_combine", &vo, ref));
+    wm_tensor pre = mk(2, 5, 16, 0, 0, 1), post = mk(2, 5, 16, 0, 0, 1.5f), rn = mk(2, 5, 16, 0, 0, 0);
+    CHECK(wm_head_renorm(be, &pre, &post, 2, 1e-6f, &rn) == WM_OK);
+    for (int n = 0; n < 5; n++)
+        for (int h = 0; h < 2; h++) {
+            double sa = 0, sb = 0;
+            for (int d = 0; d < 8; d++) {
+                sa += pow(F(&pre)[n * 16 + h * 8 + d], 2);
+                sb += pow(F(&post)[n * 16 + h * 8 + d], 2);
+            }
+            double r = sqrt(sa / 8 + 1e-6) / sqrt(sb / 8 + 1e-6);
+            for (int d = 0; d < 8; d++) ref[n * 16 + h * 8 + d] = F(&post)[n * 16 + h * 8 + d] * (r < 1 ? r : 1);
+        }
+    CHECK(close_("head_renorm", &rn, ref));
     free(ref);
-    wm_tensor *all[] = {&x, &w, &b, &y, &xm, &ym, &xt, &tt, &te, &t6, &sst, &tab, &lat, &vel, &dt};
+    wm_tensor *all[] = {&x, &w, &b, &y, &xm, &ym, &xt, &tt, &te, &t6, &sst, &tab, &lat, &vel, &dt, &vu, &vc, &vo,
+                        &pre, &post, &rn};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) wm_tensor_free(all[i]);
 }
 
