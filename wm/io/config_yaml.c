@@ -158,7 +158,10 @@ static void from_model_name(const char *name, int *hidden, int *depth)
     if (strstr(name, "_1600M")) *hidden = 2240;
     else if (strstr(name, "_600M")) *hidden = 1152;
     const char *d = strstr(name, "_D");
-    if (d && d[2] >= '0' && d[2] <= '9') *depth = atoi(d + 2);
+    if (d && d[2] >= '0' && d[2] <= '9') {
+        long v = strtol(d + 2, NULL, 10);
+        *depth = v > 0 && v < 100000 ? (int)v : -1;   /* out of range -> rejected by the caller */
+    }
 }
 
 static wm_status apply(yctx *y, wm_dit_config *c)

@@ -149,7 +149,7 @@ static wm_status tensor_from(pk_vm *vm, const char *name, const pk_obj *t, wm_pk
         expect *= out->shape[d];
     }
     int64_t last;
-    if (__builtin_add_overflow(off->i, numel, &last) || (numel > 0 && last > st->i))
+    if (__builtin_add_overflow(off->i, numel, &last) || last > st->i)
         return pk_fail(vm, WM_ERR_FORMAT, "tensor '%s': elements [%lld, +%lld) outside its storage of %lld", name,
                        (long long)off->i, (long long)numel, (long long)st->i);
     out->name = name;
