@@ -63,6 +63,8 @@ extern "C" {
 wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaError_t e);
 /* cudaGetLastError after a launch; WM_OK or the recorded error. */
 wm_status wm__cuda_launch_check(wm_backend *be, const char *op);
+/* y(N,M) = act(y + bias(M)) in place (elementwise.cu): the GEMM epilogue when cuBLASLt has none. */
+wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias, wm_act act);
 #ifdef __cplusplus
 }
 #endif

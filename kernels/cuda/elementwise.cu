@@ -73,6 +73,20 @@ __global__ void convert_kernel(const void *src, int st, void *dst, int dt, int64
     }
 }
 
+template <typename T, int VEC>
+__global__ void bias_act_kernel(T *y, const void *bias, int b_bf16, int64_t n, int64_t M, wm_act act)
+{
+    float v[VEC];
+    for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
+         i += (int64_t)gridDim.x * blockDim.x * VEC) {
+        vld<VEC>(y, i, v);
+        int64_t c = i % M;
+#pragma unroll
+        for (int j = 0; j < VEC; j++) v[j] = wm_act_dev(act, v[j] + wm_ldp(bias, b_bf16, c + j));
+        vst<VEC>(y, i, v);
+    }
+}
+
 static unsigned ew_grid(int64_t n, int vec) { return wm_grid1d((n + vec - 1) / vec, EW_THREADS, EW_MAX_BLOCKS); }
 
 extern "C" wm_status wm_activate_cuda(wm_backend *be, wm_tensor *x, wm_act act)
@@ -176,6 +190,23 @@ extern "C" wm_status wm_convert_cuda(wm_backend *be, const wm_tensor *src, wm_te
     }
     WM_OP_CHECK(be, src->data != dst->data, WM_ERR_INVALID_ARG, "convert cannot change dtype in place");
     convert_kernel<<<ew_grid(n, 1), EW_THREADS, 0, s>>>(src->data, src->dtype, dst->data, dst->dtype, n);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+extern "C" wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias, wm_act act)
+{
+    int64_t n = wm_tensor_numel(y), M = wm_tensor_cols(y);
+    if (n == 0) return WM_OK;
+    int v8 = wm_vec8_ok(M, y->data, NULL, NULL), bb = bias->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
+    if (y->dtype == WM_BF16) {
+        if (v8) bias_act_kernel<bf16, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((bf16 *)y->data, bias->data, bb, n, M, act);
+        else bias_act_kernel<bf16, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((bf16 *)y->data, bias->data, bb, n, M, act);
+    } else {
+        if (v8) bias_act_kernel<float, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((float *)y->data, bias->data, bb, n, M, act);
+        else bias_act_kernel<float, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((float *)y->data, bias->data, bb, n, M, act);
+    }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

@@ -148,7 +148,14 @@ extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm
     if (bias && ptr_align(bias->data) < al) al = ptr_align(bias->data);
     key.align = al;
     wm_cuda_plan *p;
-    WM_TRY(plan_get(be, &key, &p));
+    wm_status pst = plan_get(be, &key, &p);
+    if (pst == WM_ERR_UNSUPPORTED && bias) {
+        /* Some epilogue/bias-dtype pairs (e.g. GELU with an fp32 bias on a bf16 output) have no Lt kernel:
+         * run the plain GEMM and apply bias + activation in one extra pass. */
+        WM_TRY(wm_matmul_cuda(be, x, w, NULL, WM_ACT_NONE, y));
+        return wm__cuda_bias_act(be, y, bias, act);
+    }
+    WM_TRY(pst);
     wm_cuda_ctx *c = wm__cuda_ctx(be);
     if (bias) {
         const void *bp = bias->data;

@@ -24,7 +24,10 @@ static wm_status ops_step(wm_backend *be, void *p, int i)
     ops_ctx *c = p;
     wm_tensor *x = &c->x[i & 3]; /* rotate inputs: 4 x 11.8 MB is beyond L2 reuse between steps */
     switch (c->op) {
-    case OP_RMS: return wm_rmsnorm(be, x, &c->g, 1e-5f, &c->y);
+    case OP_RMS: {
+        wm_tensor w = wm_tensor_slice0(&c->g, 0, 1); /* (1, C) norm weight */
+        return wm_rmsnorm(be, x, &w, 1e-5f, &c->y);
+    }
     case OP_LNMOD: return wm_layernorm_modulate(be, x, &c->g, &c->g, 880, 1e-6f, &c->y);
     case OP_GADD: return wm_gated_add(be, &c->y, x, &c->g, 880);
     case OP_MUL: return wm_mul(be, x, &c->x[(i + 1) & 3], &c->y);

@@ -1,0 +1,391 @@
+/* Per-token DiT ops on CUDA: the K short conv (streaming tail, chunk-bounded look-ahead), depthwise 3x3 +
+ * GLU, the temporal-conv shift/concat, RoPE, UCPE and the camera beta discount (kernels/ops_dit.def).
+ *
+ * The two convs read every input row several times (7 frames for the short conv, 9 grid neighbours for
+ * the depthwise conv); the re-reads hit L1/L2, so DRAM traffic stays one read + one write. They use the
+ * 8-wide (16-byte) path when channels allow, as the norms do. Chunk bounds are host arrays in the op
+ * interface; they travel by value as a kernel argument (graph-capturable, no copy).
+ */
+#include "vec.cuh"
+
+#define WM_MAX_BOUNDS 512
+typedef struct { int n; int b[WM_MAX_BOUNDS + 1]; } dev_bounds;
+
+static int fill_bounds(dev_bounds *d, const int *bounds, int n_chunks)
+{
+    if (n_chunks < 1 || n_chunks > WM_MAX_BOUNDS) return 0;
+    d->n = n_chunks;
+    for (int i = 0; i <= n_chunks; i++) d->b[i] = bounds[i];
+    return 1;
+}
+
+__device__ __forceinline__ int chunk_end(const dev_bounds &bd, int f)
+{
+    for (int k = 0; k < bd.n; k++)
+        if (f < bd.b[k + 1]) return bd.b[k + 1];
+    return bd.b[bd.n];
+}
+
+__device__ __forceinline__ float gld(const void *p, int bf, int64_t i)
+{
+    return bf ? __bfloat162float(((const bf16 *)p)[i]) : ((const float *)p)[i];
+}
+
+/* ---------------------------------------------------------------- short conv */
+
+template <typename T, int VEC>
+__global__ void short_conv_kernel(const T *x, const void *w, int wb, const T *tail, T *y, const dev_bounds bd, int S,
+                                  int64_t C, int K)
+{
+    int64_t nv = C / VEC, N = (int64_t)bd.b[bd.n] * S;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nv, c0 = (i % nv) * VEC;
+        int f = (int)(n / S), s = (int)(n % S), ce = chunk_end(bd, f);
+        float acc[VEC], v[VEC];
+        vld<VEC>(x, n * C + c0, v);
+#pragma unroll
+        for (int j = 0; j < VEC; j++) acc[j] = -wm_ldp(w, wb, (c0 + j) * K + K - 1) * v[j];
+        for (int j = 0; j < K; j++) {
+            int ff = f - (K - 1) + j, fb = f + (K - 1) - j;
+            const T *rf = NULL;
+            int64_t of = 0;
+            if (ff >= 0) { rf = x; of = ((int64_t)ff * S + s) * C + c0; }
+            else if (tail && (K - 1) + ff >= 0) { rf = tail; of = ((int64_t)((K - 1) + ff) * S + s) * C + c0; }
+            if (rf) {
+                vld<VEC>(rf, of, v);
+#pragma unroll
+                for (int e = 0; e < VEC; e++) acc[e] += wm_ldp(w, wb, (c0 + e) * K + j) * v[e];
+            }
+            if (fb < ce) {
+                vld<VEC>(x, ((int64_t)fb * S + s) * C + c0, v);
+#pragma unroll
+                for (int e = 0; e < VEC; e++) acc[e] += wm_ldp(w, wb, (c0 + e) * K + j) * v[e];
+            }
+        }
+        vst<VEC>(y, n * C + c0, acc);
+    }
+}
+
+extern "C" wm_status wm_short_conv_t_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *tail,
+                                          const int *bounds, int n_chunks, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, y);
+    dev_bounds bd;
+    WM_OP_CHECK(be, bounds && fill_bounds(&bd, bounds, n_chunks) && bounds[0] == 0, WM_ERR_INVALID_ARG,
+                "bounds must start at 0 (at most 512 chunks)");
+    for (int k = 0; k < n_chunks; k++)
+        WM_OP_CHECK(be, bounds[k + 1] > bounds[k], WM_ERR_INVALID_ARG, "bounds must increase");
+    int64_t T = bounds[n_chunks], N = wm_tensor_rows(x), C = wm_tensor_cols(x), K = wm_tensor_cols(w);
+    WM_OP_CHECK(be, T > 0 && N % T == 0, WM_ERR_SHAPE, "tokens must split into bounds[n_chunks] frames");
+    WM_OP_CHECK(be, wm_tensor_rows(w) == C && K >= 1, WM_ERR_SHAPE, "w must be (C, K)");
+    WM_OP_CHECK(be, wm_tensor_same_shape(x, y) && x->data != y->data, WM_ERR_SHAPE, "y must be x-shaped, no alias");
+    WM_OP_CHECK(be, x->dtype == y->dtype, WM_ERR_DTYPE, "x and y must share a dtype");
+    if (tail) {
+        WM_CUDA_FLOAT(be, tail);
+        WM_OP_CHECK(be, tail->dtype == x->dtype, WM_ERR_DTYPE, "tail must have x's dtype");
+        WM_OP_CHECK(be, wm_tensor_numel(tail) == (K - 1) * (N / T) * C, WM_ERR_SHAPE, "tail must be ((K-1)*S, C)");
+    }
+    if (N == 0) return WM_OK;
+    int v8 = wm_vec8_ok(C, x->data, y->data, tail ? tail->data : NULL), wb = w->dtype == WM_BF16, S = (int)(N / T);
+    cudaStream_t s = wm__cuda_stream(be);
+    unsigned grid = wm_grid1d(N * C / (v8 ? 8 : 1), 256, 65535);
+    const void *tp = tail ? tail->data : NULL;
+    if (x->dtype == WM_BF16) {
+        if (v8) short_conv_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
+        else short_conv_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
+    } else {
+        if (v8) short_conv_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
+        else short_conv_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- depthwise 3x3 + GLU */
+
+template <typename T, int VEC>
+__global__ void dw_glu_kernel(const T *x, const void *w, const void *b, int pb, T *y, int gh, int gw, int64_t M,
+                              int64_t N)
+{
+    int64_t nv = M / VEC, S = (int64_t)gh * gw, C2 = 2 * M;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nv, c0 = (i % nv) * VEC, f = n / S;
+        int r = (int)((n % S) / gw), col = (int)(n % gw);
+        float a[VEC], g[VEC], v[VEC];
+#pragma unroll
+        for (int e = 0; e < VEC; e++) {
+            a[e] = wm_ldp(b, pb, c0 + e);
+            g[e] = wm_ldp(b, pb, M + c0 + e);
+        }
+        for (int ky = 0; ky < 3; ky++) {
+            int rr = r + ky - 1;
+            if (rr < 0 || rr >= gh) continue;
+            for (int kx = 0; kx < 3; kx++) {
+                int cc = col + kx - 1;
+                if (cc < 0 || cc >= gw) continue;
+                int64_t row = ((f * gh + rr) * gw + cc) * C2;
+                int tap = ky * 3 + kx;
+                vld<VEC>(x, row + c0, v);
+#pragma unroll
+                for (int e = 0; e < VEC; e++) a[e] += wm_ldp(w, pb, (c0 + e) * 9 + tap) * v[e];
+                vld<VEC>(x, row + M + c0, v);
+#pragma unroll
+                for (int e = 0; e < VEC; e++) g[e] += wm_ldp(w, pb, (M + c0 + e) * 9 + tap) * v[e];
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < VEC; e++) a[e] *= g[e] / (1.0f + __expf(-g[e]));
+        vst<VEC>(y, n * M + c0, a);
+    }
+}
+
+extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                              int n_frames, int grid_h, int grid_w, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, b);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
+    WM_OP_CHECK(be, n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w,
+                WM_ERR_SHAPE, "x must have n_frames*grid_h*grid_w rows");
+    WM_OP_CHECK(be, C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
+                "w must be (2M, 9) and b (2M)");
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
+    int64_t M = C2 / 2;
+    int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
+    unsigned grid = wm_grid1d(N * M / (v8 ? 8 : 1), 256, 65535);
+    if (x->dtype == WM_BF16) {
+        if (v8) dw_glu_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
+        else dw_glu_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
+    } else {
+        if (v8) dw_glu_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
+        else dw_glu_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- temporal shift/concat */
+
+template <typename T, int VEC>
+__global__ void shift_cat_kernel(const T *y, const T *tail, T *o, const dev_bounds bd, int S, int64_t C)
+{
+    int64_t nv = C / VEC, N = (int64_t)bd.b[bd.n] * S;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nv, c0 = (i % nv) * VEC;
+        int f = (int)(n / S), s = (int)(n % S);
+        float v[VEC], z[VEC];
+#pragma unroll
+        for (int e = 0; e < VEC; e++) z[e] = 0.0f;
+        T *orow = o + n * 3 * C;
+        if (f > 0) { vld<VEC>(y, (n - S) * C + c0, v); vst<VEC>(orow, c0, v); }
+        else if (tail) { vld<VEC>(tail, (int64_t)s * C + c0, v); vst<VEC>(orow, c0, v); }
+        else vst<VEC>(orow, c0, z);
+        vld<VEC>(y, n * C + c0, v);
+        vst<VEC>(orow, C + c0, v);
+        if (f + 1 < chunk_end(bd, f)) { vld<VEC>(y, (n + S) * C + c0, v); vst<VEC>(orow, 2 * C + c0, v); }
+        else vst<VEC>(orow, 2 * C + c0, z);
+    }
+}
+
+extern "C" wm_status wm_temporal_shift_cat_cuda(wm_backend *be, const wm_tensor *y, const wm_tensor *tail,
+                                                const int *bounds, int n_chunks, wm_tensor *out)
+{
+    WM_CUDA_FLOAT(be, y);
+    WM_CUDA_FLOAT(be, out);
+    dev_bounds bd;
+    WM_OP_CHECK(be, bounds && fill_bounds(&bd, bounds, n_chunks) && bounds[0] == 0, WM_ERR_INVALID_ARG,
+                "bounds must start at 0 (at most 512 chunks)");
+    for (int k = 0; k < n_chunks; k++)
+        WM_OP_CHECK(be, bounds[k + 1] > bounds[k], WM_ERR_INVALID_ARG, "bounds must increase");
+    int64_t T = bounds[n_chunks], N = wm_tensor_rows(y), C = wm_tensor_cols(y);
+    WM_OP_CHECK(be, N % T == 0, WM_ERR_SHAPE, "tokens must split into bounds[n_chunks] frames");
+    WM_OP_CHECK(be, wm_tensor_numel(out) == N * 3 * C, WM_ERR_SHAPE, "out must be (N, 3C)");
+    WM_OP_CHECK(be, y->dtype == out->dtype, WM_ERR_DTYPE, "y and out must share a dtype");
+    if (tail) {
+        WM_CUDA_FLOAT(be, tail);
+        WM_OP_CHECK(be, tail->dtype == y->dtype, WM_ERR_DTYPE, "tail must have y's dtype");
+        WM_OP_CHECK(be, wm_tensor_numel(tail) == (N / T) * C, WM_ERR_SHAPE, "tail must be (S, C)");
+    }
+    if (N == 0) return WM_OK;
+    int v8 = wm_vec8_ok(C, y->data, out->data, tail ? tail->data : NULL), S = (int)(N / T);
+    cudaStream_t s = wm__cuda_stream(be);
+    unsigned grid = wm_grid1d(N * C / (v8 ? 8 : 1), 256, 65535);
+    const void *tp = tail ? tail->data : NULL;
+    if (y->dtype == WM_BF16) {
+        if (v8) shift_cat_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
+        else shift_cat_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
+    } else {
+        if (v8) shift_cat_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
+        else shift_cat_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- RoPE, UCPE, camera beta */
+
+/* One thread per channel pair; pairs inside [off, off + 2P) of a head rotate, the others are copied. */
+template <typename T>
+__global__ void rope_kernel(const T *x, const void *cs, const void *sn, int pb, T *y, int64_t N, int64_t C, int D,
+                            int P, int off, float sg)
+{
+    int64_t half = C / 2;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * half; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / half, d = (i % half) * 2;
+        int dd = (int)(d % D);
+        float a = wm_ld(x, n * C + d), b = wm_ld(x, n * C + d + 1);
+        if (dd >= off && dd < off + 2 * P) {
+            int p = (dd - off) / 2;
+            float co = wm_ldp(cs, pb, n * P + p), si = sg * wm_ldp(sn, pb, n * P + p);
+            float a2 = a * co - b * si;
+            b = a * si + b * co;
+            a = a2;
+        }
+        wm_st(y, n * C + d, a);
+        wm_st(y, n * C + d + 1, b);
+    }
+}
+
+extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *cos, const wm_tensor *sin,
+                                        int n_heads, int dim_offset, int conj, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, cos);
+    WM_CUDA_FLOAT(be, sin);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), P = wm_tensor_cols(cos);
+    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
+    int64_t D = C / n_heads;
+    WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
+    WM_OP_CHECK(be, D % 2 == 0 && dim_offset % 2 == 0, WM_ERR_UNSUPPORTED, "odd head dim or pair offset");
+    WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
+                "cos/sin must be (N, n_pairs)");
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
+    WM_OP_CHECK(be, x->dtype == y->dtype && cos->dtype == sin->dtype, WM_ERR_DTYPE, "x/y and cos/sin must share dtypes");
+    if (N * C == 0) return WM_OK;
+    unsigned grid = wm_grid1d(N * C / 2, 256, 65535);
+    cudaStream_t s = wm__cuda_stream(be);
+    float sg = conj ? -1.0f : 1.0f;
+    int pb = cos->dtype == WM_BF16;
+    if (x->dtype == WM_BF16)
+        rope_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, cos->data, sin->data, pb, (bf16 *)y->data, N, C,
+                                               (int)D, (int)P, dim_offset, sg);
+    else
+        rope_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, cos->data, sin->data, pb, (float *)y->data, N,
+                                                C, (int)D, (int)P, dim_offset, sg);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* One thread per channel quad: quads in the first half of a head get the 4x4 transform, others copy. */
+template <typename T>
+__global__ void ucpe_kernel(const T *x, const void *m, int mb, T *y, int64_t N, int64_t C, int D, int tr)
+{
+    int64_t nq = C / 4;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nq; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nq, d = (i % nq) * 4;
+        float a[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) a[e] = wm_ld(x, n * C + d + e);
+        if ((int)(d % D) < D / 2) {
+            float o[4];
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                o[r] = 0.0f;
+#pragma unroll
+                for (int c = 0; c < 4; c++) o[r] += wm_ldp(m, mb, n * 16 + (tr ? c * 4 + r : r * 4 + c)) * a[c];
+            }
+#pragma unroll
+            for (int e = 0; e < 4; e++) a[e] = o[e];
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) wm_st(y, n * C + d + e, a[e]);
+    }
+}
+
+extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *mats, int n_heads,
+                                        int transpose, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, mats);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
+    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0 && (C / n_heads) % 8 == 0, WM_ERR_SHAPE,
+                "head dim must be a multiple of 8");
+    WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
+    WM_OP_CHECK(be, x->dtype == y->dtype, WM_ERR_DTYPE, "x and y must share a dtype");
+    if (N * C == 0) return WM_OK;
+    unsigned grid = wm_grid1d(N * C / 4, 256, 65535);
+    cudaStream_t s = wm__cuda_stream(be);
+    int mb = mats->dtype == WM_BF16;
+    if (x->dtype == WM_BF16)
+        ucpe_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, mats->data, mb, (bf16 *)y->data, N, C,
+                                               (int)(C / n_heads), transpose);
+    else
+        ucpe_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, mats->data, mb, (float *)y->data, N, C,
+                                                (int)(C / n_heads), transpose);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* One block per (frame, head): warps take tokens in turn, each token's inflation |k_post|^2/|k_pre|^2 is
+ * a warp reduction over D; the block mean then divides the frame's betas. */
+__global__ void cam_beta_kernel(const void *kp, const void *kq, int kb, const void *beta, int bb, void *bc, int cb,
+                                int S, int H, int D)
+{
+    __shared__ float red[32];
+    int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int nw = blockDim.x >> 5;
+    int64_t C = (int64_t)H * D;
+    float m = 0.0f;
+    for (int s = warp; s < S; s += nw) {
+        int64_t o = ((int64_t)f * S + s) * C + (int64_t)h * D;
+        float na = 0.0f, nb = 0.0f;
+        for (int d = lane; d < D; d += 32) {
+            float a = gld(kp, kb, o + d), b = gld(kq, kb, o + d);
+            na += a * a;
+            nb += b * b;
+        }
+        for (int k = 16; k > 0; k >>= 1) {
+            na += __shfl_xor_sync(0xffffffffu, na, k);
+            nb += __shfl_xor_sync(0xffffffffu, nb, k);
+        }
+        if (lane == 0) m += na > 0.0f ? nb / na : 1.0f;
+    }
+    m = wm_block_sum(m, red) / (float)S;
+    float div = fmaxf(m, 1.0f);
+    for (int s = threadIdx.x; s < S; s += blockDim.x) {
+        int64_t i = ((int64_t)f * S + s) * H + h;
+        float v = gld(beta, bb, i) / div;
+        if (cb) ((bf16 *)bc)[i] = __float2bfloat16(v);
+        else ((float *)bc)[i] = v;
+    }
+}
+
+extern "C" wm_status wm_gdn_cam_beta_cuda(wm_backend *be, const wm_tensor *k_pre, const wm_tensor *k_post,
+                                          const wm_tensor *beta, int n_frames, wm_tensor *beta_cam)
+{
+    WM_CUDA_FLOAT(be, k_pre);
+    WM_CUDA_FLOAT(be, k_post);
+    WM_CUDA_FLOAT(be, beta);
+    WM_CUDA_FLOAT(be, beta_cam);
+    int64_t N = wm_tensor_rows(k_pre), C = wm_tensor_cols(k_pre), H = wm_tensor_cols(beta);
+    WM_OP_CHECK(be, n_frames > 0 && N % n_frames == 0, WM_ERR_SHAPE, "tokens must split into n_frames");
+    WM_OP_CHECK(be, H > 0 && C % H == 0 && wm_tensor_rows(beta) == N, WM_ERR_SHAPE, "beta must be (N, H)");
+    WM_OP_CHECK(be, wm_tensor_same_shape(k_pre, k_post), WM_ERR_SHAPE, "k_post must be k_pre-shaped");
+    WM_OP_CHECK(be, k_pre->dtype == k_post->dtype, WM_ERR_DTYPE, "k_pre and k_post must share a dtype");
+    WM_OP_CHECK(be, wm_tensor_numel(beta_cam) == N * H, WM_ERR_SHAPE, "beta_cam must be (N, H)");
+    if (N == 0) return WM_OK;
+    cam_beta_kernel<<<(unsigned)(n_frames * H), 256, 0, wm__cuda_stream(be)>>>(
+        k_pre->data, k_post->data, k_pre->dtype == WM_BF16, beta->data, beta->dtype == WM_BF16, beta_cam->data,
+        beta_cam->dtype == WM_BF16, (int)(N / n_frames), (int)H, (int)(C / H));
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}

@@ -1,0 +1,397 @@
+/* Gated DeltaNet on CUDA (spec §3.4-§3.7): Gram sums (phase A), the fp32 frame-wise scan (phase B) and
+ * the readout with division (phase C).
+ *
+ * gdn_gram: per (frame, head) P = K^T diag(beta) K and A = K^T diag(beta) V, 112x112 each, a
+ *   (D x S)(S x D) product on bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate) as the reference's
+ *   phase A does. One block of 7 warps per (frame, head): warp w owns rows 16w..16w+15 of P and A (all
+ *   112 columns: 2 x 56 fp32 accumulators per thread). Tokens stream through shared memory 64 at a
+ *   time as [token][dim] bf16 rows; both mma operands want token pairs per register, which
+ *   ldmatrix.trans delivers from that layout. beta is folded into the A operand (beta*k rounded to bf16,
+ *   as a bf16 kernel of the reference would). The vector form (v == NULL, A = sum beta k) and fp32 or
+ *   other-shaped inputs take a plain fp32 kernel.
+ * gdn_scan: M_t = g_t (M_{t-1} - P_t M_{t-1}) + A_t. Columns of M evolve independently (P acts from the
+ *   left), so one block owns a 16-column slab of one head's state for the whole serial loop: grid =
+ *   heads x ceil(Dv/16), the slab stays in shared memory, P_t is staged per step. fp32 throughout.
+ * gdn_output: out = (Mf+Mr)^T q / (q_d.(zf+zr) + eps) per token; one block per (frame, head, 64-token
+ *   tile) holds (Mf+Mr) in shared memory (fp32) and computes a 4-token x 7-column register tile per
+ *   thread (fp32 FMA; the states stay fp32 as the spec asks).
+ */
+#include "mma.cuh"
+
+/* ---------------------------------------------------------------- gram (tensor cores) */
+
+#define GR_TOK 64
+#define GR_D 112
+#define GR_DP (GR_D + 8)
+#define GR_WARPS (GR_D / 16)
+
+/* P(T,H,D,D), A(T,H,D,D) for D = 112, k/v bf16 (N, H*D), beta (N, H) fp32 or bf16. */
+__global__ void __launch_bounds__(GR_WARPS * 32)
+    gdn_gram_tc_kernel(const bf16 *k, const bf16 *v, const void *beta, int beta_bf16, float *P, float *A, int S, int H,
+                       int ldk, int ldv)
+{
+    __shared__ __align__(16) bf16 ks[GR_TOK * GR_DP], bks[GR_TOK * GR_DP], vs[GR_TOK * GR_DP];
+    const int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int nthr = GR_WARPS * 32;
+    float accP[GR_D / 8][4], accA[GR_D / 8][4];
+#pragma unroll
+    for (int n = 0; n < GR_D / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) accP[n][e] = accA[n][e] = 0.0f;
+    for (int s0 = 0; s0 < S; s0 += GR_TOK) {
+        __syncthreads(); /* previous tile fully consumed */
+        for (int c = threadIdx.x; c < GR_TOK * (GR_D / 8); c += nthr) {
+            int r = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + r;
+            uint4 kk = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+            float b = 0.0f;
+            if (s < S) {
+                int64_t n = (int64_t)f * S + s;
+                kk = *(const uint4 *)(k + n * ldk + h * GR_D + cc * 8);
+                vv = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
+                b = wm_ldp(beta, beta_bf16, n * H + h);
+            }
+            *(uint4 *)(ks + r * GR_DP + cc * 8) = kk;
+            *(uint4 *)(vs + r * GR_DP + cc * 8) = vv;
+            uint4 bk;
+            const __nv_bfloat162 *kp = (const __nv_bfloat162 *)&kk;
+            __nv_bfloat162 *bp = (__nv_bfloat162 *)&bk;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float2 x = __bfloat1622float2(kp[j]);
+                bp[j] = __floats2bfloat162_rn(x.x * b, x.y * b);
+            }
+            *(uint4 *)(bks + r * GR_DP + cc * 8) = bk;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < GR_TOK / 16; t++) {
+            /* A operand: rows = dims 16*warp.., k = tokens 16t..: matrices (d0-7,t0-7),(d8-15,t0-7),(d0-7,t8-15),(d8-15,t8-15) */
+            uint32_t a[4];
+            int tok = 16 * t + (lane & 7) + ((lane >> 4) << 3), dim = 16 * warp + ((lane >> 3) & 1) * 8;
+            ldsm_x4_t(a, bks + tok * GR_DP + dim);
+#pragma unroll
+            for (int dp = 0; dp < GR_D / 16; dp++) {
+                uint32_t b[4];
+                int tk = 16 * t + (lane & 7) + ((lane >> 3) & 1) * 8, dm = 16 * dp + ((lane >> 4) & 1) * 8;
+                ldsm_x4_t(b, ks + tk * GR_DP + dm);
+                mma_bf16(accP[2 * dp], a, b[0], b[1]);
+                mma_bf16(accP[2 * dp + 1], a, b[2], b[3]);
+                ldsm_x4_t(b, vs + tk * GR_DP + dm);
+                mma_bf16(accA[2 * dp], a, b[0], b[1]);
+                mma_bf16(accA[2 * dp + 1], a, b[2], b[3]);
+            }
+        }
+    }
+    int64_t base = ((int64_t)f * H + h) * GR_D * GR_D;
+    int r = 16 * warp + (lane >> 2);
+#pragma unroll
+    for (int n = 0; n < GR_D / 8; n++) {
+        int c = 8 * n + 2 * (lane & 3);
+        *(float2 *)(P + base + (int64_t)r * GR_D + c) = make_float2(accP[n][0], accP[n][1]);
+        *(float2 *)(P + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accP[n][2], accP[n][3]);
+        *(float2 *)(A + base + (int64_t)r * GR_D + c) = make_float2(accA[n][0], accA[n][1]);
+        *(float2 *)(A + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accA[n][2], accA[n][3]);
+    }
+}
+
+/* Fallback: one thread per output element of P (and of A), fp32 sums over the frame's tokens. Used for
+ * the vector form (v == NULL), fp32 inputs and head dims other than 112. */
+template <typename T>
+__global__ void gdn_gram_simple_kernel(const T *k, const T *v, const void *beta, int beta_bf16, float *P, float *A,
+                                       int S, int H, int D, int Dv, int ldk, int ldv)
+{
+    int64_t per = (int64_t)D * D + (int64_t)D * Dv;
+    int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int fh = blockIdx.y, f = fh / H, h = fh % H;
+    if (idx >= per) return;
+    int isP = idx < (int64_t)D * D;
+    int i = isP ? (int)(idx / D) : (int)((idx - D * D) / Dv), j = isP ? (int)(idx % D) : (int)((idx - D * D) % Dv);
+    float acc = 0.0f;
+    for (int s = 0; s < S; s++) {
+        int64_t n = (int64_t)f * S + s;
+        float bk = wm_ldp(beta, beta_bf16, n * H + h) * wm_ld(k, n * ldk + h * D + i);
+        float o = isP ? wm_ld(k, n * ldk + h * D + j) : (v ? wm_ld(v, n * ldv + h * Dv + j) : 1.0f);
+        acc += bk * o;
+    }
+    int64_t fh64 = (int64_t)fh;
+    if (isP) P[fh64 * D * D + (int64_t)i * D + j] = acc;
+    else A[fh64 * D * Dv + (int64_t)i * Dv + j] = acc;
+}
+
+extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
+                                      int n_frames, wm_tensor *P, wm_tensor *A)
+{
+    WM_CUDA_FLOAT(be, k);
+    WM_CUDA_FLOAT(be, beta);
+    WM_CUDA_DEV(be, P);
+    WM_CUDA_DEV(be, A);
+    WM_OP_CHECK(be, P->dtype == WM_F32 && A->dtype == WM_F32, WM_ERR_DTYPE, "P and A must be fp32");
+    int64_t N = wm_tensor_rows(k), Ck = wm_tensor_cols(k), H = wm_tensor_cols(beta);
+    WM_OP_CHECK(be, n_frames > 0 && N % n_frames == 0, WM_ERR_SHAPE, "tokens must split into n_frames");
+    WM_OP_CHECK(be, H > 0 && Ck % H == 0 && wm_tensor_rows(beta) == N, WM_ERR_SHAPE, "beta must be (N, H)");
+    int64_t D = Ck / H, Cv = H, Dv = 1;
+    if (v) {
+        WM_CUDA_FLOAT(be, v);
+        WM_OP_CHECK(be, v->dtype == k->dtype, WM_ERR_DTYPE, "k and v must share a dtype");
+        Cv = wm_tensor_cols(v);
+        WM_OP_CHECK(be, wm_tensor_rows(v) == N && Cv % H == 0, WM_ERR_SHAPE, "v must be (N, H*Dv)");
+        Dv = Cv / H;
+    }
+    WM_OP_CHECK(be, wm_tensor_numel(P) == n_frames * H * D * D, WM_ERR_SHAPE, "P must be (T, H, D, D)");
+    WM_OP_CHECK(be, wm_tensor_numel(A) == n_frames * H * D * Dv, WM_ERR_SHAPE, "A must be (T, H, D, Dv)");
+    if (N == 0) return WM_OK;
+    int S = (int)(N / n_frames), bb = beta->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
+    uintptr_t al = (uintptr_t)k->data | (v ? (uintptr_t)v->data : 0);
+    if (v && k->dtype == WM_BF16 && D == GR_D && Dv == GR_D && (al & 15u) == 0 && Ck % 8 == 0 && Cv % 8 == 0) {
+        gdn_gram_tc_kernel<<<(unsigned)(n_frames * H), GR_WARPS * 32, 0, s>>>(
+            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, bb, (float *)P->data, (float *)A->data, S,
+            (int)H, (int)Ck, (int)Cv);
+    } else {
+        int64_t per = D * D + D * Dv;
+        dim3 grid((unsigned)((per + 255) / 256), (unsigned)(n_frames * H));
+        if (k->dtype == WM_BF16)
+            gdn_gram_simple_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)k->data, v ? (const bf16 *)v->data : NULL,
+                                                               beta->data, bb, (float *)P->data, (float *)A->data, S,
+                                                               (int)H, (int)D, (int)Dv, (int)Ck, (int)Cv);
+        else
+            gdn_gram_simple_kernel<float><<<grid, 256, 0, s>>>((const float *)k->data, v ? (const float *)v->data : NULL,
+                                                                beta->data, bb, (float *)P->data, (float *)A->data, S,
+                                                                (int)H, (int)D, (int)Dv, (int)Ck, (int)Cv);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- scan (fp32) */
+
+#define SC_W 16
+#define SC_THREADS 256
+
+/* One step on a column slab: nxt[i][j] = g * (cur[i][j] - sum_l P[i][l] cur[l][j]) + A[i][j]. */
+__device__ void scan_step(const float *Pg, const float *Ag, float g, const float *cur, float *nxt, float *Ps, int D,
+                          int Dv, int j0, int W)
+{
+    for (int c = threadIdx.x; c < D * D; c += blockDim.x) Ps[(c / D) * (D + 1) + c % D] = Pg[c];
+    __syncthreads();
+    for (int o = threadIdx.x; o < D * W; o += blockDim.x) {
+        int i = o / W, j = o % W;
+        float acc = 0.0f;
+        const float *pr = Ps + i * (D + 1);
+        for (int l = 0; l < D; l++) acc += pr[l] * cur[l * W + j];
+        nxt[i * W + j] = g * (cur[i * W + j] - acc) + Ag[(int64_t)i * Dv + j0 + j];
+    }
+    __syncthreads();
+}
+
+/* Chunk bounds travel by value as a kernel argument: no host-to-device copy, so the scan can be captured
+ * into a CUDA graph, and 512 chunks (25 minutes of video in the chunk-causal teacher) fit in 2 KB. */
+#define WM_MAX_SCAN_CHUNKS 512
+typedef struct { int b[WM_MAX_SCAN_CHUNKS + 1]; } scan_bounds;
+
+__global__ void gdn_scan_kernel(const float *P, const float *A, const void *g, int g_bf16, const float *init,
+                                float *st, float *fin, int T, int H, int D, int Dv, int rev, const scan_bounds bnd,
+                                int n_chunks)
+{
+    extern __shared__ float sc_smem[];
+    float *Ps = sc_smem, *m0 = Ps + D * (D + 1), *m1 = m0 + D * SC_W;
+    int h = blockIdx.x, j0 = blockIdx.y * SC_W, W = min(SC_W, Dv - j0);
+    int64_t DD = (int64_t)D * D, DV = (int64_t)D * Dv;
+    float *cur = m0, *nxt = m1;
+    if (!rev) {
+        for (int o = threadIdx.x; o < D * W; o += blockDim.x)
+            cur[o] = init ? init[h * DV + (int64_t)(o / W) * Dv + j0 + o % W] : 0.0f;
+        __syncthreads();
+        for (int t = 0; t < T; t++) {
+            int64_t th = (int64_t)t * H + h;
+            scan_step(P + th * DD, A + th * DV, wm_ldp(g, g_bf16, th), cur, nxt, Ps, D, Dv, j0, W);
+            for (int o = threadIdx.x; o < D * W; o += blockDim.x) st[th * DV + (int64_t)(o / W) * Dv + j0 + o % W] = nxt[o];
+            float *tmp = cur; cur = nxt; nxt = tmp;
+        }
+        if (fin)
+            for (int o = threadIdx.x; o < D * W; o += blockDim.x) fin[h * DV + (int64_t)(o / W) * Dv + j0 + o % W] = cur[o];
+        return;
+    }
+    for (int k = 0; k < n_chunks; k++) {
+        int s = bnd.b[k], e = bnd.b[k + 1];
+        for (int o = threadIdx.x; o < D * W; o += blockDim.x) {
+            cur[o] = 0.0f;
+            st[((int64_t)(e - 1) * H + h) * DV + (int64_t)(o / W) * Dv + j0 + o % W] = 0.0f;
+        }
+        __syncthreads();
+        for (int t = e - 2; t >= s; t--) {
+            int64_t tn = (int64_t)(t + 1) * H + h, th = (int64_t)t * H + h;
+            scan_step(P + tn * DD, A + tn * DV, wm_ldp(g, g_bf16, tn), cur, nxt, Ps, D, Dv, j0, W);
+            for (int o = threadIdx.x; o < D * W; o += blockDim.x) st[th * DV + (int64_t)(o / W) * Dv + j0 + o % W] = nxt[o];
+            float *tmp = cur; cur = nxt; nxt = tmp;
+        }
+        __syncthreads();
+    }
+}
+
+extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
+                                      const wm_tensor *init, int reverse, const int *bounds, int n_chunks,
+                                      wm_tensor *states, wm_tensor *final_state)
+{
+    WM_CUDA_DEV(be, P);
+    WM_CUDA_DEV(be, A);
+    WM_CUDA_FLOAT(be, g);
+    WM_CUDA_DEV(be, states);
+    WM_OP_CHECK(be, P->dtype == WM_F32 && A->dtype == WM_F32 && states->dtype == WM_F32, WM_ERR_DTYPE,
+                "P, A and states must be fp32");
+    WM_OP_CHECK(be, P->ndim == 4 && A->ndim == 4 && P->shape[2] == P->shape[3], WM_ERR_SHAPE,
+                "P must be (T,H,D,D) and A (T,H,D,Dv)");
+    int64_t T = P->shape[0], H = P->shape[1], D = P->shape[2], Dv = A->shape[3];
+    WM_OP_CHECK(be, A->shape[0] == T && A->shape[1] == H && A->shape[2] == D, WM_ERR_SHAPE, "A must be (T,H,D,Dv)");
+    WM_OP_CHECK(be, wm_tensor_numel(g) == T * H, WM_ERR_SHAPE, "g must be (T, H)");
+    WM_OP_CHECK(be, wm_tensor_numel(states) == T * H * D * Dv, WM_ERR_SHAPE, "states must be (T,H,D,Dv)");
+    WM_OP_CHECK(be, D <= 128, WM_ERR_UNSUPPORTED, "head dim above 128");
+    if (reverse) {
+        WM_OP_CHECK(be, bounds && n_chunks > 0 && n_chunks <= WM_MAX_SCAN_CHUNKS && bounds[0] == 0 &&
+                            bounds[n_chunks] == T, WM_ERR_INVALID_ARG, "reverse scan needs bounds from 0 to T");
+        for (int k = 0; k < n_chunks; k++)
+            WM_OP_CHECK(be, bounds[k + 1] > bounds[k], WM_ERR_INVALID_ARG, "bounds must increase");
+    }
+    if (init) {
+        WM_CUDA_DEV(be, init);
+        WM_OP_CHECK(be, init->dtype == WM_F32 && wm_tensor_numel(init) == H * D * Dv, WM_ERR_SHAPE,
+                    "init must be fp32 (H, D, Dv)");
+    }
+    if (final_state) {
+        WM_CUDA_DEV(be, final_state);
+        WM_OP_CHECK(be, final_state->dtype == WM_F32 && wm_tensor_numel(final_state) == H * D * Dv, WM_ERR_SHAPE,
+                    "final_state must be fp32 (H, D, Dv)");
+    }
+    if (T == 0 || H == 0) return WM_OK;
+    cudaStream_t s = wm__cuda_stream(be);
+    scan_bounds sb;
+    memset(&sb, 0, sizeof sb);
+    if (reverse)
+        for (int i = 0; i <= n_chunks; i++) sb.b[i] = bounds[i];
+    size_t smem = ((size_t)D * (D + 1) + 2 * (size_t)D * SC_W) * sizeof(float);
+    WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_scan_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((unsigned)H, (unsigned)((Dv + SC_W - 1) / SC_W));
+    gdn_scan_kernel<<<grid, SC_THREADS, smem, s>>>((const float *)P->data, (const float *)A->data, g->data,
+                                                   g->dtype == WM_BF16, init ? (const float *)init->data : NULL,
+                                                   (float *)states->data,
+                                                   (!reverse && final_state) ? (float *)final_state->data : NULL,
+                                                   (int)T, (int)H, (int)D, (int)Dv, reverse, sb, n_chunks);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- output (fp32) */
+
+#define GO_TOK 64
+#define GO_COLS 7 /* per thread: columns j = tid%16 + 16*c, c < 7 (Dv <= 112) */
+
+template <typename TQ, typename TO>
+__global__ void __launch_bounds__(256)
+    gdn_output_kernel(const TQ *q, const float *Mf, const float *Mr, const TQ *qd, const float *zf, const float *zr,
+                      float eps, TO *out, int S, int H, int D, int Dv)
+{
+    extern __shared__ float go_smem[];
+    float *Ms = go_smem, *qs = Ms + D * Dv, *zs = qs + GO_TOK * (D + 1), *dens = zs + D;
+    const int tiles = (S + GO_TOK - 1) / GO_TOK;
+    const int fh = blockIdx.x / tiles, tile = blockIdx.x % tiles, f = fh / H, h = fh % H;
+    const int s0 = tile * GO_TOK, C = H * D, Co = H * Dv;
+    const int64_t mo = (int64_t)fh * D * Dv;
+    for (int c = threadIdx.x; c < D * Dv; c += blockDim.x) Ms[c] = Mf[mo + c] + Mr[mo + c];
+    if (qd)
+        for (int c = threadIdx.x; c < D; c += blockDim.x) zs[c] = zf[(int64_t)fh * D + c] + zr[(int64_t)fh * D + c];
+    for (int c = threadIdx.x; c < GO_TOK * D; c += blockDim.x) {
+        int r = c / D, i = c % D, s = s0 + r;
+        qs[r * (D + 1) + i] = s < S ? wm_ld(q, ((int64_t)f * S + s) * C + h * D + i) : 0.0f;
+    }
+    __syncthreads();
+    if (qd && threadIdx.x < GO_TOK) { /* denominators: one thread per token */
+        int s = s0 + threadIdx.x;
+        float a = 0.0f;
+        if (s < S)
+            for (int i = 0; i < D; i++) a += wm_ld(qd, ((int64_t)f * S + s) * C + h * D + i) * zs[i];
+        dens[threadIdx.x] = a + eps;
+    }
+    __syncthreads();
+    const int jl = threadIdx.x % 16, tg = threadIdx.x / 16; /* 16 token groups of 4 */
+    float acc[4][GO_COLS];
+#pragma unroll
+    for (int r = 0; r < 4; r++)
+#pragma unroll
+        for (int c = 0; c < GO_COLS; c++) acc[r][c] = 0.0f;
+    for (int i = 0; i < D; i++) {
+        float qv[4], mv[GO_COLS];
+#pragma unroll
+        for (int r = 0; r < 4; r++) qv[r] = qs[(4 * tg + r) * (D + 1) + i];
+#pragma unroll
+        for (int c = 0; c < GO_COLS; c++) {
+            int j = jl + 16 * c;
+            mv[c] = j < Dv ? Ms[i * Dv + j] : 0.0f;
+        }
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+#pragma unroll
+            for (int c = 0; c < GO_COLS; c++) acc[r][c] += qv[r] * mv[c];
+    }
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        int s = s0 + 4 * tg + r;
+        if (s >= S) continue;
+        float inv = qd ? 1.0f / dens[4 * tg + r] : 1.0f;
+#pragma unroll
+        for (int c = 0; c < GO_COLS; c++) {
+            int j = jl + 16 * c;
+            if (j < Dv) wm_st(out, ((int64_t)f * S + s) * Co + h * Dv + j, acc[r][c] * inv);
+        }
+    }
+}
+
+#define GO_LAUNCH(TQ, TO)                                                                          \
+    gdn_output_kernel<TQ, TO><<<grid, 256, smem, s>>>((const TQ *)q->data, (const float *)Mf->data,           \
+                                                      (const float *)Mr->data, qd ? (const TQ *)qd->data : NULL,  \
+                                                      qd ? (const float *)zf->data : NULL,                      \
+                                                      qd ? (const float *)zr->data : NULL, eps, (TO *)out->data,  \
+                                                      S, (int)H, (int)D, (int)Dv)
+
+extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
+                                        const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps,
+                                        wm_tensor *out)
+{
+    WM_CUDA_FLOAT(be, q);
+    WM_CUDA_DEV(be, Mf);
+    WM_CUDA_DEV(be, Mr);
+    WM_CUDA_FLOAT(be, out);
+    WM_OP_CHECK(be, Mf->dtype == WM_F32 && Mr->dtype == WM_F32, WM_ERR_DTYPE, "Mf and Mr must be fp32");
+    WM_OP_CHECK(be, Mf->ndim == 4 && wm_tensor_same_shape(Mf, Mr), WM_ERR_SHAPE, "Mf, Mr must be (T,H,D,Dv)");
+    int64_t T = Mf->shape[0], H = Mf->shape[1], D = Mf->shape[2], Dv = Mf->shape[3], N = wm_tensor_rows(q);
+    WM_OP_CHECK(be, wm_tensor_cols(q) == H * D && N % T == 0, WM_ERR_SHAPE, "q must be (T*S, H*D)");
+    WM_OP_CHECK(be, Dv <= 16 * GO_COLS && D <= 128, WM_ERR_UNSUPPORTED, "head dims above 112 (value) / 128 (key)");
+    WM_OP_CHECK(be, wm_tensor_numel(out) == N * H * Dv, WM_ERR_SHAPE, "out must be (N, H*Dv)");
+    if (qd) {
+        WM_CUDA_FLOAT(be, qd);
+        WM_OP_CHECK(be, qd->dtype == q->dtype, WM_ERR_DTYPE, "qd must have q's dtype");
+        WM_OP_CHECK(be, zf && zr && wm_tensor_same_shape(q, qd), WM_ERR_SHAPE, "qd must be q-shaped with zf, zr");
+        WM_OP_CHECK(be, zf->dtype == WM_F32 && zr->dtype == WM_F32, WM_ERR_DTYPE, "zf and zr must be fp32");
+        WM_OP_CHECK(be, wm_tensor_numel(zf) == T * H * D && wm_tensor_numel(zr) == T * H * D, WM_ERR_SHAPE,
+                    "zf, zr must be (T,H,D,1)");
+    }
+    if (N == 0) return WM_OK;
+    int S = (int)(N / T);
+    size_t smem = ((size_t)D * Dv + GO_TOK * (D + 1) + D + GO_TOK) * sizeof(float);
+    cudaStream_t s = wm__cuda_stream(be);
+    dim3 grid((unsigned)(T * H * ((S + GO_TOK - 1) / GO_TOK)));
+    if (q->dtype == WM_BF16 && out->dtype == WM_BF16) {
+        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<bf16, bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        GO_LAUNCH(bf16, bf16);
+    } else if (q->dtype == WM_BF16) {
+        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<bf16, float>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        GO_LAUNCH(bf16, float);
+    } else if (out->dtype == WM_BF16) {
+        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<float, bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        GO_LAUNCH(float, bf16);
+    } else {
+        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<float, float>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        GO_LAUNCH(float, float);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
