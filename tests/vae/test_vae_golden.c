@@ -215,7 +215,22 @@ int main(void)
     CHECK_MSG(wm_vae_config_load(GOLDEN "config.json", &cfg, &err) == WM_OK, "%s", err.msg);
     CHECK(wm_backend_create(WM_BACKEND_CPU, &bp, &be, &err) == WM_OK);
     CHECK_MSG(wm_checkpoint_open(GOLDEN "weights.safetensors", &ck, &err) == WM_OK, "%s", err.msg);
-    if (ck) CHECK_MSG(wm_vae_load_checkpoint(&cfg, ck, be, &vae, &err) == WM_OK, "%s", err.msg);
+    if (ck) CHECK_MSG(wm_vae_load_checkpoint(&cfg, ck, be, NULL, &vae, &err) == WM_OK, "%s", err.msg);
+    /* bf16 weights load (for the CUDA port); the fp32 CPU ops then refuse them cleanly, naming the op. */
+    wm_vae *vb = NULL;
+    wm_vae_load_params lp = {.weight_dtype = WM_BF16};
+    CHECK(wm_vae_load(GOLDEN, be, &lp, &vb, &err) == WM_OK);
+    if (vb) {
+        wm_vae_decoder_params dp = {.lat_h = 2, .lat_w = 3, .max_frames = 1};
+        wm_vae_decoder *d = NULL;
+        int64_t zs[4] = {cfg.latent_channels, 1, 2, 3}, ps[4] = {3, 1, 64, 96};
+        wm_tensor z, px;
+        wm_tensor_alloc(WM_F32, 4, zs, &z), wm_tensor_alloc(WM_F32, 4, ps, &px);
+        CHECK(wm_vae_decoder_create(vb, &dp, &d, &err) == WM_OK);
+        CHECK(d && wm_vae_decoder_decode(d, &z, &px, &err) == WM_ERR_DTYPE && strstr(err.msg, "vae_conv3d"));
+        wm_vae_decoder_free(d), wm_tensor_free(&z), wm_tensor_free(&px);
+    }
+    wm_vae_free(vb);
     if (vae) {
         test_decode(vae);
         test_encode(vae);

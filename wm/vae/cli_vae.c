@@ -89,25 +89,6 @@ static int write_ppm(const char *path, const uint8_t *rgb, int h, int w)
     return 0;
 }
 
-static wm_status load_vae(const char *dir, wm_backend *be, wm_vae **vae, wm_error *err)
-{
-    char path[4096];
-    const char *names[] = {"diffusion_pytorch_model.safetensors", "weights.safetensors", "model.safetensors"};
-    wm_vae_config cfg;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    WM_TRY(wm_vae_config_load(path, &cfg, err));
-    wm_checkpoint *ck = NULL;
-    for (int i = 0; i < 3 && !ck; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "rb");
-        if (f) fclose(f), wm_checkpoint_open(path, &ck, err);
-    }
-    if (!ck) WM_TRY(wm_checkpoint_open(dir, &ck, err));
-    wm_status st = wm_vae_load_checkpoint(&cfg, ck, be, vae, err);
-    wm_checkpoint_close(ck);
-    return st;
-}
-
 typedef struct {
     const char *a[3];
     int na, chunk, non_causal, drop_first, threads, th, tw, has_k;
@@ -284,7 +265,7 @@ int wm_cmd_vae(int argc, char **argv)
     wm_error err = {0};
     if (wm_backend_create(WM_BACKEND_CPU, &bp, &be, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); return 1; }
     int rc;
-    if (load_vae(a.a[0], be, &vae, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); rc = 2; }
+    if (wm_vae_load(a.a[0], be, NULL, &vae, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); rc = 2; }
     else rc = is_dec ? cmd_decode(&a, be, vae) : cmd_encode(&a, vae);
     wm_vae_free(vae);
     wm_backend_free(be);

@@ -55,11 +55,16 @@ int wm_vae_temporal_ratio(const wm_vae_config *cfg);
 typedef struct wm_vae wm_vae;
 typedef struct wm_checkpoint wm_checkpoint;
 
-/* Load from a directory holding config.json and the weights (a .safetensors file or index), as the
- * Hugging Face vae/ and ltx2_causal_vae/ folders do. Weights are kept as fp32 on the backend's device. */
-wm_status wm_vae_load(const char *dir, wm_backend *be, wm_vae **out, wm_error *err);
-wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *ck, wm_backend *be, wm_vae **out,
-                                 wm_error *err);
+typedef struct wm_vae_load_params {
+    wm_dtype weight_dtype;   /* conv weights/biases on the device: WM_F32 (default, CPU) or WM_BF16 */
+    wm_dtype act_dtype;      /* activations and stream caches: WM_F32 (default, CPU) or WM_BF16 */
+} wm_vae_load_params;        /* {0} = fp32 everywhere; the latent (de)normalisation vectors stay fp32 */
+
+/* Load from a directory holding config.json and the weights (diffusion_pytorch_model.safetensors, else
+ * a .safetensors file or index), as the Hugging Face vae/ and ltx2_causal_vae/ folders do. p may be NULL. */
+wm_status wm_vae_load(const char *dir, wm_backend *be, const wm_vae_load_params *p, wm_vae **out, wm_error *err);
+wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *ck, wm_backend *be,
+                                 const wm_vae_load_params *p, wm_vae **out, wm_error *err);
 void wm_vae_free(wm_vae *vae);
 const wm_vae_config *wm_vae_get_config(const wm_vae *vae);
 

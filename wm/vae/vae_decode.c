@@ -33,7 +33,7 @@ struct wm_vae_decoder {
 wm_status wm__vae_tensor(vae_fwd *f, int64_t c, int64_t t, int64_t h, int64_t w, wm_tensor *out)
 {
     int64_t s[4] = {c, t, h, w};
-    wm_status st = wm_arena_tensor(f->arena, WM_F32, 4, s, out);
+    wm_status st = wm_arena_tensor(f->arena, f->dtype, 4, s, out);
     if (st != WM_OK) return wm__errf(f->err, st, "VAE: activation arena too small (%zu of %zu bytes used)",
                                      f->arena->used, f->arena->cap);
     return WM_OK;
@@ -166,13 +166,14 @@ static wm_status alloc_caches(wm_vae_decoder *d, wm_error *err)
     }
     size_t total = 0;
     for (int s = 0; s < v->n_slots; s++)
-        total += (((size_t)v->slot_ch[s] * 2 * hs[v->slot_level[s]] * ws[v->slot_level[s]] * 4) + 255) & ~(size_t)255;
+        total += (((size_t)v->slot_ch[s] * 2 * hs[v->slot_level[s]] * ws[v->slot_level[s]] *
+                   wm_dtype_size(v->act_dtype)) + 255) & ~(size_t)255;
     WM_TRY(wm_backend_malloc(v->be, total, &d->cache_mem));
     d->cache_bytes = total;
     char *base = d->cache_mem;
     for (int s = 0; s < v->n_slots; s++) {
         int64_t shape[4] = {v->slot_ch[s], 2, hs[v->slot_level[s]], ws[v->slot_level[s]]};
-        d->caches[s] = wm_tensor_view(WM_F32, v->be->device, base, 4, shape);
+        d->caches[s] = wm_tensor_view(v->act_dtype, v->be->device, base, 4, shape);
         base += ((size_t)wm_tensor_nbytes(&d->caches[s]) + 255) & ~(size_t)255;
     }
     (void)err;
@@ -196,8 +197,8 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
      * the first call's trim only removes frames, so plan a non-first call of max_frames). */
     wm_arena_init_measure(&d->arena, vae->be->device);
     int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
-    wm_tensor z = wm_tensor_view(WM_F32, vae->be->device, NULL, 4, zs);
-    vae_fwd f = {vae->be, &d->arena, 1, NULL, NULL, err};
+    wm_tensor z = wm_tensor_view(vae->act_dtype, vae->be->device, NULL, 4, zs);
+    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err};
     if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
     wm_status st = forward(d, &f, &z, NULL);
     size_t need = d->arena.peak;
@@ -239,6 +240,6 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
         return wm__errf(err, WM_ERR_SHAPE, "VAE decode: pixels must be (%d, %lld, %lld, %lld)", c->out_channels,
                         (long long)tout, (long long)d->p.lat_h * sr, (long long)d->p.lat_w * sr);
     wm_arena_reset(&d->arena);
-    vae_fwd f = {d->vae->be, &d->arena, 0, d->p.on_stage, d->p.user, err};
+    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err};
     return forward(d, &f, z, pixels);
 }

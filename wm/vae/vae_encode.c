@@ -89,7 +89,7 @@ wm_status wm_vae_encode(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_vae
                         (long long)t, (long long)(x->shape[2] / sr), (long long)(x->shape[3] / sr));
     wm_arena arena;
     wm_arena_init_measure(&arena, v->be->device);
-    vae_fwd f = {v->be, &arena, 1, on_stage, user, err};
+    vae_fwd f = {v->be, &arena, v->act_dtype, 1, on_stage, user, err};
     WM_TRY(forward(&f, v, x, NULL));
     size_t need = arena.peak;
     wm_status st = wm_arena_init(&arena, v->be, need);

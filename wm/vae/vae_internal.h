@@ -13,7 +13,7 @@
 #include "wm/vae/vae.h"
 
 typedef struct vae_conv {
-    wm_tensor w, b;   /* (Co, Ci, kt, kh, kw), (Co) on the backend's device, fp32 */
+    wm_tensor w, b;   /* (Co, Ci, kt, kh, kw), (Co) on the backend's device, weight_dtype */
     int slot;         /* decoder stream cache slot, -1 in the encoder */
 } vae_conv;
 
@@ -43,6 +43,7 @@ typedef struct vae_up {
 struct wm_vae {
     wm_vae_config cfg;
     wm_backend *be;
+    wm_dtype weight_dtype, act_dtype;
     vae_conv enc_in, enc_out;
     vae_down down[WM_VAE_MAX_BLOCKS];
     int n_enc_mid;
@@ -69,6 +70,7 @@ struct wm_vae {
 typedef struct vae_fwd {
     wm_backend *be;
     wm_arena *arena;
+    wm_dtype dtype;   /* activation dtype */
     int dry;
     wm_vae_stage_fn on_stage;
     void *user;

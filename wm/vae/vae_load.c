@@ -20,27 +20,33 @@ typedef struct {
     int loading;          /* 0: count bytes, 1: carve + read */
     size_t off;
     char *base;
-    float *stage;         /* host staging buffer (non-CPU backends) */
+    wm_dtype dtype;       /* of conv weights */
+    float *stage;         /* host staging buffer (non-CPU backends or bf16 weights) */
     size_t stage_n;
     wm_error *err;
 } loader;
 
-static wm_status load_tensor(loader *L, wm_tensor *t, const char *name, int ndim, const int64_t *shape)
+static wm_status load_tensor(loader *L, wm_tensor *t, const char *name, int ndim, const int64_t *shape, wm_dtype dt)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
-    size_t bytes = ((size_t)n * sizeof(float) + 255) & ~(size_t)255;
+    size_t bytes = ((size_t)n * wm_dtype_size(dt) + 255) & ~(size_t)255;
     if (!L->loading) {
         L->off += bytes;
         if ((size_t)n > L->stage_n) L->stage_n = (size_t)n;
         return WM_OK;
     }
-    *t = wm_tensor_view(WM_F32, L->be->device, L->base + L->off, ndim, shape);
+    *t = wm_tensor_view(dt, L->be->device, L->base + L->off, ndim, shape);
     L->off += bytes;
     if (!name) return WM_OK; /* derived tensor: space only, filled by the caller */
-    if (L->be->device == WM_DEVICE_CPU) return wm_checkpoint_read_f32(L->ck, name, ndim, shape, t->data, L->err);
+    if (L->be->device == WM_DEVICE_CPU && dt == WM_F32)
+        return wm_checkpoint_read_f32(L->ck, name, ndim, shape, t->data, L->err);
     WM_TRY(wm_checkpoint_read_f32(L->ck, name, ndim, shape, L->stage, L->err));
-    return wm_backend_upload(L->be, t->data, L->stage, (size_t)n * sizeof(float));
+    if (dt == WM_BF16) { /* in place: element i's 2 bytes never overtake float i's 4 */
+        uint16_t *h = (uint16_t *)L->stage;
+        for (int64_t i = 0; i < n; i++) h[i] = wm_f32_to_bf16(L->stage[i]);
+    }
+    return wm_backend_upload(L->be, t->data, L->stage, (size_t)n * wm_dtype_size(dt));
 }
 
 static wm_status load_conv(loader *L, vae_conv *cv, const char *prefix, int ci, int co, int slot)
@@ -49,9 +55,9 @@ static wm_status load_conv(loader *L, vae_conv *cv, const char *prefix, int ci, 
     int64_t ws[5] = {co, ci, 3, 3, 3}, bs[1] = {co};
     cv->slot = slot;
     snprintf(name, sizeof name, "%s.conv.weight", prefix);
-    WM_TRY(load_tensor(L, &cv->w, name, 5, ws));
+    WM_TRY(load_tensor(L, &cv->w, name, 5, ws, L->dtype));
     snprintf(name, sizeof name, "%s.conv.bias", prefix);
-    return load_tensor(L, &cv->b, name, 1, bs);
+    return load_tensor(L, &cv->b, name, 1, bs, L->dtype);
 }
 
 /* Decoder convs take the next cache slot; the encoder passes slots == NULL. */
@@ -144,7 +150,7 @@ static wm_status build_norm(loader *L, wm_vae *v)
 {
     int64_t C = v->cfg.latent_channels, s1[1] = {C};
     wm_tensor *ts[4] = {&v->dec_mul, &v->dec_add, &v->enc_mul, &v->enc_add};
-    for (int i = 0; i < 4; i++) WM_TRY(load_tensor(L, ts[i], NULL, 1, s1));
+    for (int i = 0; i < 4; i++) WM_TRY(load_tensor(L, ts[i], NULL, 1, s1, WM_F32));
     if (!L->loading) return WM_OK;
     float *buf = malloc(sizeof(float) * 6 * (size_t)C);
     if (!buf) return wm__errf(L->err, WM_ERR_OUT_OF_MEMORY, "VAE: no memory");
@@ -173,10 +179,13 @@ static wm_status build_all(loader *L, wm_vae *v)
     return build_norm(L, v);
 }
 
-wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *ck, wm_backend *be, wm_vae **out,
-                                 wm_error *err)
+wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *ck, wm_backend *be,
+                                 const wm_vae_load_params *p, wm_vae **out, wm_error *err)
 {
     *out = NULL;
+    wm_vae_load_params lp = p ? *p : (wm_vae_load_params){0};
+    if ((lp.weight_dtype != WM_F32 && lp.weight_dtype != WM_BF16) || (lp.act_dtype != WM_F32 && lp.act_dtype != WM_BF16))
+        return wm__errf(err, WM_ERR_DTYPE, "VAE: weight and activation dtypes must be F32 or BF16");
     wm_vae *v = calloc(1, sizeof *v);
     if (!v || !(v->res_pool = calloc(4096, sizeof(vae_resnet)))) {
         free(v);
@@ -184,10 +193,11 @@ wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *
     }
     v->cfg = *cfg;
     v->be = be;
-    loader L = {ck, be, 0, 0, NULL, NULL, 0, err};
+    v->weight_dtype = lp.weight_dtype, v->act_dtype = lp.act_dtype;
+    loader L = {ck, be, 0, 0, NULL, lp.weight_dtype, NULL, 0, err};
     wm_status st = build_all(&L, v);
     if (st == WM_OK) st = wm_backend_malloc(be, L.off, &v->mem);
-    if (st == WM_OK && be->device != WM_DEVICE_CPU && !(L.stage = malloc(L.stage_n * sizeof(float))))
+    if (st == WM_OK && (be->device != WM_DEVICE_CPU || L.dtype != WM_F32) && !(L.stage = malloc(L.stage_n * sizeof(float))))
         st = wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE: no memory for a staging buffer");
     if (st == WM_OK) {
         v->mem_bytes = L.off;
@@ -201,20 +211,31 @@ wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *
         wm_vae_free(v);
         return st;
     }
-    wm__log(WM_LOG_INFO, "vae: %.1f MiB of fp32 weights, %d decoder cache slots", v->mem_bytes / 1048576.0, v->n_slots);
+    wm__log(WM_LOG_INFO, "vae: %.1f MiB of %s weights, %d decoder cache slots", v->mem_bytes / 1048576.0,
+            wm_dtype_name(v->weight_dtype), v->n_slots);
     *out = v;
     return WM_OK;
 }
 
-wm_status wm_vae_load(const char *dir, wm_backend *be, wm_vae **out, wm_error *err)
+wm_status wm_vae_load(const char *dir, wm_backend *be, const wm_vae_load_params *p, wm_vae **out, wm_error *err)
 {
     char path[4096];
+    /* Hugging Face diffusers folders name the weights diffusion_pytorch_model.safetensors; a directory
+     * may also hold other .safetensors files (e.g. the golden test folder), so try known names first. */
+    const char *names[] = {"diffusion_pytorch_model.safetensors", "weights.safetensors", "model.safetensors"};
     wm_vae_config cfg;
     snprintf(path, sizeof path, "%s/config.json", dir);
     WM_TRY(wm_vae_config_load(path, &cfg, err));
     wm_checkpoint *ck = NULL;
-    WM_TRY(wm_checkpoint_open(dir, &ck, err));
-    wm_status st = wm_vae_load_checkpoint(&cfg, ck, be, out, err);
+    for (int i = 0; i < 3 && !ck; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        fclose(f);
+        WM_TRY(wm_checkpoint_open(path, &ck, err));
+    }
+    if (!ck) WM_TRY(wm_checkpoint_open(dir, &ck, err));
+    wm_status st = wm_vae_load_checkpoint(&cfg, ck, be, p, out, err);
     wm_checkpoint_close(ck);
     return st;
 }
