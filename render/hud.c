@@ -2,7 +2,7 @@
  *
  * Text is packed one byte per cell, 0 meaning "no cell" (the video shows through) so rows of
  * different lengths only darken the background behind their own text. The HUD scales with the
- * target height (2x font pixels at 720 lines) so it stays readable on large windows.
+ * target height (2x font pixels from 640 lines) so it stays readable on large windows.
  */
 #include "render/hud.h"
 
@@ -42,7 +42,7 @@ void wm_hud_pack(wm_hud_uniform *u, int fb_w, int fb_h, int vid_w, int vid_h, in
 {
     memset(u, 0, sizeof *u);
     wm_letterbox(fb_w, fb_h, vid_w, vid_h, u->video_rect);
-    float scale = floorf((float)fb_h / 360.0f);
+    float scale = floorf((float)fb_h / 320.0f); /* 2x font pixels from 640 lines up */
     if (scale < 1) scale = 1;
     u->hud_box[0] = u->video_rect[0] + 6 * scale;
     u->hud_box[1] = u->video_rect[1] + 6 * scale;
