@@ -231,6 +231,18 @@ int main(void)
         wm_vae_decoder_free(d), wm_tensor_free(&z), wm_tensor_free(&px);
     }
     wm_vae_free(vb);
+    /* A decoder_causal=false config may not be streamed (upstream refuses too); non-causal is fine. */
+    if (vae) {
+        wm_vae_config *mc = (wm_vae_config *)wm_vae_get_config(vae), keep = *mc;
+        wm_vae_decoder_params dp = {.lat_h = 2, .lat_w = 3};
+        wm_vae_decoder *d = NULL;
+        mc->decoder_causal = 0;
+        CHECK(wm_vae_decoder_create(vae, &dp, &d, &err) == WM_ERR_INVALID_ARG && strstr(err.msg, "decoder_causal"));
+        dp.non_causal = 1;
+        CHECK(wm_vae_decoder_create(vae, &dp, &d, &err) == WM_OK);
+        wm_vae_decoder_free(d);
+        *mc = keep;
+    }
     if (vae) {
         test_decode(vae);
         test_encode(vae);

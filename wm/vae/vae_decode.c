@@ -187,6 +187,11 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
         return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: bad latent size %dx%d", p->lat_h, p->lat_w);
     if (vae->cfg.decoder_reflect && (p->lat_h < 2 || p->lat_w < 2))
         return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: reflect padding needs a latent grid >= 2x2");
+    /* As upstream's CausalVaeStreamingDecoder: a decoder trained non-causally (the bidirectional vae/
+     * config) must not be streamed; use non_causal = 1 or the ltx2_causal_vae weights. */
+    if (!p->non_causal && !vae->cfg.decoder_causal)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: config has decoder_causal false: streaming needs "
+                                                 "the causal VAE (ltx2_causal_vae) or a non-causal decode");
     wm_vae_decoder *d = calloc(1, sizeof *d);
     if (!d) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE decoder: no memory");
     d->vae = vae, d->p = *p;
