@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GOLDEN "tests/golden/vae/"
 
@@ -203,6 +204,42 @@ static void test_flops(const wm_vae_config *c)
     json_decref(j);
 }
 
+/* Mutilated checkpoints: a missing tensor, a mis-shaped one, a zero latents_std -> clean errors naming
+ * the tensor, no VAE returned. */
+static void test_bad_weights(const wm_vae_config *cfg, wm_checkpoint *ck, wm_backend *be)
+{
+    int n = wm_checkpoint_count(ck);
+    wm_st_item *items = calloc((size_t)n, sizeof *items);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/wm_vae_bad_%d.safetensors", (int)getpid());
+    const char *victim = "decoder.up_blocks.1.resnets.0.conv2.conv.weight";
+    uint16_t zero_std[64] = {0};
+    for (int mode = 0; mode < 3; mode++) {
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            const wm_ckpt_entry *e = wm_checkpoint_entry(ck, i);
+            wm_st_item it = {e->name, e->dtype, e->ndim, {0}, e->data};
+            memcpy(it.shape, e->shape, sizeof it.shape);
+            if (!strcmp(e->name, victim) && mode == 0) continue;                  /* missing */
+            if (!strcmp(e->name, victim) && mode == 1) it.shape[0] /= 2, it.shape[1] *= 2; /* same bytes */
+            if (!strcmp(e->name, "latents_std") && mode == 2) it.data = zero_std;
+            items[m++] = it;
+        }
+        wm_error err = {0};
+        wm_checkpoint *bad = NULL;
+        wm_vae *v = NULL;
+        CHECK(wm_safetensors_write(path, items, m, NULL, &err) == WM_OK);
+        CHECK(wm_checkpoint_open(path, &bad, &err) == WM_OK);
+        wm_status st = bad ? wm_vae_load_checkpoint(cfg, bad, be, NULL, &v, &err) : WM_ERR_IO;
+        const char *want = mode == 2 ? "latents_std" : victim;
+        CHECK_MSG(st != WM_OK && !v && strstr(err.msg, want), "bad weights %d: status %d '%s'", mode, st, err.msg);
+        printf("bad weights case %d -> %s\n", mode, err.msg);
+        wm_checkpoint_close(bad);
+    }
+    remove(path);
+    free(items);
+}
+
 int main(void)
 {
     wm_error err = {0};
@@ -247,6 +284,7 @@ int main(void)
         test_decode(vae);
         test_encode(vae);
         test_flops(&cfg);
+        test_bad_weights(&cfg, ck, be);
     }
     wm_vae_free(vae);
     wm_checkpoint_close(ck);
