@@ -178,7 +178,9 @@ static void t_token_ops(const cfg *g)
         snprintf(l, sizeof l, "%s ucpe_apply tr%d", g->name, tr);
         cmp(l, &y, tol);
         tp b = mk(WM_F32, 1.0f, 2, N, g->H, 0, 0), bc = OUT(WM_F32, 2, N, g->H, 0, 0);
-        upd(&y); /* both sides read the CPU's post-UCPE keys */
+        if (a == WM_BF16) /* both sides read the CPU's post-UCPE keys, rounded as the device stores them */
+            for (int64_t i = 0; i < N * C; i++) y.h[i] = wm_round_bf16(y.h[i]);
+        upd(&y);
         CP_OK(c->cpu, wm_gdn_cam_beta(c->cpu, &x.ht, &y.ht, &b.ht, g->T, &bc.ht));
         CP_OK(c->gpu, wm_gdn_cam_beta(c->gpu, &x.dt, &y.dt, &b.dt, g->T, &bc.dt));
         snprintf(l, sizeof l, "%s gdn_cam_beta", g->name);
@@ -233,7 +235,7 @@ static void t_gdn(const cfg *g)
     upd(&qd); upd(&zf); upd(&zr);
     CP_OK(c->cpu, wm_gdn_output(c->cpu, &q.ht, &Mf.ht, &Mr.ht, &qd.ht, &zf.ht, &zr.ht, 1e-8f, &o.ht));
     CP_OK(c->cpu, wm_gdn_output(c->cpu, &q.ht, &Mf.ht, &Mr.ht, NULL, NULL, NULL, 0.0f, &o2.ht));
-    upd(&Mf); upd(&Mr); /* both sides read the CPU states */
+    upd(&Mf); upd(&Mr); /* both sides read the CPU states (fp32: exact) */
     CP_OK(c->gpu, wm_gdn_output(c->gpu, &q.dt, &Mf.dt, &Mr.dt, &qd.dt, &zf.dt, &zr.dt, 1e-8f, &o.dt));
     CP_OK(c->gpu, wm_gdn_output(c->gpu, &q.dt, &Mf.dt, &Mr.dt, NULL, NULL, NULL, 0.0f, &o2.dt));
     snprintf(l, sizeof l, "%s gdn_output num/den", g->name);

@@ -80,7 +80,7 @@ static wm_status alloc_block(dit *d, blk *b, int is_sm, uint64_t seed)
     WF(6, C, 0.1f, &b->sst); WF(1, C, 0.3f, &b->nq); WF(1, C, 0.003f, &b->nk); /* key scale folded in */
     W(H, C, 0.02f, &b->beta_w); W(1, H, 0.02f, &b->beta_b); W(H, C, 0.02f, &b->gate_w); W(1, H, 0.02f, &b->gate_b);
     WF(1, H, 0.5f, &b->A_log); WF(1, H, 0.5f, &b->dt_bias); WF(C, 4, 0.3f, &b->conv_k); WF(C, 4, 0.3f, &b->conv_kc);
-    W(L, C, 1.0f, &b->ca_k); W(L, C, 1.0f, &b->ca_v);
+    W(L, C, 1.0f, &b->ca_k); W(L, C, 1.0f, &b->ca_v); W(S, C, 1.0f, &b->ttail);
     if (is_sm) {
         for (int i = 0; i < 4; i++) W(10 * S, C, 1.0f, &b->kcache[i]);
         return WM_OK;
@@ -90,7 +90,7 @@ static wm_status alloc_block(dit *d, blk *b, int is_sm, uint64_t seed)
     b->M = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, b->M.data, 3, sh);
     b->Mc = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, b->Mc.data, 3, sh);
     b->z = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, b->z.data, 3, shz);
-    W(3 * S, C, 1.0f, &b->ktail); W(3 * S, C, 1.0f, &b->kctail); W(S, C, 1.0f, &b->ttail);
+    W(3 * S, C, 1.0f, &b->ktail); W(3 * S, C, 1.0f, &b->kctail);
     return WM_OK;
 }
 
