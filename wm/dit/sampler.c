@@ -72,7 +72,7 @@ typedef struct smp {
     const wm_dit_weights *w;
     const wm_dit_cond *c;
     const wm_dit_sampler_cb *cb;
-    wm_arena arena;
+    wm_arena own, *arena; /* own: planned per sampling call; arena: the one forwards use */
     int Ci, Co, S;
     float *vu, *vc, *xb, *pb, *dt; /* scratch: velocities, gathered latents / Plücker, step sizes */
     char prefix[64];
@@ -101,7 +101,8 @@ static wm_status smp_init(smp *s, wm_backend *be, const wm_dit_weights *w, const
     s->Ci = w->cfg.in_channels, s->Co = w->cfg.out_channels, s->S = w->cfg.latent_h * w->cfg.latent_w;
     if (s->Ci != s->Co) return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "sampler: in/out channels differ");
     if (!bytes) WM_TRY(wm_dit_plan(be, w, plan_run, Tmax, c->L, &bytes));
-    WM_TRY(wm_arena_init(&s->arena, NULL, bytes));
+    WM_TRY(wm_arena_init(&s->own, NULL, bytes));
+    s->arena = &s->own;
     size_t n = (size_t)s->Ci * Tmax * s->S, np = (size_t)w->cfg.plucker_channels * Tmax * s->S;
     s->vu = malloc(n * 4), s->vc = malloc(n * 4), s->xb = malloc(n * 4), s->pb = malloc(np * 4);
     s->dt = malloc((size_t)Tmax * 4);
@@ -111,7 +112,7 @@ static wm_status smp_init(smp *s, wm_backend *be, const wm_dit_weights *w, const
 
 static void smp_free(smp *s)
 {
-    wm_arena_free(&s->arena);
+    wm_arena_free(&s->own);
     free(s->vu), free(s->vc), free(s->xb), free(s->pb), free(s->dt);
 }
 
@@ -129,15 +130,19 @@ static void frames_copy(float *dst, float *src, int ch, int T, int S, int f0, in
 static wm_status velocity(smp *s, wm_dit_run *run, const float *xb, const float *t, int f0, int n, int T)
 {
     const wm_dit_cond *c = s->c;
-    frames_copy(s->pb, (float *)c->plucker, s->w->cfg.plucker_channels, T, s->S, f0, n, 0);
-    wm_dit_inputs in = {xb, t, c->y, c->mask, c->L, c->cam + (size_t)f0 * 20, s->pb, n};
-    WM_TRY(wm_dit_forward(s->be, s->w, run, &in, &s->arena, s->vc));
+    const float *plk = c->plucker;
+    if (f0 != 0 || n != T) { /* a frame range of the channels-first Plücker tensor: gather it */
+        frames_copy(s->pb, (float *)c->plucker, s->w->cfg.plucker_channels, T, s->S, f0, n, 0);
+        plk = s->pb;
+    }
+    wm_dit_inputs in = {xb, t, c->y, c->mask, c->L, c->cam + (size_t)f0 * 20, plk, n};
+    WM_TRY(wm_dit_forward(s->be, s->w, run, &in, s->arena, s->vc));
     if (!c->y_uncond) return WM_OK;
     wm_dit_inputs iu = in;
     iu.y = c->y_uncond, iu.mask = c->mask_uncond;
     wm_dit_run ru = *run;
     ru.record = NULL;
-    WM_TRY(wm_dit_forward(s->be, s->w, &ru, &iu, &s->arena, s->vu));
+    WM_TRY(wm_dit_forward(s->be, s->w, &ru, &iu, s->arena, s->vu));
     wm_tensor tu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vu, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
     wm_tensor tc = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vc, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
     return wm_cfg_combine(s->be, &tu, &tc, c->cfg_scale, &tc);
@@ -269,11 +274,13 @@ static void rec_caches(smp *s, const wm_dit_stream *st, int c, int n_tok)
     s->prefix[0] = 0;
 }
 
-/* The n_t denoising forwards of one chunk (latents in s->xb), then the save pass. */
-static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, int T, const float *sig,
-                              const float *ts, int n_t, const float *z0, float *t)
+/* The n_t denoising forwards of one chunk (latents in s->xb, chunk-local camera/Plücker in s->c), then
+ * the save pass. */
+static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, const float *sig, const float *ts,
+                              int n_t, const float *z0)
 {
     int Ci = s->Ci, S = s->S;
+    float t[WM_DIT_MAX_CHUNK_FRAMES];
     wm_dit_run run = {0};
     run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0;
     if (s->cb && s->cb->record && s->cb->record_blocks) run.record = rec_prefixed, run.record_user = s;
@@ -282,7 +289,7 @@ static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, i
         snprintf(s->prefix, sizeof s->prefix, "chunk%d.step%d.", c, k);
         rec(s, "x_in", s->xb, Ci, (int64_t)n * S);
         rec(s, "timestep", t, 1, n);
-        WM_TRY(velocity(s, &run, s->xb, t, f0, n, T));
+        WM_TRY(velocity(s, &run, s->xb, t, 0, n, n));
         rec(s, "v", s->vc, Ci, (int64_t)n * S);
         WM_TRY(euler(s, s->xb, n, t, sig, n_t + 1, c == 0 ? z0 : NULL));
     }
@@ -291,44 +298,70 @@ static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, i
     for (int f = 0; f < n; f++) t[f] = 0.0f;
     run.save = 1;
     snprintf(s->prefix, sizeof s->prefix, "chunk%d.save.", c);
-    WM_TRY(velocity(s, &run, s->xb, t, f0, n, T));
+    WM_TRY(velocity(s, &run, s->xb, t, 0, n, n));
     rec(s, "v", s->vc, Ci, (int64_t)n * S);
     rec_caches(s, st, c, n * S);
     return WM_OK;
 }
 
+wm_status wm_dit_stream_plan(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, int L, size_t *bytes)
+{
+    wm_dit_run plan = {0};
+    plan.variant = WM_DIT_STREAMING, plan.stream = stream;
+    size_t b0 = 0, b1 = 0;
+    int saved = stream->n_saved, sf = stream->sink_frames, pf = stream->prev_frames;
+    stream->n_saved = 0;
+    wm_status st = wm_dit_plan(be, w, &plan, stream->max_sink_frames, L, &b0);
+    stream->n_saved = 2, stream->sink_frames = stream->max_sink_frames, stream->prev_frames = stream->max_chunk_frames;
+    if (st == WM_OK) st = wm_dit_plan(be, w, &plan, stream->max_chunk_frames, L, &b1);
+    stream->n_saved = saved, stream->sink_frames = sf, stream->prev_frames = pf;
+    *bytes = b0 > b1 ? b0 : b1;
+    return st;
+}
+
+wm_status wm_dit_stream_chunk(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, wm_arena *arena,
+                              const wm_dit_chunk *ck, const wm_dit_sampler_cb *cb)
+{
+    static const int def_t[4] = {1000, 960, 889, 727};
+    const int *tl = ck->t_list ? ck->t_list : def_t;
+    int n_t = ck->t_list ? ck->n_t : 4, n = ck->n_frames;
+    if (n_t < 1 || n_t > 64 || n < 1 || n > WM_DIT_MAX_CHUNK_FRAMES || ck->index != stream->n_saved)
+        return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit stream: chunk %d (%d frames) out of order or too large",
+                        ck->index, n);
+    wm_dit_cond c = {ck->y, NULL, ck->mask, NULL, ck->L, ck->cam, ck->plucker, 1.0f};
+    float sig[65], ts[64], dt[WM_DIT_MAX_CHUNK_FRAMES];
+    wm_dit_sigmas_distilled(tl, n_t, sig, ts);
+    smp s = {0};
+    s.be = be, s.w = w, s.c = &c, s.cb = cb, s.arena = arena;
+    s.Ci = w->cfg.in_channels, s.Co = w->cfg.out_channels, s.S = w->cfg.latent_h * w->cfg.latent_w;
+    s.vc = stream->v, s.xb = ck->x, s.dt = dt;
+    if (s.Ci != s.Co) return WM_ERR_UNSUPPORTED;
+    return stream_chunk(&s, stream, ck->index, ck->frame0, n, sig, ts, n_t, ck->z0);
+}
+
 wm_status wm_dit_sample_streaming(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, float *x, int T,
                                   const wm_dit_cond *c, const int *t_list, int n_t, const wm_dit_sampler_cb *cb)
 {
-    static const int def_t[4] = {1000, 960, 889, 727};
-    if (!t_list) t_list = def_t, n_t = 4;
     int bounds[WM_DIT_MAX_CHUNKS + 1];
     int nc = wm_dit_stream_bounds(T, w->cfg.chunk_size, bounds, WM_DIT_MAX_CHUNKS);
-    if (n_t < 1 || n_t > 64 || nc < 1 || bounds[1] > stream->max_sink_frames) return WM_ERR_INVALID_ARG;
-    wm_dit_cond cc = *c;
-    cc.y_uncond = NULL; /* CFG 1.0: conditional pass only */
+    if (nc < 1 || bounds[1] > stream->max_sink_frames) return WM_ERR_INVALID_ARG;
     wm_dit_stream_reset(stream);
-    wm_dit_run plan = {0};
-    plan.variant = WM_DIT_STREAMING, plan.stream = stream;
     smp s = {0};
     int S = w->cfg.latent_h * w->cfg.latent_w, Ci = w->cfg.in_channels;
-    float sig[65], ts[64], *t = malloc((size_t)T * 4), *z0 = first_frame(x, Ci, T, S);
-    /* plan for chunk 0 (largest chunk) and for the largest key window (sink + previous + current) */
-    size_t b0 = 0, b1 = 0;
-    wm_status st = t && z0 ? wm_dit_plan(be, w, &plan, stream->max_sink_frames, c->L, &b0) : WM_ERR_OUT_OF_MEMORY;
-    stream->n_saved = 2, stream->sink_frames = stream->max_sink_frames, stream->prev_frames = stream->max_chunk_frames;
-    if (st == WM_OK) st = wm_dit_plan(be, w, &plan, stream->max_chunk_frames, c->L, &b1);
-    wm_dit_stream_reset(stream);
     int Tmax = stream->max_sink_frames > stream->max_chunk_frames ? stream->max_sink_frames : stream->max_chunk_frames;
-    if (st == WM_OK) st = smp_init(&s, be, w, &cc, cb, &plan, Tmax, b0 > b1 ? b0 : b1);
-    wm_dit_sigmas_distilled(t_list, n_t, sig, ts);
+    float *z0 = first_frame(x, Ci, T, S);
+    size_t bytes = 0;
+    wm_status st = z0 ? wm_dit_stream_plan(be, w, stream, c->L, &bytes) : WM_ERR_OUT_OF_MEMORY;
+    if (st == WM_OK) st = smp_init(&s, be, w, c, cb, NULL, Tmax, bytes);
     for (int k = 0; st == WM_OK && k < nc; k++) {
         int f0 = bounds[k], n = bounds[k + 1] - f0;
         frames_copy(s.xb, x, Ci, T, S, f0, n, 0);
-        st = stream_chunk(&s, stream, k, f0, n, T, sig, ts, n_t, z0, t);
+        frames_copy(s.pb, (float *)c->plucker, w->cfg.plucker_channels, T, S, f0, n, 0);
+        wm_dit_chunk ck = {s.xb, z0, n, f0, k, c->y, c->mask, c->L, c->cam + (size_t)f0 * 20, s.pb, t_list, n_t};
+        st = wm_dit_stream_chunk(be, w, stream, s.arena, &ck, cb);
         if (st == WM_OK) frames_copy(s.xb, x, Ci, T, S, f0, n, 1);
     }
     smp_free(&s);
-    free(t), free(z0);
+    free(z0);
     return st;
 }

@@ -48,6 +48,28 @@ wm_status wm_dit_sample_bidirectional(wm_backend *be, const wm_dit_weights *w, f
 /* Chunk-causal teacher staggered schedule (§5.3); interval_k <= 0 means 1/n_chunks. */
 wm_status wm_dit_sample_teacher(wm_backend *be, const wm_dit_weights *w, float *x, int T, const wm_dit_cond *c,
                                 int steps, double shift, double interval_k, const wm_dit_sampler_cb *cb);
+/* One chunk of the distilled streaming sampler (§5.4, §5.4.1), for interactive sessions that produce
+ * chunks one at a time: n_t denoising forwards then the t = 0 save pass that writes the chunk's caches.
+ * Chunks must come in order (index == stream->n_saved). Camera and Plücker are chunk-local. */
+typedef struct wm_dit_chunk {
+    float *x;              /* (in_ch, n, H, W): in the noise (chunk 0: frame 0 = clean latent), out clean */
+    const float *z0;       /* (in_ch, 1, H, W) clean first-frame latent restored in chunk 0 */
+    int n_frames, frame0;  /* frames of the chunk, absolute index of its first frame */
+    int index;             /* chunk index (0 = the sink chunk) */
+    const float *y;        /* (L, caption_channels) */
+    const uint8_t *mask;   /* (L) */
+    int L;
+    const float *cam;      /* camera_conditions of the chunk (n, 20) */
+    const float *plucker;  /* (48, n, H, W) */
+    const int *t_list;     /* NULL: {1000, 960, 889, 727} */
+    int n_t;
+} wm_dit_chunk;
+
+/* Arena bytes for any chunk of this stream (chunk 0, and the full sink + previous + current window). */
+wm_status wm_dit_stream_plan(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, int L, size_t *bytes);
+wm_status wm_dit_stream_chunk(wm_backend *be, const wm_dit_weights *w, wm_dit_stream *stream, wm_arena *arena,
+                              const wm_dit_chunk *ck, const wm_dit_sampler_cb *cb);
+
 /* Distilled streaming (§5.4): x holds the noise for all T frames with frame 0 = the clean latent; each
  * chunk runs n_t denoising forwards (timesteps t_list, default {1000, 960, 889, 727}) and the t = 0
  * save pass. stream is reset first. */

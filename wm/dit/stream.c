@@ -42,8 +42,11 @@ wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, in
     s->cfg = *cfg;
     s->max_sink_frames = max_first_chunk;
     s->max_chunk_frames = max_chunk;
+    int mx = max_first_chunk > max_chunk ? max_first_chunk : max_chunk;
+    if (mx > WM_DIT_MAX_CHUNK_FRAMES) { free(s); return WM_ERR_INVALID_ARG; }
     s->blocks = calloc((size_t)cfg->depth, sizeof *s->blocks);
-    wm_status st = s->blocks ? WM_OK : WM_ERR_OUT_OF_MEMORY;
+    s->v = malloc((size_t)cfg->out_channels * mx * cfg->latent_h * cfg->latent_w * sizeof(float));
+    wm_status st = s->blocks && s->v ? WM_OK : WM_ERR_OUT_OF_MEMORY;
     for (int i = 0; st == WM_OK && i < cfg->depth; i++)
         st = alloc_block(cfg, i, max_first_chunk, max_chunk, &s->blocks[i]);
     if (st != WM_OK) {
@@ -73,5 +76,6 @@ void wm_dit_stream_free(wm_dit_stream *s)
             for (size_t j = 0; j < sizeof(wm_dit_block_cache) / sizeof(wm_tensor); j++) wm_tensor_free(&t[j]);
         }
     free(s->blocks);
+    free(s->v);
     free(s);
 }

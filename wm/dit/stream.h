@@ -31,7 +31,10 @@ typedef struct wm_dit_stream {
     int prev_frames;      /* frames in the previous-chunk entry */
     int max_sink_frames;  /* capacities */
     int max_chunk_frames;
+    float *v;             /* velocity scratch (out_ch, max frames, S) for wm_dit_stream_chunk */
 } wm_dit_stream;
+
+#define WM_DIT_MAX_CHUNK_FRAMES 64
 
 /* max_first_chunk: frames of the first (sink) chunk, max_chunk: frames of later chunks. */
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out);
