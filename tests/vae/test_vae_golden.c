@@ -204,6 +204,29 @@ static void test_flops(const wm_vae_config *c)
     json_decref(j);
 }
 
+/* The planner agrees with what a real decoder reserves; then the real config's figures. */
+static void test_plan(wm_vae *vae)
+{
+    wm_error err = {0};
+    wm_vae_decoder_params p = {.lat_h = 2, .lat_w = 3, .max_frames = 3};
+    wm_vae_plan_info pi;
+    wm_vae_decoder *d = NULL;
+    CHECK(wm_vae_plan(wm_vae_get_config(vae), NULL, &p, &pi, &err) == WM_OK);
+    CHECK(wm_vae_decoder_create(vae, &p, &d, &err) == WM_OK);
+    CHECK(d && wm_vae_decoder_memory(d) == pi.decoder_arena_bytes + pi.decoder_cache_bytes);
+    wm_vae_decoder_free(d);
+    wm_vae_config real = wm_vae_config_default();
+    wm_vae_load_params bf = {WM_BF16, WM_BF16};
+    for (int k = 0; k < 2; k++) {
+        p = (wm_vae_decoder_params){.lat_h = 22, .lat_w = 40, .max_frames = 4};
+        CHECK(wm_vae_plan(&real, k ? &bf : NULL, &p, &pi, &err) == WM_OK);
+        printf("real config, %s, up to 4 latent frames per call: weights %.0f MiB, decoder arena %.0f MiB, "
+               "caches %.0f MiB\n", k ? "bf16" : "fp32", pi.weight_bytes / 1048576.0,
+               pi.decoder_arena_bytes / 1048576.0, pi.decoder_cache_bytes / 1048576.0);
+    }
+    CHECK(pi.weight_bytes > 2000000000u && pi.weight_bytes < 2600000000u); /* 1.22 B parameters in bf16 */
+}
+
 /* Mutilated checkpoints: a missing tensor, a mis-shaped one, a zero latents_std -> clean errors naming
  * the tensor, no VAE returned. */
 static void test_bad_weights(const wm_vae_config *cfg, wm_checkpoint *ck, wm_backend *be)
@@ -285,6 +308,7 @@ int main(void)
         test_encode(vae);
         test_flops(&cfg);
         test_bad_weights(&cfg, ck, be);
+        test_plan(vae);
     }
     wm_vae_free(vae);
     wm_checkpoint_close(ck);

@@ -96,6 +96,14 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
 /* Bytes of the decoder's activation arena and stream caches (planned at create). */
 size_t wm_vae_decoder_memory(const wm_vae_decoder *d);
 
+/* Memory a model + decoder would take, without loading anything (session planning, `wm bench vae`):
+ * weights, the decoder's activation arena and its stream caches, in the load params' dtypes. */
+typedef struct wm_vae_plan_info {
+    size_t weight_bytes, decoder_arena_bytes, decoder_cache_bytes;
+} wm_vae_plan_info;
+wm_status wm_vae_plan(const wm_vae_config *cfg, const wm_vae_load_params *lp, const wm_vae_decoder_params *p,
+                      wm_vae_plan_info *out, wm_error *err);
+
 /* x (in_channels, T, H, W) in [-1,1], T = 1 + 8k, H and W multiples of 32 -> normalised posterior mode
  * (latent_channels, 1 + k, H/32, W/32). Allocates its scratch per call (an image encode per session). */
 wm_status wm_vae_encode(wm_vae *vae, const wm_tensor *x, wm_tensor *latent, wm_vae_stage_fn on_stage, void *user,

@@ -154,8 +154,9 @@ void wm_vae_decoder_reset(wm_vae_decoder *d)
     memset(d->trimmed, 0, sizeof d->trimmed);
 }
 
-/* One (C, 2, h, w) cache per decoder conv, sized by the resolution level the conv runs at. */
-static wm_status alloc_caches(wm_vae_decoder *d, wm_error *err)
+/* One (C, 2, h, w) cache per decoder conv, sized by the resolution level the conv runs at. Returns the
+ * total bytes; with base != NULL also points the cache views into it. */
+static size_t cache_layout(wm_vae_decoder *d, char *base)
 {
     const wm_vae *v = d->vae;
     int64_t hs[WM_VAE_MAX_BLOCKS + 1], ws[WM_VAE_MAX_BLOCKS + 1];
@@ -165,24 +166,19 @@ static wm_status alloc_caches(wm_vae_decoder *d, wm_error *err)
         hs[i + 1] = hs[i] * (u->scale ? u->s[1] : 1), ws[i + 1] = ws[i] * (u->scale ? u->s[2] : 1);
     }
     size_t total = 0;
-    for (int s = 0; s < v->n_slots; s++)
-        total += (((size_t)v->slot_ch[s] * 2 * hs[v->slot_level[s]] * ws[v->slot_level[s]] *
-                   wm_dtype_size(v->act_dtype)) + 255) & ~(size_t)255;
-    WM_TRY(wm_backend_malloc(v->be, total, &d->cache_mem));
-    d->cache_bytes = total;
-    char *base = d->cache_mem;
     for (int s = 0; s < v->n_slots; s++) {
         int64_t shape[4] = {v->slot_ch[s], 2, hs[v->slot_level[s]], ws[v->slot_level[s]]};
-        d->caches[s] = wm_tensor_view(v->act_dtype, v->be->device, base, 4, shape);
-        base += ((size_t)wm_tensor_nbytes(&d->caches[s]) + 255) & ~(size_t)255;
+        wm_tensor t = wm_tensor_view(v->act_dtype, v->be->device, base ? base + total : NULL, 4, shape);
+        if (base) d->caches[s] = t;
+        total += (wm_tensor_nbytes(&t) + 255) & ~(size_t)255;
     }
-    (void)err;
-    return WM_OK;
+    return total;
 }
 
-wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decoder **out, wm_error *err)
+/* Check the parameters and fill d; plan the arena by a dry run of the largest call (a non-first call:
+ * the first call's trims only remove frames). Allocates nothing. */
+static wm_status plan(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decoder *d, size_t *need, wm_error *err)
 {
-    *out = NULL;
     if (p->lat_h < 1 || p->lat_w < 1 || p->max_frames < 0)
         return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: bad latent size %dx%d", p->lat_h, p->lat_w);
     if (vae->cfg.decoder_reflect && (p->lat_h < 2 || p->lat_w < 2))
@@ -192,26 +188,37 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
     if (!p->non_causal && !vae->cfg.decoder_causal)
         return wm__errf(err, WM_ERR_INVALID_ARG, "VAE decoder: config has decoder_causal false: streaming needs "
                                                  "the causal VAE (ltx2_causal_vae) or a non-causal decode");
-    wm_vae_decoder *d = calloc(1, sizeof *d);
-    if (!d) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE decoder: no memory");
     d->vae = vae, d->p = *p;
     if (!d->p.max_frames) d->p.max_frames = 4;
     d->causal = !p->non_causal, d->stream = !p->non_causal;
     wm_vae_decoder_reset(d);
-    /* Plan: dry run of the largest first call (most output frames per input frame is later calls, but
-     * the first call's trim only removes frames, so plan a non-first call of max_frames). */
     wm_arena_init_measure(&d->arena, vae->be->device);
     int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
     wm_tensor z = wm_tensor_view(vae->act_dtype, vae->be->device, NULL, 4, zs);
     vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err};
     if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
     wm_status st = forward(d, &f, &z, NULL);
-    size_t need = d->arena.peak;
+    *need = d->arena.peak;
     wm_vae_decoder_reset(d);
+    wm_arena_free(&d->arena);
+    return st;
+}
+
+wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decoder **out, wm_error *err)
+{
+    *out = NULL;
+    wm_vae_decoder *d = calloc(1, sizeof *d);
+    if (!d) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE decoder: no memory");
+    size_t need = 0;
+    wm_status st = plan(vae, p, d, &need, err);
     if (st == WM_OK) st = wm_arena_init(&d->arena, vae->be, need);
-    if (st == WM_OK && d->stream) st = alloc_caches(d, err);
+    if (st == WM_OK && d->stream) {
+        d->cache_bytes = cache_layout(d, NULL);
+        st = wm_backend_malloc(vae->be, d->cache_bytes, &d->cache_mem);
+        if (st == WM_OK) cache_layout(d, d->cache_mem);
+    }
     if (st != WM_OK) {
-        if (err && err->code == WM_OK) wm__errf(err, st, "VAE decoder: cannot reserve %zu bytes", need);
+        if (err && err->code == WM_OK) wm__errf(err, st, "VAE decoder: cannot reserve %zu + %zu bytes", need, d->cache_bytes);
         wm_vae_decoder_free(d);
         return st;
     }
@@ -219,6 +226,22 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
             need / 1048576.0, d->cache_bytes / 1048576.0, d->p.max_frames, p->lat_h, p->lat_w);
     *out = d;
     return WM_OK;
+}
+
+wm_status wm_vae_plan(const wm_vae_config *cfg, const wm_vae_load_params *lp, const wm_vae_decoder_params *p,
+                      wm_vae_plan_info *out, wm_error *err)
+{
+    wm_backend be = {0};   /* planning only: no op runs, nothing is allocated on it */
+    be.kind = WM_BACKEND_CPU, be.device = WM_DEVICE_CPU;
+    wm_vae *v = NULL;
+    memset(out, 0, sizeof *out);
+    WM_TRY(wm__vae_shapes(cfg, lp, &be, &v, &out->weight_bytes, err));
+    wm_vae_decoder *d = calloc(1, sizeof *d);
+    wm_status st = d ? plan(v, p, d, &out->decoder_arena_bytes, err) : WM_ERR_OUT_OF_MEMORY;
+    if (st == WM_OK && d->stream) out->decoder_cache_bytes = cache_layout(d, NULL);
+    free(d);
+    wm_vae_free(v);
+    return st;
 }
 
 void wm_vae_decoder_free(wm_vae_decoder *d)

@@ -87,5 +87,8 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
 wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
                        wm_tensor *caches, int *fresh, wm_tensor *y);
 void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t);
+/* The module tree with shapes but no weight memory (tensor data NULL), for planning. */
+wm_status wm__vae_shapes(const wm_vae_config *cfg, const wm_vae_load_params *p, wm_backend *be, wm_vae **out,
+                         size_t *weight_bytes, wm_error *err);
 
 #endif

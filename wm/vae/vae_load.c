@@ -31,7 +31,8 @@ static wm_status load_tensor(loader *L, wm_tensor *t, const char *name, int ndim
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     size_t bytes = ((size_t)n * wm_dtype_size(dt) + 255) & ~(size_t)255;
-    if (!L->loading) {
+    if (!L->loading) { /* counting pass: shapes only (the planner runs forwards on these) */
+        *t = wm_tensor_view(dt, L->be ? L->be->device : WM_DEVICE_CPU, NULL, ndim, shape);
         L->off += bytes;
         if ((size_t)n > L->stage_n) L->stage_n = (size_t)n;
         return WM_OK;
@@ -249,3 +250,24 @@ void wm_vae_free(wm_vae *v)
 }
 
 const wm_vae_config *wm_vae_get_config(const wm_vae *v) { return &v->cfg; }
+
+wm_status wm__vae_shapes(const wm_vae_config *cfg, const wm_vae_load_params *p, wm_backend *be, wm_vae **out,
+                         size_t *weight_bytes, wm_error *err)
+{
+    wm_vae *v = calloc(1, sizeof *v);
+    if (!v || !(v->res_pool = calloc(4096, sizeof(vae_resnet)))) {
+        free(v);
+        return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE: no memory");
+    }
+    v->cfg = *cfg, v->be = be;
+    v->weight_dtype = p ? p->weight_dtype : WM_F32, v->act_dtype = p ? p->act_dtype : WM_F32;
+    loader L = {NULL, be, 0, 0, NULL, v->weight_dtype, NULL, 0, err};
+    wm_status st = build_all(&L, v);
+    if (st != WM_OK) {
+        wm_vae_free(v);
+        return st;
+    }
+    *weight_bytes = L.off;
+    *out = v;
+    return WM_OK;
+}
