@@ -135,26 +135,40 @@ static void test_truncated_file(void)
 /* ---------------------------------------------------------------- minimal stored zip */
 typedef struct zfile { const char *name; const void *data; size_t len; int method; } zfile;
 
-static buf make_zip(const zfile *f, int n)
+/* A stored zip; with zip64 set, every size/offset field is saturated and the real values live in
+ * ZIP64 extra fields and the ZIP64 end-of-directory record (as in a multi-GB torch.save file). */
+static buf make_zip_ex(const zfile *f, int n, int zip64)
 {
     buf z = {0}, cd = {0};
+    const uint64_t sat = 0xffffffffu;
     for (int i = 0; i < n; i++) {
         size_t off = z.n, nl = strlen(f[i].name);
         put_le(&z, 0x04034b50, 4); put_le(&z, 20, 2); put_le(&z, 0, 2); put_le(&z, (uint64_t)f[i].method, 2);
         put_le(&z, 0, 4); put_le(&z, 0, 4); put_le(&z, f[i].len, 4); put_le(&z, f[i].len, 4);
         put_le(&z, nl, 2); put_le(&z, 0, 2); put(&z, f[i].name, nl); put(&z, f[i].data, f[i].len);
-        put_le(&cd, 0x02014b50, 4); put_le(&cd, 20, 2); put_le(&cd, 20, 2); put_le(&cd, 0, 2);
-        put_le(&cd, (uint64_t)f[i].method, 2); put_le(&cd, 0, 4); put_le(&cd, 0, 4); put_le(&cd, f[i].len, 4);
-        put_le(&cd, f[i].len, 4); put_le(&cd, nl, 2); put_le(&cd, 0, 2); put_le(&cd, 0, 2); put_le(&cd, 0, 2);
-        put_le(&cd, 0, 2); put_le(&cd, 0, 4); put_le(&cd, off, 4); put(&cd, f[i].name, nl);
+        put_le(&cd, 0x02014b50, 4); put_le(&cd, 45, 2); put_le(&cd, 45, 2); put_le(&cd, 0, 2);
+        put_le(&cd, (uint64_t)f[i].method, 2); put_le(&cd, 0, 4); put_le(&cd, 0, 4);
+        put_le(&cd, zip64 ? sat : f[i].len, 4); put_le(&cd, zip64 ? sat : f[i].len, 4);
+        put_le(&cd, nl, 2); put_le(&cd, zip64 ? 28 : 0, 2); put_le(&cd, 0, 2); put_le(&cd, 0, 2);
+        put_le(&cd, 0, 2); put_le(&cd, 0, 4); put_le(&cd, zip64 ? sat : off, 4); put(&cd, f[i].name, nl);
+        if (zip64) { put_le(&cd, 1, 2); put_le(&cd, 24, 2); put_le(&cd, f[i].len, 8); put_le(&cd, f[i].len, 8); put_le(&cd, off, 8); }
     }
     size_t cd_off = z.n;
     put(&z, cd.p, cd.n);
-    put_le(&z, 0x06054b50, 4); put_le(&z, 0, 2); put_le(&z, 0, 2); put_le(&z, (uint64_t)n, 2); put_le(&z, (uint64_t)n, 2);
-    put_le(&z, cd.n, 4); put_le(&z, cd_off, 4); put_le(&z, 0, 2);
+    if (zip64) {
+        size_t rec = z.n;
+        put_le(&z, 0x06064b50, 4); put_le(&z, 44, 8); put_le(&z, 45, 2); put_le(&z, 45, 2); put_le(&z, 0, 4);
+        put_le(&z, 0, 4); put_le(&z, (uint64_t)n, 8); put_le(&z, (uint64_t)n, 8); put_le(&z, cd.n, 8); put_le(&z, cd_off, 8);
+        put_le(&z, 0x07064b50, 4); put_le(&z, 0, 4); put_le(&z, rec, 8); put_le(&z, 1, 4);
+    }
+    put_le(&z, 0x06054b50, 4); put_le(&z, 0, 2); put_le(&z, 0, 2);
+    put_le(&z, zip64 ? 0xffff : (uint64_t)n, 2); put_le(&z, zip64 ? 0xffff : (uint64_t)n, 2);
+    put_le(&z, zip64 ? sat : cd.n, 4); put_le(&z, zip64 ? sat : cd_off, 4); put_le(&z, 0, 2);
     free(cd.p);
     return z;
 }
+
+static buf make_zip(const zfile *f, int n) { return make_zip_ex(f, n, 0); }
 
 /* ---------------------------------------------------------------- pickle builder */
 static void p_str(buf *b, const char *s) { put_s(b, "X"); put_le(b, strlen(s), 4); put_s(b, s); }
@@ -302,7 +316,18 @@ static void test_zips(void)
     buf z3 = make_zip(none, 1);
     CHECK(wm_checkpoint_open_pt_mem(z3.p, z3.n, "nopkl.pt", &ck, &err) == WM_ERR_FORMAT && strstr(err.msg, "no data.pkl"));
     CHECK(wm_checkpoint_open_pt_mem("PK\3\4", 4, "four.pt", &ck, &err) == WM_ERR_FORMAT && strstr(err.msg, "four.pt"));
-    free(good.p); free(z.p); free(bad.p); free(z2.p); free(z3.p);
+    /* ZIP64: the same archive with saturated 32-bit fields reads back; a broken locator is named. */
+    buf z64 = make_zip_ex(f, 2, 1);
+    CHECK_MSG(wm_checkpoint_open_pt_mem(z64.p, z64.n, "zip64.pt", &ck, &err) == WM_OK, "zip64.pt: %s", err.msg);
+    if (ck) { CHECK(wm_checkpoint_count(ck) == 1 && wm_checkpoint_find(ck, "w")); wm_checkpoint_close(ck); }
+    z64.p[z64.n - 22 - 20] = 'X';   /* locator signature */
+    CHECK(wm_checkpoint_open_pt_mem(z64.p, z64.n, "zip64_bad.pt", &ck, &err) == WM_ERR_FORMAT &&
+          strstr(err.msg, "zip64_bad.pt") && strstr(err.msg, "zip64"));
+    printf("%-28s %s\n", "zip64_bad.pt", err.msg);
+    z64.p[z64.n - 22 - 20] = 'P';
+    z64.p[z64.n - 22 - 20 + 8] = 0xff;   /* locator points past the file */
+    CHECK(wm_checkpoint_open_pt_mem(z64.p, z64.n, "zip64_off.pt", &ck, &err) == WM_ERR_FORMAT && strstr(err.msg, "zip64"));
+    free(good.p); free(z.p); free(bad.p); free(z2.p); free(z3.p); free(z64.p);
 }
 
 int main(void)
