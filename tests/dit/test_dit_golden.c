@@ -5,6 +5,7 @@
 #include "dit_golden.h"
 #include "wm/dit/camera.h"
 #include "wm/dit/rope.h"
+#include "wm/dit/sampler.h"
 
 static wm_backend *be;
 static wm_dit_config cfg;
@@ -151,6 +152,26 @@ int main(void)
     c3.mlp_hidden = cfg.mlp_hidden * 2;
     CHECK(wm_dit_weights_load(wck, &c3, &w, &err) == WM_ERR_SHAPE);
     CHECK_MSG(strstr(err.msg, "blocks.0.mlp.inverted_conv.conv.weight") != NULL, "message: %s", err.msg);
+    /* arena plans at the released 2.66B config from shapes alone (same code, no weights needed) */
+    wm_dit_config big = wm_dit_config_default();
+    wm_dit_weights *ws = NULL;
+    CHECK(wm_dit_weights_shapes(&big, &ws, &err) == WM_OK);
+    if (ws) {
+        size_t b_bid = 0, b_stream = 0;
+        wm_dit_run rb = {0};
+        rb.variant = WM_DIT_BIDIRECTIONAL;
+        CHECK(wm_dit_plan(be, ws, &rb, 121, 300, &b_bid) == WM_OK);
+        /* a stream header without cache memory is enough to plan (the caches are 1.9 GB at 720p) */
+        wm_dit_stream st = {0};
+        st.cfg = big, st.max_sink_frames = 4, st.max_chunk_frames = 3;
+        st.blocks = calloc((size_t)big.depth, sizeof *st.blocks);
+        CHECK(wm_dit_stream_plan(be, ws, &st, 300, &b_stream) == WM_OK);
+        free(st.blocks);
+        printf("2.66B arena plan: bidirectional T=121 %.2f GiB, streaming chunk %.1f MiB\n", b_bid / 1073741824.0,
+               b_stream / 1048576.0);
+        CHECK(b_bid > b_stream && b_stream > 0);
+        wm_dit_weights_free(ws);
+    }
     wm_checkpoint_close(wck);
     wm_checkpoint_close(in);
     wm_checkpoint_close(cam);

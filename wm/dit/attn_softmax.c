@@ -22,6 +22,7 @@ static wm_status window(dit_fwd *f, const wm_tensor *cur, const wm_tensor *sink,
     int64_t ns = st->n_saved >= 1 ? (int64_t)st->sink_frames * f->S : 0;
     int64_t np = st->n_saved >= 2 ? (int64_t)st->prev_frames * f->S : 0;
     WM_TRY(dt_new(f, ns + np + f->N, f->C, out));
+    if (!dt_live(f)) return WM_OK; /* planning: the cache tensors may be bare headers */
     wm_tensor d;
     if (ns) { d = dt_rows(out, 0, ns); wm_tensor s = dt_rows(sink, 0, ns); WM_TRY(dt_copy(f, &s, &d)); }
     if (np) { d = dt_rows(out, ns, np); wm_tensor s = dt_rows(prev, 0, np); WM_TRY(dt_copy(f, &s, &d)); }

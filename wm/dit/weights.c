@@ -19,6 +19,10 @@ typedef struct {
 static wm_status ld(ld_ctx *c, wm_tensor *dst, int ndim, const int64_t *s, int64_t rows, int64_t cols)
 {
     int64_t sh[2] = {rows, cols};
+    if (!c->ck) { /* shapes only (planning): a header without data */
+        *dst = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, cols ? 2 : 1, sh);
+        return WM_OK;
+    }
     WM_TRY(wm_tensor_alloc(WM_F32, cols ? 2 : 1, sh, dst));
     wm_status st = wm_checkpoint_read_f32(c->ck, c->name, ndim, s, dst->data, c->err);
     if (st != WM_OK && !wm_checkpoint_find(c->ck, c->name))
@@ -95,6 +99,10 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
         NAME("blocks.%d.attn.conv_k_cam.weight", i);
         WM_TRY(ld(c, &b->conv_k_cam, 3, S3(C, 1, K), C, K));
         double ks = 1.0 / sqrt((double)(C / H) * g->latent_h * g->latent_w);
+        if (!c->ck) {
+            b->k_norm_s = b->k_norm_cam_s = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 1, S1(C));
+            return WM_OK;
+        }
         WM_TRY(wm_tensor_alloc(WM_F32, 1, S1(C), &b->k_norm_s));
         WM_TRY(wm_tensor_alloc(WM_F32, 1, S1(C), &b->k_norm_cam_s));
         for (int64_t j = 0; j < C; j++) {
@@ -133,6 +141,10 @@ static wm_status ld_block(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block
     wm_tensor raw;
     NAME("blocks.%d.mlp.t_conv.weight", i);
     if (kt != 3) return wm__errf(c->err, WM_ERR_UNSUPPORTED, "%s: t_conv kernel %d (only 3)", c->name, (int)kt);
+    if (!c->ck) {
+        b->tconv_w = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 2, S2(C, 3 * C));
+        return WM_OK;
+    }
     WM_TRY(ld(c, &raw, 4, S4(C, C, 3, 1), C * C * 3, 0));
     wm_status st = wm_tensor_alloc(WM_F32, 2, S2(C, 3 * C), &b->tconv_w);
     if (st == WM_OK) {
@@ -168,6 +180,11 @@ wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg,
     }
     *out = w;
     return WM_OK;
+}
+
+wm_status wm_dit_weights_shapes(const wm_dit_config *cfg, wm_dit_weights **out, wm_error *err)
+{
+    return wm_dit_weights_load(NULL, cfg, out, err);
 }
 
 /* Every wm_tensor member is freed by walking the structs as arrays of tensors (all members are

@@ -51,9 +51,13 @@ typedef struct wm_dit_weights {
     wm_dit_block_weights *blocks; /* depth entries */
 } wm_dit_weights;
 
-/* Load every tensor the forward needs; on failure err names the key and nothing is leaked. */
+/* Load every tensor the forward needs; on failure err names the key and nothing is leaked.
+ * ck == NULL gives shapes only (see wm_dit_weights_shapes). */
 wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg, wm_dit_weights **out,
                               wm_error *err);
 void wm_dit_weights_free(wm_dit_weights *w);
+/* Shapes only (every tensor header, no data): enough for wm_dit_plan, e.g. to size the arena of the
+ * 2.66B model before its weights are read. */
+wm_status wm_dit_weights_shapes(const wm_dit_config *cfg, wm_dit_weights **out, wm_error *err);
 
 #endif
