@@ -80,16 +80,16 @@ void wm__scene_style(uint64_t seed, wm_style *st)
     for (int i = 0; i < 3; i++) {
         st->sun_col[i] = sun[i];
         st->ambient[i] = 0.3f * st->sky_horizon[i] + 0.08f;
-        st->mount_amp[i] = rnd_in(&r, 0.3f, 1.0f) * (0.06f / (float)(i + 1));
+        st->mount_amp[i] = rnd_in(&r, 0.3f, 1.0f) * (0.035f / (float)(i + 1));
         st->mount_phase[i] = rnd_in(&r, 0, 6.2831853f);
     }
-    st->mount_base = rnd_in(&r, 0.04f, 0.09f);
+    st->mount_base = rnd_in(&r, 0.03f, 0.07f); /* ring stays below 0.14 rad (the sky test band is 0.25) */
     for (int k = 0; k <= WM_MOUNT_TAB; k++) {
         float az = ((float)k / WM_MOUNT_TAB - 0.5f) * 6.2831853f, h = st->mount_base;
         for (int i = 0; i < 3; i++) h += st->mount_amp[i] * sinf(az * (float)(3 + 5 * i) + st->mount_phase[i]);
         st->mount_tab[k] = h;
     }
-    st->fog_density = rnd_in(&r, 0.033f, 0.042f);
+    st->fog_density = rnd_in(&r, 0.014f, 0.022f);
     st->empty_p = rnd_in(&r, 0.25f, 0.55f);
     float acc = 0;
     for (int i = 0; i < 6; i++) st->type_w[i] = acc += rnd_in(&r, 0.3f, 1.0f);

@@ -78,7 +78,7 @@ static void sky(const wm_style *st, wm_v3 d, float c[3])
         }
     }
     float s = dot3(d, st->sun_dir);
-    if (s > 0.9f) {
+    if (s > 0.6f) { /* 0.6^12 * 0.25 < 1/1000: the glow ends invisibly */
         float g = powf(s, 600.0f) * 3.0f + powf(s, 12.0f) * 0.25f;
         for (int i = 0; i < 3; i++) c[i] += st->sun_col[i] * g;
     }
@@ -141,7 +141,9 @@ static void shade(const wm_scene *s, wm_v3 o, wm_v3 d, float fpk, float c[3])
         lam = 0;
     }
     float amb = 0.75f + 0.25f * n.y;
-    float f = st->fog_density > 0 ? expf(-st->fog_density * t) : 1.0f;
+    /* Exponential fog, faded fully out over the last 40 m so objects entering the cell window at
+     * WM_SCENE_FAR never pop in. */
+    float f = st->fog_density > 0 ? expf(-st->fog_density * t) * clampf((WM_SCENE_FAR - t) * 0.025f, 0, 1) : 1.0f;
     for (int i = 0; i < 3; i++) {
         float lit = alb[i] * (st->ambient[i] * amb + st->sun_col[i] * lam);
         c[i] = lit * f + st->sky_horizon[i] * (1.0f - f);
