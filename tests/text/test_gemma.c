@@ -115,6 +115,33 @@ static void write_variant(const char *dir, const char *drop)
     CHECK(system(path) == 0);
 }
 
+/* Random-weight encoder (benchmarks): deterministic per seed, finite, seed-dependent, config checked. */
+static void test_random(void)
+{
+    wm_gemma_config c = wm_gemma_config_2b();
+    c.vocab_size = 1000; c.hidden = 96; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.head_dim = 32; c.ffn = 200;
+    wm_gemma_params p = {.max_tokens = 40};
+    wm_gemma *a = NULL, *b = NULL;
+    wm_error err = {0};
+    CHECK(wm_gemma_init_random(be, &c, &p, 1, &a, &err) == WM_OK);
+    CHECK(wm_gemma_init_random(be, &c, &p, 2, &b, &err) == WM_OK);
+    int32_t ids[40];
+    uint8_t mask[40];
+    for (int i = 0; i < 40; i++) { ids[i] = (i * 37) % 1000; mask[i] = i < 30; }
+    float *y1 = malloc(40 * 96 * 4), *y2 = malloc(40 * 96 * 4), *y3 = malloc(40 * 96 * 4);
+    CHECK(a && b && wm_gemma_forward(a, ids, mask, 40, y1, NULL, &err) == WM_OK);
+    CHECK(a && wm_gemma_forward(a, ids, mask, 40, y2, NULL, &err) == WM_OK && !memcmp(y1, y2, 40 * 96 * 4));
+    CHECK(b && wm_gemma_forward(b, ids, mask, 40, y3, NULL, &err) == WM_OK && memcmp(y1, y3, 40 * 96 * 4));
+    int finite = 1;
+    for (int i = 0; i < 40 * 96; i++) finite &= isfinite(y1[i]) && fabsf(y1[i]) < 100;
+    CHECK(finite);
+    wm_gemma_free(a);
+    wm_gemma_free(b);
+    c.n_kv_heads = 3;
+    CHECK(wm_gemma_init_random(be, &c, &p, 1, &a, &err) == WM_ERR_INVALID_ARG && !a);
+    free(y1); free(y2); free(y3);
+}
+
 int main(void)
 {
     wm_error err = {0};
@@ -142,6 +169,7 @@ int main(void)
     CHECK(system(cmd) == 0);
     wm_gemma *m = NULL;
     CHECK(wm_gemma_load(be, "/nonexistent_dir", NULL, &m, &err) == WM_ERR_NOT_FOUND && strstr(err.msg, "config.json"));
+    test_random();
     free(g.layers);
     free(g.out);
     wm_backend_free(be);

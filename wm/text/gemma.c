@@ -90,6 +90,39 @@ wm_status wm_gemma_load(wm_backend *be, const char *dir, const wm_gemma_params *
     return WM_OK;
 }
 
+static wm_status random_init(wm_gemma *g, const wm_gemma_config *cfg, const wm_gemma_params *p, wm_error *err)
+{
+    g->cfg = *cfg;
+    if (cfg->hidden <= 0 || cfg->n_layers <= 0 || cfg->n_heads <= 0 || cfg->n_kv_heads <= 0 || cfg->head_dim <= 1 ||
+        cfg->ffn <= 0 || cfg->vocab_size <= 0 || cfg->n_heads % cfg->n_kv_heads || cfg->head_dim % 2)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: inconsistent config for a random encoder");
+    int cuda = g->be->kind == WM_BACKEND_CUDA;
+    g->wdt = g->adt = cuda ? WM_BF16 : WM_F32;
+    g->max_tokens = p && p->max_tokens > 0 ? p->max_tokens : 1024;
+    g->n_slots = cfg->n_layers;
+    g->slots = calloc((size_t)g->n_slots, sizeof(gemma_layer));
+    if (!g->slots) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    WM_TRY(wm__gemma_alloc(g, WM_F32, cfg->hidden, 1, &g->final_norm, err));
+    for (int i = 0; i < g->n_slots; i++) WM_TRY(wm__gemma_slot_alloc(g, &g->slots[i], err));
+    WM_TRY(wm__gemma_fill_random(g, err));
+    return alloc_activations(g, err);
+}
+
+wm_status wm_gemma_init_random(wm_backend *be, const wm_gemma_config *cfg, const wm_gemma_params *p, uint64_t seed,
+                               wm_gemma **out, wm_error *err)
+{
+    *out = NULL;
+    if (!be || !cfg) return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: backend and config are required");
+    wm_gemma *g = calloc(1, sizeof *g);
+    if (!g) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    g->be = be;
+    g->seed = seed;
+    wm_status st = random_init(g, cfg, p, err);
+    if (st != WM_OK) { wm_gemma_free(g); return st; }
+    *out = g;
+    return WM_OK;
+}
+
 void wm_gemma_free(wm_gemma *g)
 {
     if (!g) return;
@@ -142,7 +175,7 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
     if (!h) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
     /* HF multiplies by a normalizer tensor of the activation dtype: round sqrt(C) and the product */
     float norm = g->adt == WM_F32 ? sqrtf((float)C) : wm_round_bf16(sqrtf((float)C));
-    size_t esz = wm_dtype_size(g->embed->dtype);
+    size_t esz = g->embed ? wm_dtype_size(g->embed->dtype) : 0;
     for (int t = 0; t < T; t++) {
         if (ids[t] < 0 || ids[t] >= c->vocab_size) {
             free(h);
@@ -150,7 +183,10 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
                             t, c->vocab_size);
         }
         float *row = h + (size_t)t * C;
-        wm_convert_to_f32(g->embed->dtype, (const char *)g->embed->data + (size_t)ids[t] * C * esz, row, (size_t)C);
+        if (g->embed)
+            wm_convert_to_f32(g->embed->dtype, (const char *)g->embed->data + (size_t)ids[t] * C * esz, row, (size_t)C);
+        else /* random encoder: a fixed pseudo-random row per id */
+            wm__gemma_random_fill(row, (size_t)C, g->seed, (1ULL << 40) + (uint64_t)ids[t], 1.0f / sqrtf((float)C));
         for (int64_t i = 0; i < C; i++) row[i] = g->adt == WM_F32 ? row[i] * norm : wm_round_bf16(row[i] * norm);
     }
     /* rotate-half RoPE angles pos * theta^(-2i/D), positions 0..T-1, in double then rounded once */

@@ -49,6 +49,10 @@ typedef struct wm_gemma wm_gemma;
  * checkpoint's text_encoder/ folder or the gemma-2-2b-it repository. The encoder keeps the checkpoint
  * mapped until wm_gemma_free. */
 wm_status wm_gemma_load(wm_backend *be, const char *dir, const wm_gemma_params *p, wm_gemma **out, wm_error *err);
+/* An encoder with random resident weights and a synthesised embedding (no checkpoint), for benchmarks
+ * and memory planning at the real config (gemma_random.c). */
+wm_status wm_gemma_init_random(wm_backend *be, const wm_gemma_config *cfg, const wm_gemma_params *p, uint64_t seed,
+                               wm_gemma **out, wm_error *err);
 void wm_gemma_free(wm_gemma *g);
 const wm_gemma_config *wm_gemma_get_config(const wm_gemma *g);
 

@@ -18,6 +18,7 @@ struct wm_gemma {
     wm_gemma_config cfg;
     wm_dtype wdt, adt;            /* weight storage and activation dtypes of the backend */
     int streamed, max_tokens;
+    uint64_t seed;                /* random-weight encoders (no checkpoint): weights and embedding rows */
     const wm_ckpt_entry *embed;   /* stays in the checkpoint mapping */
     wm_tensor final_norm;
     gemma_layer *slots;           /* n_layers slots (resident) or 1 (streamed) */
@@ -28,6 +29,10 @@ struct wm_gemma {
     wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
 };
 
+/* A backend tensor (rows, cols); cols == 1 gives a 1-D tensor of rows elements. */
+wm_status wm__gemma_alloc(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t, wm_error *err);
+void wm__gemma_random_fill(float *dst, size_t n, uint64_t seed, uint64_t stream, float sigma);
+wm_status wm__gemma_fill_random(wm_gemma *g, wm_error *err);
 const wm_ckpt_entry *wm__gemma_find(const wm_gemma *g, const char *key, char *full, size_t cap);
 wm_status wm__gemma_slot_alloc(wm_gemma *g, gemma_layer *s, wm_error *err);
 void wm__gemma_slot_free(wm_gemma *g, gemma_layer *s);

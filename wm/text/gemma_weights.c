@@ -58,7 +58,7 @@ static wm_status store(wm_gemma *g, wm_tensor *t, wm_error *err)
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
 }
 
-static wm_status alloc_tensor(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t, wm_error *err)
+wm_status wm__gemma_alloc(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t, wm_error *err)
 {
     void *p = NULL;
     size_t bytes = (size_t)(rows * cols) * wm_dtype_size(dt);
@@ -86,14 +86,14 @@ wm_status wm__gemma_slot_alloc(wm_gemma *g, gemma_layer *s, wm_error *err)
     const wm_gemma_config *c = &g->cfg;
     int64_t C = c->hidden, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim;
     wm_tensor *norms[4] = {&s->in_norm, &s->post_attn, &s->pre_ffn, &s->post_ffn};
-    for (int i = 0; i < 4; i++) WM_TRY(alloc_tensor(g, WM_F32, C, 1, norms[i], err));
-    WM_TRY(alloc_tensor(g, g->wdt, Q, C, &s->q, err));
-    WM_TRY(alloc_tensor(g, g->wdt, K, C, &s->k, err));
-    WM_TRY(alloc_tensor(g, g->wdt, K, C, &s->v, err));
-    WM_TRY(alloc_tensor(g, g->wdt, C, Q, &s->o, err));
-    WM_TRY(alloc_tensor(g, g->wdt, c->ffn, C, &s->gate, err));
-    WM_TRY(alloc_tensor(g, g->wdt, c->ffn, C, &s->up, err));
-    return alloc_tensor(g, g->wdt, C, c->ffn, &s->down, err);
+    for (int i = 0; i < 4; i++) WM_TRY(wm__gemma_alloc(g, WM_F32, C, 1, norms[i], err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, Q, C, &s->q, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, K, C, &s->k, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, K, C, &s->v, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, C, Q, &s->o, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, c->ffn, C, &s->gate, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, c->ffn, C, &s->up, err));
+    return wm__gemma_alloc(g, g->wdt, C, c->ffn, &s->down, err);
 }
 
 void wm__gemma_slot_free(wm_gemma *g, gemma_layer *s)
@@ -140,7 +140,7 @@ wm_status wm__gemma_load_globals(wm_gemma *g, wm_error *err)
     if (!wm_dtype_is_float(g->embed->dtype) || g->embed->dtype == WM_F8E4M3)
         return wm__errf(err, WM_ERR_DTYPE, "%s: '%s' has dtype %s", wm_checkpoint_path(g->ck), full,
                         wm_dtype_name(g->embed->dtype));
-    WM_TRY(alloc_tensor(g, WM_F32, c->hidden, 1, &g->final_norm, err));
+    WM_TRY(wm__gemma_alloc(g, WM_F32, c->hidden, 1, &g->final_norm, err));
     return load_norm(g, "norm.weight", &g->final_norm, err);
 }
 
