@@ -357,10 +357,8 @@ wm_status wm_explore_run(const wm_explore_opts *o, wm_explore_result *res, wm_er
 done:
     if (ring_ok) wm_ring_quit(&e.ring);
     if (thread_ok) pthread_join(gen, NULL);
-    if (e.rec) {
-        wm_status rs = wm_recorder_close(e.rec, st == WM_OK ? err : NULL);
-        if (st == WM_OK) st = rs;
-    }
+    if (e.rec && st == WM_OK) st = wm_recorder_close(e.rec, err);
+    else wm_recorder_abandon(e.rec); /* failed run: keep only the .part files */
     res->frames_generated = e.generated;
     res->seconds = u.win ? glfwGetTime() - t0 : 0;
     ui_close(&u);

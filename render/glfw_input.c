@@ -2,6 +2,7 @@
 #include "render/glfw_input.h"
 
 #include <GLFW/glfw3.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,6 +94,20 @@ void wm_glfw_input_inject_pad(wm_glfw_input *in, const wm_gamepad_state *pad)
     if (pad) in->pad = *pad;
 }
 
+/* Log gamepad motion for the sidecar as events when an axis moves by a tenth (value in percent). */
+static void log_pad(wm_glfw_input *in, const wm_action *p)
+{
+    static const char *names[7] = {"MOVE_X", "MOVE_Y", "MOVE_Z", "YAW", "PITCH", "FAST", "-"};
+    float v[6] = {p->move_x, p->move_y, p->move_z, p->yaw, p->pitch, (p->keys & WM_KEY_FAST) ? 1.0f : 0.0f};
+    for (int i = 0; i < 6; i++) {
+        int q = (int)lroundf(v[i] * 10.0f);
+        if (q != in->pad_q[i]) {
+            in->pad_q[i] = q;
+            push_event(in, "pad", names[i], q * 10);
+        }
+    }
+}
+
 wm_action wm_glfw_input_sample(wm_glfw_input *in)
 {
     wm_key_state ks;
@@ -117,6 +132,7 @@ wm_action wm_glfw_input_sample(wm_glfw_input *in)
     }
     if (have) {
         wm_action p = wm_gamepad_action(&gs, NULL);
+        log_pad(in, &p);
         a = wm_action_merge(&a, &p);
     }
     return a;

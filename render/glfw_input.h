@@ -33,6 +33,7 @@ typedef struct wm_glfw_input {
     int n_events;
     int pad_injected;
     wm_gamepad_state pad;                /* injected state (tests) */
+    int pad_q[7];                        /* last logged pad axes, tenths (event on change) */
 } wm_glfw_input;
 
 /* Install callbacks on win (uses the window user pointer). */

@@ -98,8 +98,17 @@ int main(void)
     /* Gamepad: right trigger rises (-Y), right stick turns right (forward gains +X). */
     o = small_opts();
     o.on_tick = pad_up_right;
+    char mp4b[512], jsonb[512];
+    snprintf(mp4b, sizeof mp4b, "%s/pad.mp4", dir);
+    snprintf(jsonb, sizeof jsonb, "%s/pad.json", dir);
+    o.record_mp4 = mp4b;
     st = wm_explore_run(&o, &res, &err);
     CHECK_MSG(st == WM_OK, "explore (pad): %s", err.msg);
+    f = fopen(jsonb, "r");
+    n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+    CHECK(strstr(buf, "\"device\":\"pad\",\"name\":\"MOVE_Y\",\"value\":100") != NULL);
     printf("pad run: pose y %.3f fwd.x %.3f\n", res.last_pose.c2w[7], res.last_pose.c2w[2]);
     CHECK(res.last_pose.c2w[7] < -0.05f);
     CHECK(res.last_pose.c2w[2] > 0.02f);
