@@ -85,6 +85,7 @@ static void test_forward(const wm_dit_weights *w, const wm_checkpoint *in, wm_di
     g_rec rec = {0};
     wm_dit_run run = {0};
     run.variant = var;
+    run.ffn_group_frames = var == WM_DIT_CHUNK_CAUSAL ? 2 : 0; /* exercise the grouped FFN path too */
     run.record = g_record;
     run.record_user = &rec;
     size_t bytes = 0;

@@ -131,7 +131,9 @@ wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tenso
     size_t mark = wm_arena_mark(f->ar);
     wm_tensor beta, g;
     WM_TRY(gates(f, b, h, &beta, &g));
+    size_t mark2 = wm_arena_mark(f->ar); /* each branch's temporaries are released after it */
     WM_TRY(main_branch(f, b, h, &beta, &g, cc, main_raw));
+    wm_arena_rewind(f->ar, mark2);
     WM_TRY(cam_branch(f, b, h, &beta, &g, cc, cam_raw));
     wm_arena_rewind(f->ar, mark);
     return WM_OK;

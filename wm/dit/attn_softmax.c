@@ -130,6 +130,7 @@ wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_t
     WM_TRY(dt_new(f, f->N, f->C, cam_raw));
     size_t mark = wm_arena_mark(f->ar);
     WM_TRY(main_branch(f, b, h, cc, main_raw));
+    wm_arena_rewind(f->ar, mark); /* the main branch's temporaries are released */
     WM_TRY(cam_branch(f, b, h, cc, cam_raw));
     wm_arena_rewind(f->ar, mark);
     return WM_OK;

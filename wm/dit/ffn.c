@@ -5,16 +5,34 @@
  * stops at the chunk's last frame; bidirectional = one chunk. */
 #include "wm/dit/dit_internal.h"
 
+/* Frames per group of the spatial part: the 2M-wide intermediates are only materialised for a group
+ * (about 256 MiB of fp32 at most; the whole chunk when it is small). */
+static int ffn_group(const dit_fwd *f)
+{
+    if (f->run->ffn_group_frames > 0) return f->run->ffn_group_frames;
+    int64_t per = (int64_t)f->S * f->cfg->mlp_hidden * 3 * (int64_t)sizeof(float);
+    int64_t g = ((int64_t)256 << 20) / (per > 0 ? per : 1);
+    return g < 1 ? 1 : g > f->T ? f->T : (int)g;
+}
+
 wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *out)
 {
-    int64_t M = f->cfg->mlp_hidden;
+    int64_t M = f->cfg->mlp_hidden, S = f->S;
     WM_TRY(dt_new(f, f->N, f->C, out));
     size_t mark = wm_arena_mark(f->ar);
-    wm_tensor u, g, y, cat;
-    WM_TRY(dt_linear(f, h, &b->inv_w, &b->inv_b, WM_ACT_SILU, &u));
-    WM_TRY(dt_new(f, f->N, M, &g));
-    DT_RUN(f, wm_depthwise3x3_glu(f->be, &u, &b->dw_w, &b->dw_b, f->T, f->cfg->latent_h, f->cfg->latent_w, &g));
-    WM_TRY(dt_linear(f, &g, &b->pt_w, NULL, WM_ACT_NONE, &y));
+    wm_tensor y, cat;
+    WM_TRY(dt_new(f, f->N, f->C, &y));
+    int G = ffn_group(f);
+    for (int f0 = 0; f0 < f->T; f0 += G) {
+        int nf = f0 + G <= f->T ? G : f->T - f0;
+        size_t m2 = wm_arena_mark(f->ar);
+        wm_tensor hs = dt_rows(h, f0 * S, nf * S), ys = dt_rows(&y, f0 * S, nf * S), u, g;
+        WM_TRY(dt_linear(f, &hs, &b->inv_w, &b->inv_b, WM_ACT_SILU, &u));
+        WM_TRY(dt_new(f, nf * S, M, &g));
+        DT_RUN(f, wm_depthwise3x3_glu(f->be, &u, &b->dw_w, &b->dw_b, nf, f->cfg->latent_h, f->cfg->latent_w, &g));
+        DT_RUN(f, wm_matmul(f->be, &g, &b->pt_w, NULL, WM_ACT_NONE, &ys));
+        wm_arena_rewind(f->ar, m2);
+    }
     wm_dit_block_cache *cc = dit_cache(f);
     WM_TRY(dt_new(f, f->N, 3 * f->C, &cat));
     DT_RUN(f, wm_temporal_shift_cat(f->be, &y, cc ? &cc->ttail : NULL, f->bounds, f->n_chunks, &cat));

@@ -37,6 +37,7 @@ typedef struct wm_dit_run {
     wm_dit_stream *stream;   /* STREAMING only: caches of earlier chunks (read) */
     int frame0;              /* STREAMING only: absolute index of the chunk's first frame (RoPE) */
     int save;                /* STREAMING only: write this pass's caches (the t = 0 pass) */
+    int ffn_group_frames;    /* frames per FFN spatial group; 0 = auto (<= 256 MiB of intermediates) */
     wm_dit_record_fn record; /* optional */
     void *record_user;
 } wm_dit_run;
