@@ -135,6 +135,25 @@ static void print_text(const wm_checkpoint *ck, const wm_dit_config *c, const wm
     }
 }
 
+/* The checkpoint's shapes win over config.yaml; say so when they disagree. */
+static void report_overrides(const char *yaml, const wm_dit_config *y, const wm_dit_config *c)
+{
+    const struct { const char *name; int a, b; } f[] = {
+        {"hidden_size", y->hidden_size, c->hidden_size}, {"depth", y->depth, c->depth},
+        {"num_heads", y->num_heads, c->num_heads}, {"mlp_hidden", y->mlp_hidden, c->mlp_hidden},
+        {"in_channels", y->in_channels, c->in_channels}, {"caption_channels", y->caption_channels, c->caption_channels},
+        {"caption_length", y->caption_length, c->caption_length}, {"plucker_channels", y->plucker_channels, c->plucker_channels},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].a != f[i].b)
+            fprintf(stderr, "wm inspect: note: %s gives %s %d, the checkpoint has %d (using the checkpoint)\n", yaml,
+                    f[i].name, f[i].a, f[i].b);
+    int differ = 0;
+    for (int i = 0; i < c->depth && i < WM_DIT_MAX_DEPTH; i++) differ |= !y->is_softmax[i] != !c->is_softmax[i];
+    if (differ)
+        fprintf(stderr, "wm inspect: note: %s and the checkpoint disagree on which blocks are softmax\n", yaml);
+}
+
 int wm_cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL, *yaml = NULL;
@@ -154,7 +173,10 @@ int wm_cmd_inspect(int argc, char **argv)
     wm_checkpoint *ck = NULL;
     if (wm_checkpoint_open(path, &ck, &err) != WM_OK) { fprintf(stderr, "wm inspect: %s\n", err.msg); return 2; }
     const char *note = NULL;
-    if (wm_dit_config_from_checkpoint(ck, &cfg, &err) != WM_OK) {
+    wm_dit_config from_yaml = cfg;
+    if (wm_dit_config_from_checkpoint(ck, &cfg, &err) == WM_OK) {
+        if (yaml) report_overrides(yaml, &from_yaml, &cfg);
+    } else {
         note = err.msg;
         fprintf(stderr, "wm inspect: %s (checking against the %s config)\n", err.msg, yaml ? "given" : "default");
     }
