@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define WM_CUDA_WORKSPACE_BYTES ((size_t)64 << 20)
+#define WM_CUDA_SCRATCH_BYTES ((size_t)32 << 20)
 
 extern "C" wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaError_t e)
 {
@@ -41,6 +42,12 @@ static void ctx_release(wm_cuda_ctx *c)
         cublasLtMatmulDescDestroy(p->desc);
     }
     if (c->workspace) cudaFree(c->workspace);
+    if (c->scratch) cudaFree(c->scratch);
+    if (c->prof_ev) {
+        for (int i = 0; i < WM_CUDA_PROF_MAX; i++) cudaEventDestroy(c->prof_ev[i]);
+        free(c->prof_ev);
+        free(c->prof_cat);
+    }
     if (c->lt) cublasLtDestroy(c->lt);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
@@ -78,12 +85,14 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     }
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaMalloc(&c->workspace, WM_CUDA_WORKSPACE_BYTES);
+    if (e == cudaSuccess) e = cudaMalloc(&c->scratch, WM_CUDA_SCRATCH_BYTES);
     if (e != cudaSuccess) {
         ctx_release(c);
         return wm__errf(err, e == cudaErrorMemoryAllocation ? WM_ERR_OUT_OF_MEMORY : WM_ERR_NO_DEVICE,
                         "CUDA backend: device %d setup failed: %s", dev, cudaGetErrorString(e));
     }
     c->workspace_bytes = WM_CUDA_WORKSPACE_BYTES;
+    c->scratch_bytes = WM_CUDA_SCRATCH_BYTES;
     c->n_sm = prop.multiProcessorCount;
     c->smem_optin = prop.sharedMemPerBlockOptin;
     snprintf(c->name, sizeof c->name, "%s", prop.name);

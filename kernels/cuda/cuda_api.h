@@ -36,6 +36,14 @@ int wm__cuda_sm_count(wm_backend *be);
  * hash of (seed, index): for random weights in benchmarks without a host round trip. */
 wm_status wm__cuda_fill_normal(wm_backend *be, wm_tensor *t, uint64_t seed, float scale);
 
+/* Profiling by category (benchmarks only; not capturable): wm__cuda_prof_mark(be, cat) records a device
+ * event before an op of category cat (0..WM_PROF_CATS-1); the time until the next mark is charged to
+ * cat. wm__cuda_prof_collect(be, ms) synchronises, adds each category's milliseconds into ms[] and
+ * clears the marks. A mark with cat < 0 closes the last interval. */
+#define WM_PROF_CATS 16
+wm_status wm__cuda_prof_mark(wm_backend *be, int cat);
+wm_status wm__cuda_prof_collect(wm_backend *be, double *ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,6 +30,7 @@ extern "C" {
 #include <stdint.h>
 
 #define WM_CUDA_PLAN_CACHE 128
+#define WM_CUDA_PROF_MAX 16384
 
 /* One cached cuBLASLt plan: descriptors + the heuristic's algorithm for one GEMM shape/dtype/epilogue. */
 typedef struct wm_cuda_plan {
@@ -51,6 +52,10 @@ typedef struct wm_cuda_ctx {
     size_t smem_optin;
     char name[256];
     wm_cuda_plan plans[WM_CUDA_PLAN_CACHE];
+    void *scratch;            /* op-private scratch (split-K partial sums), stream-ordered between ops */
+    size_t scratch_bytes;
+    cudaEvent_t *prof_ev;     /* benchmark profiling marks (services.cu) */
+    int *prof_cat, prof_n;
 } wm_cuda_ctx;
 
 static inline wm_cuda_ctx *wm__cuda_ctx(wm_backend *be) { return (wm_cuda_ctx *)be->cuda; }

@@ -12,9 +12,10 @@
  * gdn_scan: M_t = g_t (M_{t-1} - P_t M_{t-1}) + A_t. Columns of M evolve independently (P acts from the
  *   left), so one block owns a 16-column slab of one head's state for the whole serial loop: grid =
  *   heads x ceil(Dv/16), the slab stays in shared memory, P_t is staged per step. fp32 throughout.
- * gdn_output: out = (Mf+Mr)^T q / (q_d.(zf+zr) + eps) per token; one block per (frame, head, 64-token
- *   tile) holds (Mf+Mr) in shared memory (fp32) and computes a 4-token x 7-column register tile per
- *   thread (fp32 FMA; the states stay fp32 as the spec asks).
+ * gdn_output: out = (Mf+Mr)^T q / (q_d.(zf+zr) + eps) per token. D = Dv = 112 with bf16 q: tensor cores
+ *   with the fp32 state split into bf16 hi + lo (two mma per tile, ~fp32 accuracy); otherwise one block
+ *   per (frame, head, 64-token tile) holds (Mf+Mr) in shared memory and computes a 4-token x 7-column
+ *   register tile per thread in fp32 FMA.
  */
 #include "mma.cuh"
 
@@ -28,7 +29,7 @@
 /* P(T,H,D,D), A(T,H,D,D) for D = 112, k/v bf16 (N, H*D), beta (N, H) fp32 or bf16. */
 __global__ void __launch_bounds__(GR_WARPS * 32)
     gdn_gram_tc_kernel(const bf16 *k, const bf16 *v, const void *beta, int beta_bf16, float *P, float *A, int S, int H,
-                       int ldk, int ldv)
+                       int ldk, int ldv, int s_per)
 {
     __shared__ __align__(16) bf16 ks[GR_TOK * GR_DP], bks[GR_TOK * GR_DP], vs[GR_TOK * GR_DP];
     const int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -38,13 +39,15 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
     for (int n = 0; n < GR_D / 8; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++) accP[n][e] = accA[n][e] = 0.0f;
-    for (int s0 = 0; s0 < S; s0 += GR_TOK) {
+    /* blockIdx.y = token split: tokens [s_beg, s_end) of the frame; partial sums go to slice y of P/A */
+    const int s_beg = blockIdx.y * s_per, s_end = min(S, s_beg + s_per);
+    for (int s0 = s_beg; s0 < s_end; s0 += GR_TOK) {
         __syncthreads(); /* previous tile fully consumed */
         for (int c = threadIdx.x; c < GR_TOK * (GR_D / 8); c += nthr) {
             int r = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + r;
             uint4 kk = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
             float b = 0.0f;
-            if (s < S) {
+            if (s < s_end) {
                 int64_t n = (int64_t)f * S + s;
                 kk = *(const uint4 *)(k + n * ldk + h * GR_D + cc * 8);
                 vv = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
@@ -82,7 +85,7 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
             }
         }
     }
-    int64_t base = ((int64_t)f * H + h) * GR_D * GR_D;
+    int64_t base = ((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D * GR_D;
     int r = 16 * warp + (lane >> 2);
 #pragma unroll
     for (int n = 0; n < GR_D / 8; n++) {
@@ -91,6 +94,16 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
         *(float2 *)(P + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accP[n][2], accP[n][3]);
         *(float2 *)(A + base + (int64_t)r * GR_D + c) = make_float2(accA[n][0], accA[n][1]);
         *(float2 *)(A + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accA[n][2], accA[n][3]);
+    }
+}
+
+/* Sum of the token-split partials: out[i] = sum_s part[s][i]. */
+__global__ void gram_reduce_kernel(const float *part, int nsplit, int64_t n, float *out)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float a = 0.0f;
+        for (int s = 0; s < nsplit; s++) a += part[s * n + i];
+        out[i] = a;
     }
 }
 
@@ -144,9 +157,29 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
     cudaStream_t s = wm__cuda_stream(be);
     uintptr_t al = (uintptr_t)k->data | (v ? (uintptr_t)v->data : 0);
     if (v && k->dtype == WM_BF16 && D == GR_D && Dv == GR_D && (al & 15u) == 0 && Ck % 8 == 0 && Cv % 8 == 0) {
-        gdn_gram_tc_kernel<<<(unsigned)(n_frames * H), GR_WARPS * 32, 0, s>>>(
-            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, bb, (float *)P->data, (float *)A->data, S,
-            (int)H, (int)Ck, (int)Cv);
+        /* One block per (frame, head) is only 60 blocks for a 3-frame chunk on 132 SMs: split the frame's
+         * tokens so there are ~2 blocks per SM, sum the partials in a second pass (deterministic, unlike
+         * atomics), within the backend's scratch. */
+        wm_cuda_ctx *cx = wm__cuda_ctx(be);
+        int64_t per = (int64_t)n_frames * H * GR_D * GR_D; /* floats of P (= of A) */
+        int nsplit = (int)((2 * cx->n_sm + n_frames * H - 1) / (n_frames * H));
+        int64_t fit = (int64_t)(cx->scratch_bytes / (2 * per * sizeof(float)));
+        if (nsplit > fit) nsplit = (int)fit;
+        if (nsplit > (S + GR_TOK - 1) / GR_TOK) nsplit = (S + GR_TOK - 1) / GR_TOK;
+        if (nsplit < 2) nsplit = 1;
+        int s_per = ((S + nsplit - 1) / nsplit + GR_TOK - 1) / GR_TOK * GR_TOK;
+        nsplit = (S + s_per - 1) / s_per;
+        float *pp = (float *)P->data, *pa = (float *)A->data;
+        if (nsplit > 1) { pp = (float *)cx->scratch; pa = pp + nsplit * per; }
+        dim3 grid((unsigned)(n_frames * H), (unsigned)nsplit);
+        gdn_gram_tc_kernel<<<grid, GR_WARPS * 32, 0, s>>>((const bf16 *)k->data, (const bf16 *)v->data, beta->data, bb,
+                                                         pp, pa, S, (int)H, (int)Ck, (int)Cv, s_per);
+        if (nsplit > 1) {
+            WM_CUDA_LAUNCHED(be);
+            gram_reduce_kernel<<<wm_grid1d(per, 256, 4096), 256, 0, s>>>(pp, nsplit, per, (float *)P->data);
+            WM_CUDA_LAUNCHED(be);
+            gram_reduce_kernel<<<wm_grid1d(per, 256, 4096), 256, 0, s>>>(pa, nsplit, per, (float *)A->data);
+        }
     } else {
         int64_t per = D * D + D * Dv;
         dim3 grid((unsigned)((per + 255) / 256), (unsigned)(n_frames * H));
@@ -345,6 +378,92 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+/* Tensor-core readout for D = Dv = 112, bf16 q/out: M = Mf + Mr is split into bf16 hi + lo parts
+ * (M = hi + lo to ~16 mantissa bits), so q.hi + q.lo on bf16 mma with fp32 accumulation reproduces the
+ * fp32 product to ~1e-5 relative, while running on tensor cores. Block = 8 warps x 16 tokens. */
+#define GT_TOK 128
+#define GT_DP (GR_D + 8)
+
+__global__ void __launch_bounds__(256)
+    gdn_output_tc_kernel(const bf16 *q, const float *Mf, const float *Mr, const bf16 *qd, const float *zf,
+                         const float *zr, float eps, bf16 *out, int S, int H)
+{
+    extern __shared__ __align__(16) unsigned char gt_smem[];
+    bf16 *Mh = (bf16 *)gt_smem, *Ml = Mh + GR_D * GT_DP, *Qs = Ml + GR_D * GT_DP;
+    float *zs = (float *)(Qs + GT_TOK * GT_DP);
+    const int tiles = (S + GT_TOK - 1) / GT_TOK;
+    const int fh = blockIdx.x / tiles, tile = blockIdx.x % tiles, f = fh / H, h = fh % H;
+    const int s0 = tile * GT_TOK, C = H * GR_D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int64_t mo = (int64_t)fh * GR_D * GR_D;
+    for (int c = threadIdx.x; c < GR_D * GR_D / 2; c += blockDim.x) {
+        int i = (2 * c) / GR_D, j = (2 * c) % GR_D;
+        float2 a = *(const float2 *)(Mf + mo + 2 * c), b = *(const float2 *)(Mr + mo + 2 * c);
+        float m0 = a.x + b.x, m1 = a.y + b.y;
+        __nv_bfloat162 hi = __floats2bfloat162_rn(m0, m1);
+        float2 hf = __bfloat1622float2(hi);
+        *(__nv_bfloat162 *)(Mh + i * GT_DP + j) = hi;
+        *(__nv_bfloat162 *)(Ml + i * GT_DP + j) = __floats2bfloat162_rn(m0 - hf.x, m1 - hf.y);
+    }
+    if (qd)
+        for (int c = threadIdx.x; c < GR_D; c += blockDim.x) zs[c] = zf[(int64_t)fh * GR_D + c] + zr[(int64_t)fh * GR_D + c];
+    for (int c = threadIdx.x; c < GT_TOK * (GR_D / 8); c += blockDim.x) {
+        int r = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + r;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (s < S) v = *(const uint4 *)(q + ((int64_t)f * S + s) * C + h * GR_D + cc * 8);
+        *(uint4 *)(Qs + r * GT_DP + cc * 8) = v;
+    }
+    __syncthreads();
+    bf16 *Qw = Qs + warp * 16 * GT_DP;
+    uint32_t qf[GR_D / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < GR_D / 16; ks++) ldsm_x4(qf[ks], Qw + (lane & 15) * GT_DP + ks * 16 + (lane >> 4) * 8);
+    float acc[GR_D / 8][4];
+#pragma unroll
+    for (int n = 0; n < GR_D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+#pragma unroll
+    for (int ks = 0; ks < GR_D / 16; ks++) {
+#pragma unroll
+        for (int dp = 0; dp < GR_D / 16; dp++) {
+            uint32_t b[4];
+            int row = 16 * ks + (lane & 7) + ((lane >> 3) & 1) * 8, col = 16 * dp + ((lane >> 4) & 1) * 8;
+            ldsm_x4_t(b, Mh + row * GT_DP + col);
+            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+            ldsm_x4_t(b, Ml + row * GT_DP + col);
+            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+        }
+    }
+    /* denominators of this thread's two rows (lane/4 and lane/4 + 8): a quad-parallel dot over D */
+    float inv[2] = {1.0f, 1.0f};
+    if (qd) {
+#pragma unroll
+        for (int rr = 0; rr < 2; rr++) {
+            int s = s0 + warp * 16 + (lane >> 2) + 8 * rr;
+            float a = 0.0f;
+            if (s < S)
+                for (int i = lane & 3; i < GR_D; i += 4)
+                    a += __bfloat162float(qd[((int64_t)f * S + s) * C + h * GR_D + i]) * zs[i];
+            a += __shfl_xor_sync(0xffffffffu, a, 1);
+            a += __shfl_xor_sync(0xffffffffu, a, 2);
+            inv[rr] = 1.0f / (a + eps);
+        }
+    }
+    __syncwarp();
+    int r = lane >> 2;
+#pragma unroll
+    for (int n = 0; n < GR_D / 8; n++) {
+        int col = 8 * n + 2 * (lane & 3);
+        *(__nv_bfloat162 *)(Qw + r * GT_DP + col) = __floats2bfloat162_rn(acc[n][0] * inv[0], acc[n][1] * inv[0]);
+        *(__nv_bfloat162 *)(Qw + (r + 8) * GT_DP + col) = __floats2bfloat162_rn(acc[n][2] * inv[1], acc[n][3] * inv[1]);
+    }
+    __syncwarp();
+    for (int c = lane; c < 16 * (GR_D / 8); c += 32) {
+        int rr = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + warp * 16 + rr;
+        if (s < S) *(uint4 *)(out + ((int64_t)f * S + s) * C + h * GR_D + cc * 8) = *(const uint4 *)(Qw + rr * GT_DP + cc * 8);
+    }
+}
+
 #define GO_LAUNCH(TQ, TO)                                                                          \
     gdn_output_kernel<TQ, TO><<<grid, 256, smem, s>>>((const TQ *)q->data, (const float *)Mf->data,           \
                                                       (const float *)Mr->data, qd ? (const TQ *)qd->data : NULL,  \
@@ -379,7 +498,14 @@ extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, cons
     size_t smem = ((size_t)D * Dv + GO_TOK * (D + 1) + D + GO_TOK) * sizeof(float);
     cudaStream_t s = wm__cuda_stream(be);
     dim3 grid((unsigned)(T * H * ((S + GO_TOK - 1) / GO_TOK)));
-    if (q->dtype == WM_BF16 && out->dtype == WM_BF16) {
+    uintptr_t al = (uintptr_t)q->data | (uintptr_t)out->data | (qd ? (uintptr_t)qd->data : 0);
+    if (q->dtype == WM_BF16 && out->dtype == WM_BF16 && D == GR_D && Dv == GR_D && (al & 15u) == 0) {
+        size_t sm2 = (2 * GR_D + GT_TOK) * GT_DP * sizeof(bf16) + GR_D * sizeof(float);
+        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
+        gdn_output_tc_kernel<<<(unsigned)(T * H * ((S + GT_TOK - 1) / GT_TOK)), 256, sm2, s>>>(
+            (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
+            qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H);
+    } else if (q->dtype == WM_BF16 && out->dtype == WM_BF16) {
         WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<bf16, bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         GO_LAUNCH(bf16, bf16);
     } else if (q->dtype == WM_BF16) {

@@ -90,3 +90,31 @@ extern "C" wm_status wm__cuda_fill_normal(wm_backend *be, wm_tensor *t, uint64_t
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
+
+extern "C" wm_status wm__cuda_prof_mark(wm_backend *be, int cat)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (!c->prof_ev) {
+        c->prof_ev = (cudaEvent_t *)calloc(WM_CUDA_PROF_MAX, sizeof(cudaEvent_t));
+        c->prof_cat = (int *)calloc(WM_CUDA_PROF_MAX, sizeof(int));
+        if (!c->prof_ev || !c->prof_cat) return wm__errf(&be->err, WM_ERR_OUT_OF_MEMORY, "prof: out of memory");
+        for (int i = 0; i < WM_CUDA_PROF_MAX; i++) WM_CUDA_TRY(be, cudaEventCreate(&c->prof_ev[i]));
+    }
+    if (c->prof_n >= WM_CUDA_PROF_MAX) return wm__errf(&be->err, WM_ERR_LIMIT, "prof: more than %d marks", WM_CUDA_PROF_MAX);
+    c->prof_cat[c->prof_n] = cat;
+    WM_CUDA_TRY(be, cudaEventRecord(c->prof_ev[c->prof_n++], c->stream));
+    return WM_OK;
+}
+
+extern "C" wm_status wm__cuda_prof_collect(wm_backend *be, double *ms)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    WM_CUDA_TRY(be, cudaStreamSynchronize(c->stream));
+    for (int i = 0; i + 1 < c->prof_n; i++) {
+        float t = 0.0f;
+        WM_CUDA_TRY(be, cudaEventElapsedTime(&t, c->prof_ev[i], c->prof_ev[i + 1]));
+        if (c->prof_cat[i] >= 0 && c->prof_cat[i] < WM_PROF_CATS) ms[c->prof_cat[i]] += t;
+    }
+    c->prof_n = 0;
+    return WM_OK;
+}

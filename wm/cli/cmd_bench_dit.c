@@ -21,6 +21,8 @@
 #pragma weak wm__cuda_graph_free
 #pragma weak wm__cuda_mem_info
 #pragma weak wm__cuda_fill_normal
+#pragma weak wm__cuda_prof_mark
+#pragma weak wm__cuda_prof_collect
 
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@ typedef struct {
 typedef struct {
     wm_backend *be;
     char *base;
+    int prof;
     size_t off, cap, peak, used0; /* used0: device memory in use before our tensors (context, workspace) */
     int T, N, bnd[2];
     blk b[DEPTH];
@@ -63,6 +66,17 @@ static wm_status w_(dit *d, int64_t r, int64_t c, float sc, uint64_t *seed, wm_t
     WM_TRY(take(d, dt, r, c, t));
     return wm__cuda_fill_normal(d->be, t, (*seed)++, sc);
 }
+/* Ops go through OPX so that --profile can charge device time to categories (table in run()). */
+#define OPX(cat, call)                                                                             \
+    do {                                                                                           \
+        if (d->prof) WM_TRY(wm__cuda_prof_mark(d->be, (cat)));                                     \
+        WM_TRY(call);                                                                              \
+    } while (0)
+static const char *const k_cats[] = {"GEMM (cuBLASLt)", "softmax attention", "GDN gram", "GDN scan",
+                                     "GDN output", "norms", "elementwise/copies", "convs (short, dw, shift)",
+                                     "RoPE/UCPE", "gates/mean/adaLN"};
+#define N_CATS 10
+
 #define W(r, c, sc, t) WM_TRY(w_(d, r, c, sc, &seed, t, WM_BF16))
 #define WF(r, c, sc, t) WM_TRY(w_(d, r, c, sc, &seed, t, WM_F32))
 
@@ -98,14 +112,16 @@ static wm_status alloc_block(dit *d, blk *b, int is_sm, uint64_t seed)
 static wm_status lin(dit *d, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, wm_act act, wm_tensor *y)
 {
     WM_TRY(take(d, WM_BF16, wm_tensor_rows(x), w->shape[0], y));
-    return wm_matmul(d->be, x, w, b, act, y);
+    OPX(0, wm_matmul(d->be, x, w, b, act, y));
+    return WM_OK;
 }
 #define NEW(t) WM_TRY(take(d, WM_BF16, d->N, C, t))
 
 static wm_status ucpe(dit *d, wm_tensor *x, const wm_tensor *m, int tr, int conj)
 {
-    WM_TRY(wm_ucpe_apply(d->be, x, m, H, tr, x));
-    return wm_rope_apply(d->be, x, &d->cc, &d->cs, H, D / 2, conj, x);
+    OPX(8, wm_ucpe_apply(d->be, x, m, H, tr, x));
+    OPX(8, wm_rope_apply(d->be, x, &d->cc, &d->cs, H, D / 2, conj, x));
+    return WM_OK;
 }
 
 /* Forward + reverse scans of one stream and their states (fp32). */
@@ -118,19 +134,21 @@ static wm_status scans(dit *d, const wm_tensor *k, const wm_tensor *v, const wm_
     WM_TRY(take(d, WM_F32, d->T * H * D, Dv, &A)); A = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, A.data, 4, shA);
     WM_TRY(take(d, WM_F32, d->T * H * D, Dv, Mf)); *Mf = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, Mf->data, 4, shA);
     WM_TRY(take(d, WM_F32, d->T * H * D, Dv, Mr)); *Mr = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, Mr->data, 4, shA);
-    WM_TRY(wm_gdn_gram(d->be, k, v, beta, d->T, &P, &A));
-    WM_TRY(wm_gdn_scan(d->be, &P, &A, g, state, 0, d->bnd, 1, Mf, save ? state : NULL));
-    return wm_gdn_scan(d->be, &P, &A, g, NULL, 1, d->bnd, 1, Mr, NULL);
+    OPX(2, wm_gdn_gram(d->be, k, v, beta, d->T, &P, &A));
+    OPX(3, wm_gdn_scan(d->be, &P, &A, g, state, 0, d->bnd, 1, Mf, save ? state : NULL));
+    OPX(3, wm_gdn_scan(d->be, &P, &A, g, NULL, 1, d->bnd, 1, Mr, NULL));
+    return WM_OK;
 }
 
 static wm_status conv_norm(dit *d, blk *b, const wm_tensor *raw, const wm_tensor *w, wm_tensor *tail, int save,
                            wm_tensor *k)
 {
     NEW(k);
-    WM_TRY(wm_short_conv_t(d->be, raw, w, d->T == 3 ? tail : NULL, d->bnd, 1, k));
-    if (save) { wm_tensor t = wm_tensor_slice0(raw, (int64_t)(d->T - 3) * S, 3 * S); WM_TRY(wm_convert(d->be, &t, tail)); }
-    WM_TRY(wm_rmsnorm(d->be, k, &b->nk, 1e-5f, k));
-    return wm_activate(d->be, k, WM_ACT_RELU);
+    OPX(7, wm_short_conv_t(d->be, raw, w, d->T == 3 ? tail : NULL, d->bnd, 1, k));
+    if (save) { wm_tensor t = wm_tensor_slice0(raw, (int64_t)(d->T - 3) * S, 3 * S); OPX(6, wm_convert(d->be, &t, tail)); }
+    OPX(5, wm_rmsnorm(d->be, k, &b->nk, 1e-5f, k));
+    OPX(6, wm_activate(d->be, k, WM_ACT_RELU));
+    return WM_OK;
 }
 
 static wm_status attn_gdn(dit *d, blk *b, const wm_tensor *h, int save, wm_tensor *mr, wm_tensor *cr)
@@ -138,39 +156,39 @@ static wm_status attn_gdn(dit *d, blk *b, const wm_tensor *h, int save, wm_tenso
     wm_tensor beta, xm, a, g, q, kraw, k, v, qr, kr, Mf, Mr, zf, zr, kpre, bc;
     WM_TRY(lin(d, h, &b->beta_w, &b->beta_b, WM_ACT_NONE, &beta));
     WM_TRY(take(d, WM_BF16, d->T, C, &xm));
-    WM_TRY(wm_frame_mean(d->be, h, d->T, &xm));
+    OPX(9, wm_frame_mean(d->be, h, d->T, &xm));
     WM_TRY(lin(d, &xm, &b->gate_w, &b->gate_b, WM_ACT_NONE, &a));
     WM_TRY(take(d, WM_F32, d->T, H, &g));
-    WM_TRY(wm_gdn_gates(d->be, &beta, &a, &b->A_log, &b->dt_bias, &g));
+    OPX(9, wm_gdn_gates(d->be, &beta, &a, &b->A_log, &b->dt_bias, &g));
     /* main branch */
     WM_TRY(lin(d, h, &b->qkv[0], NULL, WM_ACT_NONE, &q));
     WM_TRY(lin(d, h, &b->qkv[1], NULL, WM_ACT_NONE, &kraw));
     WM_TRY(lin(d, h, &b->qkv[2], NULL, WM_ACT_NONE, &v));
     WM_TRY(conv_norm(d, b, &kraw, &b->conv_k, &b->ktail, save, &k));
-    WM_TRY(wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
-    WM_TRY(wm_activate(d->be, &q, WM_ACT_RELU));
+    OPX(5, wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
+    OPX(6, wm_activate(d->be, &q, WM_ACT_RELU));
     NEW(&qr); NEW(&kr);
-    WM_TRY(wm_rope_apply(d->be, &q, &d->rc, &d->rs, H, 0, 0, &qr));
-    WM_TRY(wm_rope_apply(d->be, &k, &d->rc, &d->rs, H, 0, 0, &kr));
+    OPX(8, wm_rope_apply(d->be, &q, &d->rc, &d->rs, H, 0, 0, &qr));
+    OPX(8, wm_rope_apply(d->be, &k, &d->rc, &d->rs, H, 0, 0, &kr));
     WM_TRY(scans(d, &kr, &v, &beta, &g, &b->M, save, &Mf, &Mr));
     WM_TRY(scans(d, &k, NULL, &beta, &g, &b->z, save, &zf, &zr));
-    WM_TRY(wm_gdn_output(d->be, &qr, &Mf, &Mr, &q, &zf, &zr, 1e-8f, mr));
+    OPX(4, wm_gdn_output(d->be, &qr, &Mf, &Mr, &q, &zf, &zr, 1e-8f, mr));
     /* camera branch */
     WM_TRY(lin(d, h, &b->qc[0], &b->qc_b[0], WM_ACT_NONE, &q));
     WM_TRY(lin(d, h, &b->qc[1], &b->qc_b[1], WM_ACT_NONE, &kraw));
     WM_TRY(lin(d, h, &b->qc[2], &b->qc_b[2], WM_ACT_NONE, &v));
     WM_TRY(conv_norm(d, b, &kraw, &b->conv_kc, &b->kctail, save, &k));
-    WM_TRY(wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
-    WM_TRY(wm_activate(d->be, &q, WM_ACT_RELU));
+    OPX(5, wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
+    OPX(6, wm_activate(d->be, &q, WM_ACT_RELU));
     NEW(&kpre);
-    WM_TRY(wm_convert(d->be, &k, &kpre));
+    OPX(6, wm_convert(d->be, &k, &kpre));
     WM_TRY(ucpe(d, &q, &d->P, 1, 0));
     WM_TRY(ucpe(d, &k, &d->Pinv, 0, 0));
     WM_TRY(ucpe(d, &v, &d->Pinv, 0, 0));
     WM_TRY(take(d, WM_F32, d->N, H, &bc));
-    WM_TRY(wm_gdn_cam_beta(d->be, &kpre, &k, &beta, d->T, &bc));
+    OPX(9, wm_gdn_cam_beta(d->be, &kpre, &k, &beta, d->T, &bc));
     WM_TRY(scans(d, &k, &v, &bc, &g, &b->Mc, save, &Mf, &Mr));
-    WM_TRY(wm_gdn_output(d->be, &q, &Mf, &Mr, NULL, NULL, NULL, 0.0f, cr));
+    OPX(4, wm_gdn_output(d->be, &q, &Mf, &Mr, NULL, NULL, NULL, 0.0f, cr));
     return ucpe(d, cr, &d->P, 0, 1);
 }
 
@@ -183,26 +201,26 @@ static wm_status sm_branch(dit *d, blk *b, const wm_tensor *h, int cam, wm_tenso
     WM_TRY(lin(d, h, &W[0], cam ? &b->qc_b[0] : NULL, WM_ACT_NONE, &q));
     WM_TRY(lin(d, h, &W[1], cam ? &b->qc_b[1] : NULL, WM_ACT_NONE, &k));
     WM_TRY(lin(d, h, &W[2], cam ? &b->qc_b[2] : NULL, WM_ACT_NONE, &v));
-    WM_TRY(wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
-    WM_TRY(wm_rmsnorm(d->be, &k, &b->nq, 1e-5f, &k));
+    OPX(5, wm_rmsnorm(d->be, &q, &b->nq, 1e-5f, &q));
+    OPX(5, wm_rmsnorm(d->be, &k, &b->nq, 1e-5f, &k));
     if (cam) {
         WM_TRY(ucpe(d, &q, &d->P, 1, 0));
         WM_TRY(ucpe(d, &k, &d->Pinv, 0, 0));
         WM_TRY(ucpe(d, &v, &d->Pinv, 0, 0));
     } else {
-        WM_TRY(wm_rope_apply(d->be, &q, &d->rc, &d->rs, H, 0, 0, &q));
-        WM_TRY(wm_rope_apply(d->be, &k, &d->rc, &d->rs, H, 0, 0, &k));
+        OPX(8, wm_rope_apply(d->be, &q, &d->rc, &d->rs, H, 0, 0, &q));
+        OPX(8, wm_rope_apply(d->be, &k, &d->rc, &d->rs, H, 0, 0, &k));
     }
     wm_tensor kw = k, vw = v;
     if (d->T == 3) {
         wm_tensor *kc = &b->kcache[cam ? 2 : 0], *vc = &b->kcache[cam ? 3 : 1];
         wm_tensor kt = wm_tensor_slice0(kc, 7 * S, 3 * S), vt = wm_tensor_slice0(vc, 7 * S, 3 * S);
-        WM_TRY(wm_convert(d->be, &k, &kt));
-        WM_TRY(wm_convert(d->be, &v, &vt));
+        OPX(6, wm_convert(d->be, &k, &kt));
+        OPX(6, wm_convert(d->be, &v, &vt));
         kw = *kc;
         vw = *vc;
     }
-    WM_TRY(wm_attention(d->be, &q, &kw, &vw, NULL, H, 1.0f / sqrtf((float)D), out));
+    OPX(1, wm_attention(d->be, &q, &kw, &vw, NULL, H, 1.0f / sqrtf((float)D), out));
     return cam ? ucpe(d, out, &d->P, 0, 1) : WM_OK;
 }
 
@@ -211,13 +229,13 @@ static wm_status ffn(dit *d, blk *b, const wm_tensor *h, int save, wm_tensor *ou
     wm_tensor u, g, y, cat;
     WM_TRY(lin(d, h, &b->inv_w, &b->inv_b, WM_ACT_SILU, &u));
     WM_TRY(take(d, WM_BF16, d->N, MH, &g));
-    WM_TRY(wm_depthwise3x3_glu(d->be, &u, &b->dw_w, &b->dw_b, d->T, GH, GW, &g));
+    OPX(7, wm_depthwise3x3_glu(d->be, &u, &b->dw_w, &b->dw_b, d->T, GH, GW, &g));
     WM_TRY(lin(d, &g, &b->pt_w, NULL, WM_ACT_NONE, &y));
     WM_TRY(take(d, WM_BF16, d->N, 3 * C, &cat));
-    WM_TRY(wm_temporal_shift_cat(d->be, &y, d->T == 3 ? &b->ttail : NULL, d->bnd, 1, &cat));
-    WM_TRY(wm_matmul(d->be, &cat, &b->tconv_w, NULL, WM_ACT_NONE, out));
-    WM_TRY(wm_gated_add(d->be, out, &y, NULL, S));
-    if (save) { wm_tensor t = wm_tensor_slice0(&y, (int64_t)(d->T - 1) * S, S); WM_TRY(wm_convert(d->be, &t, &b->ttail)); }
+    OPX(7, wm_temporal_shift_cat(d->be, &y, d->T == 3 ? &b->ttail : NULL, d->bnd, 1, &cat));
+    OPX(0, wm_matmul(d->be, &cat, &b->tconv_w, NULL, WM_ACT_NONE, out));
+    OPX(6, wm_gated_add(d->be, out, &y, NULL, S));
+    if (save) { wm_tensor t = wm_tensor_slice0(&y, (int64_t)(d->T - 1) * S, S); OPX(6, wm_convert(d->be, &t, &b->ttail)); }
     return WM_OK;
 }
 
@@ -228,11 +246,11 @@ static wm_status block(dit *d, int i, int save)
     int64_t T = d->T;
     wm_tensor mod, h, mr, cr, cp, gate, a, t, q, o;
     WM_TRY(take(d, WM_F32, 6 * T, C, &mod));
-    WM_TRY(wm_dit_adaln_table(d->be, &d->t0, &b->sst, &mod));
+    OPX(9, wm_dit_adaln_table(d->be, &d->t0, &b->sst, &mod));
     wm_tensor shm = wm_tensor_slice0(&mod, 0, T), scm = wm_tensor_slice0(&mod, T, T), gm = wm_tensor_slice0(&mod, 2 * T, T);
     wm_tensor shf = wm_tensor_slice0(&mod, 3 * T, T), scf = wm_tensor_slice0(&mod, 4 * T, T), gf = wm_tensor_slice0(&mod, 5 * T, T);
     NEW(&h); NEW(&mr); NEW(&cr);
-    WM_TRY(wm_layernorm_modulate(d->be, &d->x, &shm, &scm, S, 1e-6f, &h));
+    OPX(5, wm_layernorm_modulate(d->be, &d->x, &shm, &scm, S, 1e-6f, &h));
     if ((i + 1) % 4 == 0) {
         WM_TRY(sm_branch(d, b, &h, 0, &mr));
         WM_TRY(sm_branch(d, b, &h, 1, &cr));
@@ -240,23 +258,23 @@ static wm_status block(dit *d, int i, int save)
         WM_TRY(attn_gdn(d, b, &h, save, &mr, &cr));
     }
     WM_TRY(lin(d, &cr, &b->oc_w, &b->oc_b, WM_ACT_NONE, &cp));
-    WM_TRY(wm_gated_add(d->be, &mr, &cp, NULL, S));
+    OPX(6, wm_gated_add(d->be, &mr, &cp, NULL, S));
     WM_TRY(lin(d, &h, &b->og_w, &b->og_b, WM_ACT_SILU, &gate));
-    WM_TRY(wm_mul(d->be, &mr, &gate, &mr));
+    OPX(6, wm_mul(d->be, &mr, &gate, &mr));
     WM_TRY(lin(d, &mr, &b->proj_w, &b->proj_b, WM_ACT_NONE, &a));
-    WM_TRY(wm_gated_add(d->be, &d->x, &a, &gm, S));
+    OPX(6, wm_gated_add(d->be, &d->x, &a, &gm, S));
     WM_TRY(lin(d, &d->plk, &b->pp_w, &b->pp_b, WM_ACT_NONE, &t));
-    WM_TRY(wm_gated_add(d->be, &d->x, &t, NULL, S));
+    OPX(6, wm_gated_add(d->be, &d->x, &t, NULL, S));
     WM_TRY(lin(d, &d->x, &b->ca_q, &b->ca_qb, WM_ACT_NONE, &q));
-    WM_TRY(wm_rmsnorm(d->be, &q, &b->nq, 1e-6f, &q));
+    OPX(5, wm_rmsnorm(d->be, &q, &b->nq, 1e-6f, &q));
     NEW(&o);
-    WM_TRY(wm_attention(d->be, &q, &b->ca_k, &b->ca_v, &d->mask, H, 1.0f / sqrtf((float)D), &o));
+    OPX(1, wm_attention(d->be, &q, &b->ca_k, &b->ca_v, &d->mask, H, 1.0f / sqrtf((float)D), &o));
     WM_TRY(lin(d, &o, &b->ca_proj, &b->ca_projb, WM_ACT_NONE, &t));
-    WM_TRY(wm_gated_add(d->be, &d->x, &t, NULL, S));
-    WM_TRY(wm_layernorm_modulate(d->be, &d->x, &shf, &scf, S, 1e-6f, &h));
+    OPX(6, wm_gated_add(d->be, &d->x, &t, NULL, S));
+    OPX(5, wm_layernorm_modulate(d->be, &d->x, &shf, &scf, S, 1e-6f, &h));
     NEW(&t);
     WM_TRY(ffn(d, b, &h, save, &t));
-    WM_TRY(wm_gated_add(d->be, &d->x, &t, &gf, S));
+    OPX(6, wm_gated_add(d->be, &d->x, &t, &gf, S));
     d->off = mark;
     return WM_OK;
 }
@@ -265,9 +283,9 @@ static wm_status block(dit *d, int i, int save)
 static wm_status forward(dit *d, int save)
 {
     size_t mark = d->off;
-    WM_TRY(wm_matmul(d->be, &d->lat, &d->xe_w, NULL, WM_ACT_NONE, &d->x));
+    OPX(0, wm_matmul(d->be, &d->lat, &d->xe_w, NULL, WM_ACT_NONE, &d->x));
     for (int i = 0; i < DEPTH; i++) WM_TRY(block(d, i, save));
-    WM_TRY(wm_matmul(d->be, &d->x, &d->fin_w, NULL, WM_ACT_NONE, &d->out));
+    OPX(0, wm_matmul(d->be, &d->x, &d->fin_w, NULL, WM_ACT_NONE, &d->out));
     d->off = mark;
     return WM_OK;
 }
@@ -350,11 +368,17 @@ static wm_status run(dit *d, int chunks, int warm, int use_graph)
     WM_TRY(time_chunks(d, g0, g1, warm, chunks, &p50, &p95));
     WM_TRY(time_chunks(d, NULL, NULL, 1, 5, &q50, &q95));
     size_t peak_stream = d->peak;
+    double prof[WM_PROF_CATS] = {0};
+    d->prof = 1; /* one op-by-op chunk with a device event before every op */
+    WM_TRY(chunk(d, NULL, NULL));
+    WM_TRY(wm__cuda_prof_mark(d->be, -1));
+    WM_TRY(wm__cuda_prof_collect(d->be, prof));
+    d->prof = 0;
     WM_TRY(wm__cuda_mem_info(d->be, &used, &total));
     wm__cuda_graph_free(g0);
     wm__cuda_graph_free(g1);
     const double chunk_tf = 75.6, bidi_tf = 5.11 * 11;
-    printf("weights (bf16, all 20 blocks): %.2f GB; streaming tensors peak (weights + caches + activations): "
+    printf("weights + streaming caches (bf16; GDN states fp32): %.2f GB; streaming tensors peak (+ activations): "
            "%.2f GB; + CUDA context/cuBLAS workspace measured %.2f GB\n",
            wbytes / 1e9, peak_stream / 1e9, used0 / 1e9);
     printf("streaming chunk (3 latent frames, 4 denoise + 1 cache pass, window 8800 keys), %d chunks after %d warm-up:\n",
@@ -363,6 +387,10 @@ static wm_status run(dit *d, int chunks, int warm, int use_graph)
            "GEMM ceiling %.0f TFLOP/s\n", use_graph ? "CUDA graph" : "op by op", p50, p95, chunk_tf / (p50 * 1e-3),
            chunk_tf, 100.0 * chunk_tf / (p50 * 1e-3) / ceil, ceil);
     printf("  op by op (no graph), 5 chunks: p50 %.1f ms  p95 %.1f ms\n", q50, q95);
+    double ptot = 0;
+    for (int i = 0; i < N_CATS; i++) ptot += prof[i];
+    printf("  device time by op category (one op-by-op chunk, events between ops, total %.1f ms):\n", ptot);
+    for (int i = 0; i < N_CATS; i++) printf("    %-26s %7.1f ms %5.1f%%\n", k_cats[i], prof[i], 100 * prof[i] / ptot);
     printf("  peak GPU memory (tensors %.2f GB + context/workspace %.2f GB) = %.2f GB; device used now %.2f GB\n",
            peak_stream / 1e9, used0 / 1e9, (peak_stream + used0) / 1e9, used / 1e9);
     /* Bidirectional 11 frames: reuse the weights, new inputs; softmax over all 9,680 tokens. */
