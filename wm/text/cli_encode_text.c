@@ -130,7 +130,7 @@ int wm_cmd_encode_text(int argc, char **argv)
     if (!rc && pos.truncated) fprintf(stderr, "wm encode-text: prompt truncated (%d tokens)\n", pos.n_input_tokens);
     if (!rc) rc = write_out(&a, &pos, a.negative ? &neg : NULL, &err);
     if (a.time)
-        printf("load %.3f s, encode %.3f s (%d tokens of CHI + prompt, %s)\n", t1 - t0, t2 - t1, pos.n_input_tokens,
+        printf("load %.3f s, encode %.3f s (%d input tokens, %s)\n", t1 - t0, t2 - t1, pos.n_input_tokens,
                wm_backend_name(be));
     if (!rc) printf("wrote %s: y (1,1,%d,%d), mask (1,%d), %d real tokens\n", a.out, pos.n_tokens, pos.channels,
                     pos.n_tokens, pos.n_input_tokens);

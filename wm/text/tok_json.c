@@ -286,11 +286,31 @@ static void special_ids(wm_tokenizer *t)
     t->pad_id = wm__tok_strmap_get(t, &t->vocab, "<pad>", 5);
 }
 
+/* The whole file in memory: json_loadb on a buffer is faster than json_load_file's getc loop, and the
+ * size is bounded (the real file is 34 MB). */
+static wm_status parse_file(const char *path, json_t **root, wm_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return JERR(WM_ERR_IO, "%s: cannot open", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (size <= 0 || size > (512L << 20)) { fclose(f); return JERR(WM_ERR_FORMAT, "%s: size %ld out of range", path, size); }
+    char *buf = malloc((size_t)size);
+    size_t got = buf ? fread(buf, 1, (size_t)size, f) : 0;
+    fclose(f);
+    if (got != (size_t)size) { free(buf); return JERR(buf ? WM_ERR_IO : WM_ERR_OUT_OF_MEMORY, "%s: read failed", path); }
+    json_error_t je;
+    *root = json_loadb(buf, (size_t)size, JSON_ALLOW_NUL, &je);
+    free(buf);
+    if (!*root) return JERR(WM_ERR_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    return WM_OK;
+}
+
 wm_status wm__tok_load_json(wm_tokenizer *t, const char *path, wm_error *err)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_ALLOW_NUL, &je);
-    if (!root) return JERR(WM_ERR_FORMAT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    json_t *root = NULL;
+    WM_TRY(parse_file(path, &root, err));
     wm_status st = WM_OK;
     json_t *model = json_object_get(root, "model"), *added = json_object_get(root, "added_tokens");
     if (!json_is_object(model)) st = JERR(WM_ERR_FORMAT, "%s: no 'model' object", path);
