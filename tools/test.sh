@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 build=${WM_BUILD_DIR:-build}
+# A short coverage-guided fuzz run of the untrusted-format parsers (safetensors, pickle, YAML) first,
+# so that ctest's summary stays the last thing printed.
+tests/fuzz/run_short.sh "$build-fuzz" "${WM_FUZZ_SECONDS:-20}"
 export VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json   # software Vulkan, reproducible
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
