@@ -3,7 +3,8 @@
  *
  * The frames come through the public world API (wm_world_step_poses / step_actions), the same path
  * agents use, so a dataset is exactly what an agent would have seen. Layout of DIR:
- *   frame_000000.png ...   RGB8 frames (PPM with --format ppm)
+ *   frame_000000.png ...   RGB8 frames (PPM with --format ppm; with --format mp4 one H.264 video.mp4
+ *                          through recordings/mp4.h instead, lossy but 50x smaller)
  *   trajectory.json        per-frame c2w + intrinsics (input/trajectory.h JSON format)
  *   dataset.json           seed, size, fps, frame count, frame pattern -- written LAST, so its presence
  *                          marks a complete dataset (every file is written to a temp name and renamed).
@@ -14,6 +15,9 @@
 #include "wm/cli/cli.h"
 #include "wm/world/cli_common.h"
 #include "wm/world/image.h"
+#ifdef WM_HAVE_FFMPEG
+#include "recordings/mp4.h"
+#endif
 
 #include <jansson.h>
 #include <math.h>
@@ -27,12 +31,13 @@ typedef struct ds_args {
     uint64_t seed;
     int frames, width, height, threads, bench, frames_set;
     float hfov;
+    void *mp4;             /* wm_mp4 when --format mp4 */
 } ds_args;
 
 static void ds_usage(FILE *f)
 {
     fprintf(f, "usage: wm dataset --out DIR [--seed S] [--frames N] [--trajectory T | --random] [--size HxW]\n"
-               "                  [--format png|ppm] [--hfov DEG] [--threads N]\n"
+               "                  [--format png|ppm|mp4] [--hfov DEG] [--threads N]\n"
                "       wm dataset --bench [--size HxW] [--frames N] [--seed S] [--threads N]\n"
                "Renders the procedural world (seed S, default 0) along a trajectory and writes DIR/frame_%%06d.png,\n"
                "DIR/trajectory.json (per-frame c2w + intrinsics) and DIR/dataset.json (written last).\n"
@@ -65,7 +70,17 @@ static int ds_parse(int argc, char **argv, ds_args *a)
         else { fprintf(stderr, "wm dataset: unknown option '%s'\n", o); ds_usage(stderr); return 2; }
     }
     if (!a->bench && !a->out) { fprintf(stderr, "wm dataset: --out DIR is required\n"); ds_usage(stderr); return 2; }
-    if (strcmp(a->format, "png") && strcmp(a->format, "ppm")) { fprintf(stderr, "wm dataset: --format png|ppm\n"); return 2; }
+    if (strcmp(a->format, "png") && strcmp(a->format, "ppm") && strcmp(a->format, "mp4")) {
+        fprintf(stderr, "wm dataset: --format png|ppm|mp4, got '%s'\n", a->format);
+        return 2;
+    }
+#ifndef WM_HAVE_FFMPEG
+    if (!strcmp(a->format, "mp4")) { fprintf(stderr, "wm dataset: this build has no MP4 support (FFmpeg)\n"); return 2; }
+#endif
+    if (!strcmp(a->format, "mp4") && (a->width % 2 || a->height % 2)) {
+        fprintf(stderr, "wm dataset: MP4 needs even frame sides, got %dx%d\n", a->height, a->width);
+        return 2;
+    }
     if (!strcmp(a->format, "png") && !wm_image_have_png()) { fprintf(stderr, "wm dataset: this build has no PNG (zlib)\n"); return 2; }
     return -1;
 }
@@ -91,9 +106,13 @@ static wm_status ds_write_frames(const ds_args *a, const wm_frames *f, int first
     for (int i = 0; i < n; i++) {
         all[first + i] = f->poses[i];
         if (a->bench) continue;
+        const uint8_t *rgb = f->rgb + (size_t)i * f->width * f->height * 3;
+#ifdef WM_HAVE_FFMPEG
+        if (a->mp4) { WM_TRY(wm_mp4_write_rgb(a->mp4, rgb, err)); continue; }
+#endif
         char path[4096];
         snprintf(path, sizeof path, "%s/frame_%06d.%s", a->out, first + i, a->format);
-        WM_TRY(wm_image_write(path, f->width, f->height, f->rgb + (size_t)i * f->width * f->height * 3, err));
+        WM_TRY(wm_image_write(path, f->width, f->height, rgb, err));
     }
     return WM_OK;
 }
@@ -132,10 +151,11 @@ static wm_status ds_write_meta(const ds_args *a, wm_pose *all, wm_error *err)
     wm_trajectory t = {a->frames, all, 16.0f, a->width, a->height};
     snprintf(path, sizeof path, "%s/trajectory.json", a->out);
     WM_TRY(wm_trajectory_save_json(path, &t, err));
-    snprintf(path, sizeof path, "%s/frame_%%06d.%s", a->out, a->format);
+    if (strcmp(a->format, "mp4")) snprintf(path, sizeof path, "%s/frame_%%06d.%s", a->out, a->format);
+    else snprintf(path, sizeof path, "%s/video.mp4", a->out);
     json_t *root = json_pack("{s:s,s:i,s:s,s:I,s:i,s:i,s:i,s:i,s:s,s:s,s:s}", "format", "wm-dataset", "version", 1,
                              "source", "procedural", "seed", (json_int_t)a->seed, "n_frames", a->frames, "width",
-                             a->width, "height", a->height, "fps", 16, "frame_pattern", strrchr(path, '/') + 1,
+                             a->width, "height", a->height, "fps", 16, strcmp(a->format, "mp4") ? "frame_pattern" : "video", strrchr(path, '/') + 1,
                              "trajectory", "trajectory.json", "generator", wm_version());
     snprintf(path, sizeof path, "%s/dataset.json", a->out);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -178,7 +198,22 @@ int wm_cmd_dataset(int argc, char **argv)
     if (st != WM_OK) { fprintf(stderr, "wm dataset: cannot open the world: %s\n", wm_status_str(st)); free(all); wm_trajectory_free(&traj); return 1; }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+#ifdef WM_HAVE_FFMPEG
+    char vpath[4200];
+    snprintf(vpath, sizeof vpath, "%s/video.mp4", a.out ? a.out : ".");
+    wm_mp4_params mp = {a.width, a.height, 16, 0, 0, 0};
+    wm_mp4 *m = NULL;
+    if (!a.bench && !strcmp(a.format, "mp4")) st = wm_mp4_open(vpath, &mp, &m, &err);
+    a.mp4 = m;
+    if (st == WM_OK) st = ds_run(&a, w, a.traj ? &traj : NULL, all, &err);
+    if (a.mp4) {
+        wm_status cst = st == WM_OK ? wm_mp4_close(a.mp4, &err) : WM_OK;
+        if (st != WM_OK) wm_mp4_abandon(a.mp4);
+        if (st == WM_OK) st = cst;
+    }
+#else
     st = ds_run(&a, w, a.traj ? &traj : NULL, all, &err);
+#endif
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (st == WM_OK && !a.bench) st = ds_write_meta(&a, all, &err);

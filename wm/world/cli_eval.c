@@ -1,7 +1,8 @@
 /* cli_eval.c -- `wm eval`: how close a generated rollout stays to the procedural ground truth.
  *
  * The truth is the procedural world (seed S) rendered at the trajectory's poses. The rollout under test
- * is either frames on disk (a PNG/PPM directory such as `wm dataset` or a model run writes) or a live
+ * is either frames on disk (a PNG/PPM directory such as `wm dataset` or a model run writes, or an MP4
+ * decoded through recordings/mp4.h, compared frame by frame as it decodes) or a live
  * frame source stepped with the same poses from the same start frame (the model gets the truth's frame
  * 0 as its start image; another procedural seed gives a "wrong world" baseline). Frame 0 is the given
  * start frame, so the table starts at frame 1 and groups frames by second of video at 16 fps
@@ -12,6 +13,9 @@
 #include "wm/world/cli_common.h"
 #include "wm/world/image.h"
 #include "wm/world/metrics.h"
+#ifdef WM_HAVE_FFMPEG
+#include "recordings/mp4.h"
+#endif
 
 #include <jansson.h>
 #include <math.h>
@@ -21,7 +25,7 @@
 #define EVAL_FPS 16
 
 typedef struct ev_args {
-    const char *traj, *dir, *source;
+    const char *traj, *dir, *source, *video;
     uint64_t seed, gen_seed;
     int frames, width, height, size_set, threads, gen_seed_set;
     char pattern[64];
@@ -35,11 +39,13 @@ typedef struct ev_table {
 
 static void ev_usage(FILE *f)
 {
-    fprintf(f, "usage: wm eval --seed S (--frames-dir DIR | --source procedural|model [--gen-seed S2])\n"
+    fprintf(f, "usage: wm eval --seed S (--frames-dir DIR | --video FILE.mp4 | --source procedural|model [--gen-seed S2])\n"
                "               [--trajectory T] [--frames N] [--size HxW] [--threads N]\n"
                "Renders the procedural world (seed S) along trajectory T as ground truth and prints PSNR and SSIM\n"
                "of the rollout under test per second of video (16 fps; frame 0 is the shared start frame).\n"
                "  --frames-dir DIR  frames DIR/frame_%%06d.png (or .ppm); T defaults to DIR/trajectory.json\n"
+               "  --video FILE      an MP4 (e.g. wm dataset --format mp4, a recording); T defaults to\n"
+               "                    trajectory.json next to it\n"
                "  --source SRC      step a frame source with the same poses (model: start image = truth frame 0;\n"
                "                    procedural: world seed --gen-seed, default S+1, a wrong-world baseline)\n"
                "  --size HxW        truth size (default: the frames' size, else the trajectory's, else 352x640)\n");
@@ -55,6 +61,7 @@ static int ev_parse(int argc, char **argv, ev_args *a)
         else if (!(v = cli_value("eval", argc, argv, &i))) return 2;
         else if (!strcmp(o, "--trajectory")) a->traj = v;
         else if (!strcmp(o, "--frames-dir")) a->dir = v;
+        else if (!strcmp(o, "--video")) a->video = v;
         else if (!strcmp(o, "--source")) a->source = v;
         else if (!strcmp(o, "--seed")) { if (!cli_u64("eval", o, v, &a->seed)) return 2; }
         else if (!strcmp(o, "--gen-seed")) { if (!cli_u64("eval", o, v, &a->gen_seed)) return 2; a->gen_seed_set = 1; }
@@ -63,12 +70,18 @@ static int ev_parse(int argc, char **argv, ev_args *a)
         else if (!strcmp(o, "--threads")) { if (!cli_int("eval", o, v, 0, 256, &a->threads)) return 2; }
         else { fprintf(stderr, "wm eval: unknown option '%s'\n", o); ev_usage(stderr); return 2; }
     }
-    if (!a->dir == !a->source) { fprintf(stderr, "wm eval: give exactly one of --frames-dir and --source\n"); return 2; }
+    if (!!a->dir + !!a->source + !!a->video != 1) {
+        fprintf(stderr, "wm eval: give exactly one of --frames-dir, --video and --source\n");
+        return 2;
+    }
+#ifndef WM_HAVE_FFMPEG
+    if (a->video) { fprintf(stderr, "wm eval: this build has no MP4 support (FFmpeg)\n"); return 2; }
+#endif
     if (a->source && strcmp(a->source, "procedural") && strcmp(a->source, "model")) {
         fprintf(stderr, "wm eval: --source procedural|model, got '%s'\n", a->source);
         return 2;
     }
-    if (!a->traj && !a->dir) { fprintf(stderr, "wm eval: --trajectory T is required with --source\n"); return 2; }
+    if (!a->traj && a->source) { fprintf(stderr, "wm eval: --trajectory T is required with --source\n"); return 2; }
     if (!a->gen_seed_set) a->gen_seed = a->seed + 1;
     return -1;
 }
@@ -168,6 +181,19 @@ static wm_status ev_setup(ev_ctx *c, wm_error *err)
             a->size_set = 1;
         }
     }
+#ifdef WM_HAVE_FFMPEG
+    if (a->video) {
+        if (!a->traj) {
+            const char *slash = strrchr(a->video, '/');
+            int dl = slash ? (int)(slash - a->video) : 1;
+            snprintf(traj_path, sizeof traj_path, "%.*s/trajectory.json", dl, slash ? a->video : ".");
+            a->traj = traj_path;
+        }
+        wm_mp4_info info;
+        WM_TRY(wm_mp4_read(a->video, &info, NULL, NULL, err));
+        if (!a->size_set) { a->width = info.width; a->height = info.height; a->size_set = 1; }
+    }
+#endif
     wm_camera_params cp = {0};
     cp.width = a->size_set ? a->width : 640; cp.height = a->size_set ? a->height : 352;
     wm_camera_params_resolve(&cp);
@@ -193,11 +219,48 @@ static wm_status ev_setup(ev_ctx *c, wm_error *err)
     return WM_OK;
 }
 
+#ifdef WM_HAVE_FFMPEG
+typedef struct ev_video { ev_ctx *c; wm_status st; wm_error *err; int seen; } ev_video;
+
+/* Called per decoded frame, in order: render the truth for that frame's pose and compare. */
+static int ev_on_video_frame(void *user, int index, const uint8_t *rgb, int w, int h)
+{
+    ev_video *v = user;
+    ev_ctx *c = v->c;
+    if (index >= c->a.frames) return 1;
+    if (w != c->a.width || h != c->a.height) {
+        v->st = wm__errf(v->err, WM_ERR_SHAPE, "%s: %dx%d (HxW), the truth is %dx%d", c->a.video, h, w, c->a.height, c->a.width);
+        return 1;
+    }
+    v->seen = index + 1;
+    if (index == 0) return 0; /* the shared start frame */
+    wm_frames tf;
+    if (wm_world_step_poses(c->truth, &c->t.poses[index], 1, &tf) != WM_OK) {
+        v->st = wm__errf(v->err, WM_ERR_STATE, "truth: %s", wm_world_last_error(c->truth));
+        return 1;
+    }
+    ev_add(&c->tab, index, wm_psnr_rgb8(tf.rgb, rgb, w, h), wm_ssim_rgb8(tf.rgb, rgb, w, h));
+    return 0;
+}
+
+static wm_status ev_run_video(ev_ctx *c, wm_error *err)
+{
+    ev_video v = {c, WM_OK, err, 0};
+    wm_mp4_info info;
+    WM_TRY(wm_mp4_read(c->a.video, &info, ev_on_video_frame, &v, err));
+    if (v.st == WM_OK && v.seen < c->a.frames) c->a.frames = v.seen; /* a shorter video: compare what is there */
+    return v.st;
+}
+#endif
+
 static wm_status ev_run(ev_ctx *c, wm_error *err)
 {
     const ev_args *a = &c->a;
     wm_frames tf, gf;
     WM_TRY(ev_open_world(c, WM_SOURCE_PROCEDURAL, a->seed, NULL, &c->truth, &tf, err));
+#ifdef WM_HAVE_FFMPEG
+    if (a->video) return ev_run_video(c, err);
+#endif
     if (a->source) {
         int model = !strcmp(a->source, "model");
         if (model) {
@@ -236,7 +299,8 @@ int wm_cmd_eval(int argc, char **argv)
     if (st == WM_OK) st = ev_run(&c, &err);
     if (st == WM_OK) {
         printf("truth: procedural seed %llu, %d frames of %dx%d (HxW); rollout: %s%s\n", (unsigned long long)c.a.seed,
-               c.a.frames, c.a.height, c.a.width, c.a.dir ? c.a.dir : c.a.source, c.a.dir ? "" : " source");
+               c.a.frames, c.a.height, c.a.width, c.a.dir ? c.a.dir : c.a.video ? c.a.video : c.a.source,
+               c.a.source ? " source" : "");
         ev_print(&c.tab);
     } else {
         fprintf(stderr, "wm eval: %s\n", err.msg);
