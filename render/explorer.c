@@ -48,7 +48,7 @@ static void gen_fail(explorer *e, wm_status st, const char *msg)
     pthread_mutex_unlock(&e->mu);
 }
 
-static wm_status gen_publish(explorer *e, const wm_frames *f, double ms)
+static wm_status gen_publish(explorer *e, const wm_frames *f, double ms, const double *input_t)
 {
     wm_error err = {0};
     if (e->rec) {
@@ -65,7 +65,7 @@ static wm_status gen_publish(explorer *e, const wm_frames *f, double ms)
     for (int i = 0; i < f->n; i++) {
         int64_t idx = f->first_frame + i;
         int in_chunk = f->chunk_index == 0 ? 0 : (int)((idx - 1) % e->wp.frames_per_chunk);
-        wm_ring_push(&e->ring, f->rgb + fb * i, &f->poses[i], idx, f->chunk_index, in_chunk);
+        wm_ring_push(&e->ring, f->rgb + fb * i, &f->poses[i], idx, f->chunk_index, in_chunk, input_t ? input_t[i] : 0);
     }
     pthread_mutex_lock(&e->mu);
     e->generated += f->n;
@@ -76,13 +76,13 @@ static wm_status gen_publish(explorer *e, const wm_frames *f, double ms)
 }
 
 /* One chunk's actions: those sampled since the last chunk (most recent fpc), padded with the last. */
-static int gen_actions(explorer *e, wm_action *acts, wm_action *last)
+static int gen_actions(explorer *e, wm_action *acts, double *ts, wm_action *last, double *last_t)
 {
     int fpc = e->wp.frames_per_chunk;
-    int k = wm_ring_take_actions(&e->ring, acts, fpc);
+    int k = wm_ring_take_actions(&e->ring, acts, ts, fpc);
     for (int i = 0; i < fpc; i++) {
-        if (i < k) *last = acts[i];
-        else acts[i] = *last;
+        if (i < k) { *last = acts[i]; *last_t = ts[i]; }
+        else { acts[i] = *last; ts[i] = *last_t; }
         acts[i].n_frames = 1;
     }
     return fpc;
@@ -94,30 +94,34 @@ static void *gen_main(void *arg)
     const wm_explore_opts *o = e->o;
     int fpc = e->wp.frames_per_chunk;
     wm_action *acts = calloc((size_t)fpc, sizeof *acts), last;
+    double *ts = calloc((size_t)fpc, sizeof *ts), last_t = 0;
     memset(&last, 0, sizeof last);
     wm_reset_params rp = wm_reset_default_params();
     rp.seed = o->seed;
     rp.prompt = o->prompt;
     rp.start_pose = o->traj ? &o->traj->poses[0] : NULL;
     wm_frames f;
-    wm_status st = acts ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
+    wm_status st = acts && ts ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
     if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); goto done; }
-    if (gen_publish(e, &f, f.ms_total) != WM_OK) goto done;
+    if (gen_publish(e, &f, f.ms_total, NULL) != WM_OK) goto done;
     int64_t next = 1;
     while (wm_ring_wait_space(&e->ring, fpc)) {
+        const double *input_t = NULL;
         if (o->traj) {
             if (next >= o->traj->n_frames) break;
             int n = (int)(o->traj->n_frames - next < fpc ? o->traj->n_frames - next : fpc);
             st = wm_world_step_poses(e->world, &o->traj->poses[next], n, &f);
             next += n;
         } else {
-            st = wm_world_step_actions(e->world, acts, gen_actions(e, acts, &last), &f);
+            st = wm_world_step_actions(e->world, acts, gen_actions(e, acts, ts, &last, &last_t), &f);
+            input_t = ts;
         }
         if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); break; }
-        if (gen_publish(e, &f, f.ms_total) != WM_OK) break;
+        if (gen_publish(e, &f, f.ms_total, input_t) != WM_OK) break;
     }
 done:
     free(acts);
+    free(ts);
     pthread_mutex_lock(&e->mu);
     e->gen_done = 1;
     pthread_mutex_unlock(&e->mu);
@@ -134,6 +138,7 @@ typedef struct ui {
     int have_frame, hud, fullscreen;
     int win_x, win_y, win_w, win_h;
     wm_action held;
+    double shown_at;             /* when the shown frame was first drawn */
 } ui;
 
 static void toggle_fullscreen(ui *u)
@@ -163,6 +168,7 @@ static void hud_rows(explorer *e, ui *u, char rows[WM_HUD_ROWS][WM_HUD_COLS + 1]
     s.gen_fps = e->gen_fps;
     s.chunk_ms = e->chunk_ms;
     pthread_mutex_unlock(&e->mu);
+    s.input_lag_ms = u->shown.input_t > 0 ? 1000.0 * u->shown_at - 1000.0 * u->shown.input_t : -1;
     s.buf_depth = wm_ring_depth(&e->ring);
     s.buf_cap = e->ring.cap;
     s.pose = u->shown.pose;
@@ -185,7 +191,7 @@ static void ui_sample(explorer *e, ui *u, int64_t tick)
 {
     if (e->o->on_tick) e->o->on_tick(e->o->user, tick, &u->in);
     u->held = wm_glfw_input_sample(&u->in);
-    wm_ring_put_action(&e->ring, &u->held);
+    wm_ring_put_action(&e->ring, &u->held, glfwGetTime());
     pthread_mutex_lock(&e->mu);
     for (int i = 0; i < u->in.n_events && e->n_ev < EV_CAP; i++) {
         e->ev[e->n_ev] = u->in.events[i];
@@ -260,8 +266,10 @@ static wm_status ui_loop(explorer *e, ui *u, wm_explore_result *res, wm_error *e
         /* Frames due by now: normally 1; more only if the UI fell behind. */
         int due = 1 + (int)floor((now - next) / dt);
         int got = wm_ring_pop(&e->ring, due, &u->shown);
-        if (got > 0) { res->frames_shown += got; res->dropped += got - 1; u->have_frame = 1; }
-        next = (got == 0 || now - next > 0.25) ? now + dt : next + dt; /* stall or hitch: resync */
+        if (got > 0) { res->frames_shown += got; res->dropped += got - 1; u->have_frame = 1; u->shown_at = now; }
+        /* Advance past every tick consumed (advancing by one would leave the clock behind and drop a
+         * frame on every following tick); an empty ring or a long hitch restarts the schedule. */
+        next = (got == 0 || now - next > 0.25) ? now + dt : next + due * dt;
         if (u->have_frame) WM_TRY(wm_renderer_set_frame(u->r, u->shown.rgb, e->wp.width, e->wp.height, err));
         if (u->in.toggle_hud) { u->hud = !u->hud; u->in.toggle_hud = 0; }
         if (u->in.toggle_fullscreen) { toggle_fullscreen(u); u->in.toggle_fullscreen = 0; }

@@ -17,8 +17,10 @@ void wm_hud_compose(const wm_hud_stats *s, char rows[WM_HUD_ROWS][WM_HUD_COLS + 
     int k = 0;
     snprintf(rows[k++], WM_HUD_COLS + 1, " WM %s SEED %llu %dx%d%s ", s->source ? s->source : "?",
              (unsigned long long)s->seed, s->width, s->height, s->recording ? "  REC" : "");
-    snprintf(rows[k++], WM_HUD_COLS + 1, " GEN %.1f FPS  CHUNK %.0f MS  BUFFER %d/%d ", s->gen_fps, s->chunk_ms,
-             s->buf_depth, s->buf_cap);
+    char lag[24] = "";
+    if (s->input_lag_ms >= 0) snprintf(lag, sizeof lag, "  LAG %.0f MS", s->input_lag_ms);
+    snprintf(rows[k++], WM_HUD_COLS + 1, " GEN %.1f FPS  CHUNK %.0f MS  BUFFER %d/%d%s ", s->gen_fps, s->chunk_ms,
+             s->buf_depth, s->buf_cap, lag);
     snprintf(rows[k++], WM_HUD_COLS + 1, " POS X %+.2f Y %+.2f Z %+.2f ", m[3], m[7], m[11]);
     snprintf(rows[k++], WM_HUD_COLS + 1, " YAW %+.1f PITCH %+.1f ", s->yaw_deg, s->pitch_deg);
     snprintf(rows[k++], WM_HUD_COLS + 1, " KEYS %.48s ", s->keys[0] ? s->keys : "-");

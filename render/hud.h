@@ -19,6 +19,7 @@ typedef struct wm_hud_stats {
     int width, height;         /* video size */
     double gen_fps;            /* frames generated per second (moving average) */
     double chunk_ms;           /* wall time of the last chunk */
+    double input_lag_ms;       /* input sampled -> frame following it shown; < 0 = n/a */
     int buf_depth, buf_cap;    /* frames waiting in the ring / capacity */
     wm_pose pose;              /* pose of the displayed frame */
     float yaw_deg, pitch_deg;

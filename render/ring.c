@@ -37,7 +37,8 @@ int wm_ring_wait_space(wm_ring *r, int n)
     return ok;
 }
 
-void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t frame, int64_t chunk, int in_chunk)
+void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t frame, int64_t chunk, int in_chunk,
+                  double input_t)
 {
     /* Only the generator adds, so the free slot found under the lock stays free during the copy. */
     pthread_mutex_lock(&r->mu);
@@ -49,6 +50,7 @@ void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t f
     s->frame_index = frame;
     s->chunk_index = chunk;
     s->frame_in_chunk = in_chunk;
+    s->input_t = input_t;
     pthread_mutex_lock(&r->mu);
     r->count++;
     pthread_mutex_unlock(&r->mu);
@@ -67,6 +69,7 @@ int wm_ring_pop(wm_ring *r, int max, wm_ring_slot *out)
     out->frame_index = s->frame_index;
     out->chunk_index = s->chunk_index;
     out->frame_in_chunk = s->frame_in_chunk;
+    out->input_t = s->input_t;
     pthread_mutex_lock(&r->mu);
     r->head = (r->head + n) % r->cap;
     r->count -= n;
@@ -83,23 +86,26 @@ int wm_ring_depth(wm_ring *r)
     return n;
 }
 
-void wm_ring_put_action(wm_ring *r, const wm_action *a)
+void wm_ring_put_action(wm_ring *r, const wm_action *a, double t)
 {
     pthread_mutex_lock(&r->mu);
     if (r->n_actions == WM_ACTION_QUEUE) { /* keep the newest: inputs older than the queue are stale */
         memmove(r->actions, r->actions + 1, (WM_ACTION_QUEUE - 1) * sizeof *r->actions);
+        memmove(r->action_t, r->action_t + 1, (WM_ACTION_QUEUE - 1) * sizeof *r->action_t);
         r->n_actions--;
     }
+    r->action_t[r->n_actions] = t;
     r->actions[r->n_actions++] = *a;
     pthread_mutex_unlock(&r->mu);
 }
 
-int wm_ring_take_actions(wm_ring *r, wm_action *out, int n)
+int wm_ring_take_actions(wm_ring *r, wm_action *out, double *t_out, int n)
 {
     pthread_mutex_lock(&r->mu);
     int skip = r->n_actions > n ? r->n_actions - n : 0; /* most recent n */
     int k = r->n_actions - skip;
     memcpy(out, r->actions + skip, (size_t)k * sizeof *out);
+    if (t_out) memcpy(t_out, r->action_t + skip, (size_t)k * sizeof *t_out);
     r->n_actions = 0;
     pthread_mutex_unlock(&r->mu);
     return k;

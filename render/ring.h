@@ -19,6 +19,7 @@ typedef struct wm_ring_slot {
     wm_pose pose;
     int64_t frame_index, chunk_index;
     int frame_in_chunk;
+    double input_t;              /* when the input this frame follows was sampled (0 = none) */
 } wm_ring_slot;
 
 #define WM_ACTION_QUEUE 256
@@ -30,6 +31,7 @@ typedef struct wm_ring {
     int cap, head, count;        /* frames [head, head+count) are ready, oldest first */
     int width, height;
     wm_action actions[WM_ACTION_QUEUE];
+    double action_t[WM_ACTION_QUEUE];
     int n_actions;
     int quit;
 } wm_ring;
@@ -39,14 +41,15 @@ void wm_ring_free(wm_ring *r);
 /* Generator: wait until n slots are free (returns 0 if quitting). */
 int wm_ring_wait_space(wm_ring *r, int n);
 /* Generator: append a frame (caller ensured space). */
-void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t frame, int64_t chunk, int in_chunk);
+void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t frame, int64_t chunk, int in_chunk,
+                  double input_t);
 /* UI: pop up to `max` oldest frames, copying the newest popped into *out (rgb buffer of the slot
  * size); returns the number popped (0 = none ready). */
 int wm_ring_pop(wm_ring *r, int max, wm_ring_slot *out);
 int wm_ring_depth(wm_ring *r);
 /* UI: queue the action sampled this tick. Generator: take up to n queued actions (oldest first). */
-void wm_ring_put_action(wm_ring *r, const wm_action *a);
-int wm_ring_take_actions(wm_ring *r, wm_action *out, int n);
+void wm_ring_put_action(wm_ring *r, const wm_action *a, double t);
+int wm_ring_take_actions(wm_ring *r, wm_action *out, double *t_out, int n);
 void wm_ring_quit(wm_ring *r);
 
 #endif

@@ -36,11 +36,17 @@ int main(void)
     char rows[WM_HUD_ROWS][WM_HUD_COLS + 1];
     wm_hud_compose(&s, rows);
     CHECK(strstr(rows[0], "procedural") && strstr(rows[0], "SEED 42"));
-    CHECK(strstr(rows[1], "GEN 31.5 FPS") && strstr(rows[1], "BUFFER 12/48"));
+    CHECK(strstr(rows[1], "GEN 31.5 FPS") && strstr(rows[1], "BUFFER 12/48") && strstr(rows[1], "LAG 0 MS"));
     CHECK(strstr(rows[2], "X +1.25") && strstr(rows[2], "Z -3.50"));
     CHECK(strstr(rows[3], "YAW +30.0"));
     CHECK(strstr(rows[4], "fwd fast"));
     CHECK(strstr(rows[5], "CHUNK 5 [4/24]"));
+    s.input_lag_ms = -1; /* n/a (trajectory-driven): not shown */
+    wm_hud_compose(&s, rows);
+    CHECK(!strstr(rows[1], "LAG"));
+    s.input_lag_ms = 1500;
+    wm_hud_compose(&s, rows);
+    CHECK(strstr(rows[1], "LAG 1500 MS") != NULL);
     static wm_hud_uniform u;
     wm_hud_pack(&u, 640, 352, 640, 352, 1, rows, 0.25f, 1);
     CHECK(sizeof(wm_hud_uniform) == 64 + 4 * (WM_HUD_FONT_WORDS + WM_HUD_TEXT_WORDS));

@@ -21,7 +21,7 @@ static void *producer(void *arg)
             int idx = c * CHUNK + i;
             memset(rgb, idx, sizeof rgb);
             p.c2w[11] = (float)idx;
-            wm_ring_push(r, rgb, &p, idx, c, i);
+            wm_ring_push(r, rgb, &p, idx, c, i, 0.5 * idx);
         }
     }
     wm_ring_wait_space(r, 1000); /* blocks until quit (capacity is smaller) */
@@ -45,7 +45,7 @@ int main(void)
         if (n == 0) { usleep(1000); continue; }
         expect += n;
         CHECK(s.frame_index == expect - 1 && buf[0] == (uint8_t)(expect - 1) && s.pose.c2w[11] == (float)(expect - 1));
-        CHECK(s.frame_in_chunk == (int)((expect - 1) % CHUNK));
+        CHECK(s.frame_in_chunk == (int)((expect - 1) % CHUNK) && s.input_t == 0.5 * (expect - 1));
     }
     CHECK(max_depth <= 2 * CHUNK + 1);
     wm_ring_quit(&r);
@@ -53,11 +53,13 @@ int main(void)
 
     wm_action a;
     memset(&a, 0, sizeof a);
-    for (int i = 0; i < WM_ACTION_QUEUE + 10; i++) { a.yaw = (float)i; wm_ring_put_action(&r, &a); }
+    for (int i = 0; i < WM_ACTION_QUEUE + 10; i++) { a.yaw = (float)i; wm_ring_put_action(&r, &a, i); }
     wm_action out[8];
-    int k = wm_ring_take_actions(&r, out, 8);
+    double ts[8];
+    int k = wm_ring_take_actions(&r, out, ts, 8);
     CHECK(k == 8 && out[7].yaw == (float)(WM_ACTION_QUEUE + 9) && out[0].yaw == (float)(WM_ACTION_QUEUE + 2));
-    CHECK(wm_ring_take_actions(&r, out, 8) == 0);
+    CHECK(ts[7] == WM_ACTION_QUEUE + 9);
+    CHECK(wm_ring_take_actions(&r, out, NULL, 8) == 0);
     wm_ring_free(&r);
     TEST_MAIN_END();
 }

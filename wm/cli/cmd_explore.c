@@ -13,6 +13,7 @@
 #ifdef WM_HAVE_VIEWER
 #include "render/explorer.h"
 #include "render/renderer.h"
+#include <GLFW/glfw3.h>
 #endif
 
 #include <stdio.h>
@@ -26,7 +27,7 @@
 typedef struct explore_args {
     wm_world_params wp;
     uint64_t seed;
-    const char *prompt, *trajectory, *intrinsics, *record, *out, *screenshot;
+    const char *prompt, *trajectory, *intrinsics, *record, *out, *screenshot, *input;
     int headless, fullscreen, no_hud, validate, win_w, win_h;
     long frames;
 } explore_args;
@@ -51,6 +52,7 @@ static void usage(FILE *f)
             "  --no-hud                   start with the HUD hidden (H or F1 toggles)\n"
             "  --screenshot out.png       save the window image at exit\n"
             "  --validate                 enable Vulkan validation layers when installed\n"
+            "  --input DSL                scripted key presses per video tick, e.g. 'w-40,wd-20' (demos, smoke tests)\n"
             "keys: WASD move, arrows/IJKL look, E/Space up, Q/C down, Shift fast, Tab mouse look, Esc quit\n");
 }
 
@@ -101,6 +103,7 @@ static int parse(int argc, char **argv, explore_args *a)
         else if (!strcmp(k, "--record")) a->record = v;
         else if (!strcmp(k, "-o") || !strcmp(k, "--output")) a->out = v;
         else if (!strcmp(k, "--screenshot")) a->screenshot = v;
+        else if (!strcmp(k, "--input")) a->input = v;
         else if (!strcmp(k, "--frames")) { char *e; a->frames = strtol(v, &e, 10); if (*e || a->frames < 1) return bad("--frames wants a positive number", v); }
         else return bad("unknown option", k);
         i += takes;
@@ -196,9 +199,36 @@ static int run_headless(explore_args *a)
     return 0;
 }
 
+#ifdef WM_HAVE_VIEWER
+/* --input: DSL key bits per tick, replayed as GLFW key events through the live input adapter. The
+ * wanted state is compared with the adapter's (not with the previous tick), so keys the window system
+ * released (focus changes under a bare X server) are pressed again. */
+typedef struct script { uint32_t *keys; int n; } script;
+
+static void script_tick(void *user, int64_t tick, wm_glfw_input *in)
+{
+    static const struct { uint32_t bit; int key; wm_pkey pk; } map[] = {
+        {WM_KEY_FORWARD, GLFW_KEY_W, WM_PK_W}, {WM_KEY_BACK, GLFW_KEY_S, WM_PK_S},
+        {WM_KEY_YAW_LEFT, GLFW_KEY_LEFT, WM_PK_LEFT}, {WM_KEY_YAW_RIGHT, GLFW_KEY_RIGHT, WM_PK_RIGHT},
+        {WM_KEY_PITCH_UP, GLFW_KEY_UP, WM_PK_UP}, {WM_KEY_PITCH_DOWN, GLFW_KEY_DOWN, WM_PK_DOWN},
+        {WM_KEY_STRAFE_LEFT, GLFW_KEY_A, WM_PK_A}, {WM_KEY_STRAFE_RIGHT, GLFW_KEY_D, WM_PK_D}};
+    script *s = user;
+    uint32_t want = tick < s->n ? s->keys[tick] : 0;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        int on = (want & map[i].bit) != 0;
+        if (on != (in->down[map[i].pk] != 0)) wm_glfw_input_key(in, map[i].key, on ? GLFW_PRESS : GLFW_RELEASE);
+    }
+}
+#endif
+
 static int run_window(explore_args *a)
 {
 #ifdef WM_HAVE_VIEWER
+    script sc = {0};
+    if (a->input) {
+        wm_error perr = {0};
+        if (wm_dsl_parse(a->input, &sc.keys, &sc.n, &perr) != WM_OK) { fprintf(stderr, "wm explore: --input: %s\n", perr.msg); return 2; }
+    }
     wm_trajectory t = {0};
     int have_traj = 0;
     if (a->trajectory) {
@@ -209,11 +239,12 @@ static int run_window(explore_args *a)
     wm_explore_opts o = {.world = a->wp, .seed = a->seed, .prompt = a->prompt, .record_mp4 = a->record,
                          .traj = have_traj ? &t : NULL, .max_frames = a->frames, .fullscreen = a->fullscreen,
                          .validate = a->validate, .no_hud = a->no_hud, .win_w = a->win_w, .win_h = a->win_h,
-                         .screenshot = a->screenshot};
+                         .screenshot = a->screenshot, .on_tick = a->input ? script_tick : NULL, .user = &sc};
     wm_explore_result res;
     wm_error err = {0};
     wm_status st = wm_explore_run(&o, &res, &err);
     wm_trajectory_free(&t);
+    free(sc.keys);
     if (st != WM_OK) {
         fprintf(stderr, "wm explore: %s\n", err.msg);
         return st == WM_ERR_NO_DISPLAY ? 3 : 1;
