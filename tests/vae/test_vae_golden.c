@@ -179,6 +179,21 @@ static void test_encode(wm_vae *vae)
     CHECK_MSG(wm_vae_encode(vae, &cx, &clat, NULL, NULL, &err) == WM_OK, "%s", err.msg);
     CHECK(compare("encode 9-frame clip -> 2 latent frames", &clat, &cref));
     wm_tensor_free(&cref), wm_tensor_free(&cx), wm_tensor_free(&clat);
+    /* Tiled encode (128-px tiles every 64 px on 192 x 256) vs the reference; the untiled latent of the
+     * same image differs by O(1), so this fails if the tiling or the in-place blend order is wrong. */
+    const wm_ckpt_entry *big = wm_checkpoint_find(gold, "tiled.image");
+    wm_tensor tref = load(gold, "tiled.latent"), uref = load(gold, "tiled.untiled_latent"), bx, tl;
+    int64_t bxs[4] = {3, 1, 192, 256};
+    wm_tensor_alloc(WM_F32, 4, bxs, &bx);
+    wm_tensor_alloc(WM_F32, 4, tref.shape, &tl);
+    CHECK(big && big->nbytes == (size_t)wm_tensor_numel(&bx));
+    if (big) wm_image_to_unit(big->data, 192, 256, bx.data);
+    CHECK_MSG(wm_vae_encode_tiled(vae, &bx, &tl, 128, 64, &err) == WM_OK, "%s", err.msg);
+    CHECK(compare("encode tiled 192x256 (tile 128, stride 64)", &tl, &tref));
+    CHECK_MSG(wm_vae_encode_tiled(vae, &bx, &tl, 512, 448, &err) == WM_OK, "%s", err.msg); /* one tile */
+    CHECK(compare("encode tiled, image within one tile = untiled", &tl, &uref));
+    CHECK(wm_vae_encode_tiled(vae, &bx, &tl, 100, 64, &err) == WM_ERR_INVALID_ARG);
+    wm_tensor_free(&tref), wm_tensor_free(&uref), wm_tensor_free(&bx), wm_tensor_free(&tl);
     wm_tensor bad;
     int64_t bs[4] = {3, 2, 64, 96};
     wm_tensor_alloc(WM_F32, 4, bs, &bad);

@@ -141,6 +141,13 @@ def gen_encode(vae):
         xc = torch.from_numpy(clip.astype(np.float32) / 255.0 * 2 - 1).permute(3, 0, 1, 2)[None].double()
         out["clip.image"] = ("U8", clip)
         out["clip.latent"] = f32(vae.encode_mode(xc))
+        # Tiled encode (diffusers enable_tiling, scaled down: 128-px tiles every 64 px) of a 192 x 256
+        # image: 3 x 4 tiles, 2-latent blends, the last row/column of tiles only 64 px.
+        big = test_image(192, 256, 30)
+        xb = torch.from_numpy(big.astype(np.float32) / 255.0 * 2 - 1).permute(2, 0, 1)[None, :, None].double()
+        out["tiled.image"] = ("U8", big)
+        out["tiled.latent"] = f32(vae.encode_mode_tiled(xb, 128, 64))
+        out["tiled.untiled_latent"] = f32(vae.encode_mode(xb))
     return out
 
 

@@ -336,6 +336,38 @@ class AutoencoderKLLTX2Video(nn.Module):
         h = self.encoder(x, stages)
         return self.normalize(h[:, : self.cfg["latent_channels"]])
 
+    def encode_mode_tiled(self, x, tile=512, stride=448):
+        """Spatially tiled encode as diffusers `tiled_encode` with enable_tiling() (spec §1.5): tiles of
+        `tile` px every `stride` px, each encoded alone; every tile is blended IN PLACE with its already
+        blended upper then left neighbour over (tile-stride)/32 latent rows/columns (weight k/extent for
+        the current tile), and the first stride/32 latent rows/columns of each are kept."""
+        b, c, t, h, w = x.shape
+        if h <= tile and w <= tile:
+            return self.encode_mode(x)
+        r = 32
+        lt, ls = tile // r, stride // r
+        ext = lt - ls
+        rows = [[self.encoder(x[:, :, :, i:i + tile, j:j + tile]) for j in range(0, w, stride)]
+                for i in range(0, h, stride)]
+        out_rows = []
+        for i, row in enumerate(rows):
+            parts = []
+            for j, cur in enumerate(row):
+                if i > 0:
+                    a = rows[i - 1][j]
+                    e = min(a.shape[3], cur.shape[3], ext)
+                    for y in range(e):
+                        cur[:, :, :, y] = a[:, :, :, -e + y] * (1 - y / e) + cur[:, :, :, y] * (y / e)
+                if j > 0:
+                    a = row[j - 1]
+                    e = min(a.shape[4], cur.shape[4], ext)
+                    for q in range(e):
+                        cur[:, :, :, :, q] = a[:, :, :, :, -e + q] * (1 - q / e) + cur[:, :, :, :, q] * (q / e)
+                parts.append(cur[:, :, :, :ls, :ls])
+            out_rows.append(torch.cat(parts, dim=4))
+        enc = torch.cat(out_rows, dim=3)[:, :, :, : h // r, : w // r]
+        return self.normalize(enc[:, : self.cfg["latent_channels"]])
+
     def decode(self, z, causal=None, stages=None):
         """Normalised latents -> pixels in ~[-1, 1] (one full-clip decode)."""
         return self.decoder(self.denormalize(z), causal, None, stages)

@@ -2,12 +2,15 @@
  *
  *   wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal]
  *                 [--drop-first] [--threads N]
- *   wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy] [--threads N]
+ *   wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy] [--no-tiling]
+ *                 [--threads N]
  *
  * decode streams the latents through the causal decoder N latent frames per call (as the world model
  * does chunk by chunk) and writes frame_%05d.ppm files (each written to a temp name, then renamed).
  * encode applies the spec §1.4 preprocessing (resize-to-cover with PIL-exact Lanczos, centre crop to
- * 704x1280 by default) and writes the normalised first-frame latent (1, C, 1, H/32, W/32) as "latents".
+ * 704x1280 by default), encodes spatially tiled as the official pipeline does (512-px tiles every 448 px;
+ * --no-tiling for one whole-frame encode) and writes the normalised latent (1, C, 1, H/32, W/32) as
+ * "latents".
  * Images are binary PPM (P6, maxval 255) so the CLI needs no image library: `ffmpeg -i a.png a.ppm`.
  * Runs on the CPU backend. Exit 0 ok, 1 runtime failure, 2 bad arguments or unreadable input.
  */
@@ -30,7 +33,7 @@ static void usage(FILE *f)
             "usage: wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal]\n"
             "                     [--drop-first] [--threads N]\n"
             "       wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy]\n"
-            "                     [--threads N]\n"
+            "                     [--no-tiling] [--threads N]\n"
             "  VAE_DIR       config.json + weights (diffusion_pytorch_model.safetensors or any .safetensors)\n"
             "  LATENTS       normalised latents (C,T,h,w) or (1,C,T,h,w); --tensor picks one (default: latents,\n"
             "                else the only tensor)\n"
@@ -38,7 +41,8 @@ static void usage(FILE *f)
             "  --non-causal  one whole-clip non-causal decode (bidirectional VAE config)\n"
             "  --drop-first  do not write pixel frame 0 (the streaming pipeline drops the first-frame sink)\n"
             "  --size HxW    encode target size (default 704x1280)\n"
-            "  --intrinsics  source-image pinhole intrinsics to adjust for the resize and crop (printed)\n");
+            "  --intrinsics  source-image pinhole intrinsics to adjust for the resize and crop (printed)\n"
+            "  --no-tiling   encode the whole frame at once (default: 512-px tiles every 448 px, as official)\n");
 }
 
 static double now_s(void)
@@ -91,7 +95,7 @@ static int write_ppm(const char *path, const uint8_t *rgb, int h, int w)
 
 typedef struct {
     const char *a[3];
-    int na, chunk, non_causal, drop_first, threads, th, tw, has_k;
+    int na, chunk, non_causal, drop_first, threads, th, tw, has_k, no_tiling;
     const char *tensor;
     double k[4];
 } args;
@@ -105,6 +109,7 @@ static int parse(int argc, char **argv, args *a)
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) return 1;
         else if (!strcmp(s, "--non-causal")) a->non_causal = 1;
         else if (!strcmp(s, "--drop-first")) a->drop_first = 1;
+        else if (!strcmp(s, "--no-tiling")) a->no_tiling = 1;
         else if (!strcmp(s, "--tensor") && next) a->tensor = argv[++i];
         else if (!strcmp(s, "--chunk") && next) { a->chunk = atoi(argv[++i]); if (a->chunk < 1) return -1; }
         else if (!strcmp(s, "--threads") && next) a->threads = atoi(argv[++i]);
@@ -233,7 +238,9 @@ static int cmd_encode(const args *a, wm_vae *vae)
     }
     wm_image_to_unit(crop, a->th, a->tw, x.data);
     double t0 = now_s();
-    if (wm_vae_encode(vae, &x, &lat, NULL, NULL, &err) != WM_OK) { fprintf(stderr, "wm vae: encode: %s\n", err.msg); goto done; }
+    wm_status st = a->no_tiling ? wm_vae_encode(vae, &x, &lat, NULL, NULL, &err)
+                                : wm_vae_encode_tiled(vae, &x, &lat, 0, 0, &err);
+    if (st != WM_OK) { fprintf(stderr, "wm vae: encode: %s\n", err.msg); goto done; }
     wm_st_item item = {"latents", WM_F32, 5, {ls[0], ls[1], ls[2], ls[3], ls[4]}, lat.data};
     if (wm_safetensors_write(a->a[2], &item, 1, NULL, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); goto done; }
     wm_cover_crop g = wm_cover_crop_geometry(h0, w0, a->th, a->tw);

@@ -109,6 +109,14 @@ wm_status wm_vae_plan(const wm_vae_config *cfg, const wm_vae_load_params *lp, co
 wm_status wm_vae_encode(wm_vae *vae, const wm_tensor *x, wm_tensor *latent, wm_vae_stage_fn on_stage, void *user,
                         wm_error *err);
 
+/* Spatially tiled encode, as the official pipeline encodes the first frame (diffusers enable_tiling():
+ * tile 512 px, stride 448; 0, 0 = those): each tile is encoded alone, the raw moments are blended in
+ * place with the already blended upper, then left, tile over (tile-stride)/32 latent rows/columns, and
+ * the first stride/32 of each are kept. x: HOST fp32 (3, T, H, W) in [-1,1]; latent on the device as in
+ * wm_vae_encode. Frames no larger than one tile are encoded untiled (identical to wm_vae_encode). */
+wm_status wm_vae_encode_tiled(wm_vae *vae, const wm_tensor *x, wm_tensor *latent, int tile, int stride,
+                              wm_error *err);
+
 /* FLOPs (2 per multiply-add) of all decoder convolutions for one streaming call of frames_in latent
  * frames on a lat_h x lat_w grid; first_call selects the trimmed first call. Elementwise work (norms,
  * SiLU, shuffles) is not counted. 2.708e13 for a steady-state 3-frame chunk at 22 x 40. */

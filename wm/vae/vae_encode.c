@@ -37,7 +37,8 @@ static wm_status downsample(vae_fwd *f, const wm_vae *v, const vae_down *d, cons
     return WM_OK;
 }
 
-static wm_status forward(vae_fwd *f, const wm_vae *v, const wm_tensor *x, wm_tensor *latent)
+/* x -> raw conv_out (latent+1 channels; into `raw` when given) -> normalised mean into `latent`. */
+static wm_status forward(vae_fwd *f, const wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw)
 {
     const wm_vae_config *c = &v->cfg;
     int p = c->patch_size, reflect = c->encoder_reflect, causal = c->encoder_causal;
@@ -63,7 +64,8 @@ static wm_status forward(vae_fwd *f, const wm_vae *v, const wm_tensor *x, wm_ten
     for (int k = 0; k < v->n_enc_mid; k++) WM_TRY(wm__vae_resnet(f, &v->enc_mid[k], &h, causal, reflect, NULL, NULL));
     wm__vae_stage(f, "encoder.mid_block", &h);
     OP(f, wm_vae_rmsnorm_silu(f->be, &h, 1e-8f, 1, &h));
-    WM_TRY(wm__vae_tensor(f, c->latent_channels + 1, h.shape[1], h.shape[2], h.shape[3], &y));
+    if (raw) y = *raw;
+    else WM_TRY(wm__vae_tensor(f, c->latent_channels + 1, h.shape[1], h.shape[2], h.shape[3], &y));
     WM_TRY(wm__vae_conv(f, &v->enc_out, &h, causal, reflect, NULL, NULL, &y));
     wm__vae_stage(f, "encoder.conv_out", &y);
     /* The mean is the leading latent_channels planes of the channels-first output: a prefix view. */
@@ -73,8 +75,7 @@ static wm_status forward(vae_fwd *f, const wm_vae *v, const wm_tensor *x, wm_ten
     return WM_OK;
 }
 
-wm_status wm_vae_encode(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_vae_stage_fn on_stage, void *user,
-                        wm_error *err)
+static wm_status check_x(const wm_vae *v, const wm_tensor *x, wm_error *err)
 {
     const wm_vae_config *c = &v->cfg;
     int sr = wm_vae_spatial_ratio(c), tr = wm_vae_temporal_ratio(c);
@@ -82,20 +83,37 @@ wm_status wm_vae_encode(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_vae
         x->shape[2] < sr || x->shape[2] % sr || x->shape[3] < sr || x->shape[3] % sr)
         return wm__errf(err, WM_ERR_SHAPE, "VAE encode: x must be (%d, 1+%dk, H, W) with H, W multiples of %d",
                         c->in_channels, tr, sr);
+    return WM_OK;
+}
+
+/* Plan the arena by a dry run, reserve it, run, release. latent and/or raw receive the outputs. */
+wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw,
+                             wm_vae_stage_fn on_stage, void *user, wm_error *err)
+{
+    WM_TRY(check_x(v, x, err));
+    wm_arena arena;
+    wm_arena_init_measure(&arena, v->be->device);
+    vae_fwd f = {v->be, &arena, v->act_dtype, 1, on_stage, user, err};
+    WM_TRY(forward(&f, v, x, NULL, NULL));
+    size_t need = arena.peak;
+    wm_status st = wm_arena_init(&arena, v->be, need);
+    if (st != WM_OK) return wm__errf(err, st, "VAE encode: cannot reserve %zu bytes of activations", need);
+    f.dry = 0;
+    st = forward(&f, v, x, latent, raw);
+    wm_arena_free(&arena);
+    return st;
+}
+
+wm_status wm_vae_encode(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_vae_stage_fn on_stage, void *user,
+                        wm_error *err)
+{
+    const wm_vae_config *c = &v->cfg;
+    int sr = wm_vae_spatial_ratio(c), tr = wm_vae_temporal_ratio(c);
+    WM_TRY(check_x(v, x, err));
     int64_t t = 1 + (x->shape[1] - 1) / tr;
     if (latent->ndim != 4 || latent->shape[0] != c->latent_channels || latent->shape[1] != t ||
         latent->shape[2] != x->shape[2] / sr || latent->shape[3] != x->shape[3] / sr)
         return wm__errf(err, WM_ERR_SHAPE, "VAE encode: latent must be (%d, %lld, %lld, %lld)", c->latent_channels,
                         (long long)t, (long long)(x->shape[2] / sr), (long long)(x->shape[3] / sr));
-    wm_arena arena;
-    wm_arena_init_measure(&arena, v->be->device);
-    vae_fwd f = {v->be, &arena, v->act_dtype, 1, on_stage, user, err};
-    WM_TRY(forward(&f, v, x, NULL));
-    size_t need = arena.peak;
-    wm_status st = wm_arena_init(&arena, v->be, need);
-    if (st != WM_OK) return wm__errf(err, st, "VAE encode: cannot reserve %zu bytes of activations", need);
-    f.dry = 0;
-    st = forward(&f, v, x, latent);
-    wm_arena_free(&arena);
-    return st;
+    return wm__vae_encode_run(v, x, latent, NULL, on_stage, user, err);
 }

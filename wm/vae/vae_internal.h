@@ -87,6 +87,9 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
 wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
                        wm_tensor *caches, int *fresh, wm_tensor *y);
 void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t);
+/* Encoder forward with its own arena: normalised mean into latent and/or raw conv_out into raw. */
+wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw,
+                             wm_vae_stage_fn on_stage, void *user, wm_error *err);
 /* The module tree with shapes but no weight memory (tensor data NULL), for planning. */
 wm_status wm__vae_shapes(const wm_vae_config *cfg, const wm_vae_load_params *p, wm_backend *be, wm_vae **out,
                          size_t *weight_bytes, wm_error *err);
