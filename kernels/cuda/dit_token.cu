@@ -66,6 +66,51 @@ __global__ void short_conv_kernel(const T *x, const void *w, int wb, const T *ta
     }
 }
 
+/* bf16 fast path (K <= 8): as the depthwise conv, a block owns 256 channels x 64 tokens with the taps
+ * staged in shared memory as [tap][channel]. */
+#define SC_CV 32
+#define SC_TOK 64
+__global__ void __launch_bounds__(256)
+    short_conv_fast_kernel(const bf16 *x, const void *w, int wb, const bf16 *tail, bf16 *y, const dev_bounds bd,
+                           int S, int64_t C, int K)
+{
+    __shared__ __align__(16) float ws[8][SC_CV * 8];
+    const int64_t ch0 = (int64_t)blockIdx.x * SC_CV * 8, N = (int64_t)bd.b[bd.n] * S;
+    for (int i = threadIdx.x; i < K * SC_CV * 8; i += blockDim.x) {
+        int j = i / (SC_CV * 8), c = i % (SC_CV * 8);
+        ws[j][c] = ch0 + c < C ? wm_ldp(w, wb, (ch0 + c) * K + j) : 0.0f;
+    }
+    __syncthreads();
+    const int cv = threadIdx.x % SC_CV, tl = threadIdx.x / SC_CV;
+    const int64_t c0 = ch0 + cv * 8;
+    if (c0 >= C) return;
+    for (int64_t n = (int64_t)blockIdx.y * SC_TOK + tl; n < N && n < (int64_t)(blockIdx.y + 1) * SC_TOK; n += 8) {
+        int f = (int)(n / S), s = (int)(n % S), ce = chunk_end(bd, f);
+        float acc[8], v[8];
+        vld<8>(x, n * C + c0, v);
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[e] = -ws[K - 1][cv * 8 + e] * v[e];
+        for (int j = 0; j < K; j++) {
+            int ff = f - (K - 1) + j, fb = f + (K - 1) - j;
+            const bf16 *rf = NULL;
+            int64_t of = 0;
+            if (ff >= 0) { rf = x; of = ((int64_t)ff * S + s) * C + c0; }
+            else if (tail && (K - 1) + ff >= 0) { rf = tail; of = ((int64_t)((K - 1) + ff) * S + s) * C + c0; }
+            if (rf) {
+                vld<8>(rf, of, v);
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[e] += ws[j][cv * 8 + e] * v[e];
+            }
+            if (fb < ce) {
+                vld<8>(x, ((int64_t)fb * S + s) * C + c0, v);
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[e] += ws[j][cv * 8 + e] * v[e];
+            }
+        }
+        vst<8>(y, n * C + c0, acc);
+    }
+}
+
 extern "C" wm_status wm_short_conv_t_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *tail,
                                           const int *bounds, int n_chunks, wm_tensor *y)
 {
@@ -92,7 +137,11 @@ extern "C" wm_status wm_short_conv_t_cuda(wm_backend *be, const wm_tensor *x, co
     cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * C / (v8 ? 8 : 1), 256, 65535);
     const void *tp = tail ? tail->data : NULL;
-    if (x->dtype == WM_BF16) {
+    if (x->dtype == WM_BF16 && v8 && K <= 8 && N / SC_TOK < 65535) {
+        dim3 g2((unsigned)((C + SC_CV * 8 - 1) / (SC_CV * 8)), (unsigned)((N + SC_TOK - 1) / SC_TOK));
+        short_conv_fast_kernel<<<g2, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data,
+                                                  bd, S, C, (int)K);
+    } else if (x->dtype == WM_BF16) {
         if (v8) short_conv_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
         else short_conv_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
     } else {
@@ -141,6 +190,61 @@ __global__ void dw_glu_kernel(const T *x, const void *w, const void *b, int pb, 
     }
 }
 
+/* bf16 fast path: block = 32 channel vectors (256 channels of a and the matching 256 of g) x 8 token
+ * lanes, 64 tokens per block. The 2 x 9 x 256 taps and the biases are staged once per block in shared
+ * memory as [tap][channel], so each tap is two 16-byte shared loads per 8 channels instead of 16 scattered
+ * global loads (the weights' (2M, 9) layout puts a channel's taps together). */
+#define DW_CV 32
+#define DW_TOK 64
+__global__ void __launch_bounds__(256)
+    dw_glu_fast_kernel(const bf16 *x, const void *w, const void *b, int pb, bf16 *y, int gh, int gw, int64_t M, int64_t N)
+{
+    __shared__ __align__(16) float wa[9][DW_CV * 8], wg[9][DW_CV * 8], ba[DW_CV * 8], bg[DW_CV * 8];
+    const int64_t ch0 = (int64_t)blockIdx.x * DW_CV * 8, S = (int64_t)gh * gw, C2 = 2 * M;
+    for (int i = threadIdx.x; i < 9 * DW_CV * 8; i += blockDim.x) {
+        int tap = i / (DW_CV * 8), c = i % (DW_CV * 8);
+        int64_t ch = ch0 + c;
+        wa[tap][c] = ch < M ? wm_ldp(w, pb, ch * 9 + tap) : 0.0f;
+        wg[tap][c] = ch < M ? wm_ldp(w, pb, (M + ch) * 9 + tap) : 0.0f;
+    }
+    for (int c = threadIdx.x; c < DW_CV * 8; c += blockDim.x) {
+        ba[c] = ch0 + c < M ? wm_ldp(b, pb, ch0 + c) : 0.0f;
+        bg[c] = ch0 + c < M ? wm_ldp(b, pb, M + ch0 + c) : 0.0f;
+    }
+    __syncthreads();
+    const int cv = threadIdx.x % DW_CV, tl = threadIdx.x / DW_CV;
+    const int64_t c0 = ch0 + cv * 8;
+    if (c0 >= M) return;
+    for (int64_t n = (int64_t)blockIdx.y * DW_TOK + tl; n < N && n < (int64_t)(blockIdx.y + 1) * DW_TOK; n += 8) {
+        int64_t f = n / S;
+        int r = (int)((n % S) / gw), col = (int)(n % gw);
+        float a[8], g[8], v[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) { a[e] = ba[cv * 8 + e]; g[e] = bg[cv * 8 + e]; }
+#pragma unroll
+        for (int ky = 0; ky < 3; ky++) {
+            int rr = r + ky - 1;
+            if (rr < 0 || rr >= gh) continue;
+#pragma unroll
+            for (int kx = 0; kx < 3; kx++) {
+                int cc = col + kx - 1;
+                if (cc < 0 || cc >= gw) continue;
+                int64_t row = ((f * gh + rr) * gw + cc) * C2;
+                const int tap = ky * 3 + kx;
+                vld<8>(x, row + c0, v);
+#pragma unroll
+                for (int e = 0; e < 8; e++) a[e] += wa[tap][cv * 8 + e] * v[e];
+                vld<8>(x, row + M + c0, v);
+#pragma unroll
+                for (int e = 0; e < 8; e++) g[e] += wg[tap][cv * 8 + e] * v[e];
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < 8; e++) a[e] *= g[e] / (1.0f + __expf(-g[e]));
+        vst<8>(y, n * M + c0, a);
+    }
+}
+
 extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
                                               int n_frames, int grid_h, int grid_w, wm_tensor *y)
 {
@@ -159,7 +263,11 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x
     int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * M / (v8 ? 8 : 1), 256, 65535);
-    if (x->dtype == WM_BF16) {
+    if (x->dtype == WM_BF16 && v8 && N / DW_TOK < 65535) {
+        dim3 g2((unsigned)((M + DW_CV * 8 - 1) / (DW_CV * 8)), (unsigned)((N + DW_TOK - 1) / DW_TOK));
+        dw_glu_fast_kernel<<<g2, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h,
+                                               grid_w, M, N);
+    } else if (x->dtype == WM_BF16) {
         if (v8) dw_glu_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
         else dw_glu_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
     } else {

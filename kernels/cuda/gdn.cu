@@ -32,6 +32,8 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
                        int ldk, int ldv, int s_per)
 {
     __shared__ __align__(16) bf16 ks[GR_TOK * GR_DP], bks[GR_TOK * GR_DP], vs[GR_TOK * GR_DP];
+    __shared__ float bsm[GR_TOK];
+    float avec = 0.0f; /* v == NULL: thread d < D accumulates A[d] = sum_s beta_s k_s[d] in fp32 */
     const int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int nthr = GR_WARPS * 32;
     float accP[GR_D / 8][4], accA[GR_D / 8][4];
@@ -50,11 +52,12 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
             if (s < s_end) {
                 int64_t n = (int64_t)f * S + s;
                 kk = *(const uint4 *)(k + n * ldk + h * GR_D + cc * 8);
-                vv = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
+                if (v) vv = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
                 b = wm_ldp(beta, beta_bf16, n * H + h);
             }
+            if (cc == 0) bsm[r] = b;
             *(uint4 *)(ks + r * GR_DP + cc * 8) = kk;
-            *(uint4 *)(vs + r * GR_DP + cc * 8) = vv;
+            if (v) *(uint4 *)(vs + r * GR_DP + cc * 8) = vv;
             uint4 bk;
             const __nv_bfloat162 *kp = (const __nv_bfloat162 *)&kk;
             __nv_bfloat162 *bp = (__nv_bfloat162 *)&bk;
@@ -79,11 +82,27 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
                 ldsm_x4_t(b, ks + tk * GR_DP + dm);
                 mma_bf16(accP[2 * dp], a, b[0], b[1]);
                 mma_bf16(accP[2 * dp + 1], a, b[2], b[3]);
-                ldsm_x4_t(b, vs + tk * GR_DP + dm);
-                mma_bf16(accA[2 * dp], a, b[0], b[1]);
-                mma_bf16(accA[2 * dp + 1], a, b[2], b[3]);
+                if (v) {
+                    ldsm_x4_t(b, vs + tk * GR_DP + dm);
+                    mma_bf16(accA[2 * dp], a, b[0], b[1]);
+                    mma_bf16(accA[2 * dp + 1], a, b[2], b[3]);
+                }
             }
         }
+        if (!v && threadIdx.x < GR_D)
+            for (int r = 0; r < GR_TOK; r++) avec += bsm[r] * __bfloat162float(ks[r * GR_DP + threadIdx.x]);
+    }
+    if (!v) {
+        int64_t base = ((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D * GR_D;
+        int r = 16 * warp + (lane >> 2);
+#pragma unroll
+        for (int n = 0; n < GR_D / 8; n++) {
+            int c = 8 * n + 2 * (lane & 3);
+            *(float2 *)(P + base + (int64_t)r * GR_D + c) = make_float2(accP[n][0], accP[n][1]);
+            *(float2 *)(P + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accP[n][2], accP[n][3]);
+        }
+        if (threadIdx.x < GR_D) A[((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D + threadIdx.x] = avec;
+        return;
     }
     int64_t base = ((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D * GR_D;
     int r = 16 * warp + (lane >> 2);
@@ -156,14 +175,14 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
     int S = (int)(N / n_frames), bb = beta->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
     uintptr_t al = (uintptr_t)k->data | (v ? (uintptr_t)v->data : 0);
-    if (v && k->dtype == WM_BF16 && D == GR_D && Dv == GR_D && (al & 15u) == 0 && Ck % 8 == 0 && Cv % 8 == 0) {
+    if (k->dtype == WM_BF16 && D == GR_D && (!v || Dv == GR_D) && (al & 15u) == 0 && Ck % 8 == 0 && (!v || Cv % 8 == 0)) {
         /* One block per (frame, head) is only 60 blocks for a 3-frame chunk on 132 SMs: split the frame's
          * tokens so there are ~2 blocks per SM, sum the partials in a second pass (deterministic, unlike
          * atomics), within the backend's scratch. */
         wm_cuda_ctx *cx = wm__cuda_ctx(be);
-        int64_t per = (int64_t)n_frames * H * GR_D * GR_D; /* floats of P (= of A) */
+        int64_t per = (int64_t)n_frames * H * GR_D * GR_D, perA = (int64_t)n_frames * H * GR_D * Dv; /* floats */
         int nsplit = (int)((2 * cx->n_sm + n_frames * H - 1) / (n_frames * H));
-        int64_t fit = (int64_t)(cx->scratch_bytes / (2 * per * sizeof(float)));
+        int64_t fit = (int64_t)(cx->scratch_bytes / ((per + perA) * sizeof(float)));
         if (nsplit > fit) nsplit = (int)fit;
         if (nsplit > (S + GR_TOK - 1) / GR_TOK) nsplit = (S + GR_TOK - 1) / GR_TOK;
         if (nsplit < 2) nsplit = 1;
@@ -172,13 +191,13 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
         float *pp = (float *)P->data, *pa = (float *)A->data;
         if (nsplit > 1) { pp = (float *)cx->scratch; pa = pp + nsplit * per; }
         dim3 grid((unsigned)(n_frames * H), (unsigned)nsplit);
-        gdn_gram_tc_kernel<<<grid, GR_WARPS * 32, 0, s>>>((const bf16 *)k->data, (const bf16 *)v->data, beta->data, bb,
+        gdn_gram_tc_kernel<<<grid, GR_WARPS * 32, 0, s>>>((const bf16 *)k->data, v ? (const bf16 *)v->data : NULL, beta->data, bb,
                                                          pp, pa, S, (int)H, (int)Ck, (int)Cv, s_per);
         if (nsplit > 1) {
             WM_CUDA_LAUNCHED(be);
             gram_reduce_kernel<<<wm_grid1d(per, 256, 4096), 256, 0, s>>>(pp, nsplit, per, (float *)P->data);
             WM_CUDA_LAUNCHED(be);
-            gram_reduce_kernel<<<wm_grid1d(per, 256, 4096), 256, 0, s>>>(pa, nsplit, per, (float *)A->data);
+            gram_reduce_kernel<<<wm_grid1d(perA, 256, 4096), 256, 0, s>>>(pa, nsplit, perA, (float *)A->data);
         }
     } else {
         int64_t per = D * D + D * Dv;
@@ -201,18 +220,32 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
 #define SC_W 16
 #define SC_THREADS 256
 
-/* One step on a column slab: nxt[i][j] = g * (cur[i][j] - sum_l P[i][l] cur[l][j]) + A[i][j]. */
+/* One step on a column slab: nxt[i][j] = g * (cur[i][j] - sum_l P[i][l] cur[l][j]) + A[i][j].
+ * Thread t owns column j = t % W and rows i = t / W + r * (blockDim / W): one shared load of cur[l][j]
+ * serves up to 8 rows (register tile), so the inner loop is ~1 shared load per FMA instead of 2. */
 __device__ void scan_step(const float *Pg, const float *Ag, float g, const float *cur, float *nxt, float *Ps, int D,
                           int Dv, int j0, int W)
 {
     for (int c = threadIdx.x; c < D * D; c += blockDim.x) Ps[(c / D) * (D + 1) + c % D] = Pg[c];
     __syncthreads();
-    for (int o = threadIdx.x; o < D * W; o += blockDim.x) {
-        int i = o / W, j = o % W;
-        float acc = 0.0f;
-        const float *pr = Ps + i * (D + 1);
-        for (int l = 0; l < D; l++) acc += pr[l] * cur[l * W + j];
-        nxt[i * W + j] = g * (cur[i * W + j] - acc) + Ag[(int64_t)i * Dv + j0 + j];
+    const int j = threadIdx.x % W, i0 = threadIdx.x / W, rs = blockDim.x / W;
+    if (i0 < rs) {
+        float acc[8];
+#pragma unroll
+        for (int r = 0; r < 8; r++) acc[r] = 0.0f;
+        for (int l = 0; l < D; l++) {
+            float cv = cur[l * W + j];
+#pragma unroll
+            for (int r = 0; r < 8; r++) {
+                int i = i0 + r * rs;
+                if (i < D) acc[r] += Ps[i * (D + 1) + l] * cv;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < 8; r++) {
+            int i = i0 + r * rs;
+            if (i < D) nxt[i * W + j] = g * (cur[i * W + j] - acc[r]) + Ag[(int64_t)i * Dv + j0 + j];
+        }
     }
     __syncthreads();
 }
