@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Generate the DiT golden vectors (tests/golden/dit/) from the PyTorch reference.
 
-Usage: /usr/bin/python3 tools/golden/gen_dit_golden.py --out tests/golden/dit [--only NAME,...]
+Usage: /usr/bin/python3 tools/golden/gen_dit_golden.py --out tests/golden/dit [--only NAME,...] [--check]
+(--check regenerates into a temporary directory and exits 1 unless --out is byte-identical)
 
 Random weights (fixed seed, scaled by fan-in so activations stay O(1), GDN gates in a meaningful range)
 are rounded to bf16 and stored as bf16 under the official key names; the reference then runs in float64
@@ -109,6 +110,32 @@ def camera_file(prefix, rel, lint, cc, plk, T, cfg):
             prefix + "rope_cam.cos": torch.cos(ac), prefix + "rope_cam.sin": torch.sin(ac)}
 
 
+def switch_outputs(model, x, ts, y, mask, cc, plk, noise, z0, cc_s, plk_s):
+    """Outputs with the release-era version switches (one switch at a time, then the June streaming set),
+    so a port can test each switch; defaults are restored afterwards."""
+    cfg, out = model.cfg, {}
+    s128 = 1.0 / math.sqrt(128.0)
+    single = [("scale128_main", "softmax_scale_main", s128, "bidirectional"),
+              ("scale128_cam", "softmax_scale_cam", s128, "bidirectional"),
+              ("renorm", "post_ucpe_renorm", 1, "bidirectional"),
+              ("nomask", "teacher_chunk_mask", 0, "chunk_causal")]
+    with torch.no_grad():
+        for tag, field, val, variant in single:
+            old = getattr(cfg, field)
+            setattr(cfg, field, val)
+            v, _ = model(x, ts, y, mask, cc, plk, variant=variant)
+            setattr(cfg, field, old)
+            out[f"{tag}.{variant}.v"] = v
+        saved = (cfg.softmax_scale_main, cfg.softmax_scale_cam, cfg.cam_conv_cache)
+        cfg.softmax_scale_main, cfg.softmax_scale_cam, cfg.cam_conv_cache = s128, s128, 0
+        rec = {}
+        sm.sample_streaming(model, noise.to(torch.float64), z0.to(torch.float64), y, mask, cc_s, plk_s, rec=rec)
+        cfg.softmax_scale_main, cfg.softmax_scale_cam, cfg.cam_conv_cache = saved
+    out["june_streaming.chunk1.step0.v"] = rec["chunk1.step0.v"]
+    out["june_streaming.latents"] = rec["latents"]
+    return out
+
+
 def f32(x):
     """round an input to float32 and return it as float64 (what every consumer sees)."""
     return x.to(torch.float32).to(torch.float64)
@@ -118,8 +145,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="", help="comma list of: weights,inputs,camera,bidirectional,"
-                    "chunk_causal,streaming,samplers,sampler_runs")
+                    "chunk_causal,streaming,switches,samplers,sampler_runs")
+    ap.add_argument("--check", action="store_true",
+                    help="regenerate into a temporary directory and verify --out is byte-identical")
     args = ap.parse_args()
+    if args.check:
+        return check_dir(args.out, args.only)
     only = set(filter(None, args.only.split(",")))
 
     def want(n):
@@ -183,6 +214,9 @@ def main():
             sm.sample_streaming(model, noise.to(torch.float64), z0.to(torch.float64), y, mask, cc_s, plk_s,
                                 rec=rec)
         st.save(os.path.join(out, "out_streaming.safetensors"), rec)
+    if want("switches"):
+        st.save(os.path.join(out, "out_switches.safetensors"),
+                switch_outputs(model, xd, tsd, y, mask, cc_f, plk_f, noise, z0, cc_s, plk_s))
     if want("samplers"):
         s, t = sm.bidir_sigmas(60, 9.8)
         starts, total = sm.teacher_start_steps(40, 60)
@@ -206,6 +240,20 @@ def main():
         d.update({f"teacher.{k}": v for k, v in rt.items()})
         st.save(os.path.join(out, "sampler_runs.safetensors"), d)
     print(json.dumps({f: os.path.getsize(os.path.join(out, f)) for f in sorted(os.listdir(out))}))
+
+
+def check_dir(out, only):
+    import filecmp
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, os.path.abspath(__file__), "--out", tmp] + (["--only", only] if only else [])
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        bad = [f for f in sorted(os.listdir(tmp))
+               if not os.path.exists(os.path.join(out, f)) or not filecmp.cmp(os.path.join(tmp, f),
+                                                                              os.path.join(out, f), shallow=False)]
+    print("golden files up to date" if not bad else f"golden files differ from the generator: {bad}")
+    sys.exit(1 if bad else 0)
 
 
 if __name__ == "__main__":
