@@ -79,6 +79,8 @@ static int recv_reply(int fd, uint8_t **out, uint32_t *n)
 /* Send and receive; returns the reply type and, for ERROR, stores the status code. */
 static int call(int fd, uint16_t type, const void *payload, uint32_t n, uint8_t **out, uint32_t *on, uint32_t *code)
 {
+    *out = NULL; /* a refused connection fails the send: the caller still frees *out */
+    *on = 0;
     if (!send_req(fd, type, payload, n)) return -1;
     int t = recv_reply(fd, out, on);
     if (t == WM_MSG_ERROR && code && *on >= 4) { wm_rd r = wm_rd_init(*out, *on); *code = wm_rd_u32(&r); }
@@ -87,8 +89,8 @@ static int call(int fd, uint16_t type, const void *payload, uint32_t n, uint8_t 
 
 static int call_simple(int fd, uint16_t type, const void *payload, uint32_t n, uint32_t *code)
 {
-    uint8_t *b;
-    uint32_t bn;
+    uint8_t *b = NULL;
+    uint32_t bn = 0;
     int t = call(fd, type, payload, n, &b, &bn, code);
     free(b);
     return t;
