@@ -46,7 +46,9 @@ static int load_golden(golden *g)
     g->L = (int)layers->shape[0];
     g->C = (int)layers->shape[2];
     for (int t = 0; t < g->T; t++) {
-        g->ids[t] = (int32_t)((const int64_t *)ids->data)[t];
+        int64_t v; /* safetensors data need not be 8-byte aligned */
+        memcpy(&v, (const char *)ids->data + 8 * t, 8);
+        g->ids[t] = (int32_t)v;
         g->mask[t] = ((const uint8_t *)mask->data)[t];
     }
     wm_tensor tl, to;

@@ -54,8 +54,11 @@ static void check_ids(const wm_text_encoder *enc, const char *text, const char *
     wm_error err = {0};
     CHECK(wm_tokenizer_encode(wm_text_encoder_tokenizer(enc), text, strlen(text), 1, &ids, &n, &err) == WM_OK);
     int L = (int)ref->shape[0], ok = 1;
-    for (int i = 0; i < L; i++)
-        ok &= ((const int64_t *)ref->data)[i] == (i < n ? ids[i] : 0);
+    for (int i = 0; i < L; i++) {
+        int64_t v; /* safetensors data need not be 8-byte aligned */
+        memcpy(&v, (const char *)ref->data + 8 * i, 8);
+        ok &= v == (i < n ? ids[i] : 0);
+    }
     CHECK_MSG(ok, "%s: padded ids differ from the reference", idname);
     free(ids);
 }

@@ -35,6 +35,7 @@ typedef struct bbuf { char *p; size_t n, cap; int oom; } bbuf;
 
 static void bbuf_put(bbuf *b, const char *s, size_t len)
 {
+    if (len == 0) return;
     if (b->n + len > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->n + len) cap *= 2;
