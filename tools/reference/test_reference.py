@@ -3,7 +3,8 @@
 
 1. GDN per-frame recurrence vs the unrolled closed form of spec §3.4 (chunk-isolated reverse, initial state).
 2. UCPE invariance: q_i^T k_j after UCPE is unchanged when every camera is moved by one rigid transform
-   (spec §9(c)); relative poses remove a global transform from camera_conditions.
+   (spec §9(c)); relative poses remove a global transform from camera_conditions; camera_conditions /
+   chunk Plücker / RoPE table layouts recomputed directly for single entries.
 3. Streaming chunk 0 equals a 4-frame bidirectional forward.
 4. Streaming vs chunk-causal: every streaming forward equals the chunk-causal forward of
    [clean earlier chunks at t = 0 || current chunk input] while the softmax window holds all earlier chunks;
@@ -119,6 +120,43 @@ def test_ucpe_invariance():
     rel1 = cam.relative_poses(c2w)
     rel2 = cam.relative_poses(G[None] @ c2w)
     check("relative poses remove a global transform", rel_err(rel2, rel1) < 1e-12)
+
+
+def test_camera_layout():
+    g = torch.Generator().manual_seed(5)
+    T, Hl, Wl = 3, 4, 6
+    F_ = 8 * (T - 1) + 1
+    c2w = torch.zeros(F_, 4, 4, dtype=torch.float64)
+    for i in range(F_):
+        c2w[i, :3, :3] = _rand_rot(g)
+        c2w[i, :3, 3] = torch.randn(3, generator=g, dtype=torch.float64)
+        c2w[i, 3, 3] = 1
+    intr = torch.tensor([[160.0, 158.0, 95.0, 66.0]], dtype=torch.float64).repeat(F_, 1)
+    intr[:, 0] += torch.arange(F_, dtype=torch.float64)
+    rel = cam.relative_poses(c2w)
+    lint = cam.latent_intrinsics(intr, (32 * Hl, 32 * Wl), (Hl, Wl))
+    cc = cam.camera_conditions(rel, lint, T)
+    plk = cam.chunk_plucker(rel, lint, T, Hl, Wl)
+    ok = torch.equal(cc[0, 0, :16], torch.eye(4, dtype=torch.float64).flatten()) and \
+        torch.equal(cc[0, 2, :16], rel[16].flatten()) and torch.allclose(cc[0, 2, 16:], intr[16] / 32)
+    check("camera_conditions = pose of raw frame 8i + intrinsics / 32", ok)
+    # latent 2, group k = raw frame 9 + k; pixel (row 3, col 1) recomputed directly
+    k, r, c = 5, 3, 1
+    R, t = rel[9 + k, :3, :3], rel[9 + k, :3, 3]
+    fx, fy, cx, cy = lint[9 + k]
+    d = R @ torch.tensor([(c - cx) / fx, (r - cy) / fy, 1.0], dtype=torch.float64)
+    d = d / d.norm()
+    want = torch.cat([d, torch.linalg.cross(t, d)])
+    check("chunk_plucker channel 6k+j = (d, t x d) of raw frame 8i-7+k at integer pixel",
+          rel_err(plk[0, 6 * k:6 * k + 6, 2, r, c], want) < 1e-14)
+    check("chunk_plucker latent 0 uses raw frames 0..7",
+          rel_err(plk[0, 6:12, 0], cam.chunk_plucker(rel, lint, 1, Hl, Wl)[0, 6:12, 0]) < 1e-15)
+    a = rope_angles(112, [5], Hl, Wl)
+    ac = rope_angles(112, [5], Hl, Wl, cam=True)
+    n = 3 * Wl + 2  # row 3, column 2
+    ok = abs(a[n, 0] - 5) < 1e-15 and abs(a[n, 20] - 3) < 1e-15 and abs(a[n, 38] - 2) < 1e-15 and \
+        torch.equal(ac, torch.cat([a[:, 0:10], a[:, 20:29], a[:, 38:47]], dim=1))
+    check("rope layout [t20|h18|w18], camera slice [t10|h9|w9]", ok)
 
 
 def small_model():
@@ -313,6 +351,7 @@ def test_samplers():
 def main():
     test_gdn_closed_form()
     test_ucpe_invariance()
+    test_camera_layout()
     test_state_dict()
     test_samplers()
     test_streaming(small_model())
