@@ -4,6 +4,7 @@
  *                 [--drop-first] [--threads N]
  *   wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy] [--no-tiling]
  *                 [--threads N]
+ *   wm vae info [VAE_DIR] [--lat HxW] [--chunk N]
  *
  * decode streams the latents through the causal decoder N latent frames per call (as the world model
  * does chunk by chunk) and writes frame_%05d.ppm files (each written to a temp name, then renamed).
@@ -12,7 +13,8 @@
  * --no-tiling for one whole-frame encode) and writes the normalised latent (1, C, 1, H/32, W/32) as
  * "latents".
  * Images are binary PPM (P6, maxval 255) so the CLI needs no image library: `ffmpeg -i a.png a.ppm`.
- * Runs on the CPU backend. Exit 0 ok, 1 runtime failure, 2 bad arguments or unreadable input.
+ * info prints the geometry, FLOPs and planned memory of a config (default: the real LTX-2 config)
+ * without reading any weights. Runs on the CPU backend. Exit 0 ok, 1 runtime failure, 2 bad arguments or unreadable input.
  */
 #include "wm/cli/cli.h"
 #include "wm/io/checkpoint.h"
@@ -34,6 +36,7 @@ static void usage(FILE *f)
             "                     [--drop-first] [--threads N]\n"
             "       wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy]\n"
             "                     [--no-tiling] [--threads N]\n"
+            "       wm vae info [VAE_DIR] [--lat HxW] [--chunk N]   (FLOPs and memory; default: real config)\n"
             "  VAE_DIR       config.json + weights (diffusion_pytorch_model.safetensors or any .safetensors)\n"
             "  LATENTS       normalised latents (C,T,h,w) or (1,C,T,h,w); --tensor picks one (default: latents,\n"
             "                else the only tensor)\n"
@@ -41,6 +44,7 @@ static void usage(FILE *f)
             "  --non-causal  one whole-clip non-causal decode (bidirectional VAE config)\n"
             "  --drop-first  do not write pixel frame 0 (the streaming pipeline drops the first-frame sink)\n"
             "  --size HxW    encode target size (default 704x1280)\n"
+            "  --lat HxW     info: latent grid (default 22x40)\n"
             "  --intrinsics  source-image pinhole intrinsics to adjust for the resize and crop (printed)\n"
             "  --no-tiling   encode the whole frame at once (default: 512-px tiles every 448 px, as official)\n");
 }
@@ -95,7 +99,7 @@ static int write_ppm(const char *path, const uint8_t *rgb, int h, int w)
 
 typedef struct {
     const char *a[3];
-    int na, chunk, non_causal, drop_first, threads, th, tw, has_k, no_tiling;
+    int na, chunk, non_causal, drop_first, threads, th, tw, has_k, no_tiling, lh, lw;
     const char *tensor;
     double k[4];
 } args;
@@ -103,7 +107,7 @@ typedef struct {
 static int parse(int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
-    a->chunk = 3, a->th = 704, a->tw = 1280;
+    a->chunk = 3, a->th = 704, a->tw = 1280, a->lh = 22, a->lw = 40;
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) return 1;
@@ -114,13 +118,17 @@ static int parse(int argc, char **argv, args *a)
         else if (!strcmp(s, "--chunk") && next) { a->chunk = atoi(argv[++i]); if (a->chunk < 1) return -1; }
         else if (!strcmp(s, "--threads") && next) a->threads = atoi(argv[++i]);
         else if (!strcmp(s, "--size") && next) { if (sscanf(argv[++i], "%dx%d", &a->th, &a->tw) != 2) return -1; }
+        else if (!strcmp(s, "--lat") && next) {
+            if (sscanf(argv[++i], "%dx%d", &a->lh, &a->lw) != 2 || a->lh < 1 || a->lw < 1) return -1;
+        }
         else if (!strcmp(s, "--intrinsics") && next) {
             if (sscanf(argv[++i], "%lf,%lf,%lf,%lf", &a->k[0], &a->k[1], &a->k[2], &a->k[3]) != 4) return -1;
             a->has_k = 1;
         } else if (s[0] == '-' || a->na == 3) return -1;
         else a->a[a->na++] = s;
     }
-    return a->na == 3 && a->th > 0 && a->tw > 0 ? 0 : -1;
+    int want = !strcmp(argv[1], "info") ? a->na <= 1 : a->na == 3;
+    return want && a->th > 0 && a->tw > 0 ? 0 : -1;
 }
 
 /* Latents (C,T,h,w) fp32 from a safetensors file. */
@@ -258,12 +266,43 @@ done:
     return rc;
 }
 
+/* Geometry, FLOPs and memory of a config, from config.json alone. */
+static int cmd_info(const args *a)
+{
+    wm_vae_config cfg = wm_vae_config_default();
+    wm_error err = {0};
+    char path[4200];
+    if (a->na == 1) {
+        snprintf(path, sizeof path, "%s/config.json", a->a[0]);
+        if (wm_vae_config_load(path, &cfg, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); return 2; }
+    }
+    int sr = wm_vae_spatial_ratio(&cfg), tr = wm_vae_temporal_ratio(&cfg);
+    printf("config: %s; latent %d channels, %dx spatial, %dx temporal; decoder %s, %s padding\n",
+           a->na ? a->a[0] : "LTX-2 default", cfg.latent_channels, sr, tr, cfg.decoder_causal ? "causal" : "non-causal",
+           cfg.decoder_reflect ? "reflect" : "zeros");
+    printf("decode %d latent frames at %dx%d -> %d frames of %dx%d: %.4g FLOP (first call of a stream: %.4g)\n",
+           a->chunk, a->lh, a->lw, a->chunk * tr, a->lh * sr, a->lw * sr,
+           wm_vae_decode_flops(&cfg, a->lh, a->lw, a->chunk, 0), wm_vae_decode_flops(&cfg, a->lh, a->lw, a->chunk, 1));
+    printf("encode one %dx%d image: %.4g FLOP\n", a->lh * sr, a->lw * sr,
+           wm_vae_encode_flops(&cfg, 1, a->lh * sr, a->lw * sr));
+    for (int k = 0; k < 2; k++) {
+        wm_vae_load_params lp = {k ? WM_BF16 : WM_F32, k ? WM_BF16 : WM_F32};
+        wm_vae_decoder_params p = {.lat_h = a->lh, .lat_w = a->lw, .max_frames = a->chunk, .non_causal = !cfg.decoder_causal};
+        wm_vae_plan_info pi;
+        if (wm_vae_plan(&cfg, &lp, &p, &pi, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); return 1; }
+        printf("%s: weights %.1f MiB, decoder arena %.1f MiB, stream caches %.1f MiB\n", k ? "bf16" : "fp32",
+               pi.weight_bytes / 1048576.0, pi.decoder_arena_bytes / 1048576.0, pi.decoder_cache_bytes / 1048576.0);
+    }
+    return 0;
+}
+
 int wm_cmd_vae(int argc, char **argv)
 {
     args a;
     int pr = argc >= 2 ? parse(argc, argv, &a) : -1;
     int is_dec = argc >= 2 && !strcmp(argv[1], "decode"), is_enc = argc >= 2 && !strcmp(argv[1], "encode");
     if (pr == 1 || (argc == 2 && !strcmp(argv[1], "--help"))) { usage(stdout); return 0; }
+    if (pr == 0 && !strcmp(argv[1], "info")) return cmd_info(&a);
     if (pr < 0 || (!is_dec && !is_enc)) { usage(stderr); return 2; }
     wm_backend_params bp = wm_backend_default_params();
     bp.n_threads = a.threads;
