@@ -27,12 +27,17 @@ static wm_status encode_tile(wm_vae *v, const wm_tensor *x, wm_tensor *raw, wm_e
     wm_backend *be = v->be;
     if (be->device == WM_DEVICE_CPU) return wm__vae_encode_run(v, x, NULL, raw, NULL, NULL, err);
     wm_tensor xd = *x, rd = *raw;
-    xd.data = rd.data = NULL;
+    xd.data = rd.data = NULL, xd.owned = rd.owned = 0;
+    xd.device = rd.device = be->device;
+    rd.dtype = v->act_dtype; /* conv_out writes activations; widened to fp32 on the host below */
     wm_status st = wm_backend_malloc(be, wm_tensor_nbytes(x), &xd.data);
-    if (st == WM_OK) st = wm_backend_malloc(be, wm_tensor_nbytes(raw), &rd.data);
+    if (st == WM_OK) st = wm_backend_malloc(be, wm_tensor_nbytes(&rd), &rd.data);
     if (st == WM_OK) st = wm_backend_upload(be, xd.data, x->data, wm_tensor_nbytes(x));
     if (st == WM_OK) st = wm__vae_encode_run(v, &xd, NULL, &rd, NULL, NULL, err);
-    if (st == WM_OK) st = wm_backend_download(be, raw->data, rd.data, wm_tensor_nbytes(raw));
+    if (st == WM_OK) st = wm_backend_download(be, raw->data, rd.data, wm_tensor_nbytes(&rd));
+    if (st == WM_OK && rd.dtype == WM_BF16) /* in place, back to front: bf16 i sits below float i */
+        for (int64_t i = wm_tensor_numel(raw) - 1; i >= 0; i--)
+            ((float *)raw->data)[i] = wm_bf16_to_f32(((uint16_t *)raw->data)[i]);
     if (xd.data) wm_backend_mfree(be, xd.data);
     if (rd.data) wm_backend_mfree(be, rd.data);
     return st;
@@ -111,9 +116,16 @@ wm_status wm_vae_encode_tiled(wm_vae *v, const wm_tensor *x, wm_tensor *latent, 
     if (tile < sr || stride < sr || tile % sr || stride % sr || stride > tile)
         return wm__errf(err, WM_ERR_INVALID_ARG, "VAE tiled encode: tile %d / stride %d must be multiples of %d, "
                                                  "stride <= tile", tile, stride, sr);
-    if (x->shape[2] <= tile && x->shape[3] <= tile) {
+    if (x->shape[2] <= tile && x->shape[3] <= tile) { /* one tile: a plain encode of the host image */
         if (v->be->device == WM_DEVICE_CPU) return wm_vae_encode(v, x, latent, NULL, NULL, err);
-        return wm__errf(err, WM_ERR_UNSUPPORTED, "VAE tiled encode: untiled device input: use wm_vae_encode");
+        wm_tensor xd = *x;
+        xd.owned = 0;
+        wm_status st = wm_backend_malloc(v->be, wm_tensor_nbytes(x), &xd.data);
+        if (st == WM_OK) st = wm_backend_upload(v->be, xd.data, x->data, wm_tensor_nbytes(x));
+        xd.device = v->be->device;
+        if (st == WM_OK) st = wm_vae_encode(v, &xd, latent, NULL, NULL, err);
+        if (xd.data != x->data && xd.data) wm_backend_mfree(v->be, xd.data);
+        return st;
     }
     int64_t H = x->shape[2], W = x->shape[3], T = 1 + (x->shape[1] - 1) / wm_vae_temporal_ratio(c);
     int64_t lh = H / sr, lw = W / sr, C1T = (c->latent_channels + 1) * T;
