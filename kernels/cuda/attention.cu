@@ -25,10 +25,13 @@
 #define FA_BM 64
 #define FA_BN 64
 #define FA_THREADS 128
+/* 3 blocks (12 warps) per SM: 62 KB of shared memory each (the Q tile lives in the second K buffer until
+ * its fragments are in registers) and at most 170 registers per thread. */
+#define FA_MIN_BLOCKS 3
 
 template <int D> static constexpr size_t fa_smem_bytes()
 {
-    return (size_t)(FA_BM + 4 * FA_BN) * (D + 8) * sizeof(bf16) + 2 * FA_BN * sizeof(float);
+    return (size_t)(4 * FA_BN) * (D + 8) * sizeof(bf16) + 2 * FA_BN * sizeof(float);
 }
 
 /* Issue the cp.async loads of key/value tile t into buffer buf, and its additive mask (0 or -inf). */
@@ -152,15 +155,15 @@ __device__ __forceinline__ void fa_store(float (*acc)[4], float *lrow, bf16 *Qw,
 }
 
 template <int D>
-__global__ void __launch_bounds__(FA_THREADS, 2)
+__global__ void __launch_bounds__(FA_THREADS, FA_MIN_BLOCKS)
     flash_attn_kernel(const bf16 *q, const bf16 *k, const bf16 *v, const uint8_t *mask, bf16 *o, int Nq, int Nk,
                       int ld, float scale_log2)
 {
     constexpr int DP = D + 8, KS = D / 16, NT = D / 8, CH = D / 8;
     extern __shared__ __align__(16) unsigned char fa_smem[];
-    bf16 *Qs = (bf16 *)fa_smem;
-    bf16 *Ks = Qs + FA_BM * DP;
+    bf16 *Ks = (bf16 *)fa_smem;
     bf16 *Vs = Ks + 2 * FA_BN * DP;
+    bf16 *Qs = Ks + FA_BN * DP; /* = K buffer 1, free until tile 1 is prefetched */
     float *Mb = (float *)(Vs + 2 * FA_BN * DP);
     const int h = blockIdx.y, q0 = blockIdx.x * FA_BM, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const bf16 *qh = q + h * D, *kh = k + h * D, *vh = v + h * D;
@@ -179,6 +182,11 @@ __global__ void __launch_bounds__(FA_THREADS, 2)
     for (int n = 0; n < NT; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
     bf16 *Qw = Qs + warp * 16 * DP;
+    cp_async_wait<0>();
+    __syncthreads();
+#pragma unroll
+    for (int ks = 0; ks < KS; ks++) ldsm_x4(qf[ks], Qw + (lane & 15) * DP + ks * 16 + (lane >> 4) * 8);
+    __syncthreads(); /* every warp has its Q fragments before K buffer 1 is overwritten */
 
     for (int t = 0; t < ntiles; t++) {
         int buf = t & 1;
@@ -190,15 +198,11 @@ __global__ void __launch_bounds__(FA_THREADS, 2)
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (t == 0) {
-#pragma unroll
-            for (int ks = 0; ks < KS; ks++) ldsm_x4(qf[ks], Qw + (lane & 15) * DP + ks * 16 + (lane >> 4) * 8);
-        }
         fa_tile<D>(qf, Ks + buf * FA_BN * DP, Vs + buf * FA_BN * DP, Mb + buf * FA_BN, acc, mrow, lrow, scale_log2);
         __syncthreads(); /* the next iteration's prefetch overwrites the buffer just read */
     }
     cp_async_wait<0>();
-    __syncthreads(); /* Nk == 0: the Q tile (loaded by all warps) must land before rows are overwritten */
+    __syncthreads();
     fa_store<D>(acc, lrow, Qw, o + h * D, q0 + warp * 16, Nq, ld);
 }
 

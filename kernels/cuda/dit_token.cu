@@ -360,6 +360,30 @@ __global__ void rope_kernel(const T *x, const void *cs, const void *sn, int pb, 
     }
 }
 
+/* bf16, 8 channels (4 pairs) per thread with 16-byte loads/stores; pairs decide individually. */
+__global__ void rope_vec_kernel(const bf16 *x, const void *cs, const void *sn, int pb, bf16 *y, int64_t N, int64_t C,
+                                int D, int P, int off, float sg)
+{
+    int64_t nv = C / 8;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nv, d = (i % nv) * 8;
+        float v[8];
+        vld<8>(x, n * C + d, v);
+#pragma unroll
+        for (int e = 0; e < 8; e += 2) {
+            int dd = (int)((d + e) % D);
+            if (dd >= off && dd < off + 2 * P) {
+                int p = (dd - off) / 2;
+                float co = wm_ldp(cs, pb, n * P + p), si = sg * wm_ldp(sn, pb, n * P + p);
+                float a = v[e], b = v[e + 1];
+                v[e] = a * co - b * si;
+                v[e + 1] = a * si + b * co;
+            }
+        }
+        vst<8>(y, n * C + d, v);
+    }
+}
+
 extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *cos, const wm_tensor *sin,
                                         int n_heads, int dim_offset, int conj, wm_tensor *y)
 {
@@ -381,7 +405,11 @@ extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     cudaStream_t s = wm__cuda_stream(be);
     float sg = conj ? -1.0f : 1.0f;
     int pb = cos->dtype == WM_BF16;
-    if (x->dtype == WM_BF16)
+    if (x->dtype == WM_BF16 && wm_vec8_ok(C, x->data, y->data, NULL))
+        rope_vec_kernel<<<wm_grid1d(N * C / 8, 256, 65535), 256, 0, s>>>((const bf16 *)x->data, cos->data, sin->data,
+                                                                          pb, (bf16 *)y->data, N, C, (int)D, (int)P,
+                                                                          dim_offset, sg);
+    else if (x->dtype == WM_BF16)
         rope_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, cos->data, sin->data, pb, (bf16 *)y->data, N, C,
                                                (int)D, (int)P, dim_offset, sg);
     else
@@ -417,6 +445,32 @@ __global__ void ucpe_kernel(const T *x, const void *m, int mb, T *y, int64_t N, 
     }
 }
 
+/* bf16, two quads per thread with 16-byte loads/stores. */
+__global__ void ucpe_vec_kernel(const bf16 *x, const void *m, int mb, bf16 *y, int64_t N, int64_t C, int D, int tr)
+{
+    int64_t nv = C / 8;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = i / nv, d = (i % nv) * 8;
+        float v[8];
+        vld<8>(x, n * C + d, v);
+        if ((int)(d % D) < D / 2) {
+            float mm[16];
+#pragma unroll
+            for (int k = 0; k < 16; k++) mm[k] = wm_ldp(m, mb, n * 16 + (tr ? (k % 4) * 4 + k / 4 : k));
+#pragma unroll
+            for (int qd = 0; qd < 8; qd += 4) {
+                float o[4];
+#pragma unroll
+                for (int r = 0; r < 4; r++)
+                    o[r] = mm[r * 4] * v[qd] + mm[r * 4 + 1] * v[qd + 1] + mm[r * 4 + 2] * v[qd + 2] + mm[r * 4 + 3] * v[qd + 3];
+#pragma unroll
+                for (int r = 0; r < 4; r++) v[qd + r] = o[r];
+            }
+        }
+        vst<8>(y, n * C + d, v);
+    }
+}
+
 extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *mats, int n_heads,
                                         int transpose, wm_tensor *y)
 {
@@ -433,7 +487,11 @@ extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     unsigned grid = wm_grid1d(N * C / 4, 256, 65535);
     cudaStream_t s = wm__cuda_stream(be);
     int mb = mats->dtype == WM_BF16;
-    if (x->dtype == WM_BF16)
+    if (x->dtype == WM_BF16 && (C / n_heads) % 16 == 0 && wm_vec8_ok(C, x->data, y->data, NULL))
+        ucpe_vec_kernel<<<wm_grid1d(N * C / 8, 256, 65535), 256, 0, s>>>((const bf16 *)x->data, mats->data, mb,
+                                                                          (bf16 *)y->data, N, C, (int)(C / n_heads),
+                                                                          transpose);
+    else if (x->dtype == WM_BF16)
         ucpe_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, mats->data, mb, (bf16 *)y->data, N, C,
                                                (int)(C / n_heads), transpose);
     else
