@@ -28,9 +28,11 @@ int main(void)
     CHECK(fd >= 0);
     close(fd);
     unlink(path);
+    /* the CHI comes from the official config.yaml here; it equals the built-in one, so the reference holds */
     const char *ok[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "--threads", "2",
-                        "A cat walking in a forest.", "-o", path, "--negative", ""};
-    CHECK(run(12, ok) == 0);
+                        "A cat walking in a forest.", "-o", path, "--negative", "", "--config",
+                        GOLDEN "sana_wm_text_config.yaml"};
+    CHECK(run(14, ok) == 0);
     wm_checkpoint *out = NULL, *gold = NULL;
     wm_error err = {0};
     CHECK(wm_checkpoint_open(path, &out, &err) == WM_OK);
@@ -72,5 +74,8 @@ int main(void)
     CHECK(run(7, badopt) == 2);
     const char *badutf[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "bad \xff", "-o", path};
     CHECK(run(8, badutf) == 1 && access(path, F_OK) != 0);
+    const char *badcfg[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "p", "-o", path,
+                            "--config", "/nonexistent.yaml"};
+    CHECK(run(10, badcfg) == 2 && access(path, F_OK) != 0);
     TEST_MAIN_END();
 }

@@ -151,6 +151,43 @@ static void test_cache(void)
     wm_text_encoder_free(enc);
 }
 
+/* CHI from an official config.yaml equals the compiled-in one; no chi_prompt = no CHI, as the reference. */
+static void test_chi_yaml(void)
+{
+    char *chi = NULL;
+    wm_error err = {0};
+    CHECK(wm_text_chi_from_yaml(GOLDEN "sana_wm_text_config.yaml", &chi, &err) == WM_OK);
+    CHECK_MSG(chi && !strcmp(chi, wm_text_chi_default()), "CHI from the YAML differs from wm/text/chi.c");
+    free(chi);
+    char dir[] = "/tmp/wm_chi_XXXXXX", path[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fputs("model:\n  depth: 20\ntext_encoder:\n  model_max_length: 300\n", f);
+    fclose(f);
+    CHECK(wm_text_chi_from_yaml(path, &chi, &err) == WM_ERR_NOT_FOUND && !chi);
+    f = fopen(path, "w");
+    fputs("text_encoder:\n  chi_prompt: [a, b\n", f);
+    fclose(f);
+    CHECK(wm_text_chi_from_yaml(path, &chi, &err) == WM_ERR_FORMAT && strstr(err.msg, "c.yaml"));
+    remove(path);
+    remove(dir);
+    /* an empty CHI encodes positive prompts exactly like negative ones */
+    wm_text_params p = {.tokenizer = GOLDEN, .chi = ""};
+    wm_text_encoder *enc = NULL;
+    CHECK(wm_text_encoder_load(be, GOLDEN "gemma_small", &p, &enc, &err) == WM_OK);
+    wm_text_embedding a, b;
+    if (enc && wm_text_encode(enc, "A cat walking in a forest.", 1, &a, &err) == WM_OK &&
+        wm_text_encode(enc, "A cat walking in a forest.", 0, &b, &err) == WM_OK) {
+        CHECK(!memcmp(a.y, b.y, sizeof(float) * 300 * 64) && !memcmp(a.mask, b.mask, 300) && a.mask[5] == 1);
+        wm_text_embedding_free(&a);
+        wm_text_embedding_free(&b);
+    } else {
+        CHECK_MSG(0, "empty CHI: %s", err.msg);
+    }
+    wm_text_encoder_free(enc);
+}
+
 int main(void)
 {
     wm_error err = {0};
@@ -163,6 +200,7 @@ int main(void)
     }
     test_procedure();
     test_cache();
+    test_chi_yaml();
     wm_checkpoint_close(gold);
     wm_backend_free(be);
     TEST_MAIN_END();

@@ -22,6 +22,8 @@ static void usage(FILE *f)
                "  --model DIR       Gemma-2 folder (config.json + weights [+ tokenizer]) or a checkpoint root\n"
                "                    with text_encoder/ and tokenizer/ inside\n"
                "  --tokenizer PATH  tokenizer.json / tokenizer.model (or its folder) if not in DIR\n"
+               "  --config YAML     take the CHI from this official config.yaml (text_encoder.chi_prompt;\n"
+               "                    none there = no CHI, as the reference); default: SANA-WM's CHI\n"
                "  -o, --out FILE    output .safetensors: y (1,1,300,C) F32, mask (1,300) I64\n"
                "  --no-chi          encode without the complex-human-instruction prefix (negative prompt)\n"
                "  --negative TEXT   also encode TEXT without CHI into neg_y / neg_mask (SANA-WM default \"\")\n"
@@ -32,7 +34,7 @@ static void usage(FILE *f)
 }
 
 typedef struct args {
-    const char *model, *tokenizer, *out, *prompt, *negative;
+    const char *model, *tokenizer, *out, *prompt, *negative, *config;
     int no_chi, truncate, threads, resident, time;
 } args;
 
@@ -45,6 +47,7 @@ static int parse(int argc, char **argv, args *a)
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(s, "--model") && more) a->model = argv[++i];
         else if (!strcmp(s, "--tokenizer") && more) a->tokenizer = argv[++i];
+        else if (!strcmp(s, "--config") && more) a->config = argv[++i];
         else if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && more) a->out = argv[++i];
         else if (!strcmp(s, "--negative") && more) a->negative = argv[++i];
         else if (!strcmp(s, "--threads") && more) a->threads = atoi(argv[++i]);
@@ -113,11 +116,20 @@ int wm_cmd_encode_text(int argc, char **argv)
     bp.n_threads = a.threads > 0 ? a.threads : 0;
     if (wm_backend_create(WM_BACKEND_CPU, &bp, &be, &err) != WM_OK) { fprintf(stderr, "wm encode-text: %s\n", err.msg); return 1; }
     wm_text_params tp = {.tokenizer = a.tokenizer, .allow_truncate = a.truncate, .weights = a.resident ? 1 : 0};
+    char *chi = NULL;
+    if (a.config) {
+        wm_status cst = wm_text_chi_from_yaml(a.config, &chi, &err);
+        if (cst == WM_ERR_NOT_FOUND && (chi = strdup("")) != NULL)
+            fprintf(stderr, "wm encode-text: %s: no text_encoder.chi_prompt, encoding without CHI\n", a.config);
+        else if (cst != WM_OK) { fprintf(stderr, "wm encode-text: %s\n", err.msg); wm_backend_free(be); return 2; }
+        tp.chi = chi;
+    }
     wm_text_encoder *enc = NULL;
     double t0 = now_s();
     if (wm_text_encoder_load(be, a.model, &tp, &enc, &err) != WM_OK) {
         fprintf(stderr, "wm encode-text: %s\n", err.msg);
         wm_backend_free(be);
+        free(chi);
         return 2;
     }
     double t1 = now_s();
@@ -138,5 +150,6 @@ int wm_cmd_encode_text(int argc, char **argv)
     wm_text_embedding_free(&neg);
     wm_text_encoder_free(enc);
     wm_backend_free(be);
+    free(chi);
     return rc;
 }

@@ -122,6 +122,7 @@ wm_status wm_text_encode(wm_text_encoder *e, const char *prompt, int use_chi, wm
 {
     memset(out, 0, sizeof *out);
     if (!prompt) return wm__errf(err, WM_ERR_INVALID_ARG, "prompt is NULL");
+    if (!e->chi[0]) use_chi = 0; /* the reference: no chi_prompt -> plain max_length encoding */
     size_t plen = strlen(prompt), clen = use_chi ? strlen(e->chi) : 0, ok = wm_utf8_valid_prefix(prompt, plen);
     if (ok != plen) return wm__errf(err, WM_ERR_INVALID_ARG, "prompt is not valid UTF-8 (byte %zu)", ok);
     int M = e->max_length, L = use_chi ? e->n_chi + M - 2 : M, C = wm_gemma_get_config(e->gemma)->hidden;

@@ -20,9 +20,14 @@
 /* The SANA-WM complex human instruction (8 lines joined by "\n", last line "User Prompt: "). */
 const char *wm_text_chi_default(void);
 
+/* The CHI of an official Sana / SANA-WM config.yaml (text_encoder.chi_prompt lines joined by "\n"),
+ * malloc'd into *chi. WM_ERR_NOT_FOUND if the file has no such list, WM_ERR_IO if it cannot be opened,
+ * WM_ERR_FORMAT for bad YAML. */
+wm_status wm_text_chi_from_yaml(const char *path, char **chi, wm_error *err);
+
 typedef struct wm_text_params {
     const char *tokenizer;   /* tokenizer file or folder; NULL = look in the model folder (and tokenizer/) */
-    const char *chi;         /* NULL = wm_text_chi_default() */
+    const char *chi;         /* NULL = wm_text_chi_default(); "" = no CHI (positive prompts as negative ones) */
     int max_length;          /* tokens kept per prompt, default 300 */
     int weights;             /* wm_gemma_params.weights: 0 auto, 1 resident, 2 streamed */
     int allow_truncate;      /* 1 = cut an over-long prompt like the reference; 0 (default) = WM_ERR_LIMIT */
