@@ -100,18 +100,19 @@ extern "C" wm_status wm_transpose2d_cuda(wm_backend *be, const wm_tensor *x, wm_
     return WM_OK;
 }
 
-/* Block = 32 channels x 8 token lanes; each lane sums a strided share of the frame's S tokens. */
+/* Block = 32 channels x 32 token lanes; each lane sums a strided share of the frame's S tokens. */
+#define FM_LANES 32
 __global__ void frame_mean_kernel(const void *x, int xb, void *y, int yb, int64_t S, int64_t C)
 {
-    __shared__ float part[8][33];
+    __shared__ float part[FM_LANES][33];
     int64_t f = blockIdx.y, c = (int64_t)blockIdx.x * 32 + threadIdx.x;
     float s = 0.0f;
     if (c < C)
-        for (int64_t t = threadIdx.y; t < S; t += 8) s += gld(x, xb, (f * S + t) * C + c);
+        for (int64_t t = threadIdx.y; t < S; t += FM_LANES) s += gld(x, xb, (f * S + t) * C + c);
     part[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y == 0 && c < C) {
-        for (int k = 1; k < 8; k++) s += part[k][threadIdx.x];
+        for (int k = 1; k < FM_LANES; k++) s += part[k][threadIdx.x];
         gst(y, yb, f * C + c, s / (float)S);
     }
 }
@@ -124,7 +125,7 @@ extern "C" wm_status wm_frame_mean_cuda(wm_backend *be, const wm_tensor *x, int 
     WM_OP_CHECK(be, n_frames > 0 && N % n_frames == 0, WM_ERR_SHAPE, "tokens must split into n_frames");
     WM_OP_CHECK(be, wm_tensor_numel(y) == (int64_t)n_frames * C, WM_ERR_SHAPE, "y must be (T, C)");
     if (N * C == 0) return WM_OK;
-    dim3 grid((unsigned)((C + 31) / 32), (unsigned)n_frames), blk(32, 8);
+    dim3 grid((unsigned)((C + 31) / 32), (unsigned)n_frames), blk(32, FM_LANES);
     frame_mean_kernel<<<grid, blk, 0, wm__cuda_stream(be)>>>(x->data, BF(x), y->data, BF(y), N / n_frames, C);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

@@ -549,7 +549,8 @@ extern "C" wm_status wm_gdn_cam_beta_cuda(wm_backend *be, const wm_tensor *k_pre
     WM_OP_CHECK(be, k_pre->dtype == k_post->dtype, WM_ERR_DTYPE, "k_pre and k_post must share a dtype");
     WM_OP_CHECK(be, wm_tensor_numel(beta_cam) == N * H, WM_ERR_SHAPE, "beta_cam must be (N, H)");
     if (N == 0) return WM_OK;
-    cam_beta_kernel<<<(unsigned)(n_frames * H), 256, 0, wm__cuda_stream(be)>>>(
+    /* 1024 threads: a 3-frame chunk has only 60 (frame, head) blocks, so each needs many warps in flight */
+    cam_beta_kernel<<<(unsigned)(n_frames * H), 1024, 0, wm__cuda_stream(be)>>>(
         k_pre->data, k_post->data, k_pre->dtype == WM_BF16, beta->data, beta->dtype == WM_BF16, beta_cam->data,
         beta_cam->dtype == WM_BF16, (int)(N / n_frames), (int)H, (int)(C / H));
     WM_CUDA_LAUNCHED(be);

@@ -217,7 +217,7 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
 
 /* ---------------------------------------------------------------- scan (fp32) */
 
-#define SC_W 16
+#define SC_W 8 /* 14 column slabs x 20 heads = 280 blocks: > 2 per SM */
 #define SC_THREADS 256
 
 /* One step on a column slab: nxt[i][j] = g * (cur[i][j] - sum_l P[i][l] cur[l][j]) + A[i][j].

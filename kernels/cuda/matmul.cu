@@ -29,7 +29,50 @@ static int ptr_align(const void *p)
     return a;
 }
 
-static wm_status plan_build(wm_backend *be, wm_cuda_plan *p)
+typedef struct { const void *x, *w, *y, *bias; } mm_ptrs;
+
+/* Autotune: time each heuristic candidate (3 runs after 1 warm-up) on the call's own operands and keep
+ * the fastest. cuBLASLt's first heuristic pick is not always the fastest for our skinny shapes (N = 2640
+ * tokens against K = 2240). Skipped while the stream is being captured into a graph (no timing there):
+ * the first candidate is kept then. Runs once per plan, i.e. once per GEMM shape. */
+static int pick_algo(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found,
+                     const mm_ptrs *mp)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (found < 2 || !mp || cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone)
+        return 0;
+    cudaEvent_t e0, e1;
+    if (cudaEventCreate(&e0) != cudaSuccess) return 0;
+    if (cudaEventCreate(&e1) != cudaSuccess) { cudaEventDestroy(e0); return 0; }
+    if (mp->bias) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &mp->bias, sizeof mp->bias);
+    float alpha = 1.0f, beta = 0.0f, best = 1e30f;
+    int pick = 0;
+    for (int i = 0; i < found; i++) {
+        int ok = 1;
+        for (int r = 0; r < 4 && ok; r++) {
+            if (r == 1) cudaEventRecord(e0, c->stream);
+            ok = cublasLtMatmul(c->lt, p->desc, &alpha, mp->w, p->la, mp->x, p->lb, &beta, (void *)mp->y, p->lc,
+                                (void *)mp->y, p->lc, &res[i].algo, c->workspace, c->workspace_bytes,
+                                c->stream) == CUBLAS_STATUS_SUCCESS;
+        }
+        cudaEventRecord(e1, c->stream);
+        float ms = 0.0f;
+        if (ok && cudaEventSynchronize(e1) == cudaSuccess && cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess &&
+            ms < best) {
+            best = ms;
+            pick = i;
+        }
+    }
+    cudaGetLastError();
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return pick;
+}
+
+#define WM_MM_CANDIDATES 8
+
+static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
 {
     cublasStatus_t s;
     int ok = 1;
@@ -60,15 +103,15 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p)
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al);
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[WM_MM_CANDIDATES];
     int found = 0;
-    s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
+    s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, WM_MM_CANDIDATES, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (s != CUBLAS_STATUS_SUCCESS || found < 1)
         return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "matmul: cuBLASLt has no algorithm for N=%lld M=%lld K=%lld "
                         "(epilogue %d): %s", (long long)p->n, (long long)p->m, (long long)p->k, p->epi,
                         cublasLtGetStatusString(s));
-    p->algo = res.algo;
+    p->algo = res[pick_algo(be, p, res, found, mp)].algo;
     p->used = 1;
     return WM_OK;
 }
@@ -83,7 +126,7 @@ static void plan_destroy(wm_cuda_plan *p)
 }
 
 /* Find or build the plan for this key. The cache is small and linear: a model has ~20 distinct GEMMs. */
-static wm_status plan_get(wm_backend *be, const wm_cuda_plan *key, wm_cuda_plan **out)
+static wm_status plan_get(wm_backend *be, const wm_cuda_plan *key, const mm_ptrs *mp, wm_cuda_plan **out)
 {
     wm_cuda_ctx *c = wm__cuda_ctx(be);
     wm_cuda_plan *free_slot = NULL;
@@ -103,7 +146,7 @@ static wm_status plan_get(wm_backend *be, const wm_cuda_plan *key, wm_cuda_plan 
     *free_slot = *key;
     free_slot->used = 0;
     free_slot->desc = NULL; free_slot->la = free_slot->lb = free_slot->lc = NULL;
-    wm_status st = plan_build(be, free_slot);
+    wm_status st = plan_build(be, free_slot, mp);
     if (st != WM_OK) { plan_destroy(free_slot); return st; }
     *out = free_slot;
     return WM_OK;
@@ -148,7 +191,8 @@ extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm
     if (bias && ptr_align(bias->data) < al) al = ptr_align(bias->data);
     key.align = al;
     wm_cuda_plan *p;
-    wm_status pst = plan_get(be, &key, &p);
+    mm_ptrs mp = {x->data, w->data, y->data, bias ? bias->data : NULL};
+    wm_status pst = plan_get(be, &key, &mp, &p);
     if (pst == WM_ERR_UNSUPPORTED && bias) {
         /* Some epilogue/bias-dtype pairs (e.g. GELU with an fp32 bias on a bf16 output) have no Lt kernel:
          * run the plain GEMM and apply bias + activation in one extra pass. */
