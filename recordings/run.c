@@ -62,8 +62,10 @@ wm_status wm_run_trajectory(const wm_run_params *p, wm_run_result *res, wm_error
     res->width = wp.width;
     res->height = wp.height;
     wm_recorder *rec = NULL;
+    wm_pose *pad = NULL;
     res->fnv = calloc((size_t)limit, sizeof *res->fnv);
-    if (!res->fnv) { st = wm__errf(err, WM_ERR_OUT_OF_MEMORY, "run: out of memory"); goto done; }
+    pad = calloc((size_t)wp.frames_per_chunk, sizeof *pad);
+    if (!res->fnv || !pad) { st = wm__errf(err, WM_ERR_OUT_OF_MEMORY, "run: out of memory"); goto done; }
     if ((st = open_recorder(p, &wp, &rec, err)) != WM_OK) goto done;
     wm_reset_params rp = wm_reset_default_params();
     rp.seed = p->seed;
@@ -75,7 +77,14 @@ wm_status wm_run_trajectory(const wm_run_params *p, wm_run_result *res, wm_error
     while (res->n_frames < limit) {
         int n = limit - res->n_frames;
         if (n > wp.frames_per_chunk) n = wp.frames_per_chunk;
-        if ((st = wm_world_step_poses(w, &p->traj->poses[res->n_frames], n, &f)) != WM_OK) {
+        const wm_pose *poses = &p->traj->poses[res->n_frames];
+        if (n < wp.frames_per_chunk && wp.source == WM_SOURCE_MODEL) {
+            /* The model generates whole chunks: hold the last pose to fill it; extra frames are not kept. */
+            for (int i = 0; i < wp.frames_per_chunk; i++) pad[i] = poses[i < n ? i : n - 1];
+            poses = pad;
+            n = wp.frames_per_chunk;
+        }
+        if ((st = wm_world_step_poses(w, poses, n, &f)) != WM_OK) {
             st = wm__errf(err, st, "step at frame %d: %s", res->n_frames, wm_world_last_error(w));
             goto done;
         }
@@ -87,6 +96,7 @@ done:
     if (rec && st == WM_OK) st = wm_recorder_close(rec, err);
     else wm_recorder_abandon(rec); /* a failed run must not leave files that look complete */
     wm_world_free(w);
+    free(pad);
     res->seconds = now_s() - t0;
     if (st != WM_OK) { free(res->fnv); res->fnv = NULL; }
     return st;

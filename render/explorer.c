@@ -95,13 +95,14 @@ static void *gen_main(void *arg)
     int fpc = e->wp.frames_per_chunk;
     wm_action *acts = calloc((size_t)fpc, sizeof *acts), last;
     double *ts = calloc((size_t)fpc, sizeof *ts), last_t = 0;
+    wm_pose *pad = calloc((size_t)fpc, sizeof *pad);
     memset(&last, 0, sizeof last);
     wm_reset_params rp = wm_reset_default_params();
     rp.seed = o->seed;
     rp.prompt = o->prompt;
     rp.start_pose = o->traj ? &o->traj->poses[0] : NULL;
     wm_frames f;
-    wm_status st = acts && ts ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
+    wm_status st = acts && ts && pad ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
     if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); goto done; }
     if (gen_publish(e, &f, f.ms_total, NULL) != WM_OK) goto done;
     int64_t next = 1;
@@ -110,8 +111,14 @@ static void *gen_main(void *arg)
         if (o->traj) {
             if (next >= o->traj->n_frames) break;
             int n = (int)(o->traj->n_frames - next < fpc ? o->traj->n_frames - next : fpc);
-            st = wm_world_step_poses(e->world, &o->traj->poses[next], n, &f);
+            const wm_pose *poses = &o->traj->poses[next];
             next += n;
+            if (n < fpc && e->wp.source == WM_SOURCE_MODEL) { /* whole chunks only: hold the last pose */
+                for (int i = 0; i < fpc; i++) pad[i] = poses[i < n ? i : n - 1];
+                poses = pad;
+                n = fpc;
+            }
+            st = wm_world_step_poses(e->world, poses, n, &f);
         } else {
             st = wm_world_step_actions(e->world, acts, gen_actions(e, acts, ts, &last, &last_t), &f);
             input_t = ts;
@@ -122,6 +129,7 @@ static void *gen_main(void *arg)
 done:
     free(acts);
     free(ts);
+    free(pad);
     pthread_mutex_lock(&e->mu);
     e->gen_done = 1;
     pthread_mutex_unlock(&e->mu);

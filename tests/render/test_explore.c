@@ -26,7 +26,10 @@ static void press_w(void *user, int64_t tick, wm_glfw_input *in)
 
 static void pad_up_right(void *user, int64_t tick, wm_glfw_input *in)
 {
-    (void)user; (void)tick;
+    (void)user;
+    /* Also exercise the window keys: HUD on, fullscreen and back. */
+    if (tick == 0) wm_glfw_input_key(in, GLFW_KEY_H, GLFW_PRESS);
+    if (tick == 4 || tick == 12) wm_glfw_input_key(in, GLFW_KEY_F11, GLFW_PRESS);
     wm_gamepad_state g;
     memset(&g, 0, sizeof g);
     g.axes[WM_PAD_LT] = -1;
@@ -111,6 +114,8 @@ int main(void)
     CHECK(strstr(buf, "\"device\":\"pad\",\"name\":\"MOVE_Y\",\"value\":100") != NULL);
     printf("pad run: pose y %.3f fwd.x %.3f\n", res.last_pose.c2w[7], res.last_pose.c2w[2]);
     CHECK(res.last_pose.c2w[7] < -0.05f);
+    printf("pad run capture diff with HUD on: %d\n", res.capture_max_diff);
+    CHECK(res.capture_max_diff > 50); /* H turned the HUD on; back to the 160x96 window after F11 x2 */
     CHECK(res.last_pose.c2w[2] > 0.02f);
 
     char cmd[600];
