@@ -127,6 +127,20 @@ static void test_decode(wm_vae *vae)
     wm_tensor nc = decode_split(d, &z2, two, 1, c);
     CHECK(compare("decode pixels (non-causal, 2 latent frames)", &nc, &nref));
     wm_vae_decoder_free(d);
+    /* Tiled bidirectional-pipeline decode (scaled-down tiles), spatial and temporal, non-causal. The
+     * untiled decode of the same latents differs by O(1), so wrong tiling/blend order fails. */
+    const char *tnames[2][2] = {{"tiled_s.z", "tiled_s.pixels"}, {"tiled_t.z", "tiled_t.pixels"}};
+    wm_vae_tiling tl = {64, 32, 16, 8};
+    wm_vae_config *mc = (wm_vae_config *)c, keep = *mc;
+    mc->decoder_causal = 0; /* the bidirectional pipeline's decoder */
+    for (int k = 0; k < 2; k++) {
+        wm_tensor tz = load(gold, tnames[k][0]), tref = load(gold, tnames[k][1]), tp;
+        wm_tensor_alloc(WM_F32, 4, tref.shape, &tp);
+        CHECK_MSG(wm_vae_decode_tiled(vae, &tz, &tp, &tl, &err) == WM_OK, "%s", err.msg);
+        CHECK(compare(k ? "decode tiled temporal (T 3, 16/8 frames)" : "decode tiled spatial (3x3, 64/32 px)", &tp, &tref));
+        wm_tensor_free(&tz), wm_tensor_free(&tref), wm_tensor_free(&tp);
+    }
+    *mc = keep;
     /* uint8 of the reference pixels == reference uint8; report how many of ours differ. */
     const wm_ckpt_entry *u8e = wm_checkpoint_find(gold, "u8");
     wm_tensor u8;

@@ -117,6 +117,18 @@ def gen_decode(vae):
         out["pixels"] = f32(x)
         out["u8"] = ("U8", R.to_uint8(x.to(torch.float32))[0].permute(1, 2, 3, 0).contiguous().numpy())
         out["noncausal.pixels"] = f32(vae.decode(z[:, :, :2], causal=False))
+        # Tiled bidirectional-pipeline decode, scaled down. Spatial: 3x3 latents, 64-px tiles every
+        # 32 px (2x2 tiles, 32-px blends), one latent frame. Temporal: 2x2 latents, T = 3, tiles of
+        # 16/8 + 1 = 3 latent frames every 1 (3 tiles; the last decodes to 0 frames), 8-frame blends.
+        g2 = torch.Generator().manual_seed(8)
+        zs = torch.randn(1, CONFIG["latent_channels"], 1, 3, 3, generator=g2, dtype=torch.float64)
+        zs = zs.to(torch.float32).double()
+        out["tiled_s.z"] = f32(zs)
+        out["tiled_s.pixels"] = f32(vae.decode_tiled(zs, False, 64, 32, 16, 8))
+        zt = torch.randn(1, CONFIG["latent_channels"], 3, 2, 2, generator=g2, dtype=torch.float64)
+        zt = zt.to(torch.float32).double()
+        out["tiled_t.z"] = f32(zt)
+        out["tiled_t.pixels"] = f32(vae.decode_tiled(zt, False, 64, 32, 16, 8))
         # Streaming == full causal decode is checked by R.self_check() (float64) and by the C test
         # (bit-exact against the C full decode); the chunks themselves are not stored (size).
         sd = R.StreamingDecoder(vae)

@@ -368,6 +368,58 @@ class AutoencoderKLLTX2Video(nn.Module):
         enc = torch.cat(out_rows, dim=3)[:, :, :, : h // r, : w // r]
         return self.normalize(enc[:, : self.cfg["latent_channels"]])
 
+    def decode_tiled(self, z, causal=None, tile=512, stride=448, tile_frames=96, stride_frames=64):
+        """Bidirectional-pipeline decode with enable_tiling() + frame-wise decoding (spec §1.5), as in
+        diffusers `_temporal_tiled_decode` / `tiled_decode`: temporal tiles of tile_frames/8 + 1 latent
+        frames every stride_frames/8, later tiles drop their last frame, each tile blended in place with
+        the previous (already blended) one over tile_frames - stride_frames pixel frames; spatial tiles
+        of tile/32 latents every stride/32 (stopping before a tile that would lie inside the previous
+        overlap), blended in place with the upper then left tile over tile - stride pixels."""
+        t = z.shape[2]
+        lt, ls = tile_frames // 8, stride_frames // 8
+        if t <= lt:
+            return self._decode_spatial_tiled(z, causal, tile, stride)
+        out, prev = [], None
+        for k, i in enumerate(range(0, t, ls)):
+            cur = self._decode_spatial_tiled(z[:, :, i:i + lt + 1], causal, tile, stride)
+            if k > 0:
+                cur = cur[:, :, :-1]
+                e = min(prev.shape[2], cur.shape[2], tile_frames - stride_frames)
+                for x in range(e):
+                    cur[:, :, x] = prev[:, :, -e + x] * (1 - x / e) + cur[:, :, x] * (x / e)
+                out.append(cur[:, :, :stride_frames])
+            else:
+                out.append(cur[:, :, :stride_frames + 1])
+            prev = cur
+        return torch.cat(out, dim=2)[:, :, : 8 * (t - 1) + 1]
+
+    def _decode_spatial_tiled(self, z, causal, tile, stride):
+        h, w = z.shape[3], z.shape[4]
+        lt, ls = tile // 32, stride // 32
+        if h <= lt and w <= lt:
+            return self.decode(z, causal)
+        rows = [[self.decode(z[:, :, :, i:i + lt, j:j + lt], causal)
+                 for j in range(0, max(w - (lt - ls), 1), ls)] for i in range(0, max(h - (lt - ls), 1), ls)]
+        ext = tile - stride
+        out_rows = []
+        for i, row in enumerate(rows):
+            parts = []
+            for j, cur in enumerate(row):
+                if i > 0:
+                    a = rows[i - 1][j]
+                    e = min(a.shape[3], cur.shape[3], ext)
+                    for y in range(e):
+                        cur[:, :, :, y] = a[:, :, :, -e + y] * (1 - y / e) + cur[:, :, :, y] * (y / e)
+                if j > 0:
+                    a = row[j - 1]
+                    e = min(a.shape[4], cur.shape[4], ext)
+                    for q in range(e):
+                        cur[:, :, :, :, q] = a[:, :, :, :, -e + q] * (1 - q / e) + cur[:, :, :, :, q] * (q / e)
+                parts.append(cur[:, :, :, : stride if i < len(rows) - 1 else None,
+                                 : stride if j < len(row) - 1 else None])
+            out_rows.append(torch.cat(parts, dim=4))
+        return torch.cat(out_rows, dim=3)[:, :, :, : h * 32, : w * 32]
+
     def decode(self, z, causal=None, stages=None):
         """Normalised latents -> pixels in ~[-1, 1] (one full-clip decode)."""
         return self.decoder(self.denormalize(z), causal, None, stages)

@@ -93,6 +93,17 @@ int64_t wm_vae_decoder_out_frames(const wm_vae_decoder *d, int64_t t);
 /* z (latent_channels, t, lat_h, lat_w) normalised latents -> pixels (out_channels, frames, H, W) in
  * ~[-1,1], H = lat_h * 32. Both on the backend's device; pixels preallocated by the caller. */
 wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor *pixels, wm_error *err);
+/* Whole-clip decode tiled as the bidirectional pipeline does (enable_tiling() + frame-wise decoding,
+ * spec §1.5; details in vae_decode_tiled.c). Pixels differ from an untiled decode at the seams. z HOST
+ * fp32 (latent, T, h, w) normalised -> pixels HOST fp32 (out, 8(T-1)+1, 32h, 32w); tiles run through
+ * decoders created per tile (non-causal when the config says decoder_causal false). Offline path. */
+typedef struct wm_vae_tiling {
+    int tile_px, stride_px;          /* spatial tile and stride in pixels; 0 = 512, 448 */
+    int tile_frames, stride_frames;  /* temporal tile and stride in pixel frames; 0 = 96, 64 */
+} wm_vae_tiling;
+wm_status wm_vae_decode_tiled(wm_vae *vae, const wm_tensor *z, wm_tensor *pixels, const wm_vae_tiling *tiling,
+                              wm_error *err);
+
 /* Bytes of the decoder's activation arena and stream caches (planned at create). */
 size_t wm_vae_decoder_memory(const wm_vae_decoder *d);
 

@@ -16,11 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    float *d;           /* raw moments (C1, T, h, w), host */
-    int64_t h, w;
-} tile_out;
-
 /* Encode host tile x (3,T,th,tw) to host raw moments, moving data through the backend if needed. */
 static wm_status encode_tile(wm_vae *v, const wm_tensor *x, wm_tensor *raw, wm_error *err)
 {
@@ -43,8 +38,7 @@ static wm_status encode_tile(wm_vae *v, const wm_tensor *x, wm_tensor *raw, wm_e
     return st;
 }
 
-/* cur[.., k, :] (rows) or cur[.., :, k] (cols) = a[.., n_a - e + k] * (1 - k/e) + cur[.., k] * (k/e). */
-static void blend(const tile_out *a, tile_out *cur, int64_t planes, int64_t ext, int cols)
+void wm__vae_blend(const wm__vae_tile *a, wm__vae_tile *cur, int64_t planes, int64_t ext, int cols)
 {
     int64_t na = cols ? a->w : a->h, nc = cols ? cur->w : cur->h, e = ext;
     if (na < e) e = na;
@@ -77,7 +71,7 @@ static wm_status cut(const wm_tensor *x, int64_t i0, int64_t j0, int64_t th, int
 }
 
 /* Encode and blend every tile; keep the first ls rows/cols of each into full (C1, T, h, w). */
-static wm_status run_tiles(wm_vae *v, const wm_tensor *x, int tile, int stride, tile_out *tiles, int ni, int nj,
+static wm_status run_tiles(wm_vae *v, const wm_tensor *x, int tile, int stride, wm__vae_tile *tiles, int ni, int nj,
                            float *full, int64_t C1T, int64_t lh, int64_t lw, wm_error *err)
 {
     int sr = wm_vae_spatial_ratio(&v->cfg);
@@ -86,7 +80,7 @@ static wm_status run_tiles(wm_vae *v, const wm_tensor *x, int tile, int stride, 
         for (int j = 0; j < nj; j++) {
             int64_t i0 = (int64_t)i * stride, j0 = (int64_t)j * stride;
             int64_t th = H - i0 < tile ? H - i0 : tile, tw = W - j0 < tile ? W - j0 : tile;
-            tile_out *cur = &tiles[i * nj + j];
+            wm__vae_tile *cur = &tiles[i * nj + j];
             wm_tensor xt, raw;
             WM_TRY(cut(x, i0, j0, th, tw, &xt));
             int64_t rs[4] = {v->cfg.latent_channels + 1, 1 + (x->shape[1] - 1) / wm_vae_temporal_ratio(&v->cfg),
@@ -96,8 +90,8 @@ static wm_status run_tiles(wm_vae *v, const wm_tensor *x, int tile, int stride, 
             wm_tensor_free(&xt);
             if (st != WM_OK) { wm_tensor_free(&raw); return st; }
             cur->d = raw.data, cur->h = rs[2], cur->w = rs[3]; /* ownership moves to tiles[] */
-            if (i > 0) blend(&tiles[(i - 1) * nj + j], cur, C1T, ext, 0);
-            if (j > 0) blend(&tiles[i * nj + j - 1], cur, C1T, ext, 1);
+            if (i > 0) wm__vae_blend(&tiles[(i - 1) * nj + j], cur, C1T, ext, 0);
+            if (j > 0) wm__vae_blend(&tiles[i * nj + j - 1], cur, C1T, ext, 1);
             for (int64_t p = 0; p < C1T; p++)
                 for (int64_t r = 0; r < ls && r < cur->h && i * ls + r < lh; r++)
                     for (int64_t q = 0; q < ls && q < cur->w && j * ls + q < lw; q++)
@@ -134,7 +128,7 @@ wm_status wm_vae_encode_tiled(wm_vae *v, const wm_tensor *x, wm_tensor *latent, 
         return wm__errf(err, WM_ERR_SHAPE, "VAE tiled encode: x (3,T,H,W) with H, W multiples of %d and latent "
                                            "(%d, %lld, H/%d, W/%d)", sr, c->latent_channels, (long long)T, sr, sr);
     int ni = (int)((H + stride - 1) / stride), nj = (int)((W + stride - 1) / stride);
-    tile_out *tiles = calloc((size_t)ni * nj, sizeof *tiles);
+    wm__vae_tile *tiles = calloc((size_t)ni * nj, sizeof *tiles);
     float *full = malloc(sizeof(float) * (size_t)(C1T * lh * lw));
     wm_status st = tiles && full ? WM_OK : wm__errf(err, WM_ERR_OUT_OF_MEMORY, "VAE tiled encode: no memory");
     if (st == WM_OK) st = run_tiles(v, x, tile, stride, tiles, ni, nj, full, C1T, lh, lw, err);

@@ -90,6 +90,14 @@ void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t);
 /* Encoder forward with its own arena: normalised mean into latent and/or raw conv_out into raw. */
 wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw,
                              wm_vae_stage_fn on_stage, void *user, wm_error *err);
+/* A host tile of planes x (h, w) floats, for the tiled encode/decode blends. */
+typedef struct wm__vae_tile {
+    float *d;
+    int64_t h, w;
+} wm__vae_tile;
+/* diffusers blend_v/blend_h/blend_t, in place on cur: with e = min(a's, cur's extent, ext), row (or
+ * column when cols) k < e of every plane becomes a[n_a - e + k] * (1 - k/e) + cur[k] * (k/e). */
+void wm__vae_blend(const wm__vae_tile *a, wm__vae_tile *cur, int64_t planes, int64_t ext, int cols);
 /* The module tree with shapes but no weight memory (tensor data NULL), for planning. */
 wm_status wm__vae_shapes(const wm_vae_config *cfg, const wm_vae_load_params *p, wm_backend *be, wm_vae **out,
                          size_t *weight_bytes, wm_error *err);
