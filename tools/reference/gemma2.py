@@ -155,7 +155,7 @@ def tokenize_padded(tok, text, max_length, pad_id=0):
     return ids + [pad_id] * (max_length - n), [1] * n + [0] * (max_length - n)
 
 
-def encode_prompt(tok, w, cfg, prompt, use_chi=True, max_length=300, chi=CHI_TEXT):
+def encode_prompt(tok, w, cfg, prompt, use_chi=True, max_length=300, chi=CHI_TEXT, dtype=torch.float64):
     """SANA-WM _encode_prompts for one prompt: returns y (max_length, hidden), mask (max_length,), ids.
     With CHI: tokenise chi + prompt to L = len(tokens(chi)) + max_length - 2 (tokens(chi) includes <bos>),
     run Gemma, keep position 0 and the last max_length - 1 positions. Without CHI (the negative prompt):
@@ -166,8 +166,73 @@ def encode_prompt(tok, w, cfg, prompt, use_chi=True, max_length=300, chi=CHI_TEX
     else:
         L = max_length
         ids, mask = tokenize_padded(tok, prompt, L)
-    h = forward(torch.tensor(ids), torch.tensor(mask), w, cfg)
+    h = forward(torch.tensor(ids), torch.tensor(mask), w, cfg, dtype=dtype)
     if use_chi:
         sel = [0] + list(range(L - (max_length - 1), L))
         return h[sel], torch.tensor(mask)[sel], ids
     return h, torch.tensor(mask), ids
+
+
+# ----------------------------------------------------------------------------- real checkpoints
+def load_model_dir(d):
+    """config.json + weights of a Gemma-2 folder (single .safetensors or a sharded index), keys with or
+    without the "model." prefix (lm_head dropped) -> (cfg, weights). The same inputs `wm encode-text` takes."""
+    import glob
+    import json
+    import os
+    import st
+    if os.path.exists(os.path.join(d, "text_encoder", "config.json")):
+        d = os.path.join(d, "text_encoder")
+    raw = json.load(open(os.path.join(d, "config.json")))
+    cfg = dict(REAL_CONFIG)
+    cfg.update({k: raw[k] for k in REAL_CONFIG if k in raw and raw[k] is not None})
+    for k in ("attn_logit_softcapping", "sliding_window"):
+        if k in raw and raw[k] is None:
+            cfg[k] = 0
+    idx = glob.glob(os.path.join(d, "*.safetensors.index.json"))
+    files = sorted(set(json.load(open(idx[0]))["weight_map"].values())) if idx else \
+        [os.path.basename(p) for p in glob.glob(os.path.join(d, "*.safetensors"))]
+    w = {}
+    for f in files:
+        for k, v in st.load(os.path.join(d, f)).items():
+            k = k[6:] if k.startswith("model.") else k
+            if not k.startswith("lm_head"):
+                w[k] = v
+    return cfg, w
+
+
+def main():
+    """python3 tools/reference/gemma2.py --model DIR [--tokenizer PATH] "prompt" -o ref.safetensors
+    [--no-chi] [--negative TEXT] [--dtype float32|float64]: the reference's y / mask (and neg_y /
+    neg_mask) in the layout `wm encode-text` writes, for parity checks on real weights."""
+    import argparse
+    import os
+    import st
+    import tokenizer_ref as tr
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--tokenizer")
+    ap.add_argument("prompt")
+    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--no-chi", action="store_true")
+    ap.add_argument("--negative")
+    ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    a = ap.parse_args()
+    tok = tr.load_tokenizer(a.tokenizer or a.model)
+    cfg, w = load_model_dir(a.model)
+    dt = getattr(torch, a.dtype)
+
+    def enc(text, use_chi):
+        y, m, _ids = encode_prompt(tok, w, cfg, text, use_chi=use_chi, dtype=dt)
+        return y[None, None].float(), m[None].to(torch.int64)
+
+    out = {}
+    out["y"], out["mask"] = enc(a.prompt, not a.no_chi)
+    if a.negative is not None:
+        out["neg_y"], out["neg_mask"] = enc(a.negative, False)
+    st.save(a.out, out, metadata={"prompt": a.prompt})
+    print("wrote", os.path.abspath(a.out))
+
+
+if __name__ == "__main__":
+    main()

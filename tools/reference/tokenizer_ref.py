@@ -363,3 +363,24 @@ def _split(s, pat, behavior):
     else:
         raise ValueError("unsupported split behavior " + behavior)
     return [p for p in out if p]
+
+
+def load_tokenizer(path):
+    """HFTokenizer for a tokenizer.json, a tokenizer.model (converted as GemmaConverter does), or a folder
+    holding one of them (tokenizer.json first, also in a tokenizer/ subfolder) — the lookup wm uses."""
+    import os
+    if os.path.isdir(path):
+        for name in ("tokenizer.json", "tokenizer/tokenizer.json", "tokenizer.model", "tokenizer/tokenizer.model"):
+            if os.path.exists(os.path.join(path, name)):
+                return load_tokenizer(os.path.join(path, name))
+        raise FileNotFoundError(path + ": no tokenizer.json or tokenizer.model")
+    if path.endswith(".json"):
+        return HFTokenizer.from_file(path)
+    return HFTokenizer(spm_to_tokenizer_json(read_spm_model(path)))
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3:
+        sys.exit("usage: tokenizer_ref.py TOKENIZER_PATH TEXT   (prints the ids with <bos>)")
+    print(" ".join(str(i) for i in load_tokenizer(sys.argv[1]).encode(sys.argv[2])))
