@@ -1,13 +1,14 @@
 /* `wm vae decode|encode`: the LTX-2 VAE from the command line.
  *
- *   wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal]
+ *   wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal] [--tiled]
  *                 [--drop-first] [--threads N]
  *   wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy] [--no-tiling]
  *                 [--threads N]
  *   wm vae info [VAE_DIR] [--lat HxW] [--chunk N]
  *
  * decode streams the latents through the causal decoder N latent frames per call (as the world model
- * does chunk by chunk) and writes frame_%05d.ppm files (each written to a temp name, then renamed).
+ * does chunk by chunk) and writes frame_%05d.ppm files (each written to a temp name, then renamed);
+ * --tiled decodes the whole clip tiled as the bidirectional pipeline does.
  * encode applies the spec §1.4 preprocessing (resize-to-cover with PIL-exact Lanczos, centre crop to
  * 704x1280 by default), encodes spatially tiled as the official pipeline does (512-px tiles every 448 px;
  * --no-tiling for one whole-frame encode) and writes the normalised latent (1, C, 1, H/32, W/32) as
@@ -32,7 +33,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal]\n"
+            "usage: wm vae decode VAE_DIR LATENTS.safetensors OUT_DIR [--tensor NAME] [--chunk N] [--non-causal] [--tiled]\n"
             "                     [--drop-first] [--threads N]\n"
             "       wm vae encode VAE_DIR IMAGE.ppm OUT.safetensors [--size HxW] [--intrinsics fx,fy,cx,cy]\n"
             "                     [--no-tiling] [--threads N]\n"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
             "                else the only tensor)\n"
             "  --chunk N     latent frames per decoder call (default 3; any N gives the same pixels)\n"
             "  --non-causal  one whole-clip non-causal decode (bidirectional VAE config)\n"
+            "  --tiled       whole-clip decode tiled as the bidirectional pipeline (512-px tiles, 96-frame tiles)\n"
             "  --drop-first  do not write pixel frame 0 (the streaming pipeline drops the first-frame sink)\n"
             "  --size HxW    encode target size (default 704x1280)\n"
             "  --lat HxW     info: latent grid (default 22x40)\n"
@@ -99,7 +101,7 @@ static int write_ppm(const char *path, const uint8_t *rgb, int h, int w)
 
 typedef struct {
     const char *a[3];
-    int na, chunk, non_causal, drop_first, threads, th, tw, has_k, no_tiling, lh, lw;
+    int na, chunk, non_causal, drop_first, threads, th, tw, has_k, no_tiling, lh, lw, tiled;
     const char *tensor;
     double k[4];
 } args;
@@ -114,6 +116,7 @@ static int parse(int argc, char **argv, args *a)
         else if (!strcmp(s, "--non-causal")) a->non_causal = 1;
         else if (!strcmp(s, "--drop-first")) a->drop_first = 1;
         else if (!strcmp(s, "--no-tiling")) a->no_tiling = 1;
+        else if (!strcmp(s, "--tiled")) a->tiled = 1;
         else if (!strcmp(s, "--tensor") && next) a->tensor = argv[++i];
         else if (!strcmp(s, "--chunk") && next) { a->chunk = atoi(argv[++i]); if (a->chunk < 1) return -1; }
         else if (!strcmp(s, "--threads") && next) a->threads = atoi(argv[++i]);
@@ -159,21 +162,14 @@ static wm_tensor slice_frames(const wm_tensor *z, int64_t t0, int64_t n)
     return o;
 }
 
-/* Decode one call's frames and write them as PPMs; *index counts pixel frames of the whole stream. */
-static int decode_call(wm_vae_decoder *d, wm_backend *be, const wm_tensor *zc, const args *a, int64_t *index,
-                       const wm_vae_config *cfg)
+/* Pixels (3, F, H, W) -> uint8 PPM files frame_%05d.ppm, numbering from *index. */
+static int write_frames(wm_backend *be, const wm_tensor *px, const args *a, int64_t *index)
 {
-    wm_error err = {0};
-    int sr = wm_vae_spatial_ratio(cfg);
-    int64_t nf = wm_vae_decoder_out_frames(d, zc->shape[1]), H = zc->shape[2] * sr, W = zc->shape[3] * sr;
-    int64_t ps[4] = {cfg->out_channels, nf, H, W}, us[4] = {nf, H, W, cfg->out_channels};
-    wm_tensor px = {0}, u8 = {0};
+    int64_t nf = px->shape[1], H = px->shape[2], W = px->shape[3], us[4] = {nf, H, W, 3};
+    wm_tensor u8 = {0};
     int rc = -1;
-    if (cfg->out_channels != 3) fprintf(stderr, "wm vae: only 3-channel output can be written as PPM\n");
-    else if (wm_tensor_alloc(WM_F32, 4, ps, &px) || wm_tensor_alloc(WM_U8, 4, us, &u8))
-        fprintf(stderr, "wm vae: no memory for %lld frames\n", (long long)nf);
-    else if (wm_vae_decoder_decode(d, zc, &px, &err) != WM_OK) fprintf(stderr, "wm vae: decode: %s\n", err.msg);
-    else if (wm_vae_to_uint8(be, &px, &u8) != WM_OK) fprintf(stderr, "wm vae: %s\n", be->err.msg);
+    if (wm_tensor_alloc(WM_U8, 4, us, &u8)) fprintf(stderr, "wm vae: no memory for %lld frames\n", (long long)nf);
+    else if (wm_vae_to_uint8(be, px, &u8) != WM_OK) fprintf(stderr, "wm vae: %s\n", be->err.msg);
     else {
         rc = 0;
         for (int64_t f = 0; f < nf && rc == 0; f++, (*index)++) {
@@ -183,7 +179,43 @@ static int decode_call(wm_vae_decoder *d, wm_backend *be, const wm_tensor *zc, c
             rc = write_ppm(path, (uint8_t *)u8.data + f * H * W * 3, (int)H, (int)W);
         }
     }
-    wm_tensor_free(&px), wm_tensor_free(&u8);
+    wm_tensor_free(&u8);
+    return rc;
+}
+
+/* Decode one call's frames and write them as PPMs; *index counts pixel frames of the whole stream. */
+static int decode_call(wm_vae_decoder *d, wm_backend *be, const wm_tensor *zc, const args *a, int64_t *index,
+                       const wm_vae_config *cfg)
+{
+    wm_error err = {0};
+    int sr = wm_vae_spatial_ratio(cfg);
+    int64_t nf = wm_vae_decoder_out_frames(d, zc->shape[1]), H = zc->shape[2] * sr, W = zc->shape[3] * sr;
+    int64_t ps[4] = {cfg->out_channels, nf, H, W};
+    wm_tensor px = {0};
+    int rc = -1;
+    if (wm_tensor_alloc(WM_F32, 4, ps, &px)) fprintf(stderr, "wm vae: no memory for %lld frames\n", (long long)nf);
+    else if (wm_vae_decoder_decode(d, zc, &px, &err) != WM_OK) fprintf(stderr, "wm vae: decode: %s\n", err.msg);
+    else rc = write_frames(be, &px, a, index);
+    wm_tensor_free(&px);
+    return rc;
+}
+
+static int decode_tiled(const args *a, wm_backend *be, wm_vae *vae, wm_tensor *z)
+{
+    int sr = wm_vae_spatial_ratio(wm_vae_get_config(vae)), tr = wm_vae_temporal_ratio(wm_vae_get_config(vae));
+    int64_t ps[4] = {3, (z->shape[1] - 1) * tr + 1, z->shape[2] * sr, z->shape[3] * sr}, index = 0;
+    wm_tensor px = {0};
+    wm_error err = {0};
+    double t0 = now_s();
+    int rc = 1;
+    if (wm_tensor_alloc(WM_F32, 4, ps, &px)) fprintf(stderr, "wm vae: no memory for %lld frames\n", (long long)ps[1]);
+    else if (wm_vae_decode_tiled(vae, z, &px, NULL, &err) != WM_OK) fprintf(stderr, "wm vae: decode: %s\n", err.msg);
+    else if (write_frames(be, &px, a, &index) == 0) {
+        printf("decoded %lld latent frames (tiled) -> %lld frames in %s (%.2f s)\n", (long long)z->shape[1],
+               (long long)(index - a->drop_first), a->a[2], now_s() - t0);
+        rc = 0;
+    }
+    wm_tensor_free(&px), wm_tensor_free(z);
     return rc;
 }
 
@@ -203,7 +235,13 @@ static int cmd_decode(const args *a, wm_backend *be, wm_vae *vae)
         wm_tensor_free(&z);
         return 2;
     }
+    if (cfg->out_channels != 3) {
+        fprintf(stderr, "wm vae: only 3-channel output can be written as PPM\n");
+        wm_tensor_free(&z);
+        return 2;
+    }
     int64_t T = z.shape[1], chunk = a->non_causal ? T : a->chunk, index = 0;
+    if (a->tiled) return decode_tiled(a, be, vae, &z);
     wm_vae_decoder_params p = {.lat_h = (int)z.shape[2], .lat_w = (int)z.shape[3], .max_frames = (int)chunk,
                                .non_causal = a->non_causal};
     wm_vae_decoder *d = NULL;
