@@ -33,6 +33,8 @@ typedef struct wm_text_params {
     int allow_truncate;      /* 1 = cut an over-long prompt like the reference; 0 (default) = WM_ERR_LIMIT */
 } wm_text_params;
 
+/* One encoder serves one thread at a time (it owns the activation buffers); loading and freeing are
+ * independent per instance. */
 typedef struct wm_text_encoder wm_text_encoder;
 
 /* model: a Gemma-2 folder (config.json + weights), or a checkpoint root with text_encoder/ (and

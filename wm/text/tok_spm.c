@@ -117,7 +117,7 @@ static wm_status add_pieces(wm_tokenizer *t, pb all, wm_error *err)
         const char *s; size_t len; float score; int type;
         if (read_piece(sub, &s, &len, &score, &type))
             return wm__errf(err, WM_ERR_FORMAT, "%s: piece %d is malformed", t->source, (int)id);
-        if (wm__utf8_char_len((const unsigned char *)s, len) == 0 && len > 0)
+        if (wm_utf8_valid_prefix(s, len) != len)
             return wm__errf(err, WM_ERR_FORMAT, "%s: piece %d is not UTF-8", t->source, (int)id);
         t->score[id] = score;
         t->mergeable[id] = type == SPM_NORMAL || type == SPM_USER_DEFINED;
