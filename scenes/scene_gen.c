@@ -44,7 +44,13 @@ float wm__value_noise(uint32_t seed, float x, float z)
     return (a + (b - a) * ux) + ((c + (d - c) * ux) - (a + (b - a) * ux)) * uz;
 }
 
-int wm__scene_cell_of(float x) { return (int)floorf(x / WM_SCENE_CELL + 0.5f); }
+int wm__scene_cell_of(float x)
+{
+    float c = floorf(x / WM_SCENE_CELL + 0.5f);
+    /* Keep the float->int conversion defined for absurd (or NaN) coordinates; the world API rejects
+     * poses farther than 1e6 m, this only protects direct callers. */
+    return c > 1e8f ? 100000000 : c < -1e8f ? -100000000 : c == c ? (int)c : 0;
+}
 
 static void hsv(float h, float s, float v, float out[3])
 {

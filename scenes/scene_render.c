@@ -68,8 +68,8 @@ static void sky(const wm_style *st, wm_v3 d, float c[3])
     for (int i = 0; i < 3; i++) c[i] = st->sky_horizon[i] + (st->sky_zenith[i] - st->sky_horizon[i]) * k;
     if (e > -0.05f && e < 0.25f) { /* mountain ring: height is a periodic function of the azimuth */
         float fa = (atan2f(d.x, d.z) * (1.0f / 6.2831853f) + 0.5f) * WM_MOUNT_TAB;
+        fa = fa >= 0 ? (fa < WM_MOUNT_TAB - 1 ? fa : WM_MOUNT_TAB - 1) : 0; /* also maps NaN to 0 */
         int ia = (int)fa;
-        ia = ia < 0 ? 0 : ia >= WM_MOUNT_TAB ? WM_MOUNT_TAB - 1 : ia;
         float h = st->mount_tab[ia] + (st->mount_tab[ia + 1] - st->mount_tab[ia]) * (fa - (float)ia);
         if (e < h) {
             float m = clampf(0.35f + 0.65f * (h - e) / (h + 0.02f), 0, 1) * 0.7f;
@@ -171,7 +171,9 @@ static void render_rows(void *ctx, int64_t y0, int64_t y1)
         for (int x = 0; x < j->w; x++) {
             float vx = ((float)x + 0.5f - cx) / fx;
             wm_v3 d = {M[0] * vx + M[1] * vy + M[2], -(M[4] * vx + M[5] * vy + M[6]), M[8] * vx + M[9] * vy + M[10]};
-            float inv = 1.0f / sqrtf(dot3(d, d));
+            float len2 = dot3(d, d);
+            if (!(len2 > 1e-20f && len2 < 1e30f)) d = (wm_v3){0, 0, 1}, len2 = 1; /* degenerate c2w */
+            float inv = 1.0f / sqrtf(len2);
             d.x *= inv; d.y *= inv; d.z *= inv;
             float c[3];
             shade(j->s, o, d, fpk, c);

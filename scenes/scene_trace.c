@@ -129,6 +129,7 @@ static int walk(const wm_scene *s, wm_v3 o, wm_v3 d, float tmax, wm_hit *best, i
     }
     const float S = WM_SCENE_CELL;
     float gx = o.x / S + 0.5f, gz = o.z / S + 0.5f; /* grid coordinates: cell i spans [i, i+1) */
+    if (!(fabsf(gx) < 1e8f && fabsf(gz) < 1e8f && d.x == d.x && d.z == d.z)) return 0; /* defined int conversion */
     int ix = (int)floorf(gx), iz = (int)floorf(gz);
     int sx = d.x > 0 ? 1 : -1, sz = d.z > 0 ? 1 : -1;
     float dtx = fabsf(d.x) > 1e-12f ? S / fabsf(d.x) : INFINITY;

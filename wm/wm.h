@@ -84,8 +84,9 @@ typedef struct wm_action {
  * initializer, step it with held controls (wm_action, the explorer's keys/sticks) or with explicit
  * camera poses, and receive RGB8 frames with the pose of every frame. Two frame sources sit behind
  * the same calls: WM_SOURCE_PROCEDURAL, a deterministic CPU-rendered 3-D world (scenes/, always
- * available; see docs/world.md), and WM_SOURCE_MODEL, the SANA-WM world model (not available yet:
- * wm_world_open returns WM_ERR_UNSUPPORTED with a message saying so).
+ * available; see docs/world.md), and WM_SOURCE_MODEL, the SANA-WM world model (needs model_path and a
+ * start image at reset; in builds without the model pipeline wm_world_open returns WM_ERR_UNSUPPORTED
+ * with a message saying so).
  *
  * Frame indexing: wm_world_reset produces frame 0 (the start view, chunk 0); every step produces the
  * next frames_per_chunk frames (chunk 1, 2, ...). Frames and poses returned in a wm_frames are owned by
@@ -98,7 +99,7 @@ typedef struct wm_snapshot wm_snapshot;
 
 typedef enum wm_source {
     WM_SOURCE_PROCEDURAL = 0,   /* CPU ray-cast procedural world (scenes/) */
-    WM_SOURCE_MODEL = 1         /* SANA-WM stage-1 world model (needs model_path; not available yet) */
+    WM_SOURCE_MODEL = 1         /* SANA-WM stage-1 world model (needs model_path) */
 } wm_source;
 
 typedef struct wm_world_params {
@@ -120,7 +121,7 @@ wm_world_params wm_world_default_params(void);   /* every field filled with its 
 
 /* Open a world. Copies what it needs from params (strings included); sizes every buffer once.
  * WM_ERR_INVALID_ARG for out-of-range fields (sizes 16..8192, chunk 1..256), WM_ERR_UNSUPPORTED for
- * WM_SOURCE_MODEL until the model pipeline exists, WM_ERR_OUT_OF_MEMORY. On failure *out is NULL and
+ * WM_SOURCE_MODEL in builds without the model pipeline, WM_ERR_OUT_OF_MEMORY. On failure *out is NULL and
  * the reason is logged at WARN (there is no handle to hold the message). */
 wm_status wm_world_open(const wm_world_params *params, wm_world **out);
 void wm_world_free(wm_world *w);                                  /* NULL is fine */
@@ -164,7 +165,9 @@ wm_status wm_world_step_actions(wm_world *w, const wm_action *actions, int n, wm
 
 /* Step with explicit poses, one per frame (1 <= n <= frames_per_chunk; the model needs exactly
  * frames_per_chunk). Intrinsics of a pose with fx <= 0 are replaced by the world's defaults. The
- * camera controller continues from the last given pose (smoothing state is cleared). */
+ * camera controller continues from the last given pose (smoothing state is cleared). A pose must be a
+ * camera (also for reset's start_pose): finite, rotation orthonormal within 1e-2, bottom row 0 0 0 1,
+ * position within 1e6 m, focal length below 1e6 px; otherwise WM_ERR_INVALID_ARG naming the pose. */
 wm_status wm_world_step_poses(wm_world *w, const wm_pose *poses, int n, wm_frames *out);
 
 /* Pose of the most recent frame (the spawn pose before the first reset). */

@@ -231,6 +231,64 @@ static void test_limits_and_token(void)
     CHECK(wm_server_create(&p, &s, &err) == WM_ERR_INVALID_ARG && s == NULL && strstr(err.msg, "token"));
 }
 
+/* A random but mostly well-framed message of a random type: half the time with a plausible structure
+ * (small OPEN, RESET, random actions or poses), else random bytes. */
+static uint32_t random_request(t_rng *r, uint16_t *type, uint8_t *p)
+{
+    *type = (uint16_t)(1 + t_rng_u64(r) % 10);
+    if (t_rng_u64(r) % 20 == 0) *type = (uint16_t)t_rng_u64(r);
+    wm_wr o = wm_wr_init(p, 512);
+    int structured = t_rng_u64(r) % 2;
+    if (structured && *type == WM_MSG_OPEN) {
+        wm_wr_u32(&o, (uint32_t)(t_rng_u64(r) % 3));
+        wm_wr_u32(&o, 16 + (uint32_t)(t_rng_u64(r) % 32)); wm_wr_u32(&o, 16 + (uint32_t)(t_rng_u64(r) % 32));
+        wm_wr_u32(&o, 0); wm_wr_u32(&o, 1 + (uint32_t)(t_rng_u64(r) % 3)); wm_wr_u64(&o, t_rng_u64(r));
+        wm_wr_f32(&o, t_rng_uniform(r) * 200); wm_wr_u32(&o, 1); wm_wr_u32(&o, 0);
+    } else if (structured && *type == WM_MSG_RESET) {
+        return reset_payload(p, t_rng_u64(r) % 5);
+    } else if (structured && (*type == WM_MSG_STEP_ACTIONS || *type == WM_MSG_STEP_POSES)) {
+        uint32_t n = (uint32_t)(t_rng_u64(r) % 4), fields = *type == WM_MSG_STEP_ACTIONS ? 7 : 20;
+        wm_wr_u32(&o, n);
+        for (uint32_t i = 0; i < n * fields; i++) {
+            if (*type == WM_MSG_STEP_ACTIONS && i % 7 == 0) wm_wr_u32(&o, (uint32_t)t_rng_u64(r) & 0x7ff);
+            else if (*type == WM_MSG_STEP_ACTIONS && i % 7 == 6) wm_wr_u32(&o, (uint32_t)(t_rng_u64(r) % 4));
+            else wm_wr_f32(&o, (t_rng_uniform(r) - 0.5f) * 3.0f);
+        }
+    } else {
+        uint32_t n = (uint32_t)(t_rng_u64(r) % 300);
+        for (uint32_t i = 0; i < n; i++) p[i] = (uint8_t)t_rng_u64(r);
+        return n;
+    }
+    return (uint32_t)o.pos;
+}
+
+static void test_random_requests(void)
+{
+    srv_t t;
+    wm_server_params p = wm_server_default_params();
+    p.max_chunk_bytes = 48 * 48 * 3 * 3; p.max_message = 4096; p.world_threads = 1;
+    if (!start(&t, p)) { CHECK(0); return; }
+    int port = wm_server_port(t.s), fd = dial(port), replies = 0;
+    t_rng r = {99};
+    uint8_t req[512];
+    for (int i = 0; i < 300; i++) {
+        uint16_t type;
+        uint32_t n = random_request(&r, &type, req);
+        if (call_simple(fd, type, req, n, NULL) >= 0) { replies++; continue; }
+        close(fd);
+        fd = dial(port);
+    }
+    close(fd);
+    CHECK_MSG(replies > 250, "every well-framed request gets a reply (%d of 300)", replies);
+    fd = dial(port);
+    uint8_t buf[256];
+    CHECK(open_world(fd, 16, 16, 2, NULL) == WM_MSG_OPENED);
+    CHECK(call_simple(fd, WM_MSG_RESET, buf, reset_payload(buf, 1), NULL) == WM_MSG_FRAMES);
+    close(fd);
+    CHECK(wait_idle(t.s));
+    stop(&t);
+}
+
 int main(void)
 {
     wm_log_set_level(WM_LOG_ERROR);
@@ -249,5 +307,6 @@ int main(void)
     CHECK(st.protocol_errors >= 3 && st.refused == 0);
     stop(&t);
     test_limits_and_token();
+    test_random_requests();
     TEST_MAIN_END();
 }

@@ -158,6 +158,12 @@ static void test_poses_and_errors(void)
     CHECK(wm_world_step_poses(w, ps, FPC + 1, &f) == WM_ERR_INVALID_ARG);
     ps[0].c2w[5] = INFINITY;
     CHECK(wm_world_step_poses(w, ps, 1, &f) == WM_ERR_INVALID_ARG);
+    ps[0].c2w[5] = 0; /* singular rotation */
+    CHECK(wm_world_step_poses(w, ps, 1, &f) == WM_ERR_INVALID_ARG && strstr(wm_world_last_error(w), "orthonormal"));
+    ps[0].c2w[5] = 1; ps[0].c2w[3] = 3e7f; /* absurdly far */
+    CHECK(wm_world_step_poses(w, ps, 1, &f) == WM_ERR_INVALID_ARG && strstr(wm_world_last_error(w), "pose 0"));
+    ps[0].c2w[3] = 0;
+    CHECK(wm_world_step_poses(w, ps, 1, &f) == WM_OK);
     wm_reset_params rp = wm_reset_default_params();
     rp.image_path = "start.png";
     CHECK(wm_world_reset(w, &rp, &f) == WM_ERR_UNSUPPORTED);
@@ -167,7 +173,9 @@ static void test_poses_and_errors(void)
     wm_world_params p = wm_world_default_params();
     p.source = WM_SOURCE_MODEL; p.n_threads = 1;
     wm_world *m = NULL;
-    CHECK(wm_world_open(&p, &m) == WM_ERR_UNSUPPORTED && m == NULL);
+    /* No model path: refused cleanly, whether or not this build has the model pipeline. */
+    wm_status mst = wm_world_open(&p, &m);
+    CHECK((mst == WM_ERR_UNSUPPORTED || mst == WM_ERR_INVALID_ARG) && m == NULL);
     p = wm_world_default_params();
     p.width = 5;
     CHECK(wm_world_open(&p, &m) == WM_ERR_INVALID_ARG && m == NULL);

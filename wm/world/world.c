@@ -191,11 +191,25 @@ static void fill_frames(wm_world *w, int n, double t0, double t_gen, wm_frames *
     out->ms_total = now_ms() - t0;
 }
 
-static int pose_finite(const wm_pose *p)
+/* NULL if the pose is usable, else what is wrong: finite values, a rotation that is orthonormal within
+ * 1e-2 (a camera, not an arbitrary matrix), bottom row 0 0 0 1, position within 1000 km (keeps grid
+ * arithmetic exact enough and integer conversions defined), focal lengths below 1e6 px. */
+static const char *pose_problem(const wm_pose *p)
 {
+    const float *m = p->c2w;
     for (int i = 0; i < 16; i++)
-        if (!isfinite(p->c2w[i])) return 0;
-    return isfinite(p->fx) && isfinite(p->fy) && isfinite(p->cx) && isfinite(p->cy);
+        if (!isfinite(m[i])) return "non-finite c2w";
+    if (!isfinite(p->fx) || !isfinite(p->fy) || !isfinite(p->cx) || !isfinite(p->cy)) return "non-finite intrinsics";
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            float d = m[i] * m[j] + m[4 + i] * m[4 + j] + m[8 + i] * m[8 + j];
+            if (fabsf(d - (i == j ? 1.0f : 0.0f)) > 1e-2f) return "rotation is not orthonormal";
+        }
+    if (fabsf(m[12]) > 1e-3f || fabsf(m[13]) > 1e-3f || fabsf(m[14]) > 1e-3f || fabsf(m[15] - 1) > 1e-3f)
+        return "bottom row is not 0 0 0 1";
+    if (fabsf(m[3]) > 1e6f || fabsf(m[7]) > 1e6f || fabsf(m[11]) > 1e6f) return "position farther than 1e6 m";
+    if (p->fx > 1e6f || p->fy > 1e6f) return "focal length above 1e6 px";
+    return NULL;
 }
 
 /* Intrinsics of a caller pose: its own when fx > 0, else the world defaults. */
@@ -216,8 +230,8 @@ wm_status wm_world_reset(wm_world *w, const wm_reset_params *rp, wm_frames *out)
 {
     double t0 = now_ms();
     wm_reset_params r = rp ? *rp : wm_reset_default_params();
-    if (r.start_pose && !pose_finite(r.start_pose))
-        return wm__errf(&w->err, WM_ERR_INVALID_ARG, "reset: start_pose has non-finite values");
+    const char *bad = r.start_pose ? pose_problem(r.start_pose) : NULL;
+    if (bad) return wm__errf(&w->err, WM_ERR_INVALID_ARG, "reset: start_pose: %s", bad);
     wm__source_reset sr = {r.seed ? r.seed : w->params.seed, r.image_path, r.prompt ? r.prompt : w->prompt};
     wm_camera_params cp;
     camera_params(w, &cp);
@@ -298,7 +312,8 @@ wm_status wm_world_step_poses(wm_world *w, const wm_pose *poses, int n, wm_frame
     if (w->params.source == WM_SOURCE_MODEL && n != fpc)
         return wm__errf(&w->err, WM_ERR_INVALID_ARG, "step_poses: the model needs exactly %d poses per chunk", fpc);
     for (int i = 0; i < n; i++) {
-        if (!pose_finite(&poses[i])) return wm__errf(&w->err, WM_ERR_INVALID_ARG, "step_poses: pose %d has non-finite values", i);
+        const char *bad = pose_problem(&poses[i]);
+        if (bad) return wm__errf(&w->err, WM_ERR_INVALID_ARG, "step_poses: pose %d: %s", i, bad);
         complete_pose(w, &poses[i], &w->poses[i]);
     }
     /* The controller continues from the last given pose, at rest. */
