@@ -1,5 +1,5 @@
 /* `wm encode-text` end to end on the small model: arguments, the written file (y (1,1,300,C) F32 equal
- * to the reference procedure's cond0_y, mask (1,300) I64, neg_y/neg_mask for --negative ""), exit
+ * to the reference procedure's cond0_y, mask (1,300) F32 0/1 readable by wm_checkpoint_read_f32, neg_y/neg_mask for --negative ""), exit
  * status 2 for bad arguments / missing model, 1 for an invalid prompt with no output file left behind.
  * The command's source is compiled into this test, so no process spawning is needed.
  */
@@ -41,7 +41,7 @@ int main(void)
         const wm_ckpt_entry *y = wm_checkpoint_find(out, "y"), *m = wm_checkpoint_find(out, "mask");
         CHECK(y && y->dtype == WM_F32 && y->ndim == 4 && y->shape[0] == 1 && y->shape[1] == 1 && y->shape[2] == 300 &&
               y->shape[3] == 64);
-        CHECK(m && m->dtype == WM_I64 && m->ndim == 2 && m->shape[1] == 300);
+        CHECK(m && m->dtype == WM_F32 && m->ndim == 2 && m->shape[1] == 300);
         wm_tensor gy, ny, gn;
         CHECK(wm_checkpoint_load_f32(gold, "cond0_y", &gy, &err) == WM_OK);
         CHECK(wm_checkpoint_load_f32(gold, "uncond_y", &gn, &err) == WM_OK);
@@ -51,11 +51,9 @@ int main(void)
         CHECK(t_allclose("cli neg_y", ny.data, gn.data, n, 1e-4f * max_abs(gn.data, n), 1e-4f));
         const wm_ckpt_entry *gm = wm_checkpoint_find(gold, "cond0_mask");
         int same = m && gm;
-        for (int i = 0; same && i < 300; i++) {
-            int64_t v;
-            memcpy(&v, (const char *)m->data + 8 * i, 8);
-            same = v == ((const uint8_t *)gm->data)[i];
-        }
+        float mf[300];
+        CHECK(wm_checkpoint_read_f32(out, "mask", 2, (int64_t[]){1, 300}, mf, &err) == WM_OK);
+        for (int i = 0; same && i < 300; i++) same = mf[i] == (float)((const uint8_t *)gm->data)[i];
         CHECK_MSG(same, "mask differs from the reference");
         CHECK(wm_checkpoint_metadata(out, "prompt") && !strcmp(wm_checkpoint_metadata(out, "prompt"),
                                                                "A cat walking in a forest."));

@@ -224,7 +224,7 @@ def main():
 
     def enc(text, use_chi):
         y, m, _ids = encode_prompt(tok, w, cfg, text, use_chi=use_chi, dtype=dt)
-        return y[None, None].float(), m[None].to(torch.int64)
+        return y[None, None].float(), m[None].float()  # mask as F32 0/1, the layout wm encode-text writes
 
     out = {}
     out["y"], out["mask"] = enc(a.prompt, not a.no_chi)

@@ -1,6 +1,7 @@
 /* `wm encode-text --model DIR "prompt" -o emb.safetensors`: SANA-WM's text conditioning for one prompt.
  *
- * Writes y (1, 1, 300, C) F32 and mask (1, 300) I64 (the dtype of HF's attention_mask) exactly as
+ * Writes y (1, 1, 300, C) F32 and mask (1, 300) F32 (0/1; F32 so wm_checkpoint_read_f32 — e.g. the session's
+ * "@file" prompts — reads it directly, where HF would hold int64) exactly as
  * SANA-WM's _encode_prompts returns them for the positive prompt (CHI prefix; --no-chi encodes without it,
  * as for the negative prompt), plus, with --negative TEXT, neg_y / neg_mask for that negative prompt.
  * The file is written atomically (temp + rename) with the prompt and settings in its metadata. --time
@@ -24,7 +25,7 @@ static void usage(FILE *f)
                "  --tokenizer PATH  tokenizer.json / tokenizer.model (or its folder) if not in DIR\n"
                "  --config YAML     take the CHI from this official config.yaml (text_encoder.chi_prompt;\n"
                "                    none there = no CHI, as the reference); default: SANA-WM's CHI\n"
-               "  -o, --out FILE    output .safetensors: y (1,1,300,C) F32, mask (1,300) I64\n"
+               "  -o, --out FILE    output .safetensors: y (1,1,300,C) F32, mask (1,300) F32 (0/1)\n"
                "  --no-chi          encode without the complex-human-instruction prefix (negative prompt)\n"
                "  --negative TEXT   also encode TEXT without CHI into neg_y / neg_mask (SANA-WM default \"\")\n"
                "  --truncate        cut an over-long prompt as SANA-WM does instead of failing\n"
@@ -74,14 +75,14 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* items for one embedding: y (1,1,M,C) F32 and mask (1,M) I64 (mask64 is caller storage). */
+/* items for one embedding: y (1,1,M,C) F32 and mask (1,M) F32 0/1 (maskf is caller storage). */
 static void add_items(wm_st_item *items, int *n, const char *yname, const char *mname, const wm_text_embedding *e,
-                      int64_t *mask64)
+                      float *maskf)
 {
-    for (int i = 0; i < e->n_tokens; i++) mask64[i] = e->mask[i];
+    for (int i = 0; i < e->n_tokens; i++) maskf[i] = e->mask[i] ? 1.0f : 0.0f;
     items[*n] = (wm_st_item){.name = yname, .dtype = WM_F32, .ndim = 4,
                              .shape = {1, 1, e->n_tokens, e->channels}, .data = e->y};
-    items[*n + 1] = (wm_st_item){.name = mname, .dtype = WM_I64, .ndim = 2, .shape = {1, e->n_tokens}, .data = mask64};
+    items[*n + 1] = (wm_st_item){.name = mname, .dtype = WM_F32, .ndim = 2, .shape = {1, e->n_tokens}, .data = maskf};
     *n += 2;
 }
 
@@ -89,7 +90,7 @@ static int write_out(const args *a, const wm_text_embedding *pos, const wm_text_
 {
     wm_st_item items[4];
     int n = 0;
-    int64_t *m1 = malloc(sizeof(int64_t) * (size_t)pos->n_tokens), *m2 = malloc(sizeof(int64_t) * (size_t)pos->n_tokens);
+    float *m1 = malloc(sizeof(float) * (size_t)pos->n_tokens), *m2 = malloc(sizeof(float) * (size_t)pos->n_tokens);
     if (!m1 || !m2) { free(m1); free(m2); fprintf(stderr, "wm encode-text: out of memory\n"); return 1; }
     add_items(items, &n, "y", "mask", pos, m1);
     if (neg) add_items(items, &n, "neg_y", "neg_mask", neg, m2);
