@@ -25,7 +25,7 @@
 #define EVAL_FPS 16
 
 typedef struct ev_args {
-    const char *traj, *dir, *source, *video;
+    const char *traj, *dir, *source, *video, *model, *prompt;
     uint64_t seed, gen_seed;
     int frames, width, height, size_set, threads, gen_seed_set;
     char pattern[64];
@@ -40,7 +40,7 @@ typedef struct ev_table {
 static void ev_usage(FILE *f)
 {
     fprintf(f, "usage: wm eval --seed S (--frames-dir DIR | --video FILE.mp4 | --source procedural|model [--gen-seed S2])\n"
-               "               [--trajectory T] [--frames N] [--size HxW] [--threads N]\n"
+               "               [--trajectory T] [--frames N] [--size HxW] [--threads N] [--model PATH] [--prompt TEXT]\n"
                "Renders the procedural world (seed S) along trajectory T as ground truth and prints PSNR and SSIM\n"
                "of the rollout under test per second of video (16 fps; frame 0 is the shared start frame).\n"
                "  --frames-dir DIR  frames DIR/frame_%%06d.png (or .ppm); T defaults to DIR/trajectory.json\n"
@@ -48,6 +48,7 @@ static void ev_usage(FILE *f)
                "                    trajectory.json next to it\n"
                "  --source SRC      step a frame source with the same poses (model: start image = truth frame 0;\n"
                "                    procedural: world seed --gen-seed, default S+1, a wrong-world baseline)\n"
+               "  --model PATH      checkpoint for --source model; --prompt its text prompt\n"
                "  --size HxW        truth size (default: the frames' size, else the trajectory's, else 352x640)\n");
 }
 
@@ -62,6 +63,8 @@ static int ev_parse(int argc, char **argv, ev_args *a)
         else if (!strcmp(o, "--trajectory")) a->traj = v;
         else if (!strcmp(o, "--frames-dir")) a->dir = v;
         else if (!strcmp(o, "--video")) a->video = v;
+        else if (!strcmp(o, "--model")) a->model = v;
+        else if (!strcmp(o, "--prompt")) a->prompt = v;
         else if (!strcmp(o, "--source")) a->source = v;
         else if (!strcmp(o, "--seed")) { if (!cli_u64("eval", o, v, &a->seed)) return 2; }
         else if (!strcmp(o, "--gen-seed")) { if (!cli_u64("eval", o, v, &a->gen_seed)) return 2; a->gen_seed_set = 1; }
@@ -154,6 +157,7 @@ static wm_status ev_open_world(ev_ctx *c, wm_source src, uint64_t seed, const ch
 {
     wm_world_params wp = wm_world_default_params();
     wp.source = src; wp.width = c->a.width; wp.height = c->a.height; wp.n_threads = c->a.threads; wp.seed = seed;
+    if (src == WM_SOURCE_MODEL) { wp.model_path = c->a.model; wp.prompt = c->a.prompt; }
     wm_status st = wm_world_open(&wp, w);
     if (st != WM_OK) return wm__errf(err, st, "cannot open the %s world: %s (see the log above)",
                                      src == WM_SOURCE_MODEL ? "model" : "procedural", wm_status_str(st));
