@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The Python agent client against a real `wm serve` process (loopback, free port):
 a Gymnasium-style episode, determinism across connections, branching through snapshots, explicit
-poses, error replies as exceptions, concurrent clients, and a clean shutdown on SIGTERM.
+poses, error replies as exceptions, concurrent clients, the token handshake (--token-file), and a
+clean shutdown on SIGTERM.
 Usage: test_client.py PATH/TO/wm   (exit 0 = pass, 1 = fail, 77 = skipped)."""
 
 import os
@@ -29,11 +30,11 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-def start_server(wm):
+def start_server(wm, extra=()):
     tmp = tempfile.mkdtemp(prefix="wm_serve_test_")
     port_file = os.path.join(tmp, "port")
     proc = subprocess.Popen([wm, "serve", "--port", "0", "--port-file", port_file, "--max-worlds", "8",
-                             "--threads", "1"], stderr=subprocess.PIPE)
+                             "--threads", "1"] + list(extra), stderr=subprocess.PIPE)
     for _ in range(100):
         if os.path.exists(port_file):
             return proc, int(open(port_file).read())
@@ -124,6 +125,41 @@ def test_concurrent(port):
         check(all(np.array_equal(results[i], results[i + 3]) for i in range(3)), "concurrent determinism")
 
 
+def stop_server(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        check(False, "server did not stop on SIGTERM")
+    check(proc.returncode == 0, "server exit code %s: %s" % (proc.returncode, err.decode()[-500:]))
+
+
+def test_token(wm):
+    tok_file = os.path.join(tempfile.mkdtemp(prefix="wm_serve_tok_"), "token")
+    with open(tok_file, "w") as f:
+        f.write("s3cret\n")
+    proc, port = start_server(wm, ["--token-file", tok_file])
+    try:
+        try:
+            wc.Client(port=port).open(width=32, height=32)
+            check(False, "a token server must refuse a client without HELLO")
+        except (wc.WMError, OSError) as e:
+            check(getattr(e, "code", None) in (13, None), "PROTOCOL error without a token: %s" % e)
+        try:
+            wc.Client(port=port, token="wrong")
+            check(False, "a wrong token must be refused")
+        except (wc.WMError, OSError):
+            pass
+        with wc.Client(port=port, token="s3cret") as c:
+            check(c.server_info["protocol"] == 1, "HELLO_OK carries the protocol version")
+            c.open(width=32, height=32, frames_per_chunk=2)
+            check(len(c.reset(seed=1)) == 1, "episode after HELLO")
+    finally:
+        stop_server(proc)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -134,14 +170,8 @@ def main():
         test_branching_and_poses(port)
         test_concurrent(port)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-            check(False, "server did not stop on SIGTERM")
-    check(proc.returncode == 0, "server exit code %s: %s" % (proc.returncode, err.decode()[-500:]))
+        stop_server(proc)
+    test_token(sys.argv[1])
     print("%d failures" % len(FAILS))
     return 1 if FAILS else 0
 
