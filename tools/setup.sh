@@ -12,7 +12,7 @@ packages=(
   xvfb xauth                                        # display tests without a screen
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev   # MP4 recording
   libcglm-dev
-  python3-numpy python3-torch python3-sentencepiece # tools/: PyTorch references, golden generators, agent client
+  python3-numpy python3-torch python3-sentencepiece python3-pil  # tools/: references, golden generators, agent client
   valgrind clang libclang-rt-14-dev                 # leak checks and fuzzing in the test suite
 )
 
