@@ -25,6 +25,21 @@ wm_status wm_session_set_embedding(wm_session *s, const float *y, const uint8_t 
     return WM_OK;
 }
 
+/* The mask as floats: integer masks (encode-text writes I64, like HF's attention_mask) or float ones. */
+static wm_status read_mask(const wm_checkpoint *ck, const wm_ckpt_entry *e, int64_t n, float *out, wm_error *err)
+{
+    int sz = e->dtype == WM_I64 ? 8 : e->dtype == WM_I32 ? 4 : e->dtype == WM_U8 || e->dtype == WM_BOOL || e->dtype == WM_I8 ? 1 : 0;
+    if (!sz) return wm_checkpoint_read_f32(ck, e->name, 0, NULL, out, err);
+    if (e->nbytes != (size_t)n * (size_t)sz) return wm__errf(err, WM_ERR_SHAPE, "%s: mask has %zu bytes", wm_checkpoint_path(ck), e->nbytes);
+    const unsigned char *d = e->data;
+    for (int64_t i = 0; i < n; i++) {
+        int nz = 0;
+        for (int b = 0; b < sz; b++) nz |= d[i * sz + b];
+        out[i] = nz ? 1.0f : 0.0f;
+    }
+    return WM_OK;
+}
+
 static wm_status load_embedding(wm_session *s, const char *path, wm_error *err)
 {
     wm_checkpoint *ck = NULL;
@@ -41,7 +56,7 @@ static wm_status load_embedding(wm_session *s, const char *path, wm_error *err)
     uint8_t *mk = st == WM_OK ? malloc((size_t)nm) : NULL;
     if (st == WM_OK && (!y || !m || !mk)) st = wm__errf(err, WM_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     if (st == WM_OK) st = wm_checkpoint_read_f32(ck, "y", 0, NULL, y, err);
-    if (st == WM_OK) st = wm_checkpoint_read_f32(ck, "mask", 0, NULL, m, err);
+    if (st == WM_OK) st = read_mask(ck, em, nm, m, err);
     for (int64_t i = 0; st == WM_OK && i < nm; i++) mk[i] = m[i] != 0.0f;
     if (st == WM_OK) st = wm_session_set_embedding(s, y, mk, s->L, err);
     free(y), free(m), free(mk);
