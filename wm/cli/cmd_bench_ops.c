@@ -97,6 +97,77 @@ static wm_status bench_attn(wm_backend *be, const char *name, int64_t Nq, int64_
     return st;
 }
 
+/* DiT ops at the streaming shape (T = 3 frames, 22x40, 20 heads x 112): device time per call, the
+ * numbers behind the per-category profile of `wm bench dit` without its launch gaps. */
+typedef struct {
+    int op;
+    wm_tensor k, v, beta, P, A, g, M, Mf, Mr, x2, w9, b2, y, wk, tail;
+} dop_ctx;
+enum { D_GRAM, D_GRAM1, D_SCANF, D_SCANR, D_OUT, D_DW, D_SCONV };
+static const int k_bounds[2] = {0, 3};
+
+static wm_status dop_step(wm_backend *be, void *p, int i)
+{
+    dop_ctx *c = p;
+    (void)i;
+    switch (c->op) {
+    case D_GRAM: return wm_gdn_gram(be, &c->k, &c->v, &c->beta, 3, &c->P, &c->A);
+    case D_GRAM1: {
+        int64_t sh[4] = {3, 20, 112, 1};
+        wm_tensor a1 = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c->A.data, 4, sh);
+        return wm_gdn_gram(be, &c->k, NULL, &c->beta, 3, &c->P, &a1);
+    }
+    case D_SCANF: return wm_gdn_scan(be, &c->P, &c->A, &c->g, &c->M, 0, k_bounds, 1, &c->Mf, &c->M);
+    case D_SCANR: return wm_gdn_scan(be, &c->P, &c->A, &c->g, NULL, 1, k_bounds, 1, &c->Mr, NULL);
+    case D_OUT: return wm_gdn_output(be, &c->k, &c->Mf, &c->Mr, NULL, NULL, NULL, 0.0f, &c->v);
+    case D_DW: return wm_depthwise3x3_glu(be, &c->x2, &c->w9, &c->b2, 3, 22, 40, &c->y);
+    case D_SCONV: return wm_short_conv_t(be, &c->k, &c->wk, &c->tail, k_bounds, 1, &c->v);
+    default: return WM_ERR_INVALID_ARG;
+    }
+}
+
+static wm_status bench_dit_ops(wm_backend *be)
+{
+    dop_ctx c;
+    memset(&c, 0, sizeof c);
+    int64_t sP[4] = {3, 20, 112, 112}, sM[3] = {20, 112, 112};
+    wm_status st = wm_bench_tensor(be, WM_BF16, 2640, 2240, 1, 0.05f, &c.k);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 2640, 2240, 2, 1.0f, &c.v);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2640, 20, 3, 0.5f, &c.beta);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3 * 20 * 112, 112, 4, 0.001f, &c.P);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3 * 20 * 112, 112, 5, 0.01f, &c.A);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3 * 20 * 112, 112, 6, 0.01f, &c.Mf);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3 * 20 * 112, 112, 7, 0.01f, &c.Mr);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 20 * 112, 112, 8, 0.01f, &c.M);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 3, 20, 9, 0.1f, &c.g);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 2640, 13440, 10, 1.0f, &c.x2);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 13440, 9, 11, 0.2f, &c.w9);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 1, 13440, 12, 0.1f, &c.b2);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 2640, 6720, 13, 1.0f, &c.y);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2240, 4, 14, 0.3f, &c.wk);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 3 * 880, 2240, 15, 1.0f, &c.tail);
+    c.P = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.P.data, 4, sP);
+    c.A = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.A.data, 4, sP);
+    c.Mf = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.Mf.data, 4, sP);
+    c.Mr = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.Mr.data, 4, sP);
+    c.M = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.M.data, 3, sM);
+    static const char *const names[] = {"gdn_gram k,v (P, A)", "gdn_gram k (P, b)", "gdn_scan forward (3 frames)",
+                                        "gdn_scan reverse", "gdn_output (tensor cores)", "depthwise3x3_glu",
+                                        "short_conv_t (tail)"};
+    printf("DiT ops, one 3-frame chunk (device time per call; x calls per chunk):\n");
+    static const int per_chunk[] = {150, 75, 225, 225, 150, 100, 150};
+    for (int op = 0; op <= D_SCONV && st == WM_OK; op++) {
+        double ms = 0;
+        c.op = op;
+        st = wm_bench_time(be, dop_step, &c, 50, 7, &ms);
+        if (st == WM_OK) printf("%-34s %9.4f ms  x%3d = %6.1f ms\n", names[op], ms, per_chunk[op], ms * per_chunk[op]);
+        else fprintf(stderr, "%s: %s\n", names[op], be->err.msg);
+    }
+    wm_tensor *all[] = {&c.k, &c.v, &c.beta, &c.P, &c.A, &c.Mf, &c.Mr, &c.M, &c.g, &c.x2, &c.w9, &c.b2, &c.y, &c.wk, &c.tail};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) wm_backend_mfree(be, all[i]->data);
+    return st;
+}
+
 int wm_bench_ops(int argc, char **argv)
 {
     (void)argc; (void)argv;
@@ -113,6 +184,7 @@ int wm_bench_ops(int argc, char **argv)
     if (st == WM_OK) st = bench_attn(be, "streaming: 2640 q x 8800 k", 2640, 8800, 0);
     if (st == WM_OK) st = bench_attn(be, "cross-attn: 2640 q x 300 text (mask)", 2640, 300, 1);
     if (st == WM_OK) st = bench_attn(be, "bidirectional 11 frames: 9680^2", 9680, 9680, 0);
+    if (st == WM_OK) st = bench_dit_ops(be);
     wm_backend_free(be);
     return st == WM_OK ? 0 : 1;
 }
