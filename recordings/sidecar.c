@@ -74,7 +74,8 @@ wm_status wm_sidecar_open(const char *path, const wm_sidecar_info *info, wm_side
     return WM_OK;
 }
 
-wm_status wm_sidecar_add_frame(wm_sidecar *s, int64_t index, int64_t chunk, const wm_pose *p, const uint8_t *rgb)
+wm_status wm_sidecar_add_frame(wm_sidecar *s, int64_t index, int64_t chunk, const wm_pose *p, const uint8_t *rgb,
+                               const wm_action *a)
 {
     FILE *f = s->log;
     fprintf(f, "{\"index\":%lld,\"chunk\":%lld,\"c2w\":[", (long long)index, (long long)chunk);
@@ -82,6 +83,9 @@ wm_status wm_sidecar_add_frame(wm_sidecar *s, int64_t index, int64_t chunk, cons
         fprintf(f, "%s[%.9g,%.9g,%.9g,%.9g]", r ? "," : "", p->c2w[r * 4], p->c2w[r * 4 + 1], p->c2w[r * 4 + 2], p->c2w[r * 4 + 3]);
     fprintf(f, "],\"intrinsics\":[%.9g,%.9g,%.9g,%.9g]", p->fx, p->fy, p->cx, p->cy);
     if (rgb) fprintf(f, ",\"rgb_fnv1a64\":\"%016llx\"", (unsigned long long)wm_fnv1a64(rgb, s->frame_bytes));
+    if (a)
+        fprintf(f, ",\"action\":{\"keys\":%u,\"axes\":[%.9g,%.9g,%.9g,%.9g,%.9g]}", (unsigned)a->keys, a->move_x,
+                a->move_y, a->move_z, a->yaw, a->pitch);
     if (fprintf(f, "}\n") < 0) s->failed = 1;
     return s->failed ? WM_ERR_IO : WM_OK;
 }

@@ -9,7 +9,8 @@
  *   {"format":"wm-recording","version":1,"program":"wm 0.1.0","created":"<UTC ISO 8601>",
  *    "source":"procedural"|"model","seed":S,"prompt":P|null,"model":{"path":..,"sha256":..}|null,
  *    "width":W,"height":H,"fps":16,"frames_per_chunk":24,"video":"out.mp4"|null,
- *    "frames":[{"index":i,"chunk":c,"c2w":[[4]x4],"intrinsics":[fx,fy,cx,cy],"rgb_fnv1a64":"hex"}...],
+ *    "frames":[{"index":i,"chunk":c,"c2w":[[4]x4],"intrinsics":[fx,fy,cx,cy],"rgb_fnv1a64":"hex",
+ *               "action":{"keys":bits,"axes":[x,y,z,yaw,pitch]} (live runs)}...],
  *    "events":[{"t":seconds,"frame":i,"device":"key"|"pad"|"agent","name":"W","value":1}...],
  *    "complete":true}
  * The "frames" entries are trajectory-JSON frames (input/trajectory.h), so a sidecar loads as a
@@ -38,8 +39,10 @@ typedef struct wm_sidecar_info {
 typedef struct wm_sidecar wm_sidecar;
 
 wm_status wm_sidecar_open(const char *path, const wm_sidecar_info *info, wm_sidecar **out, wm_error *err);
-/* rgb: height*width*3 bytes of the frame (fingerprinted), may be NULL. */
-wm_status wm_sidecar_add_frame(wm_sidecar *s, int64_t index, int64_t chunk, const wm_pose *p, const uint8_t *rgb);
+/* rgb: height*width*3 bytes of the frame (fingerprinted), may be NULL. a: the controls this frame was
+ * generated with (live runs), recorded as "action":{"keys":bits,"axes":[x,y,z,yaw,pitch]}; may be NULL. */
+wm_status wm_sidecar_add_frame(wm_sidecar *s, int64_t index, int64_t chunk, const wm_pose *p, const uint8_t *rgb,
+                               const wm_action *a);
 wm_status wm_sidecar_add_event(wm_sidecar *s, double t_s, int64_t frame, const char *device, const char *name, int value);
 /* Flush the .part log to disk (call per chunk). */
 void wm_sidecar_flush(wm_sidecar *s);

@@ -48,7 +48,7 @@ static void gen_fail(explorer *e, wm_status st, const char *msg)
     pthread_mutex_unlock(&e->mu);
 }
 
-static wm_status gen_publish(explorer *e, const wm_frames *f, double ms, const double *input_t)
+static wm_status gen_publish(explorer *e, const wm_frames *f, double ms, const double *input_t, const wm_action *acts)
 {
     wm_error err = {0};
     if (e->rec) {
@@ -58,7 +58,7 @@ static wm_status gen_publish(explorer *e, const wm_frames *f, double ms, const d
         e->n_ev = 0;
         pthread_mutex_unlock(&e->mu);
         for (int i = 0; i < f->n; i++)
-            if (wm_recorder_add_frame(e->rec, f, i, NULL, &err) != WM_OK) { gen_fail(e, err.code, err.msg); return err.code; }
+            if (wm_recorder_add_frame(e->rec, f, i, NULL, acts ? &acts[i] : NULL, &err) != WM_OK) { gen_fail(e, err.code, err.msg); return err.code; }
         wm_recorder_flush(e->rec);
     }
     size_t fb = (size_t)f->width * f->height * 3;
@@ -104,7 +104,7 @@ static void *gen_main(void *arg)
     wm_frames f;
     wm_status st = acts && ts && pad ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
     if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); goto done; }
-    if (gen_publish(e, &f, f.ms_total, NULL) != WM_OK) goto done;
+    if (gen_publish(e, &f, f.ms_total, NULL, NULL) != WM_OK) goto done;
     int64_t next = 1;
     while (wm_ring_wait_space(&e->ring, fpc)) {
         const double *input_t = NULL;
@@ -124,7 +124,7 @@ static void *gen_main(void *arg)
             input_t = ts;
         }
         if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); break; }
-        if (gen_publish(e, &f, f.ms_total, input_t) != WM_OK) break;
+        if (gen_publish(e, &f, f.ms_total, input_t, input_t ? acts : NULL) != WM_OK) break;
     }
 done:
     free(acts);

@@ -59,7 +59,11 @@ static void test_sidecar(const char *dir)
     uint8_t rgb[4 * 2 * 3];
     for (int i = 0; i < t.n_frames; i++) {
         memset(rgb, i, sizeof rgb);
-        CHECK(wm_sidecar_add_frame(s, i, i == 0 ? 0 : (i - 1) / 3 + 1, &t.poses[i], rgb) == WM_OK);
+        wm_action act;
+        memset(&act, 0, sizeof act);
+        act.keys = WM_KEY_FORWARD;
+        act.yaw = 0.5f;
+        CHECK(wm_sidecar_add_frame(s, i, i == 0 ? 0 : (i - 1) / 3 + 1, &t.poses[i], rgb, i ? &act : NULL) == WM_OK);
         if (i == 2) CHECK(wm_sidecar_add_event(s, 0.125, 2, "key", "W", 1) == WM_OK);
     }
     CHECK(wm_sidecar_add_event(s, 0.5, 6, "pad", "left_y", -1) == WM_OK);
@@ -81,12 +85,18 @@ static void test_sidecar(const char *dir)
     CHECK(back.n_frames == t.n_frames);
     for (int i = 0; i < t.n_frames && i < back.n_frames; i++) CHECK(memcmp(&back.poses[i], &t.poses[i], sizeof(wm_pose)) == 0);
     wm_trajectory_free(&back);
+    FILE *sf = fopen(path, "r");
+    char txt[8192];
+    size_t tn = sf ? fread(txt, 1, sizeof txt - 1, sf) : 0;
+    txt[tn] = 0;
+    if (sf) fclose(sf);
+    CHECK(strstr(txt, "\"action\":{\"keys\":1,\"axes\":[0,0,0,0.5,0]}") != NULL);
 
     /* Crash: abandoned sidecar keeps the .part log and leaves no final file. */
     char path2[512];
     snprintf(path2, sizeof path2, "%s/crash.json", dir);
     CHECK(wm_sidecar_open(path2, &info, &s, &err) == WM_OK);
-    CHECK(wm_sidecar_add_frame(s, 0, 0, &t.poses[0], NULL) == WM_OK);
+    CHECK(wm_sidecar_add_frame(s, 0, 0, &t.poses[0], NULL, NULL) == WM_OK);
     wm_sidecar_flush(s);
     wm_sidecar_abandon(s);
     snprintf(part, sizeof part, "%s.part", path2);

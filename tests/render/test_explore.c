@@ -97,6 +97,7 @@ int main(void)
     buf[n] = 0;
     if (f) fclose(f);
     CHECK(strstr(buf, "\"name\":\"W\"") && strstr(buf, "\"value\":1"));
+    CHECK(strstr(buf, "\"action\":{\"keys\":1,") != NULL); /* frames carry the W action they used */
 
     /* Gamepad: right trigger rises (-Y), right stick turns right (forward gains +X). */
     o = small_opts();
