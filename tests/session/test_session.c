@@ -1,6 +1,7 @@
 /* The SANA-WM pipeline on a tiny random-weight checkpoint set (synth_model.h), 128 x 192 frames
  * (latent 4 x 6), through wm/session directly and through the world API (WM_SOURCE_MODEL):
  *   - frame accounting: reset -> 1 frame (the cover-cropped start image), each step -> 24 frames;
+ *   - chunk 0's frames = a direct causal VAE decode of its latents, uint8-truncated, first pixel dropped;
  *   - no drift: chunk 0 and chunk 1 latents equal wm/dit's streaming sampler run directly over the same
  *     noise, prompt and camera tensors (bit for bit), and the session's camera window equals the DiT's
  *     camera preprocessing of the whole pose history;
@@ -16,6 +17,7 @@
 #include "wm/dit/camera.h"
 #include "wm/dit/sampler.h"
 #include "wm/session/session.h"
+#include "wm/vae/vae.h"
 #include "wm/world/image.h"
 
 #include <malloc.h>
@@ -64,6 +66,40 @@ static int rollout(wm_session *s, uint64_t seed, int n_chunks, uint8_t *out, wm_
     return 1;
 }
 
+/* Chunk 0's latents through a separately loaded causal VAE decoder (one call, 4 latent -> 25 pixel
+ * frames), uint8 by clamp(127.5 x + 127.5) with truncation, pixel frame 0 dropped = the step's frames. */
+static void check_decode(const float *lat, const uint8_t *frames)
+{
+    char vdir[96];
+    snprintf(vdir, sizeof vdir, "%s/vae", dir);
+    wm_backend *be = NULL;
+    wm_vae *vae = NULL;
+    wm_vae_decoder *d = NULL;
+    wm_error err = {0};
+    CHECK(wm_backend_create(WM_BACKEND_CPU, NULL, &be, &err) == WM_OK);
+    CHECK(be && wm_vae_load(vdir, be, NULL, &vae, &err) == WM_OK);
+    wm_vae_decoder_params dp = {0};
+    dp.lat_h = H / 32, dp.lat_w = W / 32, dp.max_frames = 4;
+    CHECK(vae && wm_vae_decoder_create(vae, &dp, &d, &err) == WM_OK);
+    float *pix = malloc((size_t)3 * 25 * H * W * 4);
+    wm_tensor z = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, (void *)lat, 4, 16, 4, H / 32, W / 32);
+    wm_tensor px = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, pix, 4, 3, 25, H, W);
+    CHECK(d && wm_vae_decoder_decode(d, &z, &px, &err) == WM_OK);
+    size_t plane = (size_t)H * W, bad = 0;
+    for (int t = 1; t < 25; t++)
+        for (size_t p = 0; p < plane; p++)
+            for (int c = 0; c < 3; c++) {
+                float v = 127.5f * pix[(size_t)c * 25 * plane + t * plane + p] + 127.5f;
+                uint8_t u = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                bad += u != frames[((size_t)(t - 1) * plane + p) * 3 + c];
+            }
+    CHECK_MSG(bad == 0, "chunk 0 frames differ from a direct VAE decode in %zu values", bad);
+    free(pix);
+    wm_vae_decoder_free(d);
+    wm_vae_free(vae);
+    wm_backend_free(be);
+}
+
 /* Session chunks 0 and 1 against wm_dit_sample_streaming over T = 7 latent frames. */
 static void test_no_drift(wm_model *m, wm_session *s)
 {
@@ -86,6 +122,7 @@ static void test_no_drift(wm_model *m, wm_session *s)
     float *nz = malloc((size_t)Ci * 4 * S * 4);
     memcpy(lat0, i0.latent, (size_t)Ci * 4 * S * 4);
     CHECK(i0.index == 0 && i0.n_frames == 4 && i0.frame0 == 0);
+    check_decode(lat0, buf);
     chunk_poses(&cs, 1, &hist[1 + FPS]);
     CHECK(wm_session_step(s, &hist[1 + FPS], buf, &err) == WM_OK);
     wm_session_chunk_info i1;
