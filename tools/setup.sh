@@ -11,7 +11,7 @@ packages=(
   libglfw3-dev libvulkan-dev mesa-vulkan-drivers glslc   # explorer window (lavapipe when no GPU)
   xvfb xauth                                        # display tests without a screen
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev   # MP4 recording
-  libcglm-dev
+  libcglm-dev zlib1g-dev                           # camera math; PNG datasets
   python3-numpy python3-torch python3-sentencepiece python3-pil  # tools/: references, golden generators, agent client
   valgrind clang libclang-rt-14-dev                 # leak checks and fuzzing in the test suite
 )
