@@ -70,7 +70,7 @@ static wm_status gates(dit_fwd *f, const wm_dit_block_weights *b, const wm_tenso
     WM_TRY(dt_new(f, f->T, f->C, &xm));
     DT_RUN(f, wm_frame_mean(f->be, h, f->T, &xm));
     WM_TRY(dt_linear(f, &xm, &b->gate_w, &b->gate_b, WM_ACT_NONE, &a));
-    WM_TRY(dt_new(f, f->T, f->H, g));
+    WM_TRY(dt_new_f32(f, f->T, f->H, g));
     DT_RUN(f, wm_gdn_gates(f->be, beta, &a, &b->A_log, &b->dt_bias, g));
     dt_record(f, "attn.beta", beta);
     dt_record(f, "attn.g", g);
@@ -113,7 +113,7 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
     WM_TRY(dit_ucpe(f, &q, &f->P, 1, 0));
     WM_TRY(dit_ucpe(f, &k, &f->Pinv, 0, 0));
     WM_TRY(dit_ucpe(f, &v, &f->Pinv, 0, 0));
-    WM_TRY(dt_new(f, f->N, f->H, &bc));
+    WM_TRY(dt_new_f32(f, f->N, f->H, &bc));
     DT_RUN(f, wm_gdn_cam_beta(f->be, &kpre, &k, beta, f->T, &bc));
     dt_record(f, "attn.beta_cam", &bc);
     int save = cc && f->run->save;

@@ -24,7 +24,7 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     size_t mark = wm_arena_mark(f->ar);
     int64_t T = f->T;
     wm_tensor mod, h, main_raw, cam_raw, a, t;
-    WM_TRY(dt_new(f, 6 * T, f->C, &mod));
+    WM_TRY(dt_new_f32(f, 6 * T, f->C, &mod));
     DT_RUN(f, wm_dit_adaln_table(f->be, &f->t0, &b->sst, &mod));
     wm_tensor sh_msa = dt_rows(&mod, 0, T), sc_msa = dt_rows(&mod, T, T), g_msa = dt_rows(&mod, 2 * T, T);
     wm_tensor sh_mlp = dt_rows(&mod, 3 * T, T), sc_mlp = dt_rows(&mod, 4 * T, T), g_mlp = dt_rows(&mod, 5 * T, T);

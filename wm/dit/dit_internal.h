@@ -27,6 +27,7 @@ typedef struct dit_fwd {
     wm_tensor temb, t0;                /* (T, C), (T, 6C) */
     wm_tensor plk;                     /* (N, C) Plücker embedding */
     int block;                         /* index of the running block (record names, caches) */
+    wm_dtype adt;                      /* activation dtype (wm_dit_act_dtype) */
 } dit_fwd;
 
 static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
@@ -36,22 +37,36 @@ static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
         if (dt_live(f)) WM_TRY(expr);                                                              \
     } while (0)
 
-static inline wm_status dt_new(dit_fwd *f, int64_t rows, int64_t cols, wm_tensor *t)
+/* A new activation tensor (the backend's activation dtype) or an fp32 one (tables, gates, states). */
+static inline wm_status dt_new_as(dit_fwd *f, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t)
 {
     int64_t sh[2] = {rows, cols};
-    return wm_arena_tensor(f->ar, WM_F32, cols ? 2 : 1, sh, t);
+    return wm_arena_tensor(f->ar, dt, cols ? 2 : 1, sh, t);
+}
+static inline wm_status dt_new(dit_fwd *f, int64_t rows, int64_t cols, wm_tensor *t)
+{
+    return dt_new_as(f, f->adt, rows, cols, t);
+}
+static inline wm_status dt_new_f32(dit_fwd *f, int64_t rows, int64_t cols, wm_tensor *t)
+{
+    return dt_new_as(f, WM_F32, rows, cols, t);
 }
 
 /* Rows [r0, r0 + n) of a 2-D tensor (a view). */
 static inline wm_tensor dt_rows(const wm_tensor *t, int64_t r0, int64_t n) { return wm_tensor_slice0(t, r0, n); }
 
 /* y = x W^T + b (b may be NULL) with a fused activation. */
+static inline wm_status dt_linear_as(dit_fwd *f, wm_dtype dt, const wm_tensor *x, const wm_tensor *w,
+                                     const wm_tensor *b, wm_act act, wm_tensor *y)
+{
+    WM_TRY(dt_new_as(f, dt, wm_tensor_rows(x), w->shape[0], y));
+    DT_RUN(f, wm_matmul(f->be, x, w, b && b->data ? b : NULL, act, y));
+    return WM_OK;
+}
 static inline wm_status dt_linear(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
                                   wm_act act, wm_tensor *y)
 {
-    WM_TRY(dt_new(f, wm_tensor_rows(x), w->shape[0], y));
-    DT_RUN(f, wm_matmul(f->be, x, w, b && b->data ? b : NULL, act, y));
-    return WM_OK;
+    return dt_linear_as(f, f->adt, x, w, b, act, y);
 }
 
 /* Copy src into dst (same element count) through the backend. */

@@ -4,7 +4,9 @@
  * inputs; timesteps go through the truncating sinusoid op, t_embedder (Linear-SiLU-Linear) and t_block
  * (SiLU-Linear); the caption through fc1-GELU(tanh)-fc2 and the y RMSNorm. RoPE tables and UCPE
  * matrices depend only on positions and camera, so they are built once per forward (upstream rebuilds
- * them per block) on the host; the CPU backend reads them in place.
+ * them per block) on the host: in place in the arena on the CPU backend, else in the run's host staging
+ * arena and then uploaded. Host inputs are uploaded as fp32 and converted by the first op that reads them
+ * (transpose2d, convert) into the activation dtype, so the backend decides every dtype (wm_dit_act_dtype).
  */
 #include "wm/dit/camera.h"
 #include "wm/dit/dit_internal.h"
@@ -20,10 +22,10 @@ void dt_record(dit_fwd *f, const char *name, const wm_tensor *t)
     f->run->record(f->run->record_user, full, t);
 }
 
-/* Upload a host array (rows, cols) into a new arena tensor. */
+/* Upload a host fp32 array (rows, cols) into a new fp32 arena tensor. */
 static wm_status upload(dit_fwd *f, const float *src, int64_t rows, int64_t cols, wm_tensor *t)
 {
-    WM_TRY(dt_new(f, rows, cols, t));
+    WM_TRY(dt_new_f32(f, rows, cols, t));
     if (dt_live(f)) WM_TRY(wm_backend_upload(f->be, t->data, src, wm_tensor_nbytes(t)));
     return WM_OK;
 }
@@ -51,15 +53,35 @@ static wm_status embed_time(dit_fwd *f, const float *ts)
     WM_TRY(dt_new(f, f->T, f->cfg->freq_dim, &sin_t));
     DT_RUN(f, wm_dit_timestep_embed(f->be, &t, &sin_t));
     WM_TRY(dt_linear(f, &sin_t, &w->t0_w, &w->t0_b, WM_ACT_SILU, &h));
-    WM_TRY(dt_linear(f, &h, &w->t2_w, &w->t2_b, WM_ACT_NONE, &f->temb));
+    WM_TRY(dt_linear_as(f, WM_F32, &h, &w->t2_w, &w->t2_b, WM_ACT_NONE, &f->temb)); /* fp32: adaLN input */
     wm_tensor s;
     WM_TRY(dt_new(f, f->T, f->C, &s));
     WM_TRY(dt_copy(f, &f->temb, &s));
     DT_RUN(f, wm_activate(f->be, &s, WM_ACT_SILU));
-    WM_TRY(dt_linear(f, &s, &w->tb_w, &w->tb_b, WM_ACT_NONE, &f->t0));
+    WM_TRY(dt_linear_as(f, WM_F32, &s, &w->tb_w, &w->tb_b, WM_ACT_NONE, &f->t0));
     dt_record(f, "t_emb", &f->temb);
     dt_record(f, "t0", &f->t0);
     return WM_OK;
+}
+
+/* Where a host-built table for arena tensor t is written: t itself (CPU backend without a stage) or a
+ * block of the run's host staging arena; stage_flush uploads it from there. */
+static wm_status stage_ptr(dit_fwd *f, const wm_tensor *t, void **p)
+{
+    wm_arena *st = f->run->stage;
+    if (!st) {
+        if (f->be->device != WM_DEVICE_CPU)
+            return wm__errf(&f->be->err, WM_ERR_INVALID_ARG, "dit forward: a device backend needs wm_dit_run.stage");
+        *p = t->data;
+        return WM_OK;
+    }
+    return wm_arena_alloc(st, wm_tensor_nbytes(t), p);
+}
+
+static wm_status stage_flush(dit_fwd *f, const wm_tensor *t, const void *p)
+{
+    if (p == t->data) return WM_OK;
+    return wm_backend_upload(f->be, t->data, p, wm_tensor_nbytes(t));
 }
 
 static wm_status embed_text(dit_fwd *f, const wm_dit_inputs *in)
@@ -67,17 +89,23 @@ static wm_status embed_text(dit_fwd *f, const wm_dit_inputs *in)
     const wm_dit_weights *w = f->w;
     wm_tensor y, h;
     WM_TRY(upload(f, in->y, f->L, f->cfg->caption_channels, &y));
+    if (f->adt != WM_F32) {
+        wm_tensor ya;
+        WM_TRY(dt_new(f, f->L, f->cfg->caption_channels, &ya));
+        WM_TRY(dt_copy(f, &y, &ya));
+        y = ya;
+    }
     WM_TRY(dt_linear(f, &y, &w->y1_w, &w->y1_b, WM_ACT_GELU_TANH, &h));
     WM_TRY(dt_linear(f, &h, &w->y2_w, &w->y2_b, WM_ACT_NONE, &f->y));
     DT_RUN(f, wm_rmsnorm(f->be, &f->y, &w->y_norm, f->cfg->eps_y_norm, &f->y));
     dt_record(f, "y_emb", &f->y);
     int64_t sh[1] = {f->L};
     WM_TRY(wm_arena_tensor(f->ar, WM_U8, 1, sh, &f->mask));
-    if (dt_live(f)) {
-        uint8_t *m = f->mask.data;
-        for (int i = 0; i < f->L; i++) m[i] = in->mask ? in->mask[i] != 0 : 1;
-    }
-    return WM_OK;
+    if (!dt_live(f)) return WM_OK;
+    uint8_t *m = f->mask.data;
+    WM_TRY(stage_ptr(f, &f->mask, (void **)&m));
+    for (int i = 0; i < f->L; i++) m[i] = in->mask ? in->mask[i] != 0 : 1;
+    return stage_flush(f, &f->mask, m);
 }
 
 static wm_status build_tables(dit_fwd *f, const wm_dit_inputs *in)
@@ -85,20 +113,16 @@ static wm_status build_tables(dit_fwd *f, const wm_dit_inputs *in)
     const wm_dit_config *g = f->cfg;
     int pm = wm_dit_rope_pairs(f->D, 0), pc = wm_dit_rope_pairs(f->D, 1);
     int frame0 = f->run->variant == WM_DIT_STREAMING ? f->run->frame0 : 0;
-    WM_TRY(dt_new(f, f->N, pm, &f->rope_cos));
-    WM_TRY(dt_new(f, f->N, pm, &f->rope_sin));
-    WM_TRY(dt_new(f, f->N, pc, &f->cam_cos));
-    WM_TRY(dt_new(f, f->N, pc, &f->cam_sin));
-    WM_TRY(dt_new(f, f->N, 16, &f->P));
-    WM_TRY(dt_new(f, f->N, 16, &f->Pinv));
+    wm_tensor *t[6] = {&f->rope_cos, &f->rope_sin, &f->cam_cos, &f->cam_sin, &f->P, &f->Pinv};
+    int cols[6] = {pm, pm, pc, pc, 16, 16};
+    for (int i = 0; i < 6; i++) WM_TRY(dt_new_f32(f, f->N, cols[i], t[i]));
     if (!dt_live(f)) return WM_OK;
-    if (f->be->device != WM_DEVICE_CPU)
-        return wm__errf(&f->be->err, WM_ERR_UNSUPPORTED, "dit: host-built tables need a staging arena");
-    wm_dit_rope_tables(f->D, g->rope_theta, frame0, f->T, g->latent_h, g->latent_w, 0, f->rope_cos.data,
-                       f->rope_sin.data);
-    wm_dit_rope_tables(f->D, g->rope_theta, frame0, f->T, g->latent_h, g->latent_w, 1, f->cam_cos.data,
-                       f->cam_sin.data);
-    wm_dit_ucpe_mats(in->cam, f->T, g->latent_h, g->latent_w, f->P.data, f->Pinv.data);
+    void *h[6];
+    for (int i = 0; i < 6; i++) WM_TRY(stage_ptr(f, t[i], &h[i]));
+    wm_dit_rope_tables(f->D, g->rope_theta, frame0, f->T, g->latent_h, g->latent_w, 0, h[0], h[1]);
+    wm_dit_rope_tables(f->D, g->rope_theta, frame0, f->T, g->latent_h, g->latent_w, 1, h[2], h[3]);
+    wm_dit_ucpe_mats(in->cam, f->T, g->latent_h, g->latent_w, h[4], h[5]);
+    for (int i = 0; i < 6; i++) WM_TRY(stage_flush(f, t[i], h[i]));
     return WM_OK;
 }
 
@@ -106,6 +130,7 @@ wm_status dit_embed_inputs(dit_fwd *f, const wm_dit_inputs *in, wm_tensor *x)
 {
     const wm_dit_weights *w = f->w;
     f->block = -1;
+    if (f->run->stage && dt_live(f)) wm_arena_reset(f->run->stage);
     WM_TRY(patch_embed(f, in->x, f->cfg->in_channels, &w->x_w, &w->x_b, x));
     dt_record(f, "x_emb", x);
     WM_TRY(patch_embed(f, in->plucker, f->cfg->plucker_channels, &w->plk_w, &w->plk_b, &f->plk));
@@ -120,13 +145,13 @@ wm_status dit_final_layer(dit_fwd *f, const wm_tensor *x, float *v_out)
     const wm_dit_weights *w = f->w;
     f->block = -1;
     wm_tensor tab, h, o, v;
-    WM_TRY(dt_new(f, 2 * f->T, f->C, &tab));
+    WM_TRY(dt_new_f32(f, 2 * f->T, f->C, &tab));
     DT_RUN(f, wm_dit_adaln_table(f->be, &f->temb, &w->fin_sst, &tab));
     wm_tensor shift = dt_rows(&tab, 0, f->T), scale = dt_rows(&tab, f->T, f->T);
     WM_TRY(dt_new(f, f->N, f->C, &h));
     DT_RUN(f, wm_layernorm_modulate(f->be, x, &shift, &scale, f->S, f->cfg->eps_layernorm, &h));
     WM_TRY(dt_linear(f, &h, &w->fin_w, &w->fin_b, WM_ACT_NONE, &o));
-    WM_TRY(dt_new(f, f->cfg->out_channels, f->N, &v));
+    WM_TRY(dt_new_f32(f, f->cfg->out_channels, f->N, &v)); /* the transpose also converts to fp32 */
     DT_RUN(f, wm_transpose2d(f->be, &o, &v));
     if (dt_live(f)) WM_TRY(wm_backend_download(f->be, v_out, v.data, wm_tensor_nbytes(&v)));
     return WM_OK;

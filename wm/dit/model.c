@@ -3,8 +3,20 @@
  * wm_dit_plan runs exactly this code on a measuring arena, so the planned size cannot drift from what
  * the forward allocates. */
 #include "wm/dit/dit_internal.h"
+#include "wm/dit/rope.h"
 
 #include <string.h>
+
+wm_dtype wm_dit_act_dtype(const wm_backend *be) { return be->kind == WM_BACKEND_CPU ? WM_F32 : WM_BF16; }
+
+/* RoPE main + camera cos/sin, P and P^-1 (fp32 per token), the u8 text mask, 256-byte alignment each. */
+size_t wm_dit_stage_bytes(const wm_dit_config *cfg, int T, int L)
+{
+    int D = cfg->hidden_size / cfg->num_heads;
+    size_t N = (size_t)T * cfg->latent_h * cfg->latent_w;
+    size_t per = (size_t)2 * wm_dit_rope_pairs(D, 0) + (size_t)2 * wm_dit_rope_pairs(D, 1) + 32;
+    return N * per * sizeof(float) + (size_t)L + 8 * 256;
+}
 
 int wm_dit_chunk_bounds(int T, int chunk_size, int *bounds, int max_chunks)
 {
@@ -53,6 +65,10 @@ static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, cons
     f->T = T, f->L = L, f->S = g->latent_h * g->latent_w, f->N = T * f->S;
     f->C = g->hidden_size, f->H = g->num_heads, f->D = f->C / f->H;
     f->block = -1;
+    f->adt = wm_dit_act_dtype(be);
+    if (!ar->measuring && (w->device != be->device || w->x_w.dtype != f->adt))
+        return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: weights live on another device or dtype than "
+                        "backend %s wants (load them with wm_dit_weights_load_on)", wm_backend_name(be));
     if (T < 1 || T > 1024 || L < 1)
         return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: bad frame count %d or text length %d", T, L);
     if (run->variant == WM_DIT_CHUNK_CAUSAL) {

@@ -40,9 +40,20 @@ typedef struct wm_dit_run {
     int ffn_group_frames;    /* frames per FFN spatial group; 0 = auto (<= 256 MiB of intermediates) */
     wm_dit_record_fn record; /* optional */
     void *record_user;
+    wm_arena *stage;         /* host staging arena for the host-built tables (RoPE, UCPE, text mask), sized
+                              * by wm_dit_stage_bytes; required on a device backend. NULL on the CPU backend:
+                              * the tables are built in place in the forward's arena. */
 } wm_dit_run;
 
-/* v_out: (out_channels, T, H, W) host fp32. The arena is reset at entry. */
+/* The one place that decides dtypes per backend: activations (and matmul weights, which a GEMM takes in
+ * the activation dtype) are fp32 on the CPU and bf16 on CUDA; GDN states/Gram sums, gates, adaLN tables,
+ * timestep embeddings, RoPE/UCPE tables and the small non-GEMM weights stay fp32 everywhere. */
+wm_dtype wm_dit_act_dtype(const wm_backend *be);
+/* Host staging bytes a forward of T frames and L text tokens needs (wm_dit_run.stage). */
+size_t wm_dit_stage_bytes(const wm_dit_config *cfg, int T, int L);
+
+/* v_out: (out_channels, T, H, W) host fp32. The arena (on be's device) is reset at entry; w and the stream
+ * must live on be's device too (wm_dit_weights_load_on, wm_dit_stream_create_on). */
 wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, const wm_dit_inputs *in,
                          wm_arena *arena, float *v_out);
 /* Bytes of arena a forward of T frames and L text tokens needs (measuring pass). */

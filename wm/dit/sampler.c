@@ -1,6 +1,8 @@
 /* Samplers (see sampler.h). The loops drive wm_dit_forward; the Euler step and the CFG combine are ops
  * (frame_axpy, cfg_combine). Chunk slices of the channels-first latents are gathered into contiguous
- * buffers allocated once per call. */
+ * buffers allocated once per call. Latents and velocities are host fp32 (the forward's API), so the
+ * Euler/CFG ops run as their CPU versions on the backend's host thread pool whatever the backend; the
+ * forwards' arena lives on the backend's device, with a host staging arena for the per-forward tables. */
 #include "wm/dit/sampler.h"
 
 #include "kernels/ops.h"
@@ -73,6 +75,7 @@ typedef struct smp {
     const wm_dit_cond *c;
     const wm_dit_sampler_cb *cb;
     wm_arena own, *arena; /* own: planned per sampling call; arena: the one forwards use */
+    wm_arena stage;       /* host staging of the forwards' tables (wm_dit_run.stage) */
     int Ci, Co, S;
     float *vu, *vc, *xb, *pb, *dt; /* scratch: velocities, gathered latents / Plücker, step sizes */
     char prefix[64];
@@ -101,8 +104,9 @@ static wm_status smp_init(smp *s, wm_backend *be, const wm_dit_weights *w, const
     s->Ci = w->cfg.in_channels, s->Co = w->cfg.out_channels, s->S = w->cfg.latent_h * w->cfg.latent_w;
     if (s->Ci != s->Co) return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "sampler: in/out channels differ");
     if (!bytes) WM_TRY(wm_dit_plan(be, w, plan_run, Tmax, c->L, &bytes));
-    WM_TRY(wm_arena_init(&s->own, NULL, bytes));
+    WM_TRY(wm_arena_init(&s->own, be, bytes));
     s->arena = &s->own;
+    WM_TRY(wm_arena_init(&s->stage, NULL, wm_dit_stage_bytes(&w->cfg, Tmax, c->L)));
     size_t n = (size_t)s->Ci * Tmax * s->S, np = (size_t)w->cfg.plucker_channels * Tmax * s->S;
     s->vu = malloc(n * 4), s->vc = malloc(n * 4), s->xb = malloc(n * 4), s->pb = malloc(np * 4);
     s->dt = malloc((size_t)Tmax * 4);
@@ -113,6 +117,7 @@ static wm_status smp_init(smp *s, wm_backend *be, const wm_dit_weights *w, const
 static void smp_free(smp *s)
 {
     wm_arena_free(&s->own);
+    wm_arena_free(&s->stage);
     free(s->vu), free(s->vc), free(s->xb), free(s->pb), free(s->dt);
 }
 
@@ -145,7 +150,7 @@ static wm_status velocity(smp *s, wm_dit_run *run, const float *xb, const float 
     WM_TRY(wm_dit_forward(s->be, s->w, &ru, &iu, s->arena, s->vu));
     wm_tensor tu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vu, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
     wm_tensor tc = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vc, 1, (int64_t)s->Co * n * s->S, 0, 0, 0);
-    return wm_cfg_combine(s->be, &tu, &tc, c->cfg_scale, &tc);
+    return wm_cfg_combine_cpu(s->be, &tu, &tc, c->cfg_scale, &tc);
 }
 
 /* x (Ci, n, S) += dt[f] * v; then frame 0 restored from z0 (when z0 != NULL). */
@@ -155,7 +160,7 @@ static wm_status euler(smp *s, float *x, int n, const float *t, const float *sig
     wm_tensor tx = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, x, 3, s->Ci, n, s->S, 0);
     wm_tensor tv = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->vc, 3, s->Ci, n, s->S, 0);
     wm_tensor td = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->dt, 1, n, 0, 0, 0);
-    WM_TRY(wm_frame_axpy(s->be, &tx, &tv, &td));
+    WM_TRY(wm_frame_axpy_cpu(s->be, &tx, &tv, &td));
     if (z0)
         for (int c = 0; c < s->Ci; c++) memcpy(x + (size_t)c * n * s->S, z0 + (size_t)c * s->S, (size_t)s->S * 4);
     return WM_OK;
@@ -178,6 +183,7 @@ wm_status wm_dit_sample_bidirectional(wm_backend *be, const wm_dit_weights *w, f
     wm_dit_run run = {0};
     run.variant = WM_DIT_BIDIRECTIONAL;
     smp s = {0};
+    run.stage = &s.stage;
     float *sig = malloc((size_t)(steps + 1) * 4), *ts = malloc((size_t)steps * 4), *t = malloc((size_t)T * 4);
     float *z0 = first_frame(x, w->cfg.in_channels, T, w->cfg.latent_h * w->cfg.latent_w);
     wm_status st = sig && ts && t && z0 ? smp_init(&s, be, w, c, cb, &run, T, 0) : WM_ERR_OUT_OF_MEMORY;
@@ -209,6 +215,7 @@ wm_status wm_dit_sample_teacher(wm_backend *be, const wm_dit_weights *w, float *
     wm_dit_run run = {0};
     run.variant = WM_DIT_CHUNK_CAUSAL;
     smp s = {0};
+    run.stage = &s.stage;
     int S = w->cfg.latent_h * w->cfg.latent_w, Ci = w->cfg.in_channels;
     float *sig = malloc((size_t)(steps + 1) * 4), *ts = malloc((size_t)steps * 4), *t = malloc((size_t)T * 4);
     float *z0 = first_frame(x, Ci, T, S);
@@ -282,7 +289,7 @@ static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, c
     int Ci = s->Ci, S = s->S;
     float t[WM_DIT_MAX_CHUNK_FRAMES];
     wm_dit_run run = {0};
-    run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0;
+    run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0, run.stage = &st->stage;
     if (s->cb && s->cb->record && s->cb->record_blocks) run.record = rec_prefixed, run.record_user = s;
     for (int k = 0; k < n_t; k++) {
         for (int f = 0; f < n; f++) t[f] = (c == 0 && f == 0) ? 0.0f : ts[k];
@@ -345,7 +352,6 @@ wm_status wm_dit_sample_streaming(wm_backend *be, const wm_dit_weights *w, wm_di
     int bounds[WM_DIT_MAX_CHUNKS + 1];
     int nc = wm_dit_stream_bounds(T, w->cfg.chunk_size, bounds, WM_DIT_MAX_CHUNKS);
     if (nc < 1 || bounds[1] > stream->max_sink_frames) return WM_ERR_INVALID_ARG;
-    wm_dit_stream_reset(stream);
     smp s = {0};
     int S = w->cfg.latent_h * w->cfg.latent_w, Ci = w->cfg.in_channels;
     int Tmax = stream->max_sink_frames > stream->max_chunk_frames ? stream->max_sink_frames : stream->max_chunk_frames;
@@ -353,6 +359,7 @@ wm_status wm_dit_sample_streaming(wm_backend *be, const wm_dit_weights *w, wm_di
     size_t bytes = 0;
     wm_status st = z0 ? wm_dit_stream_plan(be, w, stream, c->L, &bytes) : WM_ERR_OUT_OF_MEMORY;
     if (st == WM_OK) st = smp_init(&s, be, w, c, cb, NULL, Tmax, bytes);
+    if (st == WM_OK) st = wm_dit_stream_zero(stream);
     for (int k = 0; st == WM_OK && k < nc; k++) {
         int f0 = bounds[k], n = bounds[k + 1] - f0;
         frames_copy(s.xb, x, Ci, T, S, f0, n, 0);

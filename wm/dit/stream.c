@@ -1,38 +1,83 @@
-/* Streaming cache allocation (see stream.h): every buffer sized from the config at session start. */
+/* Streaming cache allocation (see stream.h): every buffer sized from the config at session start, in
+ * two passes over the same code (plan the bytes, then carve one allocation), so a chunk never allocates.
+ * Reset zeroes the caches through uploads of a zero block (device memory has no memset in the backend
+ * API; reset runs once per session, not per chunk). */
 #include "wm/dit/stream.h"
+
+#include "wm/dit/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static wm_status alloc2(wm_tensor *t, int64_t r, int64_t c)
+typedef struct {
+    char *base;  /* NULL: planning pass */
+    size_t off;
+    wm_device dev;
+    wm_dtype adt;
+} carver;
+
+static void take(carver *cv, wm_dtype dt, int ndim, const int64_t *sh, wm_tensor *t)
 {
-    int64_t sh[2] = {r, c};
-    return wm_tensor_alloc(WM_F32, 2, sh, t);
+    *t = wm_tensor_view(dt, cv->dev, NULL, ndim, sh);
+    if (cv->base) t->data = cv->base + cv->off;
+    cv->off += (wm_tensor_nbytes(t) + 255) & ~(size_t)255;
 }
 
-static wm_status alloc_block(const wm_dit_config *g, int i, int sink, int chunk, wm_dit_block_cache *b)
+static void take2(carver *cv, int64_t r, int64_t c, wm_tensor *t)
+{
+    int64_t sh[2] = {r, c};
+    take(cv, cv->adt, 2, sh, t);
+}
+
+static void carve_block(carver *cv, const wm_dit_config *g, int i, int sink, int chunk, wm_dit_block_cache *b)
 {
     int64_t C = g->hidden_size, H = g->num_heads, D = C / H, S = (int64_t)g->latent_h * g->latent_w;
     int64_t K1 = g->conv_kernel_size - 1;
-    WM_TRY(alloc2(&b->ttail, S, C));
+    take2(cv, S, C, &b->ttail);
     if (!g->is_softmax[i]) {
         int64_t sh[3] = {H, D, D}, shz[3] = {H, D, 1};
-        WM_TRY(wm_tensor_alloc(WM_F32, 3, sh, &b->M));
-        WM_TRY(wm_tensor_alloc(WM_F32, 3, shz, &b->z));
-        WM_TRY(wm_tensor_alloc(WM_F32, 3, sh, &b->Mc));
-        WM_TRY(alloc2(&b->ktail, K1 * S, C));
-        return alloc2(&b->kctail, K1 * S, C);
+        take(cv, WM_F32, 3, sh, &b->M);
+        take(cv, WM_F32, 3, shz, &b->z);
+        take(cv, WM_F32, 3, sh, &b->Mc);
+        take2(cv, K1 * S, C, &b->ktail);
+        take2(cv, K1 * S, C, &b->kctail);
+        return;
     }
     wm_tensor *sk[4] = {&b->sink_k, &b->sink_v, &b->sink_kc, &b->sink_vc};
     wm_tensor *pk[4] = {&b->prev_k, &b->prev_v, &b->prev_kc, &b->prev_vc};
     for (int j = 0; j < 4; j++) {
-        WM_TRY(alloc2(sk[j], sink * S, C));
-        WM_TRY(alloc2(pk[j], chunk * S, C));
+        take2(cv, sink * S, C, sk[j]);
+        take2(cv, chunk * S, C, pk[j]);
     }
-    return WM_OK;
+}
+
+static void carve_all(carver *cv, wm_dit_stream *s)
+{
+    cv->off = 0;
+    for (int i = 0; i < s->cfg.depth; i++)
+        carve_block(cv, &s->cfg, i, s->max_sink_frames, s->max_chunk_frames, &s->blocks[i]);
 }
 
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out)
+{
+    return wm_dit_stream_create_on(NULL, cfg, max_first_chunk, max_chunk, out);
+}
+
+static wm_status alloc_mem(wm_dit_stream *s)
+{
+    carver cv = {NULL, 0, s->be ? s->be->device : WM_DEVICE_CPU, s->be ? wm_dit_act_dtype(s->be) : WM_F32};
+    carve_all(&cv, s); /* plan */
+    s->mem_bytes = cv.off;
+    if (s->be) WM_TRY(wm_backend_malloc(s->be, cv.off, &s->mem));
+    else if (!(s->mem = aligned_alloc(256, cv.off))) return WM_ERR_OUT_OF_MEMORY;
+    cv.base = s->mem;
+    carve_all(&cv, s);
+    int mx = s->max_sink_frames > s->max_chunk_frames ? s->max_sink_frames : s->max_chunk_frames;
+    return wm_arena_init(&s->stage, NULL, wm_dit_stage_bytes(&s->cfg, mx, s->cfg.caption_length + 4096));
+}
+
+wm_status wm_dit_stream_create_on(wm_backend *be, const wm_dit_config *cfg, int max_first_chunk, int max_chunk,
+                                  wm_dit_stream **out)
 {
     *out = NULL;
     if (max_first_chunk < 1 || max_chunk < 1 || cfg->depth < 1 || cfg->depth > WM_DIT_MAX_DEPTH)
@@ -40,15 +85,15 @@ wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, in
     wm_dit_stream *s = calloc(1, sizeof *s);
     if (!s) return WM_ERR_OUT_OF_MEMORY;
     s->cfg = *cfg;
+    s->be = be;
     s->max_sink_frames = max_first_chunk;
     s->max_chunk_frames = max_chunk;
     int mx = max_first_chunk > max_chunk ? max_first_chunk : max_chunk;
     if (mx > WM_DIT_MAX_CHUNK_FRAMES) { free(s); return WM_ERR_INVALID_ARG; }
     s->blocks = calloc((size_t)cfg->depth, sizeof *s->blocks);
     s->v = malloc((size_t)cfg->out_channels * mx * cfg->latent_h * cfg->latent_w * sizeof(float));
-    wm_status st = s->blocks && s->v ? WM_OK : WM_ERR_OUT_OF_MEMORY;
-    for (int i = 0; st == WM_OK && i < cfg->depth; i++)
-        st = alloc_block(cfg, i, max_first_chunk, max_chunk, &s->blocks[i]);
+    wm_status st = s->blocks && s->v ? alloc_mem(s) : WM_ERR_OUT_OF_MEMORY;
+    if (st == WM_OK) st = wm_dit_stream_zero(s);
     if (st != WM_OK) {
         wm_dit_stream_free(s);
         return st;
@@ -57,24 +102,33 @@ wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, in
     return WM_OK;
 }
 
-void wm_dit_stream_reset(wm_dit_stream *s)
+wm_status wm_dit_stream_zero(wm_dit_stream *s)
 {
-    for (int i = 0; i < s->cfg.depth; i++) {
-        wm_tensor *t = (wm_tensor *)&s->blocks[i];
-        for (size_t j = 0; j < sizeof(wm_dit_block_cache) / sizeof(wm_tensor); j++)
-            if (t[j].data) memset(t[j].data, 0, wm_tensor_nbytes(&t[j]));
-    }
     s->n_saved = s->sink_frames = s->prev_frames = 0;
+    if (!s->be) {
+        memset(s->mem, 0, s->mem_bytes);
+        return WM_OK;
+    }
+    size_t blk = s->mem_bytes < ((size_t)8 << 20) ? s->mem_bytes : ((size_t)8 << 20);
+    void *z = calloc(1, blk);
+    if (!z) return WM_ERR_OUT_OF_MEMORY;
+    wm_status st = WM_OK;
+    for (size_t o = 0; st == WM_OK && o < s->mem_bytes; o += blk)
+        st = wm_backend_upload(s->be, (char *)s->mem + o, z, s->mem_bytes - o < blk ? s->mem_bytes - o : blk);
+    free(z);
+    return st;
 }
+
+void wm_dit_stream_reset(wm_dit_stream *s) { (void)wm_dit_stream_zero(s); }
 
 void wm_dit_stream_free(wm_dit_stream *s)
 {
     if (!s) return;
-    if (s->blocks)
-        for (int i = 0; i < s->cfg.depth; i++) {
-            wm_tensor *t = (wm_tensor *)&s->blocks[i];
-            for (size_t j = 0; j < sizeof(wm_dit_block_cache) / sizeof(wm_tensor); j++) wm_tensor_free(&t[j]);
-        }
+    if (s->mem) {
+        if (s->be) wm_backend_mfree(s->be, s->mem);
+        else free(s->mem);
+    }
+    wm_arena_free(&s->stage);
     free(s->blocks);
     free(s->v);
     free(s);

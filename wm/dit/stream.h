@@ -7,11 +7,16 @@
  * {} (c = 0), {sink} (c = 1), {sink, c-1} (c >= 2). Every block keeps the FFN t_conv tail (last frame
  * of the point-conv output). Only save passes (t = 0, after a chunk's denoising steps) write.
  * Layouts: M (H, D, D) with M[key][value]; z (H, D, 1); tails ((K-1)*S, C) / (S, C); K/V (frames*S, C).
+ * Memory: ONE allocation on the backend's device (wm_dit_stream_create_on) carved into every cache,
+ * states fp32, tails and K/V in the backend's activation dtype (wm_dit_act_dtype), plus a small host
+ * staging arena for the per-forward host-built tables (wm_dit_run.stage) and the host velocity scratch.
  */
 #ifndef WM_DIT_STREAM_H
 #define WM_DIT_STREAM_H
 
 #include "wm/dit/config.h"
+#include "wm/core/arena.h"
+#include "wm/core/backend.h"
 #include "wm/core/log.h"
 #include "wm/core/tensor.h"
 
@@ -32,13 +37,22 @@ typedef struct wm_dit_stream {
     int max_sink_frames;  /* capacities */
     int max_chunk_frames;
     float *v;             /* velocity scratch (out_ch, max frames, S) for wm_dit_stream_chunk */
+    wm_backend *be;       /* owner of mem (NULL: host memory, fp32, as on the CPU backend) */
+    void *mem;            /* the one cache allocation */
+    size_t mem_bytes;
+    wm_arena stage;       /* host staging for the tables of one chunk forward */
 } wm_dit_stream;
 
 #define WM_DIT_MAX_CHUNK_FRAMES 64
 
 /* max_first_chunk: frames of the first (sink) chunk, max_chunk: frames of later chunks. */
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out);
+/* The same with the caches on be's device in its dtypes (be == NULL: as wm_dit_stream_create). */
+wm_status wm_dit_stream_create_on(wm_backend *be, const wm_dit_config *cfg, int max_first_chunk, int max_chunk,
+                                  wm_dit_stream **out);
 void wm_dit_stream_reset(wm_dit_stream *s);
+/* wm_dit_stream_reset with its status (a device upload can fail). */
+wm_status wm_dit_stream_zero(wm_dit_stream *s);
 void wm_dit_stream_free(wm_dit_stream *s);
 
 #endif

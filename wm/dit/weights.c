@@ -1,33 +1,147 @@
 /* Loading the DiT weights by official names (see weights.h). Each tensor is read with its exact stored
  * shape (so a checkpoint of another size fails on the first mismatching key, naming it) and then viewed
- * in the 2-D layout the ops take; only t_conv needs a real re-layout. */
+ * in the 2-D layout the ops take; only t_conv needs a real re-layout. The same walk over the keys runs
+ * twice: a planning pass that only records shapes and per-family bytes, then the load pass that carves
+ * each family's one device allocation, reads (or generates) one tensor at a time into a host scratch,
+ * converts it to the family dtype in small chunks and uploads it. */
 #include "wm/dit/weights.h"
+
+#include "wm/core/backend.h"
+#include "wm/core/dtype.h"
+#include "wm/dit/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum { FAM_MAT = 0, FAM_VEC = 1 }; /* GEMM weights/biases (activation dtype), fp32 small weights */
+#define CONV_CHUNK ((int64_t)1 << 18) /* elements converted per upload */
+
 typedef struct {
     const wm_checkpoint *ck;
     wm_error *err;
     char name[160];
+    int load;             /* 0: planning pass (headers, bytes), 1: read/generate + upload */
+    int random;           /* generate instead of reading ck */
+    uint64_t seed, idx;   /* random: seed and tensor counter */
+    wm_backend *be;       /* NULL: host memory */
+    wm_device dev;
+    wm_dtype dt[2];
+    int round_bf16;
+    char *base[2];
+    size_t off[2], bytes[2];
+    int64_t max_numel;
+    float *h, *h2;        /* host scratch: one tensor, the t_conv re-layout */
+    void *cb;             /* conversion chunk */
 } ld_ctx;
 
-/* Read key `name` with stored shape (ndim, s) into a new fp32 tensor viewed as (rows, cols) (cols 0:
- * 1-D of rows elements). */
-static wm_status ld(ld_ctx *c, wm_tensor *dst, int ndim, const int64_t *s, int64_t rows, int64_t cols)
+static uint64_t mix64(uint64_t z)
 {
-    int64_t sh[2] = {rows, cols};
-    if (!c->ck) { /* shapes only (planning): a header without data */
-        *dst = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, cols ? 2 : 1, sh);
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    float *h;
+    uint64_t key;
+    float off, half; /* value = off + half * U(-1, 1) */
+} rnd_job;
+
+static void rnd_fill(void *ctx, int64_t b, int64_t e)
+{
+    const rnd_job *j = ctx;
+    for (int64_t i = b; i < e; i++) {
+        double u = (double)(mix64(j->key + (uint64_t)i) >> 11) * (1.0 / 9007199254740992.0);
+        j->h[i] = j->off + j->half * (float)(2.0 * u - 1.0);
+    }
+}
+
+/* Random value law by tensor name: (offset, standard deviation). */
+static void rnd_law(const char *name, int ndim, const int64_t *s, float *off, float *sd)
+{
+    int64_t fan = 1;
+    for (int i = 1; i < ndim; i++) fan *= s[i];
+    *off = 0.0f;
+    if (strstr(name, "norm")) { *off = 1.0f; *sd = 0.1f; }
+    else if (strstr(name, ".bias") && !strstr(name, "dt_bias")) *sd = 0.02f;
+    else if (strstr(name, "scale_shift_table")) *sd = 0.1f;
+    else if (strstr(name, "A_log") || strstr(name, "dt_bias") || strstr(name, "conv_k")) *sd = 0.3f;
+    else if (strstr(name, "depth_conv")) *sd = 0.2f;
+    else *sd = 0.5f / sqrtf((float)(fan > 0 ? fan : 1));
+}
+
+/* Read (or generate) the tensor c->name with stored shape (ndim, s) into the host scratch c->h. */
+static wm_status rd(ld_ctx *c, int ndim, const int64_t *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= s[i];
+    if (n > c->max_numel) c->max_numel = n;
+    if (!c->load) return WM_OK;
+    if (c->random) {
+        float o, sd;
+        rnd_law(c->name, ndim, s, &o, &sd);
+        rnd_job j = {c->h, mix64(c->seed ^ mix64(++c->idx)), o, sd * 1.7320508f};
+        if (c->be && c->be->pool) wm_threadpool_run(c->be->pool, n, 1 << 16, rnd_fill, &j);
+        else rnd_fill(&j, 0, n);
         return WM_OK;
     }
-    WM_TRY(wm_tensor_alloc(WM_F32, cols ? 2 : 1, sh, dst));
-    wm_status st = wm_checkpoint_read_f32(c->ck, c->name, ndim, s, dst->data, c->err);
+    wm_status st = wm_checkpoint_read_f32(c->ck, c->name, ndim, s, c->h, c->err);
     if (st != WM_OK && !wm_checkpoint_find(c->ck, c->name))
         wm__errf(c->err, st, "%s: missing DiT weight '%s'", wm_checkpoint_path(c->ck), c->name);
     return st;
+}
+
+static wm_status up(ld_ctx *c, void *dst, const void *src, size_t bytes)
+{
+    if (c->be) return wm_backend_upload(c->be, dst, src, bytes);
+    memcpy(dst, src, bytes);
+    return WM_OK;
+}
+
+/* Host fp32 src -> dst in its dtype (bf16, or fp32 rounded to bf16 values for GEMM weights when asked). */
+static wm_status store(ld_ctx *c, const wm_tensor *dst, int fam, const float *src)
+{
+    int64_t n = wm_tensor_numel(dst);
+    int bf = dst->dtype == WM_BF16, rnd = !bf && c->round_bf16 && fam == FAM_MAT;
+    if (!bf && !rnd) return up(c, dst->data, src, (size_t)n * sizeof(float));
+    for (int64_t o = 0; o < n; o += CONV_CHUNK) {
+        int64_t m = n - o < CONV_CHUNK ? n - o : CONV_CHUNK;
+        if (bf) {
+            uint16_t *b = c->cb;
+            for (int64_t j = 0; j < m; j++) b[j] = wm_f32_to_bf16(src[o + j]);
+            WM_TRY(up(c, (uint16_t *)dst->data + o, b, (size_t)m * 2));
+        } else {
+            float *b = c->cb;
+            for (int64_t j = 0; j < m; j++) b[j] = wm_round_bf16(src[o + j]);
+            WM_TRY(up(c, (float *)dst->data + o, b, (size_t)m * 4));
+        }
+    }
+    return WM_OK;
+}
+
+/* Place a (rows, cols) tensor of family fam (cols 0: 1-D of rows) from host src. */
+static wm_status put(ld_ctx *c, wm_tensor *dst, int fam, int64_t rows, int64_t cols, const float *src)
+{
+    int64_t sh[2] = {rows, cols};
+    *dst = wm_tensor_view(c->dt[fam], c->dev, NULL, cols ? 2 : 1, sh);
+    size_t nb = (wm_tensor_nbytes(dst) + 255) & ~(size_t)255;
+    if (!c->load) {
+        c->bytes[fam] += nb;
+        return WM_OK;
+    }
+    dst->data = c->base[fam] + c->off[fam];
+    c->off[fam] += nb;
+    return store(c, dst, fam, src);
+}
+
+/* Read key `name` with stored shape (ndim, s) viewed as (rows, cols) (cols 0: 1-D of rows elements). */
+static wm_status ld(ld_ctx *c, wm_tensor *dst, int fam, int ndim, const int64_t *s, int64_t rows, int64_t cols)
+{
+    WM_TRY(rd(c, ndim, s));
+    return put(c, dst, fam, rows, cols, c->h);
 }
 
 #define NAME(...) snprintf(c->name, sizeof c->name, __VA_ARGS__)
@@ -41,27 +155,41 @@ static wm_status ld(ld_ctx *c, wm_tensor *dst, int ndim, const int64_t *s, int64
 static wm_status ld_lin(ld_ctx *c, const char *pre, int64_t o, int64_t i, wm_tensor *w, wm_tensor *b)
 {
     NAME("%s.weight", pre);
-    WM_TRY(ld(c, w, 2, S2(o, i), o, i));
+    WM_TRY(ld(c, w, FAM_MAT, 2, S2(o, i), o, i));
     if (!b) return WM_OK;
     NAME("%s.bias", pre);
-    return ld(c, b, 1, S1(o), o, 0);
+    return ld(c, b, FAM_MAT, 1, S1(o), o, 0);
 }
 
 static wm_status ld_vec(ld_ctx *c, const char *name, int64_t n, wm_tensor *t)
 {
     NAME("%s", name);
-    return ld(c, t, 1, S1(n), n, 0);
+    return ld(c, t, FAM_VEC, 1, S1(n), n, 0);
+}
+
+static wm_status ld_bias(ld_ctx *c, const char *name, int64_t n, wm_tensor *t)
+{
+    NAME("%s", name);
+    return ld(c, t, FAM_MAT, 1, S1(n), n, 0);
+}
+
+/* dst = the vector just read (still in c->h) times the GDN key scale (spec §3.1 step 5). */
+static wm_status put_scaled(ld_ctx *c, wm_tensor *dst, int64_t n, double ks)
+{
+    if (c->load)
+        for (int64_t j = 0; j < n; j++) c->h[j] = (float)(c->h[j] * ks);
+    return put(c, dst, FAM_VEC, n, 0, c->h);
 }
 
 static wm_status ld_globals(ld_ctx *c, const wm_dit_config *g, wm_dit_weights *w)
 {
     int64_t C = g->hidden_size;
     NAME("x_embedder.proj.weight");
-    WM_TRY(ld(c, &w->x_w, 5, S5(C, g->in_channels, 1, 1, 1), C, g->in_channels));
-    WM_TRY(ld_vec(c, "x_embedder.proj.bias", C, &w->x_b));
+    WM_TRY(ld(c, &w->x_w, FAM_MAT, 5, S5(C, g->in_channels, 1, 1, 1), C, g->in_channels));
+    WM_TRY(ld_bias(c, "x_embedder.proj.bias", C, &w->x_b));
     NAME("plucker_embedder.proj.weight");
-    WM_TRY(ld(c, &w->plk_w, 5, S5(C, g->plucker_channels, 1, 1, 1), C, g->plucker_channels));
-    WM_TRY(ld_vec(c, "plucker_embedder.proj.bias", C, &w->plk_b));
+    WM_TRY(ld(c, &w->plk_w, FAM_MAT, 5, S5(C, g->plucker_channels, 1, 1, 1), C, g->plucker_channels));
+    WM_TRY(ld_bias(c, "plucker_embedder.proj.bias", C, &w->plk_b));
     WM_TRY(ld_lin(c, "t_embedder.mlp.0", C, g->freq_dim, &w->t0_w, &w->t0_b));
     WM_TRY(ld_lin(c, "t_embedder.mlp.2", C, C, &w->t2_w, &w->t2_b));
     WM_TRY(ld_lin(c, "t_block.1", 6 * C, C, &w->tb_w, &w->tb_b));
@@ -70,7 +198,7 @@ static wm_status ld_globals(ld_ctx *c, const wm_dit_config *g, wm_dit_weights *w
     WM_TRY(ld_vec(c, "attention_y_norm.weight", C, &w->y_norm));
     WM_TRY(ld_lin(c, "final_layer.linear", g->out_channels, C, &w->fin_w, &w->fin_b));
     NAME("final_layer.scale_shift_table");
-    return ld(c, &w->fin_sst, 2, S2(2, C), 2, C);
+    return ld(c, &w->fin_sst, FAM_VEC, 2, S2(2, C), 2, C);
 }
 
 static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_weights *b)
@@ -80,7 +208,9 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
 #define P(suffix) (snprintf(p, sizeof p, "blocks.%d.attn.%s", i, suffix), p)
     WM_TRY(ld_lin(c, P("qkv"), 3 * C, C, &b->qkv, NULL));
     WM_TRY(ld_vec(c, P("q_norm.weight"), C, &b->q_norm));
+    double ks = 1.0 / sqrt((double)(C / H) * g->latent_h * g->latent_w);
     WM_TRY(ld_vec(c, P("k_norm.weight"), C, &b->k_norm));
+    if (!g->is_softmax[i]) WM_TRY(put_scaled(c, &b->k_norm_s, C, ks));
     WM_TRY(ld_lin(c, P("beta_proj"), H, C, &b->beta_w, &b->beta_b));
     WM_TRY(ld_lin(c, P("gate_proj"), H, C, &b->gate_w, &b->gate_b));
     WM_TRY(ld_vec(c, P("A_log"), H, &b->A_log));
@@ -94,21 +224,11 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
     WM_TRY(ld_vec(c, P("q_norm_cam.weight"), C, &b->q_norm_cam));
     WM_TRY(ld_vec(c, P("k_norm_cam.weight"), C, &b->k_norm_cam));
     if (!g->is_softmax[i]) {
+        WM_TRY(put_scaled(c, &b->k_norm_cam_s, C, ks));
         NAME("blocks.%d.attn.conv_k.weight", i);
-        WM_TRY(ld(c, &b->conv_k, 3, S3(C, 1, K), C, K));
+        WM_TRY(ld(c, &b->conv_k, FAM_VEC, 3, S3(C, 1, K), C, K));
         NAME("blocks.%d.attn.conv_k_cam.weight", i);
-        WM_TRY(ld(c, &b->conv_k_cam, 3, S3(C, 1, K), C, K));
-        double ks = 1.0 / sqrt((double)(C / H) * g->latent_h * g->latent_w);
-        if (!c->ck) {
-            b->k_norm_s = b->k_norm_cam_s = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 1, S1(C));
-            return WM_OK;
-        }
-        WM_TRY(wm_tensor_alloc(WM_F32, 1, S1(C), &b->k_norm_s));
-        WM_TRY(wm_tensor_alloc(WM_F32, 1, S1(C), &b->k_norm_cam_s));
-        for (int64_t j = 0; j < C; j++) {
-            ((float *)b->k_norm_s.data)[j] = (float)(((float *)b->k_norm.data)[j] * ks);
-            ((float *)b->k_norm_cam_s.data)[j] = (float)(((float *)b->k_norm_cam.data)[j] * ks);
-        }
+        WM_TRY(ld(c, &b->conv_k_cam, FAM_VEC, 3, S3(C, 1, K), C, K));
     }
 #undef P
     return WM_OK;
@@ -120,7 +240,7 @@ static wm_status ld_block(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block
     char p[96];
 #define P(suffix) (snprintf(p, sizeof p, "blocks.%d.%s", i, suffix), p)
     NAME("blocks.%d.scale_shift_table", i);
-    WM_TRY(ld(c, &b->sst, 2, S2(6, C), 6, C));
+    WM_TRY(ld(c, &b->sst, FAM_VEC, 2, S2(6, C), 6, C));
     WM_TRY(ld_attn(c, g, i, b));
     WM_TRY(ld_lin(c, P("plucker_proj"), C, C, &b->pp_w, &b->pp_b));
     WM_TRY(ld_lin(c, P("cross_attn.q_linear"), C, C, &b->ca_q_w, &b->ca_q_b));
@@ -129,37 +249,61 @@ static wm_status ld_block(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block
     WM_TRY(ld_vec(c, P("cross_attn.k_norm.weight"), C, &b->ca_k_norm));
     WM_TRY(ld_lin(c, P("cross_attn.proj"), C, C, &b->ca_proj_w, &b->ca_proj_b));
     NAME("blocks.%d.mlp.inverted_conv.conv.weight", i);
-    WM_TRY(ld(c, &b->inv_w, 4, S4(2 * M, C, 1, 1), 2 * M, C));
-    WM_TRY(ld_vec(c, P("mlp.inverted_conv.conv.bias"), 2 * M, &b->inv_b));
+    WM_TRY(ld(c, &b->inv_w, FAM_MAT, 4, S4(2 * M, C, 1, 1), 2 * M, C));
+    WM_TRY(ld_bias(c, P("mlp.inverted_conv.conv.bias"), 2 * M, &b->inv_b));
     NAME("blocks.%d.mlp.depth_conv.conv.weight", i);
-    WM_TRY(ld(c, &b->dw_w, 4, S4(2 * M, 1, 3, 3), 2 * M, 9));
+    WM_TRY(ld(c, &b->dw_w, FAM_VEC, 4, S4(2 * M, 1, 3, 3), 2 * M, 9));
     WM_TRY(ld_vec(c, P("mlp.depth_conv.conv.bias"), 2 * M, &b->dw_b));
     NAME("blocks.%d.mlp.point_conv.conv.weight", i);
-    WM_TRY(ld(c, &b->pt_w, 4, S4(C, M, 1, 1), C, M));
+    WM_TRY(ld(c, &b->pt_w, FAM_MAT, 4, S4(C, M, 1, 1), C, M));
 #undef P
     int64_t kt = g->t_conv_kernel;
-    wm_tensor raw;
     NAME("blocks.%d.mlp.t_conv.weight", i);
     if (kt != 3) return wm__errf(c->err, WM_ERR_UNSUPPORTED, "%s: t_conv kernel %d (only 3)", c->name, (int)kt);
-    if (!c->ck) {
-        b->tconv_w = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 2, S2(C, 3 * C));
-        return WM_OK;
-    }
-    WM_TRY(ld(c, &raw, 4, S4(C, C, 3, 1), C * C * 3, 0));
-    wm_status st = wm_tensor_alloc(WM_F32, 2, S2(C, 3 * C), &b->tconv_w);
-    if (st == WM_OK) {
-        const float *r = raw.data;
-        float *o = b->tconv_w.data;
+    WM_TRY(rd(c, 4, S4(C, C, 3, 1)));
+    if (c->load) { /* (C, C, 3) -> (C, 3C): column block j = the tap applied to frame t-1+j */
+        const float *r = c->h;
+        float *o = c->h2;
         for (int64_t oc = 0; oc < C; oc++)
             for (int64_t ic = 0; ic < C; ic++)
                 for (int64_t j = 0; j < 3; j++) o[oc * 3 * C + j * C + ic] = r[(oc * C + ic) * 3 + j];
     }
-    wm_tensor_free(&raw);
+    return put(c, &b->tconv_w, FAM_MAT, C, 3 * C, c->h2);
+}
+
+static wm_status walk(ld_ctx *c, const wm_dit_config *cfg, wm_dit_weights *w)
+{
+    c->off[0] = c->off[1] = 0;
+    c->idx = 0;
+    WM_TRY(ld_globals(c, cfg, w));
+    for (int i = 0; i < cfg->depth; i++) WM_TRY(ld_block(c, cfg, i, &w->blocks[i]));
+    return WM_OK;
+}
+
+/* Second pass: family allocations + host scratch, then the walk that reads and uploads. */
+static wm_status load_pass(ld_ctx *c, const wm_dit_config *cfg, wm_dit_weights *w)
+{
+    for (int f = 0; f < 2; f++) {
+        size_t nb = c->bytes[f] ? c->bytes[f] : 256;
+        if (c->be) WM_TRY(wm_backend_malloc(c->be, nb, &w->mem[f]));
+        else if (!(w->mem[f] = aligned_alloc(256, nb))) return wm__errf(c->err, WM_ERR_OUT_OF_MEMORY, "DiT weights: out of memory");
+        w->mem_bytes[f] = nb;
+        c->base[f] = w->mem[f];
+    }
+    int64_t C = cfg->hidden_size;
+    c->h = malloc((size_t)c->max_numel * sizeof(float));
+    c->h2 = malloc((size_t)3 * C * C * sizeof(float));
+    c->cb = malloc((size_t)CONV_CHUNK * sizeof(float));
+    wm_status st = c->h && c->h2 && c->cb ? WM_OK : wm__errf(c->err, WM_ERR_OUT_OF_MEMORY, "DiT weights: no host scratch");
+    c->load = 1;
+    if (st == WM_OK) st = walk(c, cfg, w);
+    free(c->h), free(c->h2), free(c->cb);
+    if (st == WM_OK && c->be) st = wm_backend_sync(c->be);
     return st;
 }
 
-wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg, wm_dit_weights **out,
-                              wm_error *err)
+static wm_status load_impl(const wm_checkpoint *ck, int random, uint64_t seed, const wm_dit_config *cfg,
+                           const wm_dit_weights_params *p, wm_dit_weights **out, wm_error *err)
 {
     *out = NULL;
     if (cfg->depth <= 0 || cfg->depth > WM_DIT_MAX_DEPTH || cfg->num_heads <= 0 ||
@@ -171,9 +315,17 @@ wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg,
         return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "DiT weights: out of memory");
     }
     w->cfg = *cfg;
-    ld_ctx c = {ck, err, {0}};
-    wm_status st = ld_globals(&c, cfg, w);
-    for (int i = 0; st == WM_OK && i < cfg->depth; i++) st = ld_block(&c, cfg, i, &w->blocks[i]);
+    ld_ctx c = {0};
+    c.ck = ck, c.err = err, c.random = random, c.seed = seed;
+    c.be = p ? p->be : NULL;
+    c.round_bf16 = p ? p->round_bf16 : 0;
+    c.dev = c.be ? c.be->device : WM_DEVICE_CPU;
+    c.dt[FAM_MAT] = c.be ? wm_dit_act_dtype(c.be) : WM_F32;
+    c.dt[FAM_VEC] = WM_F32;
+    w->device = c.dev;
+    w->be = c.be;
+    wm_status st = walk(&c, cfg, w); /* plan: shapes and bytes */
+    if (st == WM_OK && (ck || random)) st = load_pass(&c, cfg, w);
     if (st != WM_OK) {
         wm_dit_weights_free(w);
         return st;
@@ -182,23 +334,37 @@ wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg,
     return WM_OK;
 }
 
-wm_status wm_dit_weights_shapes(const wm_dit_config *cfg, wm_dit_weights **out, wm_error *err)
+wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg, wm_dit_weights **out,
+                              wm_error *err)
 {
-    return wm_dit_weights_load(NULL, cfg, out, err);
+    return load_impl(ck, 0, 0, cfg, NULL, out, err);
 }
 
-/* Every wm_tensor member is freed by walking the structs as arrays of tensors (all members are
- * wm_tensor; unloaded ones are zero and wm_tensor_free ignores them). */
+wm_status wm_dit_weights_load_on(const wm_checkpoint *ck, const wm_dit_config *cfg, const wm_dit_weights_params *p,
+                                 wm_dit_weights **out, wm_error *err)
+{
+    return load_impl(ck, 0, 0, cfg, p, out, err);
+}
+
+wm_status wm_dit_weights_random(const wm_dit_config *cfg, uint64_t seed, const wm_dit_weights_params *p,
+                                wm_dit_weights **out, wm_error *err)
+{
+    return load_impl(NULL, 1, seed, cfg, p, out, err);
+}
+
+wm_status wm_dit_weights_shapes(const wm_dit_config *cfg, wm_dit_weights **out, wm_error *err)
+{
+    return load_impl(NULL, 0, 0, cfg, NULL, out, err);
+}
+
 void wm_dit_weights_free(wm_dit_weights *w)
 {
     if (!w) return;
-    if (w->blocks)
-        for (int i = 0; i < w->cfg.depth; i++) {
-            wm_tensor *t = (wm_tensor *)&w->blocks[i];
-            for (size_t j = 0; j < sizeof(wm_dit_block_weights) / sizeof(wm_tensor); j++) wm_tensor_free(&t[j]);
+    for (int f = 0; f < 2; f++)
+        if (w->mem[f]) {
+            if (w->be) wm_backend_mfree(w->be, w->mem[f]);
+            else free(w->mem[f]);
         }
-    wm_tensor *t = &w->x_w;
-    for (wm_tensor *e = &w->fin_sst; t <= e; t++) wm_tensor_free(t);
     free(w->blocks);
     free(w);
 }

@@ -1,8 +1,12 @@
-/* Stage-1 DiT weights as fp32 host tensors, loaded by the official key names (spec §6.2, §6.3).
+/* Stage-1 DiT weights on a backend's device, loaded by the official key names (spec §6.2, §6.3).
  *
- * The loader reads every key the forward uses from a wm_checkpoint (bf16/f16/f32 files alike, converted
- * to fp32), checks each stored shape against the config exactly, and fails with a message naming the
- * key. Weights are stored in the layouts the ops want: Linear/1x1-conv weights as (out, in) matrices,
+ * The loader reads every key the forward uses from a wm_checkpoint (bf16/f16/f32 files alike, read as
+ * fp32 one tensor at a time into a host scratch), checks each stored shape against the config exactly,
+ * and fails with a message naming the key. Two weight families, each ONE allocation on the device planned
+ * from the shapes and carved: GEMM weights and biases in the backend's activation dtype (fp32 CPU, bf16
+ * CUDA: wm_dit_act_dtype) and everything else fp32 (norm weights, adaLN tables, A_log/dt_bias, short-conv
+ * and depthwise taps). wm_dit_weights_random fills the same layout with seeded random values for
+ * benchmarks, generated per tensor on the host with no full-model host copy. Weights are stored in the layouts the ops want: Linear/1x1-conv weights as (out, in) matrices,
  * short convs (C, K), depthwise 3x3 (2M, 9), and t_conv re-laid out as one (C, 3C) GEMM weight whose
  * column block j holds the tap applied to frame t-1+j. Unused checkpoint entries (raymap_embedder,
  * y_embedding, recall_gate, pos_embed) are ignored.
@@ -11,6 +15,7 @@
 #define WM_DIT_WEIGHTS_H
 
 #include "wm/dit/config.h"
+#include "wm/core/backend.h"
 #include "wm/io/checkpoint.h"
 
 typedef struct wm_dit_block_weights {
@@ -49,12 +54,31 @@ typedef struct wm_dit_weights {
     wm_tensor fin_w, fin_b;      /* final_layer.linear (out, C) */
     wm_tensor fin_sst;           /* final_layer.scale_shift_table (2, C) */
     wm_dit_block_weights *blocks; /* depth entries */
+    wm_device device;            /* where the tensors live */
+    wm_backend *be;              /* owner of mem[] (NULL: host memory) */
+    void *mem[2];                /* family allocations: [0] GEMM weights/biases, [1] fp32 small weights */
+    size_t mem_bytes[2];
 } wm_dit_weights;
+
+/* Where and how weights are placed. {0}: host memory, fp32 (= the CPU backend). */
+typedef struct wm_dit_weights_params {
+    wm_backend *be;  /* device and dtypes of this backend; NULL = host fp32 */
+    int round_bf16;  /* fp32 families: round GEMM weights/biases to bf16 values (the CUDA precision, testable
+                      * on the CPU) */
+} wm_dit_weights_params;
 
 /* Load every tensor the forward needs; on failure err names the key and nothing is leaked.
  * ck == NULL gives shapes only (see wm_dit_weights_shapes). */
 wm_status wm_dit_weights_load(const wm_checkpoint *ck, const wm_dit_config *cfg, wm_dit_weights **out,
                               wm_error *err);
+/* The same onto p's backend (p NULL: host fp32). */
+wm_status wm_dit_weights_load_on(const wm_checkpoint *ck, const wm_dit_config *cfg, const wm_dit_weights_params *p,
+                                 wm_dit_weights **out, wm_error *err);
+/* Seeded random weights in the loaded layout (no checkpoint): GEMM weights U(±√3·0.5/√fan_in), biases and
+ * adaLN tables small, norm weights ≈ 1, A_log/dt_bias/conv taps O(0.3). Deterministic for a seed whatever
+ * the thread count. For benchmarks (wm_dit_bench) and tests. */
+wm_status wm_dit_weights_random(const wm_dit_config *cfg, uint64_t seed, const wm_dit_weights_params *p,
+                                wm_dit_weights **out, wm_error *err);
 void wm_dit_weights_free(wm_dit_weights *w);
 /* Shapes only (every tensor header, no data): enough for wm_dit_plan, e.g. to size the arena of the
  * 2.66B model before its weights are read. */
