@@ -8,6 +8,7 @@
  * run has one sidecar pose per generated frame and the W press among its events.
  * Exit 77 without DISPLAY.
  */
+#include "recordings/run.h"
 #include "recordings/sidecar.h"
 #include "input/trajectory.h"
 #include "render/explorer.h"
@@ -90,6 +91,21 @@ int main(void)
     wm_trajectory t;
     CHECK(wm_trajectory_load_json(json, &t, &err) == WM_OK);
     if (t.n_frames > 1) CHECK(t.poses[t.n_frames - 1].c2w[11] >= res.last_pose.c2w[11]);
+
+    /* The live (key-driven) run replays frame-identically from its sidecar's poses. */
+    CHECK(wm_sidecar_read_meta(json, &m, &err) == WM_OK);
+    wm_run_params rp;
+    memset(&rp, 0, sizeof rp);
+    rp.world = small_opts().world;
+    rp.seed = m.seed;
+    rp.traj = &t;
+    wm_run_result rr;
+    CHECK(wm_run_trajectory(&rp, &rr, &err) == WM_OK);
+    int same = rr.n_frames == m.n_frames && m.n_frames > 0;
+    for (int i = 0; same && i < rr.n_frames; i++) same = rr.fnv[i] == m.rgb_fnv[i];
+    CHECK_MSG(same, "live recording replays frame-identically (%d frames)", rr.n_frames);
+    free(rr.fnv);
+    wm_sidecar_meta_free(&m);
     wm_trajectory_free(&t);
     FILE *f = fopen(json, "r");
     char buf[65536];
