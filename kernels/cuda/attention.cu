@@ -256,7 +256,8 @@ static wm_status launch_flash(wm_backend *be, const wm_tensor *q, const wm_tenso
                               const uint8_t *mask, int H, float scale, wm_tensor *o, int Nq, int Nk, int ld)
 {
     size_t smem = fa_smem_bytes<D>();
-    WM_CUDA_TRY(be, cudaFuncSetAttribute(flash_attn_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_kernel<D>,
+                               D == 112 ? WM_SMEM_FA112 : D == 128 ? WM_SMEM_FA128 : WM_SMEM_FA64, smem));
     dim3 grid((unsigned)((Nq + FA_BM - 1) / FA_BM), (unsigned)H);
     const float log2e = 1.4426950408889634f;
     flash_attn_kernel<D><<<grid, FA_THREADS, smem, wm__cuda_stream(be)>>>(

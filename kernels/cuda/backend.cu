@@ -150,3 +150,15 @@ extern "C" wm_status wm__cuda_sync(wm_backend *be)
     WM_CUDA_TRY(be, cudaStreamSynchronize(wm__cuda_stream(be)));
     return WM_OK;
 }
+
+extern "C" wm_status wm__cuda_smem_optin(wm_backend *be, const void *func, int slot, size_t bytes)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (c->smem_set[slot] >= bytes) return WM_OK;
+    if (bytes > c->smem_optin)
+        return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "kernel needs %zu bytes of shared memory, the GPU allows %zu",
+                        bytes, c->smem_optin);
+    WM_CUDA_TRY(be, cudaFuncSetAttribute(func, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    c->smem_set[slot] = bytes;
+    return WM_OK;
+}

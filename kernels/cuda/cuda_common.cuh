@@ -54,6 +54,7 @@ typedef struct wm_cuda_ctx {
     wm_cuda_plan plans[WM_CUDA_PLAN_CACHE];
     void *scratch;            /* op-private scratch (split-K partial sums), stream-ordered between ops */
     size_t scratch_bytes;
+    size_t smem_set[16];      /* dynamic shared memory already opted in, per WM_SMEM_* kernel slot */
     cudaEvent_t *prof_ev;     /* benchmark profiling marks (services.cu) */
     int *prof_cat, prof_n;
 } wm_cuda_ctx;
@@ -70,6 +71,18 @@ wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaEr
 wm_status wm__cuda_launch_check(wm_backend *be, const char *op);
 /* y(N,M) = act(y + bias(M)) in place (elementwise.cu): the GEMM epilogue when cuBLASLt has none. */
 wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias, wm_act act);
+#ifdef __cplusplus
+}
+#endif
+
+/* Kernels that opt into > 48 KB of dynamic shared memory. The opt-in is a host call costing several
+ * microseconds, so it is made once per kernel and size, not per launch. */
+enum { WM_SMEM_FA64, WM_SMEM_FA112, WM_SMEM_FA128, WM_SMEM_SCAN, WM_SMEM_GOTC, WM_SMEM_GO0, WM_SMEM_GO1,
+       WM_SMEM_GO2, WM_SMEM_GO3 };
+#ifdef __cplusplus
+extern "C" {
+#endif
+wm_status wm__cuda_smem_optin(wm_backend *be, const void *func, int slot, size_t bytes);
 #ifdef __cplusplus
 }
 #endif

@@ -25,9 +25,10 @@
 #define GR_D 112
 #define GR_DP (GR_D + 8)
 #define GR_WARPS (GR_D / 16)
+#define GR_HP 4 /* 16-column groups per block: 7 groups split 4 + 3 over blockIdx.z */
 
 /* P(T,H,D,D), A(T,H,D,D) for D = 112, k/v bf16 (N, H*D), beta (N, H) fp32 or bf16. */
-__global__ void __launch_bounds__(GR_WARPS * 32)
+__global__ void __launch_bounds__(GR_WARPS * 32, 2)
     gdn_gram_tc_kernel(const bf16 *k, const bf16 *v, const void *beta, int beta_bf16, float *P, float *A, int S, int H,
                        int ldk, int ldv, int s_per)
 {
@@ -36,9 +37,12 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
     float avec = 0.0f; /* v == NULL: thread d < D accumulates A[d] = sum_s beta_s k_s[d] in fp32 */
     const int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int nthr = GR_WARPS * 32;
-    float accP[GR_D / 8][4], accA[GR_D / 8][4];
+    /* blockIdx.z = column half: dp pairs [dp0, dp0 + GR_HP) of the 7 (16-column groups), so a thread
+     * holds 2 x 32 accumulators instead of 2 x 56 and two blocks fit per SM */
+    const int dp0 = blockIdx.z * GR_HP;
+    float accP[2 * GR_HP][4], accA[2 * GR_HP][4];
 #pragma unroll
-    for (int n = 0; n < GR_D / 8; n++)
+    for (int n = 0; n < 2 * GR_HP; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++) accP[n][e] = accA[n][e] = 0.0f;
     /* blockIdx.y = token split: tokens [s_beg, s_end) of the frame; partial sums go to slice y of P/A */
@@ -76,39 +80,44 @@ __global__ void __launch_bounds__(GR_WARPS * 32)
             int tok = 16 * t + (lane & 7) + ((lane >> 4) << 3), dim = 16 * warp + ((lane >> 3) & 1) * 8;
             ldsm_x4_t(a, bks + tok * GR_DP + dim);
 #pragma unroll
-            for (int dp = 0; dp < GR_D / 16; dp++) {
+            for (int q = 0; q < GR_HP; q++) {
+                const int dp = dp0 + q;
+                if (dp >= GR_D / 16) break;
                 uint32_t b[4];
                 int tk = 16 * t + (lane & 7) + ((lane >> 3) & 1) * 8, dm = 16 * dp + ((lane >> 4) & 1) * 8;
                 ldsm_x4_t(b, ks + tk * GR_DP + dm);
-                mma_bf16(accP[2 * dp], a, b[0], b[1]);
-                mma_bf16(accP[2 * dp + 1], a, b[2], b[3]);
+                mma_bf16(accP[2 * q], a, b[0], b[1]);
+                mma_bf16(accP[2 * q + 1], a, b[2], b[3]);
                 if (v) {
                     ldsm_x4_t(b, vs + tk * GR_DP + dm);
-                    mma_bf16(accA[2 * dp], a, b[0], b[1]);
-                    mma_bf16(accA[2 * dp + 1], a, b[2], b[3]);
+                    mma_bf16(accA[2 * q], a, b[0], b[1]);
+                    mma_bf16(accA[2 * q + 1], a, b[2], b[3]);
                 }
             }
         }
-        if (!v && threadIdx.x < GR_D)
+        if (!v && blockIdx.z == 0 && threadIdx.x < GR_D)
             for (int r = 0; r < GR_TOK; r++) avec += bsm[r] * __bfloat162float(ks[r * GR_DP + threadIdx.x]);
     }
     if (!v) {
         int64_t base = ((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D * GR_D;
         int r = 16 * warp + (lane >> 2);
 #pragma unroll
-        for (int n = 0; n < GR_D / 8; n++) {
-            int c = 8 * n + 2 * (lane & 3);
+        for (int n = 0; n < 2 * GR_HP; n++) {
+            int c = 16 * dp0 + 8 * n + 2 * (lane & 3);
+            if (c >= GR_D) break;
             *(float2 *)(P + base + (int64_t)r * GR_D + c) = make_float2(accP[n][0], accP[n][1]);
             *(float2 *)(P + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accP[n][2], accP[n][3]);
         }
-        if (threadIdx.x < GR_D) A[((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D + threadIdx.x] = avec;
+        if (blockIdx.z == 0 && threadIdx.x < GR_D)
+            A[((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D + threadIdx.x] = avec;
         return;
     }
     int64_t base = ((int64_t)blockIdx.y * gridDim.x + blockIdx.x) * GR_D * GR_D;
     int r = 16 * warp + (lane >> 2);
 #pragma unroll
-    for (int n = 0; n < GR_D / 8; n++) {
-        int c = 8 * n + 2 * (lane & 3);
+    for (int n = 0; n < 2 * GR_HP; n++) {
+        int c = 16 * dp0 + 8 * n + 2 * (lane & 3);
+        if (c >= GR_D) break;
         *(float2 *)(P + base + (int64_t)r * GR_D + c) = make_float2(accP[n][0], accP[n][1]);
         *(float2 *)(P + base + (int64_t)(r + 8) * GR_D + c) = make_float2(accP[n][2], accP[n][3]);
         *(float2 *)(A + base + (int64_t)r * GR_D + c) = make_float2(accA[n][0], accA[n][1]);
@@ -181,7 +190,7 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
          * atomics), within the backend's scratch. */
         wm_cuda_ctx *cx = wm__cuda_ctx(be);
         int64_t per = (int64_t)n_frames * H * GR_D * GR_D, perA = (int64_t)n_frames * H * GR_D * Dv; /* floats */
-        int nsplit = (int)((2 * cx->n_sm + n_frames * H - 1) / (n_frames * H));
+        int nsplit = (int)((4 * cx->n_sm + 2 * n_frames * H - 1) / (2 * n_frames * H));
         int64_t fit = (int64_t)(cx->scratch_bytes / ((per + perA) * sizeof(float)));
         if (nsplit > fit) nsplit = (int)fit;
         if (nsplit > (S + GR_TOK - 1) / GR_TOK) nsplit = (S + GR_TOK - 1) / GR_TOK;
@@ -190,7 +199,7 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
         nsplit = (S + s_per - 1) / s_per;
         float *pp = (float *)P->data, *pa = (float *)A->data;
         if (nsplit > 1) { pp = (float *)cx->scratch; pa = pp + nsplit * per; }
-        dim3 grid((unsigned)(n_frames * H), (unsigned)nsplit);
+        dim3 grid((unsigned)(n_frames * H), (unsigned)nsplit, (unsigned)((GR_D / 16 + GR_HP - 1) / GR_HP));
         gdn_gram_tc_kernel<<<grid, GR_WARPS * 32, 0, s>>>((const bf16 *)k->data, v ? (const bf16 *)v->data : NULL, beta->data, bb,
                                                          pp, pa, S, (int)H, (int)Ck, (int)Cv, s_per);
         if (nsplit > 1) {
@@ -335,7 +344,7 @@ extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const 
     if (reverse)
         for (int i = 0; i <= n_chunks; i++) sb.b[i] = bounds[i];
     size_t smem = ((size_t)D * (D + 1) + 2 * (size_t)D * SC_W) * sizeof(float);
-    WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_scan_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_scan_kernel, WM_SMEM_SCAN, smem));
     dim3 grid((unsigned)H, (unsigned)((Dv + SC_W - 1) / SC_W));
     gdn_scan_kernel<<<grid, SC_THREADS, smem, s>>>((const float *)P->data, (const float *)A->data, g->data,
                                                    g->dtype == WM_BF16, init ? (const float *)init->data : NULL,
@@ -534,21 +543,21 @@ extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, cons
     uintptr_t al = (uintptr_t)q->data | (uintptr_t)out->data | (qd ? (uintptr_t)qd->data : 0);
     if (q->dtype == WM_BF16 && out->dtype == WM_BF16 && D == GR_D && Dv == GR_D && (al & 15u) == 0) {
         size_t sm2 = (2 * GR_D + GT_TOK) * GT_DP * sizeof(bf16) + GR_D * sizeof(float);
-        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm2));
+        WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_output_tc_kernel, WM_SMEM_GOTC, sm2));
         gdn_output_tc_kernel<<<(unsigned)(T * H * ((S + GT_TOK - 1) / GT_TOK)), 256, sm2, s>>>(
             (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
             qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H);
     } else if (q->dtype == WM_BF16 && out->dtype == WM_BF16) {
-        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<bf16, bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_output_kernel<bf16, bf16>, WM_SMEM_GO0, smem));
         GO_LAUNCH(bf16, bf16);
     } else if (q->dtype == WM_BF16) {
-        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<bf16, float>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_output_kernel<bf16, float>, WM_SMEM_GO1, smem));
         GO_LAUNCH(bf16, float);
     } else if (out->dtype == WM_BF16) {
-        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<float, bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_output_kernel<float, bf16>, WM_SMEM_GO2, smem));
         GO_LAUNCH(float, bf16);
     } else {
-        WM_CUDA_TRY(be, cudaFuncSetAttribute(gdn_output_kernel<float, float>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_output_kernel<float, float>, WM_SMEM_GO3, smem));
         GO_LAUNCH(float, float);
     }
     WM_CUDA_LAUNCHED(be);
