@@ -58,8 +58,13 @@ wm_status wm_recorder_open(const wm_recorder_params *p, wm_recorder **out, wm_er
     return WM_OK;
 }
 
-wm_status wm_recorder_add_frame(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown, const wm_action *a,
-                                wm_error *err)
+wm_status wm_recorder_add_frame(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown, wm_error *err)
+{
+    return wm_recorder_add_frame_action(r, f, i, shown, NULL, err);
+}
+
+wm_status wm_recorder_add_frame_action(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown, const wm_action *a,
+                                       wm_error *err)
 {
     const uint8_t *rgb = f->rgb + (size_t)i * f->width * f->height * 3;
     wm_status st = wm_sidecar_add_frame(r->sc, f->first_frame + i, f->chunk_index, &f->poses[i], rgb, a);

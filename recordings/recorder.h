@@ -20,10 +20,11 @@ typedef struct wm_recorder_params {
 typedef struct wm_recorder wm_recorder;
 
 wm_status wm_recorder_open(const wm_recorder_params *p, wm_recorder **out, wm_error *err);
-/* Frame i of a batch: pose + world pixels (sidecar) and shown pixels (MP4; NULL = world pixels); the
- * action it was generated with when known (NULL otherwise). */
-wm_status wm_recorder_add_frame(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown_rgb, const wm_action *a,
-                                wm_error *err);
+/* Frame i of a batch: pose + world pixels (sidecar) and shown pixels (MP4; NULL = world pixels). */
+wm_status wm_recorder_add_frame(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown_rgb, wm_error *err);
+/* The same, also recording the action the frame was generated with (live runs). */
+wm_status wm_recorder_add_frame_action(wm_recorder *r, const wm_frames *f, int i, const uint8_t *shown_rgb,
+                                       const wm_action *a, wm_error *err);
 wm_status wm_recorder_add_event(wm_recorder *r, double t_s, int64_t frame, const char *device, const char *name, int value);
 void wm_recorder_flush(wm_recorder *r);
 wm_status wm_recorder_close(wm_recorder *r, wm_error *err);

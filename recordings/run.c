@@ -23,7 +23,7 @@ static wm_status consume(const wm_run_params *p, wm_recorder *rec, const wm_fram
     for (int i = 0; i < f->n && res->n_frames < limit; i++) {
         const uint8_t *rgb = f->rgb + fb * i, *shown = rgb;
         if (p->filter) WM_TRY(p->filter(p->filter_user, rgb, f->width, f->height, f->first_frame + i, &shown, err));
-        if (rec) WM_TRY(wm_recorder_add_frame(rec, f, i, shown, NULL, err));
+        if (rec) WM_TRY(wm_recorder_add_frame(rec, f, i, shown, err));
         res->fnv[res->n_frames++] = wm_fnv1a64(rgb, fb);
     }
     if (rec) wm_recorder_flush(rec);

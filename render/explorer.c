@@ -58,7 +58,7 @@ static wm_status gen_publish(explorer *e, const wm_frames *f, double ms, const d
         e->n_ev = 0;
         pthread_mutex_unlock(&e->mu);
         for (int i = 0; i < f->n; i++)
-            if (wm_recorder_add_frame(e->rec, f, i, NULL, acts ? &acts[i] : NULL, &err) != WM_OK) { gen_fail(e, err.code, err.msg); return err.code; }
+            if (wm_recorder_add_frame_action(e->rec, f, i, NULL, acts ? &acts[i] : NULL, &err) != WM_OK) { gen_fail(e, err.code, err.msg); return err.code; }
         wm_recorder_flush(e->rec);
     }
     size_t fb = (size_t)f->width * f->height * 3;
