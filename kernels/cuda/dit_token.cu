@@ -190,13 +190,12 @@ __global__ void dw_glu_kernel(const T *x, const void *w, const void *b, int pb, 
     }
 }
 
-/* bf16 fast path: block = 8 channel vectors (64 channels of a and the matching 64 of g) x 32 token
- * lanes over ONE whole frame, so the 3x3 neighbourhoods' re-reads stay inside the block (L1) and every
- * input byte crosses L2 once. The 2 x 9 x 64 taps and the biases are staged in shared memory as
- * [tap][channel]: two 16-byte shared loads per tap and 8 channels instead of 16 scattered global loads
- * (the weights' (2M, 9) layout puts a channel's taps together). */
-#define DW_CV 8
-#define DW_LANES 32
+/* bf16 fast path: block = 32 channel vectors (256 channels of a and the matching 256 of g) x 8 token
+ * lanes, 64 tokens per block. The 2 x 9 x 256 taps and the biases are staged once per block in shared
+ * memory as [tap][channel], so each tap is two 16-byte shared loads per 8 channels instead of 16 scattered
+ * global loads (the weights' (2M, 9) layout puts a channel's taps together). */
+#define DW_CV 32
+#define DW_TOK 64
 __global__ void __launch_bounds__(256)
     dw_glu_fast_kernel(const bf16 *x, const void *w, const void *b, int pb, bf16 *y, int gh, int gw, int64_t M, int64_t N)
 {
@@ -216,7 +215,7 @@ __global__ void __launch_bounds__(256)
     const int cv = threadIdx.x % DW_CV, tl = threadIdx.x / DW_CV;
     const int64_t c0 = ch0 + cv * 8;
     if (c0 >= M) return;
-    for (int64_t n = (int64_t)blockIdx.y * S + tl; n < (int64_t)(blockIdx.y + 1) * S; n += DW_LANES) {
+    for (int64_t n = (int64_t)blockIdx.y * DW_TOK + tl; n < N && n < (int64_t)(blockIdx.y + 1) * DW_TOK; n += 8) {
         int64_t f = n / S;
         int r = (int)((n % S) / gw), col = (int)(n % gw);
         float a[8], g[8], v[8];
@@ -264,8 +263,8 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x
     int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * M / (v8 ? 8 : 1), 256, 65535);
-    if (x->dtype == WM_BF16 && v8 && n_frames < 65535) {
-        dim3 g2((unsigned)((M + DW_CV * 8 - 1) / (DW_CV * 8)), (unsigned)n_frames);
+    if (x->dtype == WM_BF16 && v8 && N / DW_TOK < 65535) {
+        dim3 g2((unsigned)((M + DW_CV * 8 - 1) / (DW_CV * 8)), (unsigned)((N + DW_TOK - 1) / DW_TOK));
         dw_glu_fast_kernel<<<g2, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h,
                                                grid_w, M, N);
     } else if (x->dtype == WM_BF16) {

@@ -73,9 +73,15 @@ if has top; then
 fi
 
 if has ncu; then
-  ncu --clock-control none --kernel-name regex:flash_attn --launch-count 1 \
-      --section SpeedOfLight --section Occupancy "$B/wmbench" ops >"$OUT/ncu.log" 2>&1
-  say "ncu: rc=$?"; grep -E 'Duration|Throughput|Achieved Occupancy|Registers' "$OUT/ncu.log" | head -12 | tee -a "$SUMMARY"
+  # NCU_KERNELS: kernel-name regexes (default: the flash-attention kernel); the first launch of each
+  : >"$OUT/ncu.log"
+  for k in ${NCU_KERNELS:-flash_attn}; do
+    ncu --clock-control none --kernel-name "regex:$k" --launch-count 1 --section SpeedOfLight \
+        --section Occupancy --section LaunchStats "$B/wmbench" ops >>"$OUT/ncu.log" 2>&1
+    say "ncu $k: rc=$?"
+  done
+  grep -E '^  [a-z_]+.*\(|Duration|Compute \(SM\)|Memory Throughput|Achieved Occupancy|Block Limit (Registers|Shared)|Registers Per' \
+      "$OUT/ncu.log" | head -60 | tee -a "$SUMMARY"
 fi
 echo "================ summary"
 cat "$SUMMARY"
