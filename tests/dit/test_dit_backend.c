@@ -150,6 +150,8 @@ static void test_bench_stream(void)
         if (c > 1) CHECK_MSG(heap == heap1, "chunk %d: host heap grew by %zd bytes", c, (ssize_t)(heap - heap1));
         if (c > 2) CHECK_MSG(info.arena_peak == peak2, "chunk %d: arena high-water mark grew", c);
         CHECK(info.arena_peak <= info.arena_bytes);
+        const wm_dit_stream *ds = wm_dit_bench_stream(b); /* the chunk's tables stayed cached on the device */
+        CHECK(ds->tab_frames == info.frames && ds->tab_frame0 + info.frames == (c == 0 ? 4 : 4 + 3 * c));
     }
     CHECK(info.steps_done == 10 && info.forwards_per_step == 2 && info.frames == cfg.chunk_size);
     CHECK(wm_dit_bench_stream(b)->n_saved == 10);

@@ -12,6 +12,8 @@
 #include "wm/dit/dit_internal.h"
 #include "wm/dit/rope.h"
 
+#include <string.h>
+
 
 void dt_record(dit_fwd *f, const char *name, const wm_tensor *t)
 {
@@ -108,6 +110,28 @@ static wm_status embed_text(dit_fwd *f, const wm_dit_inputs *in)
     return stage_flush(f, &f->mask, m);
 }
 
+/* Streaming: the six tables as views into the stream's table region; returns 1 when that region already
+ * holds this chunk's tables (same frame offset, frame count and camera rows). */
+static int stream_tables(dit_fwd *f, const wm_dit_inputs *in, wm_tensor **t, const int *cols)
+{
+    wm_dit_stream *st = f->run->stream;
+    char *p = st->tab.data;
+    for (int i = 0; i < 6; i++) {
+        int64_t sh[2] = {f->N, cols[i]};
+        *t[i] = wm_tensor_view(WM_F32, st->tab.device, p, 2, sh);
+        p += (wm_tensor_nbytes(t[i]) + 255) & ~(size_t)255;
+    }
+    if (!dt_live(f)) return 1;
+    int hit = st->tab_frames == f->T && st->tab_frame0 == f->run->frame0 &&
+              !memcmp(st->tab_cam, in->cam, (size_t)f->T * 20 * sizeof(float));
+    if (!hit) { /* mark empty until the rebuild below succeeds */
+        st->tab_frames = 0;
+        st->tab_frame0 = f->run->frame0;
+        memcpy(st->tab_cam, in->cam, (size_t)f->T * 20 * sizeof(float));
+    }
+    return hit;
+}
+
 static wm_status build_tables(dit_fwd *f, const wm_dit_inputs *in)
 {
     const wm_dit_config *g = f->cfg;
@@ -115,7 +139,10 @@ static wm_status build_tables(dit_fwd *f, const wm_dit_inputs *in)
     int frame0 = f->run->variant == WM_DIT_STREAMING ? f->run->frame0 : 0;
     wm_tensor *t[6] = {&f->rope_cos, &f->rope_sin, &f->cam_cos, &f->cam_sin, &f->P, &f->Pinv};
     int cols[6] = {pm, pm, pc, pc, 16, 16};
-    for (int i = 0; i < 6; i++) WM_TRY(dt_new_f32(f, f->N, cols[i], t[i]));
+    int streamed = f->run->variant == WM_DIT_STREAMING && f->run->stream->tab.data;
+    if (streamed && stream_tables(f, in, t, cols)) return WM_OK;
+    if (!streamed)
+        for (int i = 0; i < 6; i++) WM_TRY(dt_new_f32(f, f->N, cols[i], t[i]));
     if (!dt_live(f)) return WM_OK;
     void *h[6];
     for (int i = 0; i < 6; i++) WM_TRY(stage_ptr(f, t[i], &h[i]));
@@ -123,6 +150,7 @@ static wm_status build_tables(dit_fwd *f, const wm_dit_inputs *in)
     wm_dit_rope_tables(f->D, g->rope_theta, frame0, f->T, g->latent_h, g->latent_w, 1, h[2], h[3]);
     wm_dit_ucpe_mats(in->cam, f->T, g->latent_h, g->latent_w, h[4], h[5]);
     for (int i = 0; i < 6; i++) WM_TRY(stage_flush(f, t[i], h[i]));
+    if (streamed) f->run->stream->tab_frames = f->T;
     return WM_OK;
 }
 

@@ -56,6 +56,9 @@ static void carve_all(carver *cv, wm_dit_stream *s)
     cv->off = 0;
     for (int i = 0; i < s->cfg.depth; i++)
         carve_block(cv, &s->cfg, i, s->max_sink_frames, s->max_chunk_frames, &s->blocks[i]);
+    int mx = s->max_sink_frames > s->max_chunk_frames ? s->max_sink_frames : s->max_chunk_frames;
+    int64_t n = (int64_t)(wm_dit_stage_bytes(&s->cfg, mx, 0) + 3) / 4; /* the six tables + alignment */
+    take(cv, WM_F32, 1, &n, &s->tab);
 }
 
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out)
@@ -105,6 +108,7 @@ wm_status wm_dit_stream_create_on(wm_backend *be, const wm_dit_config *cfg, int 
 wm_status wm_dit_stream_zero(wm_dit_stream *s)
 {
     s->n_saved = s->sink_frames = s->prev_frames = 0;
+    s->tab_frames = 0;
     if (!s->be) {
         memset(s->mem, 0, s->mem_bytes);
         return WM_OK;

@@ -20,6 +20,8 @@
 #include "wm/core/log.h"
 #include "wm/core/tensor.h"
 
+#define WM_DIT_MAX_CHUNK_FRAMES 64
+
 typedef struct wm_dit_block_cache {
     wm_tensor M, z, Mc;                              /* GDN states */
     wm_tensor ktail, kctail;                         /* GDN short-conv tails */
@@ -41,9 +43,14 @@ typedef struct wm_dit_stream {
     void *mem;            /* the one cache allocation */
     size_t mem_bytes;
     wm_arena stage;       /* host staging for the tables of one chunk forward */
+    /* The chunk's RoPE / camera RoPE / UCPE tables on the device (fp32, carved from mem): the n_t + 1
+     * forwards of a chunk share them, so they are built and uploaded once per chunk (key: frame0, frames,
+     * camera rows). tab_frames = 0: empty. */
+    wm_tensor tab;
+    int tab_frame0, tab_frames;
+    float tab_cam[WM_DIT_MAX_CHUNK_FRAMES * 20];
 } wm_dit_stream;
 
-#define WM_DIT_MAX_CHUNK_FRAMES 64
 
 /* max_first_chunk: frames of the first (sink) chunk, max_chunk: frames of later chunks. */
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out);
