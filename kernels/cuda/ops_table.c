@@ -32,4 +32,16 @@ const struct wm_ops wm__ops_cuda = {
     .head_renorm = wm_head_renorm_cuda,
     .cfg_combine = wm_cfg_combine_cuda,
     .frame_axpy = wm_frame_axpy_cuda,
+    /* ops_vae.def */
+    .vae_conv3d = wm_vae_conv3d_cuda,
+    .vae_cache_push = wm_vae_cache_push_cuda,
+    .vae_rmsnorm_silu = wm_vae_rmsnorm_silu_cuda,
+    .vae_depth_to_space = wm_vae_depth_to_space_cuda,
+    .vae_space_to_depth = wm_vae_space_to_depth_cuda,
+    .vae_pad_frames = wm_vae_pad_frames_cuda,
+    .vae_channel_affine = wm_vae_channel_affine_cuda,
+    .vae_to_uint8 = wm_vae_to_uint8_cuda,
+    /* ops_text.def */
+    .rope_half = wm_rope_half_cuda,
+    .attention_gqa = wm_attention_gqa_cuda,
 };

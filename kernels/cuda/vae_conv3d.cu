@@ -1,0 +1,276 @@
+/* vae_conv3d on CUDA: stride-1 3-D convolution as an implicit GEMM on bf16 tensor cores (fp32 accumulate).
+ *
+ * GEMM view: y (Co, P) = w (Co, K) . B (K, P), P = T*H*W output positions, K = Ci*kt*kh*kw in PyTorch's
+ * weight order (ci, dt, dh, dw), so the weight tensor is the A operand as it is stored (no repacking).
+ * B is never materialised: each block gathers its (32 x 128) slice of B from x on the fly, resolving
+ * the temporal padding (causal: `left` cache or replicated frame 0; non-causal: clamped frames) and the
+ * spatial padding (zeros or reflect) per element. Channels-first layout makes the P direction the
+ * contiguous one, so a warp gathers 32 consecutive positions of one K row (coalesced apart from edges).
+ *
+ * Block tile 64 (Co) x 128 (positions) x 32 (K), 8 warps as 2 x 4, each warp 32 x 32 = 2 x 4 mma.sync
+ * m16n8k16 tiles. Operands go global -> registers -> shared (double buffered, one __syncthreads per K
+ * step: the gather of step k+1 is in flight while step k multiplies). A fragments come via ldmatrix,
+ * B fragments via ldmatrix.trans (shared B is stored [k][position]). Rows padded by 8 bf16 so the
+ * 8 row addresses of each ldmatrix hit distinct banks.
+ *
+ * Numerics: x/left/w may be fp32 or bf16 but are rounded to bf16 for the tensor cores (the spec's
+ * numerics: bf16 storage, fp32 accumulation); bias and the epilogue are fp32; y is fp32 or bf16.
+ * Every output's sum runs over K in one fixed order whatever T or the tile it falls in, so a frame
+ * convolved in a streaming chunk is bit-identical to the same frame in a whole-clip call.
+ */
+#include "cuda_common.cuh"
+#include "mma.cuh"
+
+#define CV_BM 64
+#define CV_BN 128
+#define CV_BK 32
+#define CV_THREADS 256
+#define CV_AP (CV_BK + 8)  /* padded shared row of A (bf16) */
+#define CV_BP (CV_BN + 8)  /* padded shared row of B (bf16) */
+#define CV_MAX_TAPS 343    /* kt*kh*kw up to 7x7x7 */
+
+typedef struct {
+    const void *x, *left, *w, *bias;
+    void *y;
+    int w_bf16, b_bf16, y_bf16, w_vec, causal, reflect;
+    int Ci, Co, T, H, W, kt, kh, kw, taps, K;
+    int64_t HW, P;
+} cv_args;
+
+/* One tap (dt, dh, dw) packed as dt << 16 | dh << 8 | dw. */
+struct cv_taps { int t[CV_MAX_TAPS]; };
+
+__device__ __forceinline__ int cv_reflect(int i, int n, int reflect)
+{
+    if (i >= 0 && i < n) return i;
+    if (!reflect) return -1;
+    return i < 0 ? -i : 2 * (n - 1) - i;
+}
+
+/* Source of one K row: channel ci's frame base for each padded frame index is resolved per element
+ * (it depends on the column's t), so the row decode keeps only (ci, dt, dh, dw). */
+struct cv_row {
+    int ci, dt, dh, dw, ok;
+};
+
+__device__ __forceinline__ cv_row cv_decode(const cv_args &a, const int *taps, int k)
+{
+    cv_row r;
+    r.ok = k < a.K;
+    r.ci = r.ok ? k / a.taps : 0;
+    int tp = r.ok ? taps[k - r.ci * a.taps] : 0;
+    r.dt = tp >> 16, r.dh = ((tp >> 8) & 255) - a.kh / 2, r.dw = (tp & 255) - a.kw / 2;
+    return r;
+}
+
+/* B element (row, column): x at the padded source location, 0 outside. */
+template <typename TX>
+__device__ __forceinline__ float cv_gather(const cv_args &a, const cv_row &r, int pt, int ph, int pw)
+{
+    if (!r.ok || pt < 0) return 0.0f;
+    int hh = cv_reflect(ph + r.dh, a.H, a.reflect), ww = cv_reflect(pw + r.dw, a.W, a.reflect);
+    if (hh < 0 || ww < 0) return 0.0f;
+    int64_t sp = (int64_t)hh * a.W + ww;
+    const TX *x = (const TX *)a.x;
+    if (a.causal) {
+        int j = pt + r.dt, nl = a.kt - 1;
+        if (j < nl) {
+            if (a.left) return wm_ld((const TX *)a.left, ((int64_t)r.ci * nl + j) * a.HW + sp);
+            return wm_ld(x, (int64_t)r.ci * a.T * a.HW + sp);
+        }
+        return wm_ld(x, ((int64_t)r.ci * a.T + (j - nl)) * a.HW + sp);
+    }
+    int t = pt + r.dt - (a.kt - 1) / 2;
+    t = t < 0 ? 0 : (t >= a.T ? a.T - 1 : t);
+    return wm_ld(x, ((int64_t)r.ci * a.T + t) * a.HW + sp);
+}
+
+/* Registers of one K step: 8 A values (row m = tid/4, k = (tid%4)*8..+8) and 4x4 B values. */
+struct cv_stage {
+    float a[8];
+    float b[4][4];
+};
+
+template <typename TX>
+__device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int co0, int k0, const int (*pos)[3],
+                                        cv_stage &s)
+{
+    int tid = threadIdx.x, m = tid >> 2, kc = (tid & 3) * 8, co = co0 + m;
+    int kb = k0 + kc;
+    if (co < a.Co && a.w_vec && kb + 8 <= a.K) { /* 16-byte bf16 weight load */
+        uint4 u = *(const uint4 *)((const bf16 *)a.w + (int64_t)co * a.K + kb);
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 f = __bfloat1622float2(h[j]);
+            s.a[2 * j] = f.x, s.a[2 * j + 1] = f.y;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            s.a[j] = co < a.Co && kb + j < a.K ? wm_ldp(a.w, a.w_bf16, (int64_t)co * a.K + kb + j) : 0.0f;
+    }
+    int kr = tid >> 5;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        cv_row r = cv_decode(a, taps, k0 + kr + 8 * i);
+#pragma unroll
+        for (int j = 0; j < 4; j++) s.b[i][j] = cv_gather<TX>(a, r, pos[j][0], pos[j][1], pos[j][2]);
+    }
+}
+
+__device__ __forceinline__ void cv_store(const cv_stage &s, bf16 *As, bf16 *Bs)
+{
+    int tid = threadIdx.x, m = tid >> 2, kc = (tid & 3) * 8;
+    uint4 u;
+    uint32_t *p = (uint32_t *)&u;
+#pragma unroll
+    for (int j = 0; j < 4; j++) p[j] = pack_bf16(s.a[2 * j], s.a[2 * j + 1]);
+    *(uint4 *)(As + m * CV_AP + kc) = u;
+    int kr = tid >> 5, lane = tid & 31;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) Bs[(kr + 8 * i) * CV_BP + lane + 32 * j] = __float2bfloat16(s.b[i][j]);
+}
+
+/* The warp's 32 x 32 tile over one 32-deep K slice held in shared memory. */
+__device__ __forceinline__ void cv_mma(const bf16 *As, const bf16 *Bs, int wm, int wn, float (*acc)[4][4])
+{
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int kk = 0; kk < CV_BK; kk += 16) {
+        uint32_t af[2][4], bfr[2][4];
+#pragma unroll
+        for (int mi = 0; mi < 2; mi++)
+            ldsm_x4(af[mi], As + (wm * 32 + mi * 16 + (lane & 15)) * CV_AP + kk + (lane >> 4) * 8);
+#pragma unroll
+        for (int nj = 0; nj < 2; nj++)
+            ldsm_x4_t(bfr[nj], Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * CV_BP + wn * 32 + nj * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++)
+                mma_bf16(acc[mi][ni], af[mi], bfr[ni >> 1][(ni & 1) * 2], bfr[ni >> 1][(ni & 1) * 2 + 1]);
+    }
+}
+
+template <typename TX>
+__global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps tp)
+{
+    __shared__ __align__(16) bf16 As[2][CV_BM * CV_AP];
+    __shared__ __align__(16) bf16 Bs[2][CV_BK * CV_BP];
+    __shared__ int taps[CV_MAX_TAPS];
+    for (int i = threadIdx.x; i < a.taps; i += CV_THREADS) taps[i] = tp.t[i];
+    int co0 = blockIdx.y * CV_BM;
+    int64_t p0 = (int64_t)blockIdx.x * CV_BN;
+    int pos[4][3]; /* (t, h, w) of this thread's 4 gather columns; t = -1 past the end */
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        int64_t p = p0 + lane + 32 * j;
+        int64_t hw = p % a.HW;
+        pos[j][0] = p < a.P ? (int)(p / a.HW) : -1;
+        pos[j][1] = (int)(hw / a.W), pos[j][2] = (int)(hw % a.W);
+    }
+    __syncthreads();
+    float acc[2][4][4] = {};
+    int warp = threadIdx.x >> 5, wm = warp >> 2, wn = warp & 3;
+    int nk = (a.K + CV_BK - 1) / CV_BK;
+    cv_stage st;
+    cv_load<TX>(a, taps, co0, 0, pos, st);
+    for (int kb = 0; kb < nk; kb++) {
+        int buf = kb & 1;
+        cv_store(st, As[buf], Bs[buf]);
+        __syncthreads();
+        if (kb + 1 < nk) cv_load<TX>(a, taps, co0, (kb + 1) * CV_BK, pos, st);
+        cv_mma(As[buf], Bs[buf], wm, wn, acc);
+    }
+    /* Epilogue: thread (g, c) of the mma layout holds rows g, g+8 and columns 2c, 2c+1 of each tile. */
+    int g = lane >> 2, c = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            int co = co0 + wm * 32 + mi * 16 + g + 8 * r;
+            if (co >= a.Co) continue;
+            float bv = a.bias ? wm_ldp(a.bias, a.b_bf16, co) : 0.0f;
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    int64_t p = p0 + wn * 32 + ni * 8 + 2 * c + e;
+                    if (p >= a.P) continue;
+                    float v = acc[mi][ni][2 * r + e] + bv;
+                    if (a.y_bf16) ((bf16 *)a.y)[(int64_t)co * a.P + p] = __float2bfloat16(v);
+                    else ((float *)a.y)[(int64_t)co * a.P + p] = v;
+                }
+        }
+}
+
+static wm_status conv3d_check(wm_backend *be, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                              const wm_tensor *bias, int causal, int reflect, const wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim == 4 && w->ndim == 5 && y->ndim == 4, WM_ERR_SHAPE,
+                "x, y must be (C,T,H,W) and w (Co,Ci,kt,kh,kw)");
+    int64_t Ci = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t Co = w->shape[0], kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
+    WM_OP_CHECK(be, w->shape[1] == Ci, WM_ERR_SHAPE, "w's input channels must equal x's channels");
+    WM_OP_CHECK(be, kt >= 1 && kh % 2 == 1 && kw % 2 == 1, WM_ERR_SHAPE, "spatial kernel must be odd");
+    WM_OP_CHECK(be, kt <= 7 && kh <= 7 && kw <= 7, WM_ERR_UNSUPPORTED, "kernel larger than 7x7x7");
+    WM_OP_CHECK(be, causal || kt % 2 == 1, WM_ERR_SHAPE, "non-causal conv needs an odd temporal kernel");
+    WM_OP_CHECK(be, y->shape[0] == Co && y->shape[1] == T && y->shape[2] == H && y->shape[3] == W,
+                WM_ERR_SHAPE, "y must be (Co,T,H,W)");
+    WM_OP_CHECK(be, T >= 1 && T < (1 << 20) && H < (1 << 20) && W < (1 << 20) && Ci < (1 << 20) && Co < (1 << 20),
+                WM_ERR_SHAPE, "x needs at least one frame and sizes below 2^20");
+    WM_OP_CHECK(be, Ci * kt * kh * kw < (1LL << 30), WM_ERR_LIMIT, "Ci*kt*kh*kw above 2^30");
+    WM_OP_CHECK(be, (T * H * W + CV_BN - 1) / CV_BN < (1LL << 31), WM_ERR_LIMIT, "too many output positions");
+    WM_OP_CHECK(be, !reflect || (H > kh / 2 && W > kw / 2), WM_ERR_SHAPE,
+                "reflect padding needs H, W larger than the padding");
+    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    if (bias) {
+        WM_CUDA_FLOAT(be, bias);
+        WM_OP_CHECK(be, wm_tensor_numel(bias) == Co, WM_ERR_SHAPE, "bias must have Co elements");
+    }
+    if (left) {
+        WM_CUDA_FLOAT(be, left);
+        WM_OP_CHECK(be, left->dtype == x->dtype, WM_ERR_DTYPE, "left must have x's dtype");
+        WM_OP_CHECK(be, causal, WM_ERR_INVALID_ARG, "left context only for causal convs");
+        WM_OP_CHECK(be, left->ndim == 4 && left->shape[0] == Ci && left->shape[1] == kt - 1 &&
+                            left->shape[2] == H && left->shape[3] == W,
+                    WM_ERR_SHAPE, "left must be (Ci,kt-1,H,W)");
+    }
+    return WM_OK;
+}
+
+extern "C" wm_status wm_vae_conv3d_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y)
+{
+    WM_TRY(conv3d_check(be, x, left, w, bias, causal, reflect, y));
+    cv_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x->data, a.left = left && w->shape[2] > 1 ? left->data : NULL, a.w = w->data;
+    a.bias = bias ? bias->data : NULL, a.y = y->data;
+    a.w_bf16 = w->dtype == WM_BF16, a.b_bf16 = bias && bias->dtype == WM_BF16, a.y_bf16 = y->dtype == WM_BF16;
+    a.causal = causal, a.reflect = reflect;
+    a.Ci = (int)x->shape[0], a.T = (int)x->shape[1], a.H = (int)x->shape[2], a.W = (int)x->shape[3];
+    a.Co = (int)w->shape[0], a.kt = (int)w->shape[2], a.kh = (int)w->shape[3], a.kw = (int)w->shape[4];
+    a.taps = a.kt * a.kh * a.kw;
+    a.K = a.Ci * a.taps, a.HW = (int64_t)a.H * a.W, a.P = a.HW * a.T;
+    a.w_vec = a.w_bf16 && a.K % 8 == 0 && ((uintptr_t)w->data & 15u) == 0;
+    cv_taps tp;
+    for (int i = 0; i < a.taps; i++) {
+        int dt = i / (a.kh * a.kw), dh = i / a.kw % a.kh, dw = i % a.kw;
+        tp.t[i] = dt << 16 | dh << 8 | dw;
+    }
+    dim3 grid((unsigned)((a.P + CV_BN - 1) / CV_BN), (unsigned)((a.Co + CV_BM - 1) / CV_BM));
+    WM_OP_CHECK(be, grid.y <= 65535, WM_ERR_LIMIT, "too many output channels");
+    cudaStream_t s = wm__cuda_stream(be);
+    if (x->dtype == WM_BF16) conv3d_kernel<bf16><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    else conv3d_kernel<float><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}

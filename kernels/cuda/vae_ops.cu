@@ -1,0 +1,317 @@
+/* VAE data-movement and per-channel ops on CUDA (kernels/ops_vae.def, everything but vae_conv3d):
+ * cache push, channel RMSNorm + SiLU, depth-to-space, space-to-depth with group mean, frame padding,
+ * channel affine, uint8 conversion.
+ *
+ * All are memory bound and touch each element once, so they are written as one thread per OUTPUT
+ * element with a grid-stride loop: consecutive threads write consecutive addresses of the row-major
+ * output (coalesced stores, no write conflicts) and gather their source by the same index map as the
+ * CPU reference. Tensors are read through gld()/gst(), which branch on a grid-uniform bf16 flag rather
+ * than multiplying template instances (CI compiles on 2 cores). Arithmetic is fp32.
+ * RMSNorm reduces over the slow channel axis: a thread owns one position and walks the C rows, so every
+ * channel step is a coalesced row read across the warp (C <= 1024 in the VAE: 2 reads per element).
+ * vae_cache_push runs in two stream-ordered phases: old frames that survive move to the front with
+ * cudaMemcpy2DAsync (frame by frame in ascending order when source and destination overlap), or a
+ * fresh cache's front is filled with x's frame 0; then a kernel writes x's newest frames behind them.
+ * So no kernel reads what another thread of it writes.
+ */
+#include "cuda_common.cuh"
+
+__device__ __forceinline__ float gld(const void *p, int bf, int64_t i)
+{
+    return bf ? __bfloat162float(((const bf16 *)p)[i]) : ((const float *)p)[i];
+}
+__device__ __forceinline__ void gst(void *p, int bf, int64_t i, float v)
+{
+    if (bf) ((bf16 *)p)[i] = __float2bfloat16(v);
+    else ((float *)p)[i] = v;
+}
+#define BF(t) ((t)->dtype == WM_BF16)
+#define GRID(n) wm_grid1d((n), 256, 1 << 20), 256, 0, wm__cuda_stream(be)
+#define FOR_I(n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+/* ---- rmsnorm over channels ---- */
+
+__global__ void vae_rms_kernel(const void *x, int xb, void *y, int yb, int64_t C, int64_t P, float eps, int silu)
+{
+    FOR_I(P) {
+        float ss = 0.0f;
+        for (int64_t c = 0; c < C; c++) {
+            float v = gld(x, xb, c * P + i);
+            ss += v * v;
+        }
+        float inv = 1.0f / sqrtf(ss / (float)C + eps);
+        for (int64_t c = 0; c < C; c++) {
+            float v = gld(x, xb, c * P + i) * inv;
+            gst(y, yb, c * P + i, silu ? v / (1.0f + expf(-v)) : v);
+        }
+    }
+}
+
+extern "C" wm_status wm_vae_rmsnorm_silu_cuda(wm_backend *be, const wm_tensor *x, float eps, int silu, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim >= 2 && wm_tensor_same_shape(x, y), WM_ERR_SHAPE, "x, y must be (C, ...) alike");
+    WM_OP_CHECK(be, x->data != y->data || x->dtype == y->dtype, WM_ERR_DTYPE, "in-place needs x and y of one dtype");
+    int64_t C = x->shape[0], P = wm_tensor_numel(x) / C;
+    if (P == 0) return WM_OK;
+    vae_rms_kernel<<<GRID(P)>>>(x->data, BF(x), y->data, BF(y), C, P, eps, silu);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---- channel affine ---- */
+
+__global__ void vae_affine_kernel(const void *x, int xb, const void *mul, const void *add, int pb, void *y, int yb,
+                                  int64_t n, int64_t P)
+{
+    FOR_I(n) {
+        int64_t c = i / P;
+        float m = mul ? wm_ldp(mul, pb, c) : 1.0f, a = add ? wm_ldp(add, pb, c) : 0.0f;
+        gst(y, yb, i, gld(x, xb, i) * m + a);
+    }
+}
+
+extern "C" wm_status wm_vae_channel_affine_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *mul,
+                                                const wm_tensor *add, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim >= 1 && wm_tensor_same_shape(x, y), WM_ERR_SHAPE, "x, y must be (C, ...) alike");
+    WM_OP_CHECK(be, x->data != y->data || x->dtype == y->dtype, WM_ERR_DTYPE, "in-place needs x and y of one dtype");
+    int64_t C = x->shape[0], n = wm_tensor_numel(x);
+    if (mul) {
+        WM_CUDA_FLOAT(be, mul);
+        WM_OP_CHECK(be, wm_tensor_numel(mul) == C, WM_ERR_SHAPE, "mul must have C elements");
+    }
+    if (add) {
+        WM_CUDA_FLOAT(be, add);
+        WM_OP_CHECK(be, wm_tensor_numel(add) == C, WM_ERR_SHAPE, "add must have C elements");
+    }
+    WM_OP_CHECK(be, !mul || !add || mul->dtype == add->dtype, WM_ERR_DTYPE, "mul and add must have one dtype");
+    if (n == 0) return WM_OK;
+    int pb = (mul && BF(mul)) || (add && BF(add));
+    vae_affine_kernel<<<GRID(n)>>>(x->data, BF(x), mul ? mul->data : NULL, add ? add->data : NULL, pb, y->data, BF(y),
+                                   n, n / C);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---- depth-to-space / space-to-depth ---- */
+
+__device__ __forceinline__ int64_t sub_index(int64_t it, int64_t ih, int64_t iw, int64_t sh, int64_t sw, int w_major)
+{
+    return w_major ? (it * sw + iw) * sh + ih : (it * sh + ih) * sw + iw;
+}
+
+typedef struct {
+    int64_t Cs, T, H, W, To, Ho, Wo, st, sh, sw, trim, group, n;
+    int w_major, acc;
+} shuf_args;
+
+__global__ void d2s_kernel(const void *x, int xb, void *y, int yb, int64_t total, shuf_args s)
+{
+    FOR_I(total) {
+        int64_t wo = i % s.Wo, r = i / s.Wo, ho = r % s.Ho;
+        r /= s.Ho;
+        int64_t to = r % s.To, cy = r / s.To, ch = cy % s.Cs;
+        int64_t tf = to + s.trim, t = tf / s.st, it = tf % s.st;
+        int64_t src = ch * s.n + sub_index(it, ho % s.sh, wo % s.sw, s.sh, s.sw, s.w_major);
+        float v = gld(x, xb, ((src * s.T + t) * s.H + ho / s.sh) * s.W + wo / s.sw);
+        gst(y, yb, i, s.acc ? gld(y, yb, i) + v : v);
+    }
+}
+
+extern "C" wm_status wm_vae_depth_to_space_cuda(wm_backend *be, const wm_tensor *x, int st, int sh, int sw,
+                                                int w_major, int trim, int accumulate, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && st >= 1 && sh >= 1 && sw >= 1, WM_ERR_SHAPE,
+                "x, y must be (C,T,H,W), strides >= 1");
+    int64_t n = (int64_t)st * sh * sw, Cs = x->shape[0] / n, T = x->shape[1], H = x->shape[2], W = x->shape[3];
+    WM_OP_CHECK(be, x->shape[0] % n == 0 && Cs > 0, WM_ERR_SHAPE, "x's channels must be a multiple of st*sh*sw");
+    WM_OP_CHECK(be, trim >= 0 && trim < T * st, WM_ERR_SHAPE, "trim must leave at least one frame");
+    WM_OP_CHECK(be, y->shape[0] % Cs == 0 && y->shape[1] == T * st - trim && y->shape[2] == H * sh &&
+                        y->shape[3] == W * sw,
+                WM_ERR_SHAPE, "y must be (Cs*r, T*st-trim, H*sh, W*sw)");
+    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    shuf_args s = {Cs, T, H, W, T * st - trim, H * sh, W * sw, st, sh, sw, trim, 1, n, w_major, accumulate};
+    int64_t total = wm_tensor_numel(y);
+    if (total == 0) return WM_OK;
+    d2s_kernel<<<GRID(total)>>>(x->data, BF(x), y->data, BF(y), total, s);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* Here T, H, W are the OUTPUT (coarse) sizes; x is (C, T*st, H*sh, W*sw). */
+__global__ void s2d_kernel(const void *x, int xb, void *y, int yb, int64_t total, shuf_args s)
+{
+    int64_t Ti = s.T * s.st, Hi = s.H * s.sh, Wi = s.W * s.sw;
+    float inv = 1.0f / (float)s.group;
+    FOR_I(total) {
+        int64_t w = i % s.W, r = i / s.W, h = r % s.H;
+        r /= s.H;
+        int64_t t = r % s.T, k = r / s.T;
+        float acc = 0.0f;
+        for (int64_t g = 0; g < s.group; g++) {
+            int64_t cs = k * s.group + g, ch = cs / s.n, sub = cs % s.n, it, ih, iw;
+            if (s.w_major) { it = sub / (s.sw * s.sh); iw = sub / s.sh % s.sw; ih = sub % s.sh; }
+            else { it = sub / (s.sh * s.sw); ih = sub / s.sw % s.sh; iw = sub % s.sw; }
+            acc += gld(x, xb, ((ch * Ti + t * s.st + it) * Hi + h * s.sh + ih) * Wi + w * s.sw + iw);
+        }
+        float v = s.group == 1 ? acc : acc * inv;
+        gst(y, yb, i, s.acc ? gld(y, yb, i) + v : v);
+    }
+}
+
+extern "C" wm_status wm_vae_space_to_depth_cuda(wm_backend *be, const wm_tensor *x, int st, int sh, int sw,
+                                                int w_major, int group, int accumulate, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && st >= 1 && sh >= 1 && sw >= 1 && group >= 1, WM_ERR_SHAPE,
+                "x, y must be (C,T,H,W), strides and group >= 1");
+    int64_t n = (int64_t)st * sh * sw, C = x->shape[0];
+    WM_OP_CHECK(be, x->shape[1] % st == 0 && x->shape[2] % sh == 0 && x->shape[3] % sw == 0, WM_ERR_SHAPE,
+                "x's T, H, W must be multiples of the strides");
+    WM_OP_CHECK(be, (C * n) % group == 0, WM_ERR_SHAPE, "C*st*sh*sw must be a multiple of group");
+    WM_OP_CHECK(be, y->shape[0] == C * n / group && y->shape[1] == x->shape[1] / st &&
+                        y->shape[2] == x->shape[2] / sh && y->shape[3] == x->shape[3] / sw,
+                WM_ERR_SHAPE, "y must be (C*st*sh*sw/group, T/st, H/sh, W/sw)");
+    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    shuf_args s = {C, y->shape[1], y->shape[2], y->shape[3], 0, 0, 0, st, sh, sw, 0, group, n, w_major, accumulate};
+    int64_t total = wm_tensor_numel(y);
+    if (total == 0) return WM_OK;
+    s2d_kernel<<<GRID(total)>>>(x->data, BF(x), y->data, BF(y), total, s);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---- frame padding, cache push ---- */
+
+/* y (C, Ty, HW) frame f of channel c = x (C, Tx, HW) frame max(f - n, 0): pad (n copies of frame 0). */
+__global__ void pad_kernel(const void *x, int xb, void *y, int yb, int64_t total, int64_t Tx, int64_t Ty, int64_t HW,
+                           int64_t n)
+{
+    FOR_I(total) {
+        int64_t p = i % HW, r = i / HW, f = r % Ty, c = r / Ty, t = f - n < 0 ? 0 : f - n;
+        gst(y, yb, i, gld(x, xb, (c * Tx + t) * HW + p));
+    }
+}
+
+extern "C" wm_status wm_vae_pad_frames_cuda(wm_backend *be, const wm_tensor *x, int n, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && n >= 0 && x->shape[1] >= 1, WM_ERR_SHAPE,
+                "x, y must be (C,T,H,W), n >= 0");
+    int64_t C = x->shape[0], T = x->shape[1], HW = x->shape[2] * x->shape[3];
+    WM_OP_CHECK(be, y->shape[0] == C && y->shape[1] == T + n && y->shape[2] == x->shape[2] &&
+                        y->shape[3] == x->shape[3],
+                WM_ERR_SHAPE, "y must be (C,T+n,H,W)");
+    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    int64_t total = wm_tensor_numel(y);
+    if (total == 0) return WM_OK;
+    pad_kernel<<<GRID(total)>>>(x->data, BF(x), y->data, BF(y), total, T, T + n, HW, n);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* cache (C, n, HW) frames [keep, n) := x (C, T, HW) frames [T - (n - keep), T), the newest frames. */
+__global__ void cache_tail_kernel(void *cd, const void *xd, int bf, int64_t total, int64_t n, int64_t T, int64_t HW,
+                                  int64_t keep)
+{
+    FOR_I(total) {
+        int64_t p = i % HW, r = i / HW, j = r % (n - keep), c = r / (n - keep);
+        gst(cd, bf, (c * n + keep + j) * HW + p, gld(xd, bf, (c * T + T - (n - keep) + j) * HW + p));
+    }
+}
+
+/* cache (C, n, HW) frames [0, keep) := x's frame 0 (fresh cache: n copies of frame 0, then shifted). */
+__global__ void cache_fill_kernel(void *cd, const void *xd, int bf, int64_t total, int64_t n, int64_t T, int64_t HW,
+                                  int64_t keep)
+{
+    FOR_I(total) {
+        int64_t p = i % HW, r = i / HW, j = r % keep, c = r / keep;
+        gst(cd, bf, (c * n + j) * HW + p, gld(xd, bf, c * T * HW + p));
+    }
+}
+
+extern "C" wm_status wm_vae_cache_push_cuda(wm_backend *be, wm_tensor *cache, const wm_tensor *x, int fresh)
+{
+    WM_CUDA_FLOAT(be, cache);
+    WM_CUDA_FLOAT(be, x);
+    WM_OP_CHECK(be, cache->dtype == x->dtype, WM_ERR_DTYPE, "cache and x must have one dtype");
+    WM_OP_CHECK(be, cache->ndim == 4 && x->ndim == 4 && x->shape[1] >= 1 && cache->shape[0] == x->shape[0] &&
+                        cache->shape[2] == x->shape[2] && cache->shape[3] == x->shape[3],
+                WM_ERR_SHAPE, "cache (C,n,H,W) and x (C,T,H,W) must agree on C, H, W");
+    int64_t C = x->shape[0], T = x->shape[1], n = cache->shape[1], HW = x->shape[2] * x->shape[3];
+    if (C == 0 || n == 0 || HW == 0) return WM_OK;
+    int bf = BF(x);
+    size_t es = bf ? 2 : 4;
+    int64_t keep = T >= n ? 0 : n - T; /* old frames that stay, shifted to the front */
+    cudaStream_t s = wm__cuda_stream(be);
+    if (keep && fresh) {
+        cache_fill_kernel<<<GRID(C * keep * HW)>>>(cache->data, x->data, bf, C * keep * HW, n, T, HW, keep);
+        WM_CUDA_LAUNCHED(be);
+    } else if (keep) { /* shift frames [n-keep, n) to [0, keep): rows of keep*HW, pitch n*HW; front <= back */
+        size_t row = (size_t)(keep * HW) * es, pitch = (size_t)(n * HW) * es;
+        char *base = (char *)cache->data;
+        if ((n - keep) >= keep) { /* no overlap inside a channel's row */
+            WM_CUDA_TRY(be, cudaMemcpy2DAsync(base, pitch, base + (size_t)((n - keep) * HW) * es, pitch, row,
+                                              (size_t)C, cudaMemcpyDeviceToDevice, s));
+        } else { /* overlapping: move frame by frame in ascending order (each copy reads a later frame) */
+            for (int64_t j = 0; j < keep; j++)
+                WM_CUDA_TRY(be, cudaMemcpy2DAsync(base + (size_t)(j * HW) * es, pitch,
+                                                  base + (size_t)((n - keep + j) * HW) * es, pitch, (size_t)HW * es,
+                                                  (size_t)C, cudaMemcpyDeviceToDevice, s));
+        }
+    }
+    cache_tail_kernel<<<GRID(C * (n - keep) * HW)>>>(cache->data, x->data, bf, C * (n - keep) * HW, n, T, HW, keep);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---- uint8 ---- */
+
+__global__ void u8_kernel(const void *x, int xb, uint8_t *y, int64_t C, int64_t P)
+{
+    FOR_I(C * P) { /* i indexes y (P, C) */
+        int64_t c = i % C, p = i / C;
+        float v = gld(x, xb, c * P + p) * 127.5f + 127.5f;
+        v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+        y[i] = v == v ? (uint8_t)v : 0;
+    }
+}
+
+/* y may be a device tensor, or a host tensor (display/recording): then the bytes go through a
+ * stream-ordered temporary and the call returns when they have arrived. */
+extern "C" wm_status wm_vae_to_uint8_cuda(wm_backend *be, const wm_tensor *x, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_OP_CHECK(be, y->dtype == WM_U8, WM_ERR_DTYPE, "y must be a U8 tensor");
+    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && y->shape[0] == x->shape[1] && y->shape[1] == x->shape[2] &&
+                        y->shape[2] == x->shape[3] && y->shape[3] == x->shape[0],
+                WM_ERR_SHAPE, "x (C,T,H,W) -> y (T,H,W,C)");
+    int64_t C = x->shape[0], P = x->shape[1] * x->shape[2] * x->shape[3];
+    if (C * P == 0) return WM_OK;
+    cudaStream_t s = wm__cuda_stream(be);
+    if (y->device == WM_DEVICE_CUDA) {
+        u8_kernel<<<GRID(C * P)>>>(x->data, BF(x), (uint8_t *)y->data, C, P);
+        WM_CUDA_LAUNCHED(be);
+        return WM_OK;
+    }
+    void *tmp = NULL;
+    WM_CUDA_TRY(be, cudaMallocAsync(&tmp, (size_t)(C * P), s));
+    u8_kernel<<<GRID(C * P)>>>(x->data, BF(x), (uint8_t *)tmp, C, P);
+    wm_status st = wm__cuda_launch_check(be, __func__);
+    cudaError_t e = st == WM_OK ? cudaMemcpyAsync(y->data, tmp, (size_t)(C * P), cudaMemcpyDeviceToHost, s)
+                                : cudaSuccess;
+    cudaError_t e2 = cudaFreeAsync(tmp, s);
+    if (st != WM_OK) return st;
+    if (e != cudaSuccess) return wm__cuda_fail(be, __func__, "cudaMemcpyAsync", e);
+    if (e2 != cudaSuccess) return wm__cuda_fail(be, __func__, "cudaFreeAsync", e2);
+    WM_CUDA_TRY(be, cudaStreamSynchronize(s));
+    return WM_OK;
+}

@@ -1,0 +1,135 @@
+/* Parity of the Gemma-2 text CUDA ops (kernels/ops_text.def) against the CPU references (label gpu).
+ *
+ * rope_half: odd token count and small head dim, out of place and in place (as wm/text calls it).
+ * attention_gqa: a small odd config (37 tokens, 4 query / 2 kv heads, head dim 24) and the real one (300
+ * tokens, 8 / 4 heads, head dim 256, scale 1/16, soft-cap 50), each without and with a sliding window,
+ * with a key mask whose first keys are off (so the first queries see no key at all and must come out as
+ * zeros) and the prompt-padding pattern (trailing keys off). The CPU oracle works in double.
+ * Tolerances: fp32 tensors 1e-4 elementwise (relative, with 1e-4 of the output RMS as floor) and 2e-5
+ * relative L2 (fp32 online softmax with fast exp); bf16 tensors 1e-2 and 5e-3 (one bf16 rounding of the
+ * output). Outputs are poisoned (NaN) first. Exit 77 without a GPU. Usage: test_cuda_text_ops [--quick].
+ */
+#include "cuda_parity.h"
+
+static cp_ctx C_;
+static cp_ctx *c = &C_;
+
+typedef struct {
+    float *h;
+    wm_tensor ht, dt;
+} tp;
+
+static tp mk(wm_dtype dt, float scale, int64_t rows, int64_t cols)
+{
+    tp t;
+    int64_t sh[2] = {rows, cols};
+    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 2, sh);
+    size_t n = (size_t)(rows * cols);
+    t.h = scale >= 0 ? cp_rand(c, n, scale, dt) : calloc(n ? n : 1, sizeof(float));
+    t.ht.data = t.h;
+    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, 2, sh);
+    return t;
+}
+#define OUT(dt, r, k) mk(dt, -1.0f, r, k)
+
+static void rel(tp *t)
+{
+    free(t->h);
+    cp_free(c, &t->dt);
+}
+
+static void cmp(const char *label, tp *o, float tol, double l2)
+{
+    size_t n = (size_t)wm_tensor_numel(&o->ht);
+    float *got = cp_read(c, &o->dt);
+    double r2 = 0;
+    for (size_t i = 0; i < n; i++) r2 += (double)o->h[i] * o->h[i];
+    float rms = n ? (float)sqrt(r2 / n) : 0.0f;
+    CHECK(cp_compare(label, got, o->h, n, tol * rms + 1e-7f, tol, l2));
+    free(got);
+}
+
+static void t_rope(wm_dtype dt)
+{
+    int64_t N = 37, H = 3, D = 10, half = D / 2;
+    char lab[96];
+    for (int inplace = 0; inplace < 2; inplace++) {
+        tp x = mk(dt, 1.0f, N, H * D), cs = mk(WM_F32, 1.0f, N, half), sn = mk(WM_F32, 1.0f, N, half);
+        for (int64_t i = 0; i < N * half; i++) { /* a real rotation: cos^2 + sin^2 = 1 */
+            float a = 0.37f * (float)i;
+            cs.h[i] = cosf(a), sn.h[i] = sinf(a);
+        }
+        wm_tensor csd = cp_dev(c, WM_F32, cs.h, 2, (int64_t[]){N, half}), snd = cp_dev(c, WM_F32, sn.h, 2, (int64_t[]){N, half});
+        tp y = OUT(dt, N, H * D);
+        CP_OK(c->cpu, wm_rope_half(c->cpu, &x.ht, &cs.ht, &sn.ht, (int)H, &y.ht));
+        CP_OK(c->gpu, wm_rope_half(c->gpu, &x.dt, &csd, &snd, (int)H, inplace ? &x.dt : &y.dt));
+        if (inplace) { wm_tensor t = y.dt; y.dt = x.dt; x.dt = t; }
+        snprintf(lab, sizeof lab, "rope_half%s %s", inplace ? " in-place" : "", dt == WM_BF16 ? "bf16" : "fp32");
+        cmp(lab, &y, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
+        cp_free(c, &csd);
+        cp_free(c, &snd);
+        rel(&x); rel(&cs); rel(&sn); rel(&y);
+    }
+}
+
+typedef struct {
+    int N, H, Hkv, D, window;
+    float scale, softcap;
+    const char *name;
+} attn_cfg;
+
+static void t_attn(const attn_cfg *g, wm_dtype dt, int mask_kind)
+{
+    int64_t N = g->N, Cq = (int64_t)g->H * g->D, Ck = (int64_t)g->Hkv * g->D;
+    /* q scaled so soft-capping is active on some logits (|s| near the cap) */
+    tp q = mk(dt, 3.0f, N, Cq), k = mk(dt, 1.0f, N, Ck), v = mk(dt, 1.0f, N, Ck), o = OUT(dt, N, Cq);
+    float *m = malloc(sizeof(float) * (size_t)N);
+    for (int64_t j = 0; j < N; j++) /* 1: first 3 keys off (queries 0..2 see nothing); 2: trailing padding */
+        m[j] = mask_kind == 1 ? (j >= 3 && j % 7 != 5) : mask_kind == 2 ? (j < N - N / 4) : 1.0f;
+    uint8_t *mh = malloc((size_t)N);
+    for (int64_t j = 0; j < N; j++) mh[j] = m[j] != 0.0f;
+    wm_tensor mht = wm_tensor_view(WM_U8, WM_DEVICE_CPU, mh, 1, (int64_t[]){N});
+    wm_tensor mdt = cp_dev(c, WM_U8, m, 1, (int64_t[]){N});
+    const wm_tensor *mc = mask_kind ? &mht : NULL, *md = mask_kind ? &mdt : NULL;
+    CP_OK(c->cpu, wm_attention_gqa(c->cpu, &q.ht, &k.ht, &v.ht, mc, g->H, g->Hkv, g->scale, g->softcap, g->window, &o.ht));
+    CP_OK(c->gpu, wm_attention_gqa(c->gpu, &q.dt, &k.dt, &v.dt, md, g->H, g->Hkv, g->scale, g->softcap, g->window, &o.dt));
+    char lab[160];
+    snprintf(lab, sizeof lab, "attention_gqa %s win%d mask%d %s", g->name, g->window, mask_kind,
+             dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &o, dt == WM_BF16 ? 1e-2f : 1e-4f, dt == WM_BF16 ? 5e-3 : 2e-5);
+    if (mask_kind == 1) { /* queries without a visible key are exact zeros */
+        float *got = cp_read(c, &o.dt);
+        int zeros = 1;
+        for (int64_t i = 0; i < 3 * Cq; i++) zeros &= got[i] == 0.0f;
+        CHECK_MSG(zeros, "%s: queries 0..2 must be zero", lab);
+        free(got);
+    }
+    cp_free(c, &mdt);
+    free(m); free(mh);
+    rel(&q); rel(&k); rel(&v); rel(&o);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    int rc = cp_init(c, 0x5eed7e47);
+    if (rc) return rc;
+    t_rope(WM_F32);
+    t_rope(WM_BF16);
+    const attn_cfg cfgs[] = {
+        {37, 4, 2, 24, 0, 0.2f, 50.0f, "small"},
+        {37, 4, 2, 24, 5, 0.2f, 50.0f, "small"},
+        {37, 6, 6, 40, 0, 0.15f, 0.0f, "small MHA no-cap"},
+        {300, 8, 4, 256, 0, 0.0625f, 50.0f, "gemma2-2b"},
+        {300, 8, 4, 256, 64, 0.0625f, 50.0f, "gemma2-2b"},
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        if (quick && cfgs[i].N >= 300 && cfgs[i].window) continue;
+        for (int mk_ = 0; mk_ < 3; mk_++) {
+            t_attn(&cfgs[i], WM_F32, mk_);
+            t_attn(&cfgs[i], WM_BF16, mk_);
+        }
+    }
+    cp_fini(c);
+    TEST_MAIN_END();
+}

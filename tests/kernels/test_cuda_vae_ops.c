@@ -1,0 +1,283 @@
+/* Parity of the VAE CUDA ops (kernels/ops_vae.def) against the fp32 CPU references (label gpu).
+ *
+ * vae_conv3d: odd small shapes (Co not a multiple of the 64-channel tile, positions not a multiple of the
+ * 128-position tile, K not a multiple of 8 or 32), causal with and without the `left` cache, non-causal,
+ * zeros and reflect padding, 1x1x1, bf16 and fp32 tensors, plus one decoder-sized layer (128 -> 128
+ * channels, 3 frames at 44x80). Inputs are rounded to bf16 before both sides see them, because the CUDA
+ * conv feeds bf16 tensor cores: then only the summation order differs, and fp32 outputs must agree to
+ * 1e-4 (elementwise, relative, with 1e-4 of the output RMS as floor; rel-L2 2e-5). bf16 outputs 1e-2.
+ * Unrounded fp32 inputs (rounded on the device) are held to 1e-2. Streaming: a conv over 2 + 3 frames
+ * with cache pushes between chunks must equal the whole 5-frame conv BIT FOR BIT (the fixed-order-sum
+ * property docs/vae.md relies on).
+ * The data-movement ops are exact in fp32 (1e-6) and within bf16 rounding (1e-2) in bf16.
+ * Outputs are poisoned (NaN) before every run. Exit 77 without a GPU. Usage: test_cuda_vae_ops [--quick].
+ */
+#include "cuda_parity.h"
+
+typedef struct {
+    float *h;
+    wm_tensor ht, dt;
+} tp;
+
+static cp_ctx C_;
+static cp_ctx *c = &C_;
+
+/* Random input (scale >= 0; values rounded to bf16 when round_bf16) or poisoned output (scale < 0). */
+static tp mk_r(wm_dtype dt, float scale, int round_bf16, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+               int64_t d4)
+{
+    tp t;
+    int64_t sh[5] = {d0, d1, d2, d3, d4};
+    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, ndim, sh);
+    size_t n = (size_t)wm_tensor_numel(&t.ht);
+    t.h = scale >= 0 ? cp_rand(c, n, scale, round_bf16 ? WM_BF16 : dt) : calloc(n ? n : 1, sizeof(float));
+    t.ht.data = t.h;
+    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, ndim, sh);
+    return t;
+}
+#define MK(dt, scale, ...) mk_r(dt, scale, 1, __VA_ARGS__)
+#define OUT(dt, ...) mk_r(dt, -1.0f, 0, __VA_ARGS__)
+
+static void upd(tp *t) /* upload the host values to the device copy (same values on both sides) */
+{
+    size_t n = (size_t)wm_tensor_numel(&t->ht), nb = wm_tensor_nbytes(&t->dt);
+    void *b = malloc(nb ? nb : 1);
+    WM_ASSERT(wm_convert_from_f32(t->dt.dtype, t->h, b, n) == 0);
+    WM_ASSERT(wm_backend_upload(c->gpu, t->dt.data, b, nb) == WM_OK);
+    free(b);
+}
+
+static void rel(tp *t)
+{
+    free(t->h);
+    cp_free(c, &t->dt);
+}
+
+/* Elementwise |d| <= tol |ref| + tol * rms(ref), and relative L2 <= l2. */
+static void cmp(const char *label, tp *o, float tol, double l2)
+{
+    size_t n = (size_t)wm_tensor_numel(&o->ht);
+    float *got = cp_read(c, &o->dt);
+    double r2 = 0;
+    for (size_t i = 0; i < n; i++) r2 += (double)o->h[i] * o->h[i];
+    float rms = n ? (float)sqrt(r2 / n) : 0.0f;
+    CHECK(cp_compare(label, got, o->h, n, tol * rms + 1e-6f, tol, l2));
+    free(got);
+}
+#define TOL(dt) ((dt) == WM_BF16 ? 1e-2f : 1e-6f)
+#define L2(dt) ((dt) == WM_BF16 ? 5e-3 : 1e-6)
+
+typedef struct {
+    int Ci, Co, T, H, W, kt, kh, kw, causal, use_left, reflect;
+    wm_dtype x, w, y;
+    int round; /* inputs rounded to bf16 (exact on the tensor cores) */
+    const char *name;
+} conv_case;
+
+static void t_conv(const conv_case *k)
+{
+    tp x = mk_r(k->x, 1.0f, k->round, 4, k->Ci, k->T, k->H, k->W, 0);
+    tp w = mk_r(k->w, 1.0f / sqrtf((float)(k->Ci * k->kt * k->kh * k->kw)), k->round, 5, k->Co, k->Ci, k->kt, k->kh,
+                k->kw);
+    tp b = mk_r(k->w, 0.5f, k->round, 1, k->Co, 0, 0, 0, 0);
+    tp l = mk_r(k->x, 1.0f, k->round, 4, k->Ci, k->kt > 1 ? k->kt - 1 : 1, k->H, k->W, 0);
+    tp y = OUT(k->y, 4, k->Co, k->T, k->H, k->W, 0);
+    const wm_tensor *lh = k->use_left ? &l.ht : NULL, *ld = k->use_left ? &l.dt : NULL;
+    CP_OK(c->cpu, wm_vae_conv3d(c->cpu, &x.ht, lh, &w.ht, &b.ht, k->causal, k->reflect, &y.ht));
+    CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &x.dt, ld, &w.dt, &b.dt, k->causal, k->reflect, &y.dt));
+    char lab[160];
+    snprintf(lab, sizeof lab, "conv3d %s", k->name);
+    int exact = k->round && k->y == WM_F32;
+    cmp(lab, &y, exact ? 1e-4f : 1e-2f, exact ? 2e-5 : 5e-3);
+    rel(&x); rel(&w); rel(&b); rel(&l); rel(&y);
+}
+
+/* Whole-clip causal conv of 5 frames == chunks of 2 then 3 frames with the left cache, bit for bit. */
+static void t_conv_stream(wm_dtype dt)
+{
+    int64_t Ci = 12, Co = 70, T = 5, H = 9, W = 21, HW = H * W;
+    tp x = MK(dt, 1.0f, 4, Ci, T, H, W, 0), w = MK(dt, 0.1f, 5, Co, Ci, 3, 3, 3), b = MK(dt, 0.5f, 1, Co, 0, 0, 0, 0);
+    tp y = OUT(dt, 4, Co, T, H, W, 0);
+    CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &x.dt, NULL, &w.dt, &b.dt, 1, 0, &y.dt));
+    float *whole = cp_read(c, &y.dt);
+    float *xh[2] = {malloc(sizeof(float) * Ci * 3 * HW), malloc(sizeof(float) * Ci * 3 * HW)};
+    int64_t t0[2] = {0, 2}, nt[2] = {2, 3};
+    tp cache = OUT(dt, 4, Ci, 2, H, W, 0);
+    int same = 1;
+    for (int ch = 0; ch < 2; ch++) {
+        for (int64_t ci = 0; ci < Ci; ci++)
+            memcpy(xh[ch] + ci * nt[ch] * HW, x.h + (ci * T + t0[ch]) * HW, sizeof(float) * nt[ch] * HW);
+        tp xc = OUT(dt, 4, Ci, nt[ch], H, W, 0), yc = OUT(dt, 4, Co, nt[ch], H, W, 0);
+        free(xc.h);
+        xc.h = xh[ch];
+        upd(&xc);
+        CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &xc.dt, ch ? &cache.dt : NULL, &w.dt, &b.dt, 1, 0, &yc.dt));
+        CP_OK(c->gpu, wm_vae_cache_push(c->gpu, &cache.dt, &xc.dt, ch == 0));
+        float *got = cp_read(c, &yc.dt);
+        for (int64_t co = 0; co < Co; co++)
+            same &= !memcmp(got + co * nt[ch] * HW, whole + (co * T + t0[ch]) * HW, sizeof(float) * nt[ch] * HW);
+        free(got);
+        xc.h = NULL;
+        cp_free(c, &xc.dt);
+        rel(&yc);
+    }
+    printf("conv3d streaming 2+3 frames == whole (%s): %s\n", dt == WM_BF16 ? "bf16" : "fp32",
+           same ? "bit-identical" : "DIFFERENT");
+    CHECK(same);
+    free(whole); free(xh[0]); free(xh[1]);
+    rel(&x); rel(&w); rel(&b); rel(&y); rel(&cache);
+}
+
+static void t_cache_push(wm_dtype dt)
+{
+    int64_t C = 5, n = 2, H = 3, W = 7;
+    char lab[128];
+    int Ts[3] = {1, 3, 1};
+    for (int fresh = 0; fresh < 2; fresh++)
+        for (int k = 0; k < 3; k++) {
+            int64_t nn = k == 2 ? 3 : n; /* a 3-frame cache pushed by 1 frame: overlapping shift */
+            tp cache = MK(dt, 1.0f, 4, C, nn, H, W, 0), x = MK(dt, 1.0f, 4, C, Ts[k], H, W, 0);
+            CP_OK(c->cpu, wm_vae_cache_push(c->cpu, &cache.ht, &x.ht, fresh));
+            CP_OK(c->gpu, wm_vae_cache_push(c->gpu, &cache.dt, &x.dt, fresh));
+            snprintf(lab, sizeof lab, "cache_push n%lld T%d fresh%d %s", (long long)nn, Ts[k], fresh,
+                     dt == WM_BF16 ? "bf16" : "fp32");
+            cmp(lab, &cache, 0.0f, 0.0);
+            rel(&cache); rel(&x);
+        }
+}
+
+static void t_small(wm_dtype dt)
+{
+    char lab[128];
+    const char *dn = dt == WM_BF16 ? "bf16" : "fp32";
+    for (int silu = 0; silu < 2; silu++) { /* rmsnorm over channels; the in-place form on the device */
+        tp x = MK(dt, 2.0f, 4, 37, 3, 5, 7, 0), y = OUT(dt, 4, 37, 3, 5, 7, 0);
+        CP_OK(c->cpu, wm_vae_rmsnorm_silu(c->cpu, &x.ht, 1e-6f, silu, &y.ht));
+        CP_OK(c->gpu, wm_vae_rmsnorm_silu(c->gpu, &x.dt, 1e-6f, silu, silu ? &x.dt : &y.dt));
+        if (silu) { wm_tensor t = y.dt; y.dt = x.dt; x.dt = t; }
+        snprintf(lab, sizeof lab, "rmsnorm_silu silu%d%s %s", silu, silu ? " in-place" : "", dn);
+        cmp(lab, &y, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
+        rel(&x); rel(&y);
+    }
+    { /* channel affine: fp32 latents -> activation dtype, fp32 vectors */
+        tp x = MK(WM_F32, 1.0f, 4, 9, 2, 3, 5, 0), m = MK(WM_F32, 1.0f, 1, 9, 0, 0, 0, 0);
+        tp a = MK(WM_F32, 1.0f, 1, 9, 0, 0, 0, 0), y = OUT(dt, 4, 9, 2, 3, 5, 0);
+        CP_OK(c->cpu, wm_vae_channel_affine(c->cpu, &x.ht, &m.ht, &a.ht, &y.ht));
+        CP_OK(c->gpu, wm_vae_channel_affine(c->gpu, &x.dt, &m.dt, &a.dt, &y.dt));
+        snprintf(lab, sizeof lab, "channel_affine fp32->%s", dn);
+        cmp(lab, &y, TOL(dt), L2(dt));
+        rel(&x); rel(&m); rel(&a); rel(&y);
+    }
+    { /* frame padding */
+        tp x = MK(dt, 1.0f, 4, 6, 3, 4, 5, 0), y = OUT(dt, 4, 6, 5, 4, 5, 0);
+        CP_OK(c->cpu, wm_vae_pad_frames(c->cpu, &x.ht, 2, &y.ht));
+        CP_OK(c->gpu, wm_vae_pad_frames(c->gpu, &x.dt, 2, &y.dt));
+        snprintf(lab, sizeof lab, "pad_frames n2 %s", dn);
+        cmp(lab, &y, 0.0f, 0.0);
+        rel(&x); rel(&y);
+    }
+}
+
+static void t_shuffle(wm_dtype dt)
+{
+    char lab[160];
+    const char *dn = dt == WM_BF16 ? "bf16" : "fp32";
+    /* (st,sh,sw,w_major, trim, Cs, repeat r) */
+    int d2s[3][7] = {{2, 2, 2, 0, 1, 3, 2}, {1, 4, 4, 1, 0, 3, 1}, {2, 1, 2, 0, 0, 5, 1}};
+    for (int k = 0; k < 3; k++)
+        for (int acc = 0; acc < 2; acc++) {
+            int st = d2s[k][0], sh = d2s[k][1], sw = d2s[k][2], wmj = d2s[k][3], trim = d2s[k][4];
+            int64_t Cs = d2s[k][5], r = d2s[k][6], n = (int64_t)st * sh * sw, T = 3, H = 3, W = 5;
+            tp x = MK(dt, 1.0f, 4, Cs * n, T, H, W, 0);
+            tp y = acc ? MK(dt, 1.0f, 4, Cs * r, T * st - trim, H * sh, W * sw, 0)
+                       : OUT(dt, 4, Cs * r, T * st - trim, H * sh, W * sw, 0);
+            CP_OK(c->cpu, wm_vae_depth_to_space(c->cpu, &x.ht, st, sh, sw, wmj, trim, acc, &y.ht));
+            CP_OK(c->gpu, wm_vae_depth_to_space(c->gpu, &x.dt, st, sh, sw, wmj, trim, acc, &y.dt));
+            snprintf(lab, sizeof lab, "depth_to_space %d%d%d wm%d trim%d acc%d %s", st, sh, sw, wmj, trim, acc, dn);
+            cmp(lab, &y, TOL(dt), L2(dt));
+            rel(&x); rel(&y);
+        }
+    /* (st,sh,sw,w_major, C, group) */
+    int s2d[3][6] = {{2, 2, 2, 0, 3, 2}, {1, 4, 4, 1, 3, 1}, {1, 2, 2, 0, 8, 4}};
+    for (int k = 0; k < 3; k++)
+        for (int acc = 0; acc < 2; acc++) {
+            int st = s2d[k][0], sh = s2d[k][1], sw = s2d[k][2], wmj = s2d[k][3], g = s2d[k][5];
+            int64_t C = s2d[k][4], n = (int64_t)st * sh * sw, T = 2, H = 3, W = 4;
+            tp x = MK(dt, 1.0f, 4, C, T * st, H * sh, W * sw, 0);
+            tp y = acc ? MK(dt, 1.0f, 4, C * n / g, T, H, W, 0) : OUT(dt, 4, C * n / g, T, H, W, 0);
+            CP_OK(c->cpu, wm_vae_space_to_depth(c->cpu, &x.ht, st, sh, sw, wmj, g, acc, &y.ht));
+            CP_OK(c->gpu, wm_vae_space_to_depth(c->gpu, &x.dt, st, sh, sw, wmj, g, acc, &y.dt));
+            snprintf(lab, sizeof lab, "space_to_depth %d%d%d wm%d group%d acc%d %s", st, sh, sw, wmj, g, acc, dn);
+            cmp(lab, &y, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-6);
+            rel(&x); rel(&y);
+        }
+}
+
+/* uint8: host and device outputs; CPU and GPU may round 127.5x + 127.5 differently (FMA) right at a
+ * truncation boundary, so each byte may differ by one step and only rarely. */
+static void t_uint8(wm_dtype dt)
+{
+    int64_t T = 2, H = 5, W = 9, P = T * H * W;
+    tp x = MK(dt, 0.7f, 4, 3, T, H, W, 0);
+    x.h[0] = 3.0f, x.h[1] = -3.0f, x.h[2] = 1.0f, x.h[3] = -1.0f; /* clamps and both ends */
+    upd(&x);
+    int64_t us[4] = {T, H, W, 3};
+    uint8_t *ref = malloc((size_t)P * 3), *got = malloc((size_t)P * 3), *got2 = malloc((size_t)P * 3);
+    wm_tensor yr = wm_tensor_view(WM_U8, WM_DEVICE_CPU, ref, 4, us), yh = wm_tensor_view(WM_U8, WM_DEVICE_CPU, got, 4, us);
+    wm_tensor yd = wm_tensor_view(WM_U8, WM_DEVICE_CUDA, NULL, 4, us);
+    WM_ASSERT(wm_backend_malloc(c->gpu, (size_t)P * 3, &yd.data) == WM_OK);
+    memset(got, 0xAB, (size_t)P * 3);
+    CP_OK(c->cpu, wm_vae_to_uint8(c->cpu, &x.ht, &yr));
+    CP_OK(c->gpu, wm_vae_to_uint8(c->gpu, &x.dt, &yh));
+    CP_OK(c->gpu, wm_vae_to_uint8(c->gpu, &x.dt, &yd));
+    WM_ASSERT(wm_backend_sync(c->gpu) == WM_OK);
+    WM_ASSERT(wm_backend_download(c->gpu, got2, yd.data, (size_t)P * 3) == WM_OK);
+    int maxd = 0, ndiff = 0;
+    for (int64_t i = 0; i < P * 3; i++) {
+        int d1 = abs((int)got[i] - ref[i]), d2 = abs((int)got2[i] - ref[i]);
+        int d = d1 > d2 ? d1 : d2;
+        maxd = d > maxd ? d : maxd;
+        ndiff += d != 0;
+    }
+    printf("to_uint8 %s host+device: max step diff %d, %d of %lld bytes differ\n", dt == WM_BF16 ? "bf16" : "fp32",
+           maxd, ndiff, (long long)(P * 3));
+    CHECK(maxd <= 1 && ndiff <= 2);
+    CHECK(ref[0] == 255 && ref[1] == 0 && got[0] == 255 && got[1] == 0 && got2[0] == 255 && got2[1] == 0);
+    wm_backend_mfree(c->gpu, yd.data);
+    free(ref); free(got); free(got2);
+    rel(&x);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    int rc = cp_init(c, 0x5eed0a0e);
+    if (rc) return rc;
+    const wm_dtype B = WM_BF16, F = WM_F32;
+    const conv_case cases[] = {
+        /* Ci Co T  H  W kt kh kw causal left reflect  x  w  y round */
+        {5, 7, 3, 5, 9, 3, 3, 3, 1, 0, 0, B, B, F, 1, "5->7 causal zeros bf16"},
+        {16, 67, 2, 6, 40, 3, 3, 3, 1, 1, 1, B, B, F, 1, "16->67 causal+left reflect bf16"},
+        {9, 33, 4, 7, 11, 3, 3, 3, 0, 0, 0, B, B, F, 1, "9->33 non-causal zeros bf16"},
+        {24, 130, 3, 5, 13, 1, 1, 1, 1, 0, 0, B, B, B, 1, "24->130 1x1x1 bf16 out"},
+        {8, 20, 3, 6, 10, 3, 3, 3, 1, 1, 1, F, F, F, 1, "8->20 causal+left reflect fp32 (bf16 values)"},
+        {8, 20, 3, 6, 10, 3, 3, 3, 0, 0, 1, F, B, B, 0, "8->20 non-causal fp32 x unrounded"},
+        {6, 12, 2, 9, 9, 3, 5, 5, 1, 0, 0, B, B, F, 1, "6->12 kernel 3x5x5"},
+        {128, 128, 3, 44, 80, 3, 3, 3, 1, 1, 0, B, B, F, 1, "128->128 3x44x80 decoder layer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (quick && cases[i].Ci >= 128) continue;
+        t_conv(&cases[i]);
+    }
+    t_conv_stream(B);
+    t_conv_stream(F);
+    for (int k = 0; k < 2; k++) {
+        wm_dtype dt = k ? B : F;
+        t_cache_push(dt);
+        t_small(dt);
+        t_shuffle(dt);
+        t_uint8(dt);
+    }
+    cp_fini(c);
+    TEST_MAIN_END();
+}
