@@ -2,7 +2,7 @@
  * a text prompt -> MP4 with 1 + 24k frames of the requested size + sidecar; the same run again gives
  * the same frame fingerprints (sidecar), another seed different ones; a model without a text encoder
  * with a precomputed prompt embedding; exit 2 for bad arguments (missing options, both prompt kinds,
- * size not a multiple of 32, trajectory shorter than one chunk), exit 1 for a text prompt without a
+ * size not a multiple of 32, trajectory shorter than one chunk, unknown backend), exit 1 for a text prompt without a
  * text encoder, and no complete-looking output file after a failure. */
 #include "synth_model.h"
 
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     CHECK(wm_image_write(img, 150, 80, im, &err) == WM_OK);
     free(im);
 
-    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 3 --threads 2 -q -o %s/a.mp4",
+    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 3 --threads 2 --backend cpu -q -o %s/a.mp4",
              dir, img, dir);
     CHECK_MSG(run(a) == 0, "generate failed (see %s/log.txt)", dir);
     wm_mp4_info info;
@@ -64,13 +64,13 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/a.json", dir);
     json_t *fa = frames_of(p);
     CHECK(fa && json_array_size(fa) == 49);
-    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 3 --threads 2 -q -o %s/b.mp4",
+    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 3 --threads 2 --backend cpu -q -o %s/b.mp4",
              dir, img, dir);
     CHECK(run(a) == 0);
     snprintf(p, sizeof p, "%s/b.json", dir);
     json_t *fb = frames_of(p);
     CHECK_MSG(fa && fb && json_equal(fa, fb), "same seed, different frames");
-    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 4 -q -o %s/c.mp4 --frames 30",
+    snprintf(a, sizeof a, "--model %s --image %s --prompt 'a road' --action w-30,d-20 --size 64x96 --seed 4 --backend cpu -q -o %s/c.mp4 --frames 30",
              dir, img, dir);
     CHECK(run(a) == 0);
     snprintf(p, sizeof p, "%s/c.json", dir);
@@ -91,13 +91,13 @@ int main(int argc, char **argv)
     wm_st_item it[2] = {{"y", WM_F32, 4, {1, 1, 16, 64}, y}, {"mask", WM_I64, 2, {1, 16}, mk}};
     snprintf(p, sizeof p, "%s/emb.safetensors", dir);
     CHECK(wm_safetensors_write(p, it, 2, NULL, &err) == WM_OK);
-    snprintf(a, sizeof a, "--model %s --image %s --prompt-embedding %s --action w-24 --size 64x96 -q -o %s/d.mp4", dir2, img, p, dir);
+    snprintf(a, sizeof a, "--model %s --image %s --prompt-embedding %s --action w-24 --size 64x96 --backend cpu -q -o %s/d.mp4", dir2, img, p, dir);
     CHECK_MSG(run(a) == 0, "embedding run failed (see %s/log.txt)", dir);
     snprintf(p, sizeof p, "%s/d.mp4", dir);
     CHECK(file_exists(p));
 
     /* failures */
-    snprintf(a, sizeof a, "--model %s --image %s --prompt 'x' --action w-24 --size 64x96 -q -o %s/e.mp4", dir2, img, dir);
+    snprintf(a, sizeof a, "--model %s --image %s --prompt 'x' --action w-24 --size 64x96 --backend cpu -q -o %s/e.mp4", dir2, img, dir);
     CHECK(run(a) == 1);
     snprintf(p, sizeof p, "%s/e.mp4", dir);
     CHECK(!file_exists(p));
@@ -110,6 +110,8 @@ int main(int argc, char **argv)
     snprintf(a, sizeof a, "--model %s --image %s --action w-30 --prompt a --prompt-embedding e -o %s/f.mp4", dir, img, dir);
     CHECK(run(a) == 2);
     snprintf(a, sizeof a, "--image %s --action w-30 -o %s/f.mp4", img, dir);
+    CHECK(run(a) == 2);
+    snprintf(a, sizeof a, "--model %s --image %s --action w-30 --backend gpu -o %s/f.mp4", dir, img, dir);
     CHECK(run(a) == 2);
     CHECK(run("--bogus 1") == 2);
     CHECK(run("--help") == 0);

@@ -1,9 +1,9 @@
 /* cli_generate.c -- `wm generate`: offline SANA-WM rollout from a start image along a camera
  * trajectory (file or action DSL) to an MP4 + sidecar JSON.
  *
- * It drives the same path as agents and the explorer: a WM_SOURCE_MODEL world (wm/session behind
- * wm/world/source_model.c), reset at the trajectory's first pose with the image and prompt, then one
- * wm_world_step_poses per 24 frames. Frame count as the streaming script (spec §1.2): F = min(--frames,
+ * It runs a wm/session directly (the pipeline behind the WM_SOURCE_MODEL world, same frames) so the
+ * backend can be chosen: reset at the trajectory's first pose with the image and prompt, then one
+ * session step per 24 poses. Frame count as the streaming script (spec §1.2): F = min(--frames,
  * trajectory length) snapped to the nearest 24k+1 (ties up; down if the trajectory is too short), and
  * the video holds all F frames: frame 0 is the cover-cropped start image, frames 1..F-1 are generated.
  * Trajectory intrinsics are mapped to the frame size by the resize-cover + centre-crop rule (§1.4)
@@ -13,10 +13,13 @@
 #include "input/trajectory.h"
 #include "recordings/recorder.h"
 #include "wm/cli/cli.h"
+#include "wm/session/session.h"
 #include "wm/vae/preprocess.h"
 #include "wm/world/cli_common.h"
+#include "wm/world/image.h"
 #include "wm/wm.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,7 +28,7 @@
 typedef struct gen_args {
     const char *model, *image, *prompt, *embedding, *traj, *action, *intrinsics, *out, *sidecar;
     uint64_t seed;
-    int frames, height, width, threads, quiet;
+    int frames, height, width, threads, quiet, backend;
 } gen_args;
 
 static void usage(FILE *f)
@@ -43,6 +46,7 @@ static void usage(FILE *f)
                "  --frames N              frames including the start frame, snapped to 24k+1 (default 241)\n"
                "  --size HxW              frame size, multiples of 32 (default 704x1280)\n"
                "  --threads N             CPU threads (default: all)\n"
+               "  --backend B             auto (CUDA when available, default), cpu or cuda\n"
                "  --sidecar F.json        sidecar path (default: out.json next to out.mp4)\n"
                "  -o, --output out.mp4    output video (H.264 MP4, 16 fps)\n"
                "  -q, --quiet             no progress lines\n");
@@ -71,6 +75,10 @@ static int parse(int argc, char **argv, gen_args *a)
         else if (!strcmp(k, "--frames")) { if (!cli_int(CMD, k, v, 1, WM_TRAJ_MAX_FRAMES, &a->frames)) return 2; }
         else if (!strcmp(k, "--threads")) { if (!cli_int(CMD, k, v, 0, 1024, &a->threads)) return 2; }
         else if (!strcmp(k, "--size")) { if (!cli_size(CMD, v, &a->height, &a->width)) return 2; }
+        else if (!strcmp(k, "--backend")) {
+            a->backend = !strcmp(v, "auto") ? WM_MODEL_AUTO : !strcmp(v, "cpu") ? WM_MODEL_CPU : !strcmp(v, "cuda") ? WM_MODEL_CUDA : -1;
+            if (a->backend < 0) { fprintf(stderr, "wm %s: --backend expects auto, cpu or cuda, got '%s'\n", CMD, v); return 2; }
+        }
         else { fprintf(stderr, "wm %s: unknown option '%s' (see wm %s --help)\n", CMD, k, CMD); return 2; }
     }
     const char *miss = !a->model ? "--model" : !a->image ? "--image" : !a->out ? "-o" : NULL;
@@ -111,46 +119,67 @@ static int load_traj(const gen_args *a, wm_trajectory *t)
     return 1;
 }
 
-static wm_status record(wm_recorder *rec, const wm_frames *f, int limit, int *done, wm_error *err)
+/* Frames [first, first + n) of the rollout into the recorder (wm_frames as the world would hand them). */
+static wm_status record(wm_recorder *rec, const gen_args *a, const uint8_t *rgb, const wm_pose *poses, int n,
+                        int64_t first, int64_t chunk, wm_error *err)
 {
-    for (int i = 0; i < f->n && *done < limit; i++, (*done)++) WM_TRY(wm_recorder_add_frame(rec, f, i, NULL, err));
+    wm_frames f = {a->width, a->height, n, rgb, poses, chunk, first, 0, 0};
+    for (int i = 0; i < n; i++) WM_TRY(wm_recorder_add_frame(rec, &f, i, NULL, err));
     wm_recorder_flush(rec);
     return WM_OK;
 }
 
-static int run(const gen_args *a, const wm_trajectory *t, int F, const char *prompt)
+static wm_status open_all(const gen_args *a, const char *prompt, wm_model **m, wm_session **s, wm_recorder **rec,
+                          wm_error *err)
 {
-    wm_world_params wp = wm_world_default_params();
-    wp.source = WM_SOURCE_MODEL, wp.model_path = a->model, wp.width = a->width, wp.height = a->height;
-    wp.n_threads = a->threads, wp.seed = a->seed;
-    wm_world *w = NULL;
-    if (wm_world_open(&wp, &w) != WM_OK) return 1; /* the reason is logged */
+    wm_model_params mp = {0};
+    mp.path = a->model, mp.height = a->height, mp.width = a->width, mp.n_threads = a->threads, mp.backend = a->backend;
+    WM_TRY(wm_model_load(&mp, m, err));
+    WM_TRY(wm_session_create(*m, s, err));
+    WM_TRY(wm_session_set_prompt(*s, prompt, err));
     wm_recorder_params rp = {.mp4_path = a->out, .sidecar_path = a->sidecar};
     rp.info.source = "model", rp.info.seed = a->seed, rp.info.prompt = prompt, rp.info.model_path = a->model;
     rp.info.width = a->width, rp.info.height = a->height, rp.info.fps = 16.0f, rp.info.frames_per_chunk = 24;
-    wm_error err = {0};
-    wm_recorder *rec = NULL;
-    wm_status st = wm_recorder_open(&rp, &rec, &err);
-    wm_reset_params r = wm_reset_default_params();
-    r.seed = a->seed, r.image_path = a->image, r.prompt = prompt, r.start_pose = &t->poses[0];
-    wm_frames f;
-    int done = 0;
-    if (st == WM_OK && (st = wm_world_reset(w, &r, &f)) != WM_OK) wm__errf(&err, st, "reset: %s", wm_world_last_error(w));
-    if (st == WM_OK) st = record(rec, &f, F, &done, &err);
+    return wm_recorder_open(&rp, rec, err);
+}
+
+static wm_status rollout(const gen_args *a, const wm_trajectory *t, int F, wm_session *s, wm_recorder *rec,
+                         uint8_t *rgb, wm_error *err)
+{
+    int w0 = 0, h0 = 0;
+    uint8_t *img = NULL;
+    WM_TRY(wm_image_read(a->image, &w0, &h0, &img, err));
+    wm_status st = wm_session_reset(s, img, h0, w0, &t->poses[0], a->seed, rgb, err);
+    free(img);
+    if (st == WM_OK) st = record(rec, a, rgb, &t->poses[0], 1, 0, 0, err);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (st == WM_OK && done < F) {
-        if ((st = wm_world_step_poses(w, &t->poses[done], 24, &f)) != WM_OK)
-            wm__errf(&err, st, "frame %d: %s", done, wm_world_last_error(w));
-        if (st == WM_OK) st = record(rec, &f, F, &done, &err);
+    for (int done = 1, c = 1; st == WM_OK && done < F; done += 24, c++) {
+        st = wm_session_step(s, &t->poses[done], rgb, err);
+        if (st == WM_OK) st = record(rec, a, rgb, &t->poses[done], 24, done, c, err);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        if (!a->quiet) fprintf(stderr, "\rwm generate: %d/%d frames, %.2f s/chunk", done, F, s / ((done - 1) / 24));
+        double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (!a->quiet) fprintf(stderr, "\rwm generate: %d/%d frames, %.2f s/chunk", done + 24, F, sec / c);
     }
     if (!a->quiet) fprintf(stderr, "\n");
+    return st;
+}
+
+static int run(const gen_args *a, const wm_trajectory *t, int F, const char *prompt)
+{
+    wm_error err = {0};
+    wm_model *m = NULL;
+    wm_session *s = NULL;
+    wm_recorder *rec = NULL;
+    uint8_t *rgb = malloc((size_t)24 * a->width * a->height * 3);
+    wm_status st = rgb ? open_all(a, prompt, &m, &s, &rec, &err) : wm__errf(&err, WM_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == WM_OK && !a->quiet) fprintf(stderr, "wm generate: model on %s, %d frames of %dx%d\n", wm_model_backend_name(m), F, a->width, a->height);
+    if (st == WM_OK) st = rollout(a, t, F, s, rec, rgb, &err);
     if (st == WM_OK) st = wm_recorder_close(rec, &err);
     else wm_recorder_abandon(rec); /* leaves only .part files */
-    wm_world_free(w);
+    wm_session_free(s);
+    wm_model_free(m);
+    free(rgb);
     if (st != WM_OK) { fprintf(stderr, "wm %s: %s\n", CMD, err.msg); return 1; }
     if (!a->quiet) fprintf(stderr, "wm generate: wrote %s (%d frames, %dx%d)\n", a->out, F, a->width, a->height);
     return 0;

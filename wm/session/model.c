@@ -56,9 +56,11 @@ static wm_status load_dit(wm_model *m, const wm_model_params *p, wm_error *err)
     if (st == WM_OK) {
         cfg.latent_h = m->height / m->ratio;
         cfg.latent_w = m->width / m->ratio;
-        st = wm_dit_weights_load(ck, &cfg, &m->dit, err);
+        wm_dit_weights_params wp = {0};
+        wp.be = m->be;
+        st = wm_dit_weights_load_on(ck, &cfg, &wp, &m->dit, err);
     }
-    wm_checkpoint_close(ck); /* the weights are fp32 copies */
+    wm_checkpoint_close(ck); /* the weights are copies on the backend's device */
     if (st == WM_OK) m->cfg = cfg;
     return st;
 }
@@ -91,7 +93,7 @@ static wm_status load_text(wm_model *m, const wm_model_params *p, wm_error *err)
     if (!p->text_path && strstr(tpath, "/text_encoder")) snprintf(tpath, sizeof tpath, "%s", p->path);
     wm_text_params tp = {0};
     tp.max_length = m->cfg.caption_length;
-    WM_TRY(wm_text_encoder_load(m->be, tpath, &tp, &m->text, err));
+    WM_TRY(wm_text_encoder_load(m->cpu, tpath, &tp, &m->text, err));
     WM_TRY(wm_prompt_cache_create(16, &m->prompts));
     return WM_OK;
 }
@@ -111,6 +113,26 @@ static wm_status check_model(wm_model *m, wm_error *err)
     return WM_OK;
 }
 
+/* The CPU backend always (text encoder, fallback); CUDA for the DiT and VAE when asked or available. */
+static wm_status make_backends(wm_model *m, const wm_model_params *p, wm_error *err)
+{
+    wm_backend_params bp = wm_backend_default_params();
+    bp.n_threads = p->n_threads;
+    WM_TRY(wm_backend_create(WM_BACKEND_CPU, &bp, &m->cpu, err));
+    m->be = m->cpu;
+    if (p->backend == WM_MODEL_CPU) return WM_OK;
+    wm_error e2 = {0};
+    wm_backend *cuda = NULL;
+    wm_status st = wm_backend_create(WM_BACKEND_CUDA, &bp, &cuda, &e2);
+    if (st == WM_OK) {
+        m->be = cuda;
+        return WM_OK;
+    }
+    if (p->backend == WM_MODEL_CUDA) return wm__errf(err, st, "model: %s", e2.msg);
+    wm__log(WM_LOG_INFO, "model: running on the CPU (%s)", e2.msg);
+    return WM_OK;
+}
+
 static wm_status model_init(wm_model *m, const wm_model_params *p, wm_error *err)
 {
     if (!p || !p->path) return wm__errf(err, WM_ERR_INVALID_ARG, "model: no path");
@@ -118,9 +140,7 @@ static wm_status model_init(wm_model *m, const wm_model_params *p, wm_error *err
         return wm__errf(err, WM_ERR_NOT_FOUND, "%s: no such model file or directory", p->path);
     m->height = p->height ? p->height : 704;
     m->width = p->width ? p->width : 1280;
-    wm_backend_params bp = wm_backend_default_params();
-    bp.n_threads = p->n_threads;
-    WM_TRY(wm_backend_create(WM_BACKEND_CPU, &bp, &m->be, err));
+    WM_TRY(make_backends(m, p, err));
     WM_TRY(load_vae(m, p, err));
     m->ratio = wm_vae_spatial_ratio(wm_vae_get_config(m->vae));
     if (m->height % m->ratio || m->width % m->ratio || m->height < m->ratio || m->width < m->ratio)
@@ -141,8 +161,9 @@ wm_status wm_model_load(const wm_model_params *p, wm_model **out, wm_error *err)
         wm_model_free(m);
         return st;
     }
-    wm__log(WM_LOG_INFO, "model %s: DiT hidden %d depth %d, latent %dx%d, text encoder %s", p->path, m->cfg.hidden_size,
-            m->cfg.depth, m->cfg.latent_h, m->cfg.latent_w, m->text ? "loaded" : "absent");
+    wm__log(WM_LOG_INFO, "model %s: DiT hidden %d depth %d, latent %dx%d on %s, text encoder %s", p->path,
+            m->cfg.hidden_size, m->cfg.depth, m->cfg.latent_h, m->cfg.latent_w, wm_model_backend_name(m),
+            m->text ? "loaded" : "absent");
     *out = m;
     return WM_OK;
 }
@@ -154,10 +175,12 @@ void wm_model_free(wm_model *m)
     wm_text_encoder_free(m->text);
     wm_dit_weights_free(m->dit);
     wm_vae_free(m->vae);
-    wm_backend_free(m->be);
+    if (m->be != m->cpu) wm_backend_free(m->be);
+    wm_backend_free(m->cpu);
     free(m);
 }
 
 const wm_dit_config *wm_model_dit_config(const wm_model *m) { return &m->cfg; }
 int wm_model_has_text(const wm_model *m) { return m->text != NULL; }
+const char *wm_model_backend_name(const wm_model *m) { return m->be->kind == WM_BACKEND_CUDA ? "cuda" : "cpu"; }
 const wm_dit_weights *wm_model_dit_weights(const wm_model *m) { return m->dit; }

@@ -9,7 +9,9 @@
  * (chunk 0: 4 latent frames -> 25 pixel frames, the first -- the start image's reconstruction -- is
  * dropped; later: 3 -> 24); pixels -> uint8 with clamp(127.5 x + 127.5) and truncation (spec §1.5).
  * Everything is allocated at create (the DiT arena by wm_dit_stream_plan's measuring pass), so steps
- * never allocate and memory is constant however long the rollout runs.
+ * never allocate and memory is constant however long the rollout runs. DiT and VAE run on the model's
+ * backend (CPU or CUDA): the DiT takes host fp32 chunk inputs and stages them itself; the VAE's input and
+ * output go through device buffers (plain host memory on the CPU backend). The VAE runs in fp32.
  */
 #include "wm/session/session_internal.h"
 
@@ -47,6 +49,20 @@ static void *zalloc(wm_session *s, size_t bytes)
     return calloc(1, bytes ? bytes : 1);
 }
 
+/* VAE input/output on the model backend's device (host memory on the CPU backend). */
+static wm_status device_buffers(wm_session *s, wm_error *err)
+{
+    size_t bz = (size_t)s->Ci * s->n0 * s->S * 4, bp = (size_t)3 * (1 + (size_t)s->stride * s->n0) * s->H * s->W * 4;
+    size_t bl = (size_t)s->Ci * s->S * 4;
+    wm_backend *be = s->m->be;
+    if (wm_backend_malloc(be, bz, &s->d_z) != WM_OK || wm_backend_malloc(be, bp, &s->d_pix) != WM_OK ||
+        wm_backend_malloc(be, bl, &s->d_lat) != WM_OK)
+        return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "session: cannot reserve %zu bytes of %s memory", bz + bp + bl,
+                        wm_backend_name(be));
+    s->resident += bz + bp + bl;
+    return WM_OK;
+}
+
 static wm_status session_init(wm_session *s, wm_model *m, wm_error *err)
 {
     const wm_dit_config *c = &m->cfg;
@@ -67,12 +83,13 @@ static wm_status session_init(wm_session *s, wm_model *m, wm_error *err)
     if (!s->noise || !s->x || !s->z0 || !s->c2w || !s->rel || !s->intr || !s->lintr || !s->cam_w || !s->cam ||
         !s->plk_w || !s->plk || !s->pix || !s->img || !s->y || !s->mask)
         return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "session: out of memory for %zu bytes of buffers", s->resident);
-    if (wm_dit_stream_create(c, s->n0, s->cs, &s->stream) != WM_OK)
+    if (wm_dit_stream_create_on(m->be, c, s->n0, s->cs, &s->stream) != WM_OK)
         return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "session: cannot allocate the DiT streaming caches");
     size_t bytes = 0;
     wm_status st = wm_dit_stream_plan(m->be, m->dit, s->stream, s->L, &bytes);
     if (st != WM_OK) return wm__errf(err, st, "session: DiT arena plan: %s", m->be->err.msg);
-    WM_TRY(wm_arena_init(&s->arena, NULL, bytes));
+    WM_TRY(wm_arena_init(&s->arena, m->be, bytes));
+    WM_TRY(device_buffers(s, err));
     wm_vae_decoder_params dp = {0};
     dp.lat_h = s->h, dp.lat_w = s->w, dp.max_frames = s->n0;
     WM_TRY(wm_vae_decoder_create(m->vae, &dp, &s->dec, err));
@@ -104,6 +121,11 @@ void wm_session_free(wm_session *s)
 {
     if (!s) return;
     wm_vae_decoder_free(s->dec);
+    if (s->m) {
+        if (s->d_z) wm_backend_mfree(s->m->be, s->d_z);
+        if (s->d_pix) wm_backend_mfree(s->m->be, s->d_pix);
+        if (s->d_lat) wm_backend_mfree(s->m->be, s->d_lat);
+    }
     wm_arena_free(&s->arena);
     wm_dit_stream_free(s->stream);
     free(s->noise), free(s->x), free(s->z0), free(s->c2w), free(s->rel), free(s->intr), free(s->lintr);
@@ -121,11 +143,15 @@ wm_status wm_session_reset(wm_session *s, const uint8_t *rgb, int h0, int w0, co
     s->has_reset = 0;
     WM_TRY(wm_image_cover_crop(rgb, h0, w0, frame0, s->H, s->W, err));
     wm_image_to_unit(frame0, s->H, s->W, s->img);
-    wm_tensor x = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->img, 4, 3, 1, s->H, s->W);
-    wm_tensor z = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->z0, 4, s->Ci, 1, s->h, s->w);
+    wm_backend *be = s->m->be;
+    wm_tensor x = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->img, 4, 3, 1, s->H, s->W); /* host input */
+    wm_tensor z = wm_tensor_view4(WM_F32, be->device, s->d_lat, 4, s->Ci, 1, s->h, s->w);
     WM_TRY(wm_vae_encode_tiled(s->m->vae, &x, &z, 0, 0, err)); /* allocates its scratch: once per episode */
+    if (wm_backend_download(be, s->z0, s->d_lat, (size_t)s->Ci * s->S * 4) != WM_OK)
+        return wm__errf(err, WM_ERR_IO, "session reset: first-frame latent download: %s", be->err.msg);
     if (!s->has_y) WM_TRY(wm__session_default_prompt(s, err));
-    wm_dit_stream_reset(s->stream);
+    if (wm_dit_stream_zero(s->stream) != WM_OK)
+        return wm__errf(err, WM_ERR_IO, "session reset: clearing the DiT caches: %s", be->err.msg);
     wm_vae_decoder_reset(s->dec);
     s->seed = seed;
     s->chunk = 0;
@@ -160,6 +186,21 @@ static wm_status run_dit(wm_session *s, int n, int frame0, wm_error *err)
     return WM_OK;
 }
 
+/* Clean latents (host) -> device -> causal VAE -> pixels back on the host (fp32). */
+static wm_status decode(wm_session *s, int n, int64_t tout, wm_error *err)
+{
+    wm_backend *be = s->m->be;
+    size_t bz = (size_t)s->Ci * n * s->S * 4, bp = (size_t)3 * tout * s->H * s->W * 4;
+    if (wm_backend_upload(be, s->d_z, s->x, bz) != WM_OK)
+        return wm__errf(err, WM_ERR_IO, "session chunk %lld: latent upload: %s", (long long)s->chunk, be->err.msg);
+    wm_tensor z = wm_tensor_view4(WM_F32, be->device, s->d_z, 4, s->Ci, n, s->h, s->w);
+    wm_tensor px = wm_tensor_view4(WM_F32, be->device, s->d_pix, 4, 3, tout, s->H, s->W);
+    WM_TRY(wm_vae_decoder_decode(s->dec, &z, &px, err));
+    if (wm_backend_download(be, s->pix, s->d_pix, bp) != WM_OK)
+        return wm__errf(err, WM_ERR_IO, "session chunk %lld: pixel download: %s", (long long)s->chunk, be->err.msg);
+    return WM_OK;
+}
+
 wm_status wm_session_step(wm_session *s, const wm_pose *poses, uint8_t *rgb, wm_error *err)
 {
     if (!s->has_reset) return wm__errf(err, WM_ERR_STATE, "session step: no reset yet");
@@ -174,9 +215,7 @@ wm_status wm_session_step(wm_session *s, const wm_pose *poses, uint8_t *rgb, wm_
     if (tout - first != s->fps)
         return wm__errf(err, WM_ERR_SHAPE, "session: the VAE yields %lld frames for %d latent frames, expected %d",
                         (long long)tout, n, s->fps + first);
-    wm_tensor z = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->x, 4, s->Ci, n, s->h, s->w);
-    wm_tensor px = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, s->pix, 4, 3, tout, s->H, s->W);
-    WM_TRY(wm_vae_decoder_decode(s->dec, &z, &px, err));
+    WM_TRY(decode(s, n, tout, err));
     to_rgb8(s->pix, (int)tout, first, s->H, s->W, rgb);
     s->last_index = (int)s->chunk, s->last_frame0 = frame0, s->last_n = n;
     s->chunk++;

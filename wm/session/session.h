@@ -33,12 +33,17 @@ typedef struct wm_model_params {
     int no_text;             /* 1: never load a text encoder (prompts must come as embeddings) */
     int height, width;       /* frame size, multiples of the VAE's spatial ratio (32); 0 = 704 x 1280 */
     int n_threads;           /* CPU threads, 0 = all online CPUs */
+    int backend;             /* WM_MODEL_AUTO (CUDA when this program has it and a GPU is there, else the
+                                CPU), WM_MODEL_CPU or WM_MODEL_CUDA (fails without a device) */
 } wm_model_params;
+
+enum { WM_MODEL_AUTO = 0, WM_MODEL_CPU = 1, WM_MODEL_CUDA = 2 };
 
 wm_status wm_model_load(const wm_model_params *p, wm_model **out, wm_error *err);
 void wm_model_free(wm_model *m);                              /* NULL is fine */
 const wm_dit_config *wm_model_dit_config(const wm_model *m); /* latent_h/w set for the frame size */
 int wm_model_has_text(const wm_model *m);
+const char *wm_model_backend_name(const wm_model *m);       /* "cpu" or "cuda" */
 struct wm_dit_weights;
 const struct wm_dit_weights *wm_model_dit_weights(const wm_model *m); /* for tests and benchmarks */
 

@@ -13,7 +13,8 @@
 #define WM_SESSION_PATH 4096
 
 struct wm_model {
-    wm_backend *be;
+    wm_backend *be;             /* DiT + VAE (CPU or CUDA) */
+    wm_backend *cpu;            /* text encoder: the CPU backend (== be when be is the CPU) */
     wm_dit_config cfg;          /* latent grid set for the frame size */
     wm_dit_weights *dit;
     wm_vae *vae;
@@ -38,6 +39,8 @@ struct wm_session {
     float *pix;                 /* decoder output (3, 1 + stride*n0, H, W) */
     float *img;                 /* (3, 1, H, W) encoder input */
     float *y;                   /* (L, Cy) prompt embedding */
+    void *d_z, *d_pix, *d_lat;  /* on the model backend's device: decoder input/output, encoder output
+                                   (plain host memory on the CPU backend) */
     uint8_t *mask;              /* (L) */
     size_t resident;            /* bytes of everything above + caches */
     /* generator state (also in the state blob) */
@@ -55,7 +58,7 @@ void wm__session_camera(wm_session *s, const wm_pose *poses);
 wm_status wm__session_default_prompt(wm_session *s, wm_error *err);
 /* vae_state.c: adapter over the VAE decoder's stream state (until wm/vae exports one). */
 size_t wm__vae_state_bytes(const wm_vae_decoder *d);
-void wm__vae_state_save(const wm_vae_decoder *d, void *dst);
-void wm__vae_state_load(wm_vae_decoder *d, const void *src);
+wm_status wm__vae_state_save(const wm_vae_decoder *d, void *dst);
+wm_status wm__vae_state_load(wm_vae_decoder *d, const void *src);
 
 #endif

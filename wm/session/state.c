@@ -59,21 +59,29 @@ static void head_fill(const wm_session *s, blob_head *h)
     h->total = fixed_bytes(s) + h->dit_bytes + h->vae_bytes;
 }
 
-/* Copy the variable part: dir 0 = session -> blob, 1 = blob -> session. */
-static void copy_body(wm_session *s, char *p, int dir)
+/* Copy the variable part: dir 0 = session -> blob, 1 = blob -> session. Cache tensors live on the model
+ * backend's device: they move with download/upload (memcpy on the CPU backend). */
+static wm_status copy_body(wm_session *s, char *p, int dir, wm_error *err)
 {
 #define MOVE(ptr, n) do { if (dir) memcpy((ptr), p, (n)); else memcpy(p, (ptr), (n)); p += (n); } while (0)
     MOVE(s->z0, (size_t)s->Ci * s->S * 4);
     MOVE(s->y, (size_t)s->L * s->Cy * 4);
     MOVE(s->mask, (size_t)s->L);
+#undef MOVE
+    wm_backend *be = s->m->be;
     for (int i = 0; i < s->cfg->depth; i++) {
         wm_tensor *t = (wm_tensor *)&s->stream->blocks[i];
-        for (size_t j = 0; j < N_CACHE_TENSORS; j++)
-            if (t[j].data) MOVE(t[j].data, wm_tensor_nbytes(&t[j]));
+        for (size_t j = 0; j < N_CACHE_TENSORS; j++) {
+            if (!t[j].data) continue;
+            size_t n = wm_tensor_nbytes(&t[j]);
+            wm_status st = dir ? wm_backend_upload(be, t[j].data, p, n) : wm_backend_download(be, p, t[j].data, n);
+            if (st != WM_OK) return wm__errf(err, st, "session state: DiT cache copy: %s", be->err.msg);
+            p += n;
+        }
     }
-#undef MOVE
-    if (dir) wm__vae_state_load(s->dec, p);
-    else wm__vae_state_save(s->dec, p);
+    wm_status st = dir ? wm__vae_state_load(s->dec, p) : wm__vae_state_save(s->dec, p);
+    if (st != WM_OK) return wm__errf(err, st, "session state: VAE cache copy: %s", be->err.msg);
+    return WM_OK;
 }
 
 wm_status wm_session_state_save(const wm_session *s, void *blob, size_t bytes, wm_error *err)
@@ -88,8 +96,7 @@ wm_status wm_session_state_save(const wm_session *s, void *blob, size_t bytes, w
     h.last_n = s->last_n, h.n_saved = s->stream->n_saved, h.sink_frames = s->stream->sink_frames;
     h.prev_frames = s->stream->prev_frames, h.seed = s->seed, h.chunk = s->chunk, h.pose0 = s->pose0;
     memcpy(blob, &h, sizeof h);
-    copy_body((wm_session *)s, (char *)blob + sizeof h, 0);
-    return WM_OK;
+    return copy_body((wm_session *)s, (char *)blob + sizeof h, 0, err);
 }
 
 wm_status wm_session_state_load(wm_session *s, const void *blob, size_t bytes, wm_error *err)
@@ -104,7 +111,7 @@ wm_status wm_session_state_load(wm_session *s, const void *blob, size_t bytes, w
         h.depth != want.depth || h.H != want.H || h.W != want.W || h.dit_bytes != want.dit_bytes ||
         h.vae_bytes != want.vae_bytes || h.total != bytes || bytes != want.total)
         return wm__errf(err, WM_ERR_INVALID_ARG, "session restore: the snapshot is of another model or frame size");
-    copy_body(s, (char *)(uintptr_t)blob + sizeof h, 1);
+    WM_TRY(copy_body(s, (char *)(uintptr_t)blob + sizeof h, 1, err));
     s->has_y = h.has_y, s->has_reset = h.has_reset, s->last_index = h.last_index, s->last_frame0 = h.last_frame0;
     s->last_n = h.last_n, s->stream->n_saved = h.n_saved, s->stream->sink_frames = h.sink_frames;
     s->stream->prev_frames = h.prev_frames, s->seed = h.seed, s->chunk = h.chunk, s->pose0 = h.pose0;

@@ -5,8 +5,8 @@
  * mirrors that struct's layout (vae_decode.c as of commit 729bc44) and checks the mirror against the
  * public wm_vae_decoder_memory() and the model's slot counts before touching anything: if the layout
  * changes, snapshots fail with WM_ERR_UNSUPPORTED instead of copying garbage. To be replaced by
- * wm_vae_decoder_state_{bytes,save,load} in wm/vae (requested from the VAE owner). Host memory only:
- * on the CUDA backend the cache block lives on the device and needs a download/upload.
+ * wm_vae_decoder_state_{bytes,save,load} in wm/vae (requested from the VAE owner). The cache block lives
+ * on the VAE backend's device: it moves with wm_backend_download/upload (memcpy on the CPU).
  */
 #include "wm/session/session_internal.h"
 
@@ -32,7 +32,7 @@ static int mirror_ok(const wm_vae_decoder *d)
     const mirror *m = (const mirror *)(const void *)d;
     return m->vae && m->stream && m->causal && m->vae->n_slots <= WM_VAE_MAX_SLOTS &&
            m->vae->n_trims <= WM_VAE_MAX_BLOCKS && m->arena.cap + m->cache_bytes == wm_vae_decoder_memory(d) &&
-           m->vae->be && m->vae->be->kind == WM_BACKEND_CPU && m->cache_mem;
+           m->vae->be && m->cache_mem;
 }
 
 size_t wm__vae_state_bytes(const wm_vae_decoder *d)
@@ -42,20 +42,24 @@ size_t wm__vae_state_bytes(const wm_vae_decoder *d)
     return m->cache_bytes + sizeof m->fresh + sizeof m->trimmed;
 }
 
-void wm__vae_state_save(const wm_vae_decoder *d, void *dst)
+wm_status wm__vae_state_save(const wm_vae_decoder *d, void *dst)
 {
     const mirror *m = (const mirror *)(const void *)d;
     char *p = dst;
-    memcpy(p, m->cache_mem, m->cache_bytes), p += m->cache_bytes;
+    if (wm_backend_download(m->vae->be, p, m->cache_mem, m->cache_bytes) != WM_OK) return WM_ERR_IO;
+    p += m->cache_bytes;
     memcpy(p, m->fresh, sizeof m->fresh), p += sizeof m->fresh;
     memcpy(p, m->trimmed, sizeof m->trimmed);
+    return WM_OK;
 }
 
-void wm__vae_state_load(wm_vae_decoder *d, const void *src)
+wm_status wm__vae_state_load(wm_vae_decoder *d, const void *src)
 {
     mirror *m = (mirror *)(void *)d;
     const char *p = src;
-    memcpy(m->cache_mem, p, m->cache_bytes), p += m->cache_bytes;
+    if (wm_backend_upload(m->vae->be, m->cache_mem, p, m->cache_bytes) != WM_OK) return WM_ERR_IO;
+    p += m->cache_bytes;
     memcpy(m->fresh, p, sizeof m->fresh), p += sizeof m->fresh;
     memcpy(m->trimmed, p, sizeof m->trimmed);
+    return WM_OK;
 }
