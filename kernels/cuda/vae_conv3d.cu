@@ -51,6 +51,8 @@ __device__ __forceinline__ int cv_reflect(int i, int n, int reflect)
  * (it depends on the column's t), so the row decode keeps only (ci, dt, dh, dw). */
 struct cv_row {
     int ci, dt, dh, dw, ok;
+    int ts;      /* frame shift: source frame of x = column's t + ts when inside [0, T) */
+    int64_t off; /* x offset of this row relative to the column's own (t, h, w): the interior fast path */
 };
 
 __device__ __forceinline__ cv_row cv_decode(const cv_args &a, const int *taps, int k)
@@ -60,6 +62,8 @@ __device__ __forceinline__ cv_row cv_decode(const cv_args &a, const int *taps, i
     r.ci = r.ok ? k / a.taps : 0;
     int tp = r.ok ? taps[k - r.ci * a.taps] : 0;
     r.dt = tp >> 16, r.dh = ((tp >> 8) & 255) - a.kh / 2, r.dw = (tp & 255) - a.kw / 2;
+    r.ts = r.dt - (a.causal ? a.kt - 1 : (a.kt - 1) / 2);
+    r.off = ((int64_t)r.ci * a.T + r.ts) * a.HW + (int64_t)r.dh * a.W + r.dw;
     return r;
 }
 
@@ -85,6 +89,23 @@ __device__ __forceinline__ float cv_gather(const cv_args &a, const cv_row &r, in
     return wm_ld(x, ((int64_t)r.ci * a.T + t) * a.HW + sp);
 }
 
+/* Columns of one thread: (t, h, w), t = -1 past the end; base = x offset of (t, h, w) in channel 0;
+ * inner = no spatial padding can reach this column (every tap's row and column lie inside x). */
+struct cv_col {
+    int t, h, w, inner;
+    int64_t base;
+};
+
+/* Interior fast path: when the column is spatially inner and the tap's frame lies in x (not the left
+ * cache, not a replicated/clamped frame), the element is x[base + off]: the same address the general
+ * path computes, without its padding logic. Only border columns and context frames take cv_gather. */
+template <typename TX>
+__device__ __forceinline__ float cv_elem(const cv_args &a, const cv_row &r, const cv_col &q)
+{
+    if (r.ok && q.inner && (unsigned)(q.t + r.ts) < (unsigned)a.T) return wm_ld((const TX *)a.x, q.base + r.off);
+    return cv_gather<TX>(a, r, q.t, q.h, q.w);
+}
+
 /* Registers of one K step: 8 A values (row m = tid/4, k = (tid%4)*8..+8) and 4x4 B values. */
 struct cv_stage {
     float a[8];
@@ -92,7 +113,7 @@ struct cv_stage {
 };
 
 template <typename TX>
-__device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int co0, int k0, const int (*pos)[3],
+__device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int co0, int k0, const cv_col *pos,
                                         cv_stage &s)
 {
     int tid = threadIdx.x, m = tid >> 2, kc = (tid & 3) * 8, co = co0 + m;
@@ -115,7 +136,7 @@ __device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int c
     for (int i = 0; i < 4; i++) {
         cv_row r = cv_decode(a, taps, k0 + kr + 8 * i);
 #pragma unroll
-        for (int j = 0; j < 4; j++) s.b[i][j] = cv_gather<TX>(a, r, pos[j][0], pos[j][1], pos[j][2]);
+        for (int j = 0; j < 4; j++) s.b[i][j] = cv_elem<TX>(a, r, pos[j]);
     }
 }
 
@@ -146,7 +167,8 @@ __device__ __forceinline__ void cv_mma(const bf16 *As, const bf16 *Bs, int wm, i
             ldsm_x4(af[mi], As + (wm * 32 + mi * 16 + (lane & 15)) * CV_AP + kk + (lane >> 4) * 8);
 #pragma unroll
         for (int nj = 0; nj < 2; nj++)
-            ldsm_x4_t(bfr[nj], Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * CV_BP + wn * 32 + nj * 16 + (lane >> 4) * 8);
+            ldsm_x4_t(bfr[nj], Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * CV_BP + wn * 32 + nj * 16 +
+                                   (lane >> 4) * 8);
 #pragma unroll
         for (int mi = 0; mi < 2; mi++)
 #pragma unroll
@@ -164,14 +186,17 @@ __global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps t
     for (int i = threadIdx.x; i < a.taps; i += CV_THREADS) taps[i] = tp.t[i];
     int co0 = blockIdx.y * CV_BM;
     int64_t p0 = (int64_t)blockIdx.x * CV_BN;
-    int pos[4][3]; /* (t, h, w) of this thread's 4 gather columns; t = -1 past the end */
+    cv_col pos[4]; /* this thread's 4 gather columns */
     int lane = threadIdx.x & 31;
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         int64_t p = p0 + lane + 32 * j;
         int64_t hw = p % a.HW;
-        pos[j][0] = p < a.P ? (int)(p / a.HW) : -1;
-        pos[j][1] = (int)(hw / a.W), pos[j][2] = (int)(hw % a.W);
+        cv_col &q = pos[j];
+        q.t = p < a.P ? (int)(p / a.HW) : -1;
+        q.h = (int)(hw / a.W), q.w = (int)(hw % a.W);
+        q.inner = q.t >= 0 && q.h >= a.kh / 2 && q.h < a.H - a.kh / 2 && q.w >= a.kw / 2 && q.w < a.W - a.kw / 2;
+        q.base = p < a.P ? p : 0;
     }
     __syncthreads();
     float acc[2][4][4] = {};
@@ -208,8 +233,10 @@ __global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps t
         }
 }
 
-static wm_status conv3d_check(wm_backend *be, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                              const wm_tensor *bias, int causal, int reflect, const wm_tensor *y)
+/* Named after the op so its messages read "wm_vae_conv3d_cuda_check: ..." (WM_OP_CHECK uses __func__). */
+static wm_status wm_vae_conv3d_cuda_check(wm_backend *be, const wm_tensor *x, const wm_tensor *left,
+                                          const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
+                                          const wm_tensor *y)
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, w);
@@ -249,7 +276,7 @@ static wm_status conv3d_check(wm_backend *be, const wm_tensor *x, const wm_tenso
 extern "C" wm_status wm_vae_conv3d_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
                                         const wm_tensor *bias, int causal, int reflect, wm_tensor *y)
 {
-    WM_TRY(conv3d_check(be, x, left, w, bias, causal, reflect, y));
+    WM_TRY(wm_vae_conv3d_cuda_check(be, x, left, w, bias, causal, reflect, y));
     cv_args a;
     memset(&a, 0, sizeof a);
     a.x = x->data, a.left = left && w->shape[2] > 1 ? left->data : NULL, a.w = w->data;

@@ -27,7 +27,8 @@ __device__ __forceinline__ void gst(void *p, int bf, int64_t i, float v)
 }
 #define BF(t) ((t)->dtype == WM_BF16)
 #define GRID(n) wm_grid1d((n), 256, 1 << 20), 256, 0, wm__cuda_stream(be)
-#define FOR_I(n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+#define FOR_I(n)                                                                                   \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 /* ---- rmsnorm over channels ---- */
 

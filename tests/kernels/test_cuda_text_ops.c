@@ -59,7 +59,8 @@ static void t_rope(wm_dtype dt)
             float a = 0.37f * (float)i;
             cs.h[i] = cosf(a), sn.h[i] = sinf(a);
         }
-        wm_tensor csd = cp_dev(c, WM_F32, cs.h, 2, (int64_t[]){N, half}), snd = cp_dev(c, WM_F32, sn.h, 2, (int64_t[]){N, half});
+        wm_tensor csd = cp_dev(c, WM_F32, cs.h, 2, (int64_t[]){N, half});
+        wm_tensor snd = cp_dev(c, WM_F32, sn.h, 2, (int64_t[]){N, half});
         tp y = OUT(dt, N, H * D);
         CP_OK(c->cpu, wm_rope_half(c->cpu, &x.ht, &cs.ht, &sn.ht, (int)H, &y.ht));
         CP_OK(c->gpu, wm_rope_half(c->gpu, &x.dt, &csd, &snd, (int)H, inplace ? &x.dt : &y.dt));
@@ -91,8 +92,10 @@ static void t_attn(const attn_cfg *g, wm_dtype dt, int mask_kind)
     wm_tensor mht = wm_tensor_view(WM_U8, WM_DEVICE_CPU, mh, 1, (int64_t[]){N});
     wm_tensor mdt = cp_dev(c, WM_U8, m, 1, (int64_t[]){N});
     const wm_tensor *mc = mask_kind ? &mht : NULL, *md = mask_kind ? &mdt : NULL;
-    CP_OK(c->cpu, wm_attention_gqa(c->cpu, &q.ht, &k.ht, &v.ht, mc, g->H, g->Hkv, g->scale, g->softcap, g->window, &o.ht));
-    CP_OK(c->gpu, wm_attention_gqa(c->gpu, &q.dt, &k.dt, &v.dt, md, g->H, g->Hkv, g->scale, g->softcap, g->window, &o.dt));
+    CP_OK(c->cpu, wm_attention_gqa(c->cpu, &q.ht, &k.ht, &v.ht, mc, g->H, g->Hkv, g->scale, g->softcap, g->window,
+                                   &o.ht));
+    CP_OK(c->gpu, wm_attention_gqa(c->gpu, &q.dt, &k.dt, &v.dt, md, g->H, g->Hkv, g->scale, g->softcap, g->window,
+                                   &o.dt));
     char lab[160];
     snprintf(lab, sizeof lab, "attention_gqa %s win%d mask%d %s", g->name, g->window, mask_kind,
              dt == WM_BF16 ? "bf16" : "fp32");

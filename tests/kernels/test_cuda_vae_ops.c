@@ -223,7 +223,8 @@ static void t_uint8(wm_dtype dt)
     upd(&x);
     int64_t us[4] = {T, H, W, 3};
     uint8_t *ref = malloc((size_t)P * 3), *got = malloc((size_t)P * 3), *got2 = malloc((size_t)P * 3);
-    wm_tensor yr = wm_tensor_view(WM_U8, WM_DEVICE_CPU, ref, 4, us), yh = wm_tensor_view(WM_U8, WM_DEVICE_CPU, got, 4, us);
+    wm_tensor yr = wm_tensor_view(WM_U8, WM_DEVICE_CPU, ref, 4, us);
+    wm_tensor yh = wm_tensor_view(WM_U8, WM_DEVICE_CPU, got, 4, us);
     wm_tensor yd = wm_tensor_view(WM_U8, WM_DEVICE_CUDA, NULL, 4, us);
     WM_ASSERT(wm_backend_malloc(c->gpu, (size_t)P * 3, &yd.data) == WM_OK);
     memset(got, 0xAB, (size_t)P * 3);
