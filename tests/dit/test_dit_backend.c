@@ -6,7 +6,9 @@
  *      rounded to bf16 values (the CUDA weight precision) stays within 5e-2 relative L2 of fp32 and differs
  *      from it (the rounding reached the GEMMs);
  *   3. the benchmark driver streams 10 chunks: the arena high-water mark stops growing once the window is
- *      full (chunk 2), stays within the planned arena, and the host heap does not grow per chunk.
+ *      full (chunk 2), stays within the planned arena, and the host heap does not grow per chunk; the
+ *      block hook (CUDA-graph capture/replay) sees two phases per forward with keys that repeat from
+ *      chunk 2 on with the same arena offset, and skipping the blocks changes v.
  */
 #include "dit_golden.h"
 #include "wm/core/dtype.h"
@@ -130,12 +132,41 @@ static void test_random_bf16(void)
     wm_dit_weights_free(a), wm_dit_weights_free(b), wm_dit_weights_free(r);
 }
 
+typedef struct {
+    int calls[2], n_fwd;
+    wm_dit_blocks_key keys[64];
+    int skip;
+} hook_log;
+
+static wm_status hook(void *u, int phase, const wm_dit_blocks_key *k, int *skip)
+{
+    hook_log *h = u;
+    h->calls[phase]++;
+    if (phase == 0 && h->n_fwd < 64) h->keys[h->n_fwd++] = *k;
+    if (phase == 0) *skip = h->skip;
+    return WM_OK;
+}
+
+static void check_hook(const hook_log *h, int chunks)
+{
+    CHECK(h->n_fwd == 2 * chunks && h->calls[0] == 2 * chunks && h->calls[1] == 2 * chunks);
+    for (int i = 0; i < h->n_fwd && i < 64; i++) {
+        const wm_dit_blocks_key *k = &h->keys[i], *r = &h->keys[i - 2 >= 4 ? i - 2 : i];
+        int c = i / 2;
+        CHECK(k->save == (i % 2) && k->window == (c < 2 ? c : 2) && k->frames == (c ? 3 : 4));
+        CHECK(k->sink_frames == (c >= 1 ? 4 : 0) && k->prev_frames == (c >= 2 ? 3 : 0) && k->text_len == 8);
+        CHECK(!memcmp(k, r, sizeof *k)); /* steady state: equal keys, equal arena offsets */
+    }
+}
+
 static void test_bench_stream(void)
 {
     wm_error err = {0};
     wm_dit_bench *b = NULL;
     wm_dit_bench_params p = {0};
+    hook_log hl = {0};
     p.variant = WM_DIT_STREAMING, p.seed = 11, p.n_steps = 1, p.text_len = 8; /* 2 forwards a chunk: short test */
+    p.blocks_hook = hook, p.blocks_user = &hl;
     CHECK_MSG(wm_dit_bench_create(be, &cfg, &p, &b, &err) == WM_OK, "%s", err.msg);
     if (!b) return;
     wm_dit_bench_info info;
@@ -155,12 +186,23 @@ static void test_bench_stream(void)
     }
     CHECK(info.steps_done == 10 && info.forwards_per_step == 2 && info.frames == cfg.chunk_size);
     CHECK(wm_dit_bench_stream(b)->n_saved == 10);
+    check_hook(&hl, 10);
     printf("bench stream: 10 chunks, weights %zu B, caches %zu B, arena %zu B (peak %zu), stage %zu B\n",
            info.weight_bytes, info.cache_bytes, info.arena_bytes, info.arena_peak, info.stage_bytes);
     wm_dit_bench_free(b);
     p.variant = WM_DIT_BIDIRECTIONAL, p.frames = 4;
     CHECK(wm_dit_bench_create(be, &cfg, &p, &b, &err) == WM_OK);
-    if (b) CHECK(wm_dit_bench_step(b) == WM_OK && wm_dit_bench_step(b) == WM_OK);
+    if (!b) return;
+    size_t nv = (size_t)cfg.out_channels * 4 * cfg.latent_h * cfg.latent_w;
+    float *v0 = malloc(nv * 4);
+    memset(&hl, 0, sizeof hl);
+    CHECK(wm_dit_bench_step(b) == WM_OK && wm_dit_bench_step(b) == WM_OK);
+    memcpy(v0, wm_dit_bench_velocity(b), nv * 4);
+    CHECK(hl.calls[0] == 2 && hl.calls[1] == 2 && !memcmp(&hl.keys[0], &hl.keys[1], sizeof hl.keys[0]));
+    hl.skip = 1; /* the caller "ran the blocks": here nothing ran, so v must change */
+    CHECK(wm_dit_bench_step(b) == WM_OK && hl.calls[0] == 3 && hl.calls[1] == 2);
+    CHECK(memcmp(v0, wm_dit_bench_velocity(b), nv * 4) != 0);
+    free(v0);
     wm_dit_bench_free(b);
 }
 

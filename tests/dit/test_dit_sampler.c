@@ -68,7 +68,7 @@ static void test_runs(wm_backend *be, const wm_dit_config *cfg, const wm_dit_wei
     size_t nx = (size_t)cfg->in_channels * T * S;
     float *xb = malloc(nx * 4);
     g_rec rec = {0};
-    wm_dit_sampler_cb cb = {g_record, &rec, 0};
+    wm_dit_sampler_cb cb = {g_record, &rec, 0, NULL, NULL};
     memcpy(xb, x, nx * 4);
     CHECK(wm_dit_sample_bidirectional(be, w, xb, T, &c, 4, 9.8, &cb) == WM_OK);
     char a[64], b[64];

@@ -66,7 +66,7 @@ static void test_stream_golden(const wm_dit_weights *w, const wm_checkpoint *in)
     for (int i = 0; i < cfg.caption_length; i++) mask[i] = mk[i] != 0;
     wm_dit_cond cond = {y, NULL, mask, NULL, cfg.caption_length, cam, plk, 1.0f};
     g_rec rec = {0};
-    wm_dit_sampler_cb cb = {g_record, &rec, 1};
+    wm_dit_sampler_cb cb = {g_record, &rec, 1, NULL, NULL};
     wm_dit_stream *st = NULL;
     CHECK(wm_dit_stream_create(&cfg, 1 + cfg.chunk_size, cfg.chunk_size, &st) == WM_OK);
     wm_status s = wm_dit_sample_streaming(be, w, st, x, T, &cond, NULL, 0, &cb);

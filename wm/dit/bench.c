@@ -122,7 +122,9 @@ static wm_status stream_step(wm_dit_bench *b)
     int tl[64];
     for (int i = 0; i < nt && i < 64; i++) tl[i] = nt == 4 ? t4[i] : 1000 - (i * 1000) / (nt + 1);
     ck.t_list = tl, ck.n_t = nt;
-    WM_TRY(wm_dit_stream_chunk(b->be, b->w, b->stream, &b->arena, &ck, NULL));
+    wm_dit_sampler_cb cb = {0};
+    cb.blocks_hook = b->p.blocks_hook, cb.blocks_user = b->p.blocks_user;
+    WM_TRY(wm_dit_stream_chunk(b->be, b->w, b->stream, &b->arena, &ck, &cb));
     b->frame0 += n;
     b->last_frames = n;
     return WM_OK;
@@ -135,6 +137,7 @@ wm_status wm_dit_bench_step(wm_dit_bench *b)
         make_cam(&b->cfg, 0, b->Tmax, b->cam);
         wm_dit_run run = {0};
         run.variant = b->p.variant, run.stage = &b->stage;
+        run.blocks_hook = b->p.blocks_hook, run.blocks_user = b->p.blocks_user;
         wm_dit_inputs in = {b->noise, b->ts, b->y, b->mask, b->L, b->cam, b->plk, b->Tmax};
         WM_TRY(wm_dit_forward(b->be, b->w, &run, &in, &b->arena, b->v));
         b->last_frames = b->Tmax;
@@ -158,6 +161,7 @@ void wm_dit_bench_get_info(const wm_dit_bench *b, wm_dit_bench_info *info)
 
 const wm_dit_weights *wm_dit_bench_weights(const wm_dit_bench *b) { return b->w; }
 wm_dit_stream *wm_dit_bench_stream(wm_dit_bench *b) { return b->stream; }
+const float *wm_dit_bench_velocity(const wm_dit_bench *b) { return b->v; }
 
 void wm_dit_bench_free(wm_dit_bench *b)
 {

@@ -23,6 +23,9 @@ typedef struct wm_dit_bench_params {
     int valid_text;         /* valid tokens in the mask (0 = min(120, L)) */
     int n_steps;            /* streaming denoising forwards per chunk (0 = 4, timesteps 1000/960/889/727) */
     uint64_t seed;          /* weights and inputs */
+    wm_dit_blocks_fn blocks_hook; /* optional: given to every forward (CUDA-graph capture/replay of the
+                                   * block stack, see wm_dit_blocks_key in model.h) */
+    void *blocks_user;
 } wm_dit_bench_params;
 
 typedef struct wm_dit_bench_info {
@@ -46,6 +49,8 @@ void wm_dit_bench_get_info(const wm_dit_bench *b, wm_dit_bench_info *info);
 /* The model objects, for callers that drive forwards themselves (e.g. per-pass timing). */
 const wm_dit_weights *wm_dit_bench_weights(const wm_dit_bench *b);
 wm_dit_stream *wm_dit_bench_stream(wm_dit_bench *b);
+/* Host velocity of the last non-streaming step, (out_ch, frames, H, W). */
+const float *wm_dit_bench_velocity(const wm_dit_bench *b);
 void wm_dit_bench_free(wm_dit_bench *b);
 
 #endif

@@ -87,11 +87,31 @@ static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, cons
     return WM_OK;
 }
 
+static wm_dit_blocks_key blocks_key(const dit_fwd *f)
+{
+    const wm_dit_run *r = f->run;
+    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, wm_arena_mark(f->ar)};
+    if (r->variant == WM_DIT_STREAMING) {
+        k.save = r->save;
+        k.window = r->stream->n_saved < 2 ? r->stream->n_saved : 2;
+        k.sink_frames = k.window >= 1 ? r->stream->sink_frames : 0;
+        k.prev_frames = k.window >= 2 ? r->stream->prev_frames : 0;
+    }
+    return k;
+}
+
 static wm_status forward(dit_fwd *f, const wm_dit_inputs *in, float *v_out)
 {
     wm_tensor x;
     WM_TRY(dit_embed_inputs(f, in, &x));
-    for (int i = 0; i < f->cfg->depth; i++) WM_TRY(dit_block(f, i, &x));
+    wm_dit_blocks_fn hook = dt_live(f) ? f->run->blocks_hook : NULL;
+    wm_dit_blocks_key key = blocks_key(f);
+    int skip = 0;
+    if (hook) WM_TRY(hook(f->run->blocks_user, 0, &key, &skip));
+    if (!skip) {
+        for (int i = 0; i < f->cfg->depth; i++) WM_TRY(dit_block(f, i, &x));
+        if (hook) WM_TRY(hook(f->run->blocks_user, 1, &key, &skip));
+    }
     return dit_final_layer(f, &x, v_out);
 }
 

@@ -32,6 +32,22 @@ typedef struct wm_dit_inputs {
  * call. */
 typedef void (*wm_dit_record_fn)(void *user, const char *name, const wm_tensor *t);
 
+/* Optional hook around the block stack, for CUDA-graph capture/replay of the blocks. Between phase 0
+ * (before block 0) and phase 1 (after the last block) a forward issues only device ops (no host copies,
+ * no recorder calls when record is NULL) on addresses that repeat for equal keys: the arena is reset per
+ * forward and carved in the same order, the caches and the streaming tables have fixed addresses. Phase 0
+ * may set *skip = 1 when the caller ran the blocks itself (replayed a graph captured earlier between the
+ * phases of a forward with an equal key); phase 1 is then not called. A capturing caller must launch the
+ * captured graph at phase 1 (capture records, it does not run). */
+typedef struct wm_dit_blocks_key {
+    wm_dit_variant variant;
+    int frames, text_len, save;
+    int window, sink_frames, prev_frames; /* streaming: min(n_saved, 2) and the window's frame counts */
+    size_t arena_used; /* not part of the key: arena bytes in use at phase 0, equal for equal keys (a
+                        * replaying caller may assert it) */
+} wm_dit_blocks_key;
+typedef wm_status (*wm_dit_blocks_fn)(void *user, int phase, const wm_dit_blocks_key *key, int *skip);
+
 typedef struct wm_dit_run {
     wm_dit_variant variant;  /* BIDIRECTIONAL, CHUNK_CAUSAL or STREAMING */
     wm_dit_stream *stream;   /* STREAMING only: caches of earlier chunks (read) */
@@ -43,6 +59,8 @@ typedef struct wm_dit_run {
     wm_arena *stage;         /* host staging arena for the host-built tables (RoPE, UCPE, text mask), sized
                               * by wm_dit_stage_bytes; required on a device backend. NULL on the CPU backend:
                               * the tables are built in place in the forward's arena. */
+    wm_dit_blocks_fn blocks_hook; /* optional, see wm_dit_blocks_key */
+    void *blocks_user;
 } wm_dit_run;
 
 /* The one place that decides dtypes per backend: activations (and matmul weights, which a GEMM takes in

@@ -291,6 +291,7 @@ static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, c
     wm_dit_run run = {0};
     run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0, run.stage = &st->stage;
     if (s->cb && s->cb->record && s->cb->record_blocks) run.record = rec_prefixed, run.record_user = s;
+    if (s->cb) run.blocks_hook = s->cb->blocks_hook, run.blocks_user = s->cb->blocks_user;
     for (int k = 0; k < n_t; k++) {
         for (int f = 0; f < n; f++) t[f] = (c == 0 && f == 0) ? 0.0f : ts[k];
         snprintf(s->prefix, sizeof s->prefix, "chunk%d.step%d.", c, k);

@@ -40,6 +40,8 @@ typedef struct wm_dit_sampler_cb {
     wm_dit_record_fn record;            /* optional */
     void *user;
     int record_blocks;                  /* 1: also pass the forwards' intermediates (prefixed) */
+    wm_dit_blocks_fn blocks_hook;       /* optional, given to every forward (model.h) */
+    void *blocks_user;
 } wm_dit_sampler_cb;
 
 /* Bidirectional Euler with shift and CFG (§5.2). x: (in_ch, T, H, W), frame 0 = clean latent. */
