@@ -80,6 +80,9 @@ static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, cons
     if (run->variant == WM_DIT_STREAMING) {
         const wm_dit_stream *st = run->stream;
         if (!st) return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: streaming needs a stream");
+        if (!ar->measuring && (st->be ? st->be->device : WM_DEVICE_CPU) != be->device)
+            return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: the stream's caches live on another device "
+                            "(create it with wm_dit_stream_create_on(be, ...))");
         int cap = st->n_saved == 0 ? st->max_sink_frames : st->max_chunk_frames;
         if (T > cap || run->frame0 < 0)
             return wm__errf(&be->err, WM_ERR_LIMIT, "dit stream: chunk of %d frames (capacity %d)", T, cap);
