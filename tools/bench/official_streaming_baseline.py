@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.machinery
+import importlib.util
 import json
 import math
 import os
@@ -93,6 +95,9 @@ def _placeholder_module(name):
         return _Unavailable(f"{name}.{attr}")
 
     mod.__getattr__ = __getattr__
+    # A spec (with no loader) keeps importlib.util.find_spec(name) from raising; package probes
+    # (diffusers/transformers) then ask importlib.metadata, find no distribution, say "absent".
+    mod.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
     mod.__path__ = []  # lets "from name.sub import x" resolve to further placeholders
     mod.__benchmark_stand_in__ = True
     return mod
@@ -173,7 +178,11 @@ def _install_shims():
         try:
             importlib.import_module(name)
         except ImportError:
-            sys.modules.update(_make_shim(name))
+            mods = _make_shim(name)
+            for modname, mod in mods.items():
+                if getattr(mod, "__spec__", None) is None:
+                    mod.__spec__ = importlib.machinery.ModuleSpec(modname, None)
+            sys.modules.update(mods)
             stubbed.append(name)
     return stubbed
 
@@ -202,11 +211,6 @@ UPSTREAM_MODULES = ["diffusion.model.nets", "diffusion.model.builder", "diffusio
                     "diffusion.scheduler.self_forcing_flow_euler_sampler"]
 
 
-def _purge(prefixes):
-    for k in [k for k in sys.modules if k.split(".")[0] in prefixes]:
-        del sys.modules[k]
-
-
 def import_upstream(stubbed, attempts=25):
     """Import the upstream modules; a module-level import of a package that is missing (or lacks
     a name) outside NEVER_STUB gets a stand-in that raises if it is ever USED, then retry."""
@@ -232,7 +236,7 @@ def import_upstream(stubbed, attempts=25):
             else:
                 raise
             print(f"[baseline] stand-in for {stubbed[-1]} ({e})", flush=True)
-            _purge({"diffusion", "tools", "sana", "diffusers"})
+            # no purge: Python already dropped the modules whose execution failed
     raise SystemExit("too many missing imports; giving up")
 
 
@@ -407,8 +411,12 @@ def main(argv=None):
     repo = setup_paths(args)
     import torch  # before any stand-in exists: torch's import walks sys.modules
 
-    stubbed = _install_shims()
+    stubbed = []
+    if not args.check_only:  # real packages first: their import-time probes must not see stand-ins
+        importlib.import_module("diffusers")
+        importlib.import_module("fla.modules")
     stubbed += _fill_missing_attrs("transformers", TRANSFORMERS_NAMES)
+    stubbed += _install_shims()
     if not args.check_only:
         import_upstream(stubbed)
     cfg = load_config(repo, args.config)
