@@ -7,8 +7,8 @@
  * spatial padding (zeros or reflect) per element. Channels-first layout makes the P direction the
  * contiguous one, so a warp gathers 32 consecutive positions of one K row (coalesced apart from edges).
  *
- * Block tile 64 (Co) x 128 (positions) x 32 (K), 8 warps as 2 x 4, each warp 32 x 32 = 2 x 4 mma.sync
- * m16n8k16 tiles. Operands go global -> registers -> shared (double buffered, one __syncthreads per K
+ * Block tile BM (Co) x 128 (positions) x 32 (K), BM = 128 when Co > 64 (8 warps as 4 x 2, each warp
+ * 32 x 64 = 2 x 8 mma.sync m16n8k16 tiles, 1 block/SM) else 64 (2 x 4 warps of 32 x 32, 2 blocks/SM). Operands go global -> registers -> shared (double buffered, one __syncthreads per K
  * step: the gather of step k+1 is in flight while step k multiplies). A fragments come via ldmatrix,
  * B fragments via ldmatrix.trans (shared B is stored [k][position]). Rows padded by 8 bf16 so the
  * 8 row addresses of each ldmatrix hit distinct banks.
@@ -21,7 +21,6 @@
 #include "cuda_common.cuh"
 #include "mma.cuh"
 
-#define CV_BM 64
 #define CV_BN 128
 #define CV_BK 32
 #define CV_THREADS 256
@@ -106,31 +105,38 @@ __device__ __forceinline__ float cv_elem(const cv_args &a, const cv_row &r, cons
     return cv_gather<TX>(a, r, q.t, q.h, q.w);
 }
 
-/* Registers of one K step: 8 A values (row m = tid/4, k = (tid%4)*8..+8) and 4x4 B values. */
-struct cv_stage {
-    float a[8];
+/* Registers of one K step: 8 A values per 64 rows (row m = tid/4 (+64), k = (tid%4)*8..+8) and 4x4 B
+ * values (K rows warp + 8i, columns lane + 32j). */
+template <int BM> struct cv_stage {
+    float a[BM / 64][8];
     float b[4][4];
 };
 
-template <typename TX>
-__device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int co0, int k0, const cv_col *pos,
-                                        cv_stage &s)
+/* 8 weights w[co, kb..kb+8) (zeros past Co or K): one 16-byte load when aligned bf16. */
+__device__ __forceinline__ void cv_load_a(const cv_args &a, int co, int kb, float *v)
 {
-    int tid = threadIdx.x, m = tid >> 2, kc = (tid & 3) * 8, co = co0 + m;
-    int kb = k0 + kc;
-    if (co < a.Co && a.w_vec && kb + 8 <= a.K) { /* 16-byte bf16 weight load */
+    if (co < a.Co && a.w_vec && kb + 8 <= a.K) {
         uint4 u = *(const uint4 *)((const bf16 *)a.w + (int64_t)co * a.K + kb);
         const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             float2 f = __bfloat1622float2(h[j]);
-            s.a[2 * j] = f.x, s.a[2 * j + 1] = f.y;
+            v[2 * j] = f.x, v[2 * j + 1] = f.y;
         }
     } else {
 #pragma unroll
         for (int j = 0; j < 8; j++)
-            s.a[j] = co < a.Co && kb + j < a.K ? wm_ldp(a.w, a.w_bf16, (int64_t)co * a.K + kb + j) : 0.0f;
+            v[j] = co < a.Co && kb + j < a.K ? wm_ldp(a.w, a.w_bf16, (int64_t)co * a.K + kb + j) : 0.0f;
     }
+}
+
+template <typename TX, int BM>
+__device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int co0, int k0, const cv_col *pos,
+                                        cv_stage<BM> &s)
+{
+    int tid = threadIdx.x;
+#pragma unroll
+    for (int r = 0; r < BM / 64; r++) cv_load_a(a, co0 + (tid >> 2) + 64 * r, k0 + (tid & 3) * 8, s.a[r]);
     int kr = tid >> 5;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -140,14 +146,17 @@ __device__ __forceinline__ void cv_load(const cv_args &a, const int *taps, int c
     }
 }
 
-__device__ __forceinline__ void cv_store(const cv_stage &s, bf16 *As, bf16 *Bs)
+template <int BM> __device__ __forceinline__ void cv_store(const cv_stage<BM> &s, bf16 *As, bf16 *Bs)
 {
     int tid = threadIdx.x, m = tid >> 2, kc = (tid & 3) * 8;
-    uint4 u;
-    uint32_t *p = (uint32_t *)&u;
 #pragma unroll
-    for (int j = 0; j < 4; j++) p[j] = pack_bf16(s.a[2 * j], s.a[2 * j + 1]);
-    *(uint4 *)(As + m * CV_AP + kc) = u;
+    for (int r = 0; r < BM / 64; r++) {
+        uint4 u;
+        uint32_t *p = (uint32_t *)&u;
+#pragma unroll
+        for (int j = 0; j < 4; j++) p[j] = pack_bf16(s.a[r][2 * j], s.a[r][2 * j + 1]);
+        *(uint4 *)(As + (m + 64 * r) * CV_AP + kc) = u;
+    }
     int kr = tid >> 5, lane = tid & 31;
 #pragma unroll
     for (int i = 0; i < 4; i++)
@@ -155,36 +164,40 @@ __device__ __forceinline__ void cv_store(const cv_stage &s, bf16 *As, bf16 *Bs)
         for (int j = 0; j < 4; j++) Bs[(kr + 8 * i) * CV_BP + lane + 32 * j] = __float2bfloat16(s.b[i][j]);
 }
 
-/* The warp's 32 x 32 tile over one 32-deep K slice held in shared memory. */
-__device__ __forceinline__ void cv_mma(const bf16 *As, const bf16 *Bs, int wm, int wn, float (*acc)[4][4])
+/* The warp's 32 x NI*8 tile over one 32-deep K slice held in shared memory. */
+template <int NI>
+__device__ __forceinline__ void cv_mma(const bf16 *As, const bf16 *Bs, int wm, int wn, float (*acc)[NI][4])
 {
     int lane = threadIdx.x & 31;
 #pragma unroll
     for (int kk = 0; kk < CV_BK; kk += 16) {
-        uint32_t af[2][4], bfr[2][4];
+        uint32_t af[2][4], bfr[NI / 2][4];
 #pragma unroll
         for (int mi = 0; mi < 2; mi++)
             ldsm_x4(af[mi], As + (wm * 32 + mi * 16 + (lane & 15)) * CV_AP + kk + (lane >> 4) * 8);
 #pragma unroll
-        for (int nj = 0; nj < 2; nj++)
-            ldsm_x4_t(bfr[nj], Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * CV_BP + wn * 32 + nj * 16 +
+        for (int nj = 0; nj < NI / 2; nj++)
+            ldsm_x4_t(bfr[nj], Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * CV_BP + wn * NI * 8 + nj * 16 +
                                    (lane >> 4) * 8);
 #pragma unroll
         for (int mi = 0; mi < 2; mi++)
 #pragma unroll
-            for (int ni = 0; ni < 4; ni++)
+            for (int ni = 0; ni < NI; ni++)
                 mma_bf16(acc[mi][ni], af[mi], bfr[ni >> 1][(ni & 1) * 2], bfr[ni >> 1][(ni & 1) * 2 + 1]);
     }
 }
 
-template <typename TX>
-__global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps tp)
+/* BM = 64: warps 2 (Co) x 4 (positions) of 32 x 32; BM = 128: 4 x 2 of 32 x 64 (twice the mma work per
+ * gathered B element, for layers of >= 128 channels). */
+template <typename TX, int BM>
+__global__ void __launch_bounds__(CV_THREADS, 128 / BM) conv3d_kernel(cv_args a, cv_taps tp)
 {
-    __shared__ __align__(16) bf16 As[2][CV_BM * CV_AP];
+    constexpr int WMW = BM / 32, NI = CV_BN / (8 / WMW) / 8;
+    __shared__ __align__(16) bf16 As[2][BM * CV_AP];
     __shared__ __align__(16) bf16 Bs[2][CV_BK * CV_BP];
     __shared__ int taps[CV_MAX_TAPS];
     for (int i = threadIdx.x; i < a.taps; i += CV_THREADS) taps[i] = tp.t[i];
-    int co0 = blockIdx.y * CV_BM;
+    int co0 = blockIdx.y * BM;
     int64_t p0 = (int64_t)blockIdx.x * CV_BN;
     cv_col pos[4]; /* this thread's 4 gather columns */
     int lane = threadIdx.x & 31;
@@ -199,17 +212,17 @@ __global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps t
         q.base = p < a.P ? p : 0;
     }
     __syncthreads();
-    float acc[2][4][4] = {};
-    int warp = threadIdx.x >> 5, wm = warp >> 2, wn = warp & 3;
+    float acc[2][NI][4] = {};
+    int warp = threadIdx.x >> 5, wm = warp % WMW, wn = warp / WMW;
     int nk = (a.K + CV_BK - 1) / CV_BK;
-    cv_stage st;
-    cv_load<TX>(a, taps, co0, 0, pos, st);
+    cv_stage<BM> st;
+    cv_load<TX, BM>(a, taps, co0, 0, pos, st);
     for (int kb = 0; kb < nk; kb++) {
         int buf = kb & 1;
-        cv_store(st, As[buf], Bs[buf]);
+        cv_store<BM>(st, As[buf], Bs[buf]);
         __syncthreads();
-        if (kb + 1 < nk) cv_load<TX>(a, taps, co0, (kb + 1) * CV_BK, pos, st);
-        cv_mma(As[buf], Bs[buf], wm, wn, acc);
+        if (kb + 1 < nk) cv_load<TX, BM>(a, taps, co0, (kb + 1) * CV_BK, pos, st);
+        cv_mma<NI>(As[buf], Bs[buf], wm, wn, acc);
     }
     /* Epilogue: thread (g, c) of the mma layout holds rows g, g+8 and columns 2c, 2c+1 of each tile. */
     int g = lane >> 2, c = lane & 3;
@@ -221,10 +234,10 @@ __global__ void __launch_bounds__(CV_THREADS) conv3d_kernel(cv_args a, cv_taps t
             if (co >= a.Co) continue;
             float bv = a.bias ? wm_ldp(a.bias, a.b_bf16, co) : 0.0f;
 #pragma unroll
-            for (int ni = 0; ni < 4; ni++)
+            for (int ni = 0; ni < NI; ni++)
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
-                    int64_t p = p0 + wn * 32 + ni * 8 + 2 * c + e;
+                    int64_t p = p0 + wn * NI * 8 + ni * 8 + 2 * c + e;
                     if (p >= a.P) continue;
                     float v = acc[mi][ni][2 * r + e] + bv;
                     if (a.y_bf16) ((bf16 *)a.y)[(int64_t)co * a.P + p] = __float2bfloat16(v);
@@ -293,11 +306,13 @@ extern "C" wm_status wm_vae_conv3d_cuda(wm_backend *be, const wm_tensor *x, cons
         int dt = i / (a.kh * a.kw), dh = i / a.kw % a.kh, dw = i % a.kw;
         tp.t[i] = dt << 16 | dh << 8 | dw;
     }
-    dim3 grid((unsigned)((a.P + CV_BN - 1) / CV_BN), (unsigned)((a.Co + CV_BM - 1) / CV_BM));
-    WM_OP_CHECK(be, grid.y <= 65535, WM_ERR_LIMIT, "too many output channels");
+    int bm = a.Co > 64 ? 128 : 64; /* the wide tile halves the gather work per FLOP; 64 wastes less on small Co */
+    dim3 grid((unsigned)((a.P + CV_BN - 1) / CV_BN), (unsigned)((a.Co + bm - 1) / bm));
     cudaStream_t s = wm__cuda_stream(be);
-    if (x->dtype == WM_BF16) conv3d_kernel<bf16><<<grid, CV_THREADS, 0, s>>>(a, tp);
-    else conv3d_kernel<float><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    if (x->dtype == WM_BF16 && bm == 128) conv3d_kernel<bf16, 128><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    else if (x->dtype == WM_BF16) conv3d_kernel<bf16, 64><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    else if (bm == 128) conv3d_kernel<float, 128><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    else conv3d_kernel<float, 64><<<grid, CV_THREADS, 0, s>>>(a, tp);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

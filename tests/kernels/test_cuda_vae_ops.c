@@ -3,7 +3,7 @@
  * vae_conv3d: odd small shapes (Co not a multiple of the 64-channel tile, positions not a multiple of the
  * 128-position tile, K not a multiple of 8 or 32), causal with and without the `left` cache, non-causal,
  * zeros and reflect padding, 1x1x1, bf16 and fp32 tensors, plus one decoder-sized layer (128 -> 128
- * channels, 3 frames at 44x80). Inputs are rounded to bf16 before both sides see them, because the CUDA
+ * channels, 3 frames at 44x80); both block tiles (64 channels for Co <= 64, 128 above). Inputs are rounded to bf16 before both sides see them, because the CUDA
  * conv feeds bf16 tensor cores: then only the summation order differs, and fp32 outputs must agree to
  * 1e-4 (elementwise, relative, with 1e-4 of the output RMS as floor; rel-L2 2e-5). bf16 outputs 1e-2.
  * Unrounded fp32 inputs (rounded on the device) are held to 1e-2. Streaming: a conv over 2 + 3 frames
@@ -93,9 +93,9 @@ static void t_conv(const conv_case *k)
 }
 
 /* Whole-clip causal conv of 5 frames == chunks of 2 then 3 frames with the left cache, bit for bit. */
-static void t_conv_stream(wm_dtype dt)
+static void t_conv_stream(wm_dtype dt, int64_t Co)
 {
-    int64_t Ci = 12, Co = 70, T = 5, H = 9, W = 21, HW = H * W;
+    int64_t Ci = 12, T = 5, H = 9, W = 21, HW = H * W;
     tp x = MK(dt, 1.0f, 4, Ci, T, H, W, 0), w = MK(dt, 0.1f, 5, Co, Ci, 3, 3, 3), b = MK(dt, 0.5f, 1, Co, 0, 0, 0, 0);
     tp y = OUT(dt, 4, Co, T, H, W, 0);
     CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &x.dt, NULL, &w.dt, &b.dt, 1, 0, &y.dt));
@@ -121,8 +121,8 @@ static void t_conv_stream(wm_dtype dt)
         cp_free(c, &xc.dt);
         rel(&yc);
     }
-    printf("conv3d streaming 2+3 frames == whole (%s): %s\n", dt == WM_BF16 ? "bf16" : "fp32",
-           same ? "bit-identical" : "DIFFERENT");
+    printf("conv3d streaming 2+3 frames == whole (%s, Co %lld): %s\n", dt == WM_BF16 ? "bf16" : "fp32",
+           (long long)Co, same ? "bit-identical" : "DIFFERENT");
     CHECK(same);
     free(whole); free(xh[0]); free(xh[1]);
     rel(&x); rel(&w); rel(&b); rel(&y); rel(&cache);
@@ -259,6 +259,8 @@ int main(int argc, char **argv)
         /* Ci Co T  H  W kt kh kw causal left reflect  x  w  y round */
         {5, 7, 3, 5, 9, 3, 3, 3, 1, 0, 0, B, B, F, 1, "5->7 causal zeros bf16"},
         {16, 67, 2, 6, 40, 3, 3, 3, 1, 1, 1, B, B, F, 1, "16->67 causal+left reflect bf16"},
+        {16, 40, 2, 6, 40, 3, 3, 3, 1, 1, 1, B, B, F, 1, "16->40 causal+left reflect bf16"},
+        {20, 150, 2, 7, 19, 3, 3, 3, 0, 0, 1, B, B, B, 1, "20->150 non-causal reflect bf16 out"},
         {9, 33, 4, 7, 11, 3, 3, 3, 0, 0, 0, B, B, F, 1, "9->33 non-causal zeros bf16"},
         {24, 130, 3, 5, 13, 1, 1, 1, 1, 0, 0, B, B, B, 1, "24->130 1x1x1 bf16 out"},
         {8, 20, 3, 6, 10, 3, 3, 3, 1, 1, 1, F, F, F, 1, "8->20 causal+left reflect fp32 (bf16 values)"},
@@ -270,8 +272,8 @@ int main(int argc, char **argv)
         if (quick && cases[i].Ci >= 128) continue;
         t_conv(&cases[i]);
     }
-    t_conv_stream(B);
-    t_conv_stream(F);
+    t_conv_stream(B, 70); /* the 128-channel tile */
+    t_conv_stream(F, 40); /* the 64-channel tile */
     for (int k = 0; k < 2; k++) {
         wm_dtype dt = k ? B : F;
         t_cache_push(dt);
