@@ -7,6 +7,7 @@
  *     camera preprocessing of the whole pose history;
  *   - determinism: same seed -> identical frames (fresh session), other seed -> different frames;
  *   - snapshot/restore (session blob and world snapshots, also into a second world) -> identical frames;
+ *   - checkpoint layouts (dit/, ltx2_causal_vae/, explicit VAE path, missing VAE);
  *   - constant memory: DiT arena high-water mark, session bytes and the process heap in use (mallinfo2)
  *     equal after chunk 3 and chunk 10.
  */
@@ -296,6 +297,33 @@ static void test_world(void)
     CHECK(wm_world_open(&p, &w) == WM_ERR_INVALID_ARG && w == NULL);
 }
 
+/* Checkpoint layouts: DiT in dit/, VAE in ltx2_causal_vae/ (the streaming repo's name), no text encoder
+ * (no_text); a missing VAE folder fails with a message naming it. Run last: it moves the files. */
+static void test_layouts(void)
+{
+    char a[160], b[160];
+    snprintf(a, sizeof a, "%s/dit", dir);
+    CHECK(mkdir(a, 0755) == 0);
+    snprintf(a, sizeof a, "%s/model.safetensors", dir), snprintf(b, sizeof b, "%s/dit/model.safetensors", dir);
+    CHECK(rename(a, b) == 0);
+    snprintf(a, sizeof a, "%s/vae", dir), snprintf(b, sizeof b, "%s/ltx2_causal_vae", dir);
+    CHECK(rename(a, b) == 0);
+    wm_model_params mp = {0};
+    mp.path = dir, mp.height = H, mp.width = W, mp.n_threads = 1, mp.no_text = 1;
+    wm_model *m = NULL;
+    wm_error err = {0};
+    CHECK_MSG(wm_model_load(&mp, &m, &err) == WM_OK, "dit/ + ltx2_causal_vae/: %s", err.msg);
+    CHECK(m && !wm_model_has_text(m) && !strcmp(wm_model_backend_name(m), "cpu"));
+    wm_model_free(m);
+    m = NULL;
+    snprintf(a, sizeof a, "%s/ltx2_causal_vae", dir), snprintf(b, sizeof b, "%s/vae_moved", dir);
+    CHECK(rename(a, b) == 0);
+    CHECK(wm_model_load(&mp, &m, &err) == WM_ERR_NOT_FOUND && m == NULL && strstr(err.msg, "VAE"));
+    mp.vae_path = b; /* explicit VAE folder */
+    CHECK(wm_model_load(&mp, &m, &err) == WM_OK);
+    wm_model_free(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/wm_session_XXXXXX");
@@ -303,6 +331,7 @@ int main(void)
     if (!synth_model_write(dir, 1, 20261123)) { fprintf(stderr, "cannot write the synthetic model\n"); return 1; }
     test_session();
     test_world();
+    test_layouts();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
