@@ -57,6 +57,8 @@ def parse_args(argv=None):
     p.add_argument("--init", choices=["randn", "upstream"], default="randn",
                    help="randn: re-draw every parameter (no zero-initialised layers); "
                         "upstream: keep the model's own initialisation")
+    p.add_argument("--no-liger", action="store_true",
+                   help="SANA_USE_LIGER=0: plain PyTorch RMSNorm instead of liger-kernel's (upstream knob)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda")
     p.add_argument("--json-out", default=None, help="also write the JSON line to this file")
@@ -380,6 +382,23 @@ def pct(xs, q):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def check_liger(args):
+    """Upstream uses liger-kernel's RMSNorm when the package imports (it is in Sana's
+    dependencies) and falls back to its PyTorch RMSNorm on ImportError only; any other import
+    failure would crash the build, so it is turned into the upstream opt-out SANA_USE_LIGER=0."""
+    if args.no_liger:
+        os.environ["SANA_USE_LIGER"] = "0"
+        return "off (--no-liger)"
+    try:
+        from liger_kernel.transformers import LigerRMSNorm  # noqa: F401
+        return "on"
+    except ImportError as e:
+        return f"absent ({e.__class__.__name__})"
+    except Exception as e:  # noqa: BLE001
+        os.environ["SANA_USE_LIGER"] = "0"
+        return f"off (import failed: {e.__class__.__name__}: {e})"
+
+
 def setup_paths(args):
     repo = os.path.abspath(args.sana_repo)
     if not os.path.isdir(os.path.join(repo, "diffusion")):
@@ -415,6 +434,7 @@ def main(argv=None):
     if not args.check_only:  # real packages first: their import-time probes must not see stand-ins
         importlib.import_module("diffusers")
         importlib.import_module("fla.modules")
+    liger = check_liger(args)
     stubbed += _fill_missing_attrs("transformers", TRANSFORMERS_NAMES)
     stubbed += _install_shims()
     if not args.check_only:
@@ -422,7 +442,10 @@ def main(argv=None):
     cfg = load_config(repo, args.config)
     T = num_latent_frames(args)
     info = {"tool": "official_streaming_baseline", "model": cfg.model.model, "config": args.config,
-            "latent_frames": T, "stubbed": stubbed, "torch": torch.__version__}
+            "latent_frames": T, "stubbed": stubbed, "liger": liger, "torch": torch.__version__}
+    if not args.check_only:
+        from diffusion.model.liger_norms import get_rmsnorm_class
+        info["rmsnorm_class"] = get_rmsnorm_class().__name__
     if args.check_only:
         info["check_only"] = True
         print(json.dumps(info))
