@@ -8,9 +8,10 @@
  * contiguous one, so a warp gathers 32 consecutive positions of one K row (coalesced apart from edges).
  *
  * Block tile BM (Co) x 128 (positions) x 32 (K), BM = 128 when Co > 64 (8 warps as 4 x 2, each warp
- * 32 x 64 = 2 x 8 mma.sync m16n8k16 tiles, 1 block/SM) else 64 (2 x 4 warps of 32 x 32, 2 blocks/SM). Operands go global -> registers -> shared (double buffered, one __syncthreads per K
- * step: the gather of step k+1 is in flight while step k multiplies). A fragments come via ldmatrix,
- * B fragments via ldmatrix.trans (shared B is stored [k][position]). Rows padded by 8 bf16 so the
+ * 32 x 64 = 2 x 8 mma.sync m16n8k16 tiles, 1 block/SM) else 64 (2 x 4 warps of 32 x 32, 2 blocks/SM).
+ * Operands go global -> registers -> shared (double buffered, one __syncthreads per K step: the gather
+ * of step k+1 is in flight while step k multiplies). A fragments come via ldmatrix, B fragments via
+ * ldmatrix.trans (shared B is stored [k][position]). Rows padded by 8 bf16 so the
  * 8 row addresses of each ldmatrix hit distinct banks.
  *
  * Numerics: x/left/w may be fp32 or bf16 but are rounded to bf16 for the tensor cores (the spec's

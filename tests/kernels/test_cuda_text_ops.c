@@ -7,9 +7,12 @@
  * zeros) and the prompt-padding pattern (trailing keys off). The CPU oracle works in double.
  * Tolerances: fp32 tensors 1e-4 elementwise (relative, with 1e-4 of the output RMS as floor) and 2e-5
  * relative L2 (fp32 online softmax with fast exp); bf16 tensors 1e-2 and 5e-3 (one bf16 rounding of the
- * output). Outputs are poisoned (NaN) first. Exit 77 without a GPU. Usage: test_cuda_text_ops [--quick].
+ * output). Outputs are poisoned (NaN) first. Exit 77 without a GPU.
+ * Usage: test_cuda_text_ops [--quick | --bench]  (--bench: attention time at the real size).
  */
 #include "cuda_parity.h"
+
+#include <time.h>
 
 static cp_ctx C_;
 static cp_ctx *c = &C_;
@@ -112,11 +115,37 @@ static void t_attn(const attn_cfg *g, wm_dtype dt, int mask_kind)
     rel(&q); rel(&k); rel(&v); rel(&o);
 }
 
+/* --bench: device time of one Gemma-2-2B attention call (300 tokens, bf16), GPU only. */
+static void bench_attn(void)
+{
+    int64_t N = 300, H = 8, Hkv = 4, D = 256;
+    tp q = mk(WM_BF16, 1.0f, N, H * D), k = mk(WM_BF16, 1.0f, N, Hkv * D), v = mk(WM_BF16, 1.0f, N, Hkv * D);
+    tp o = OUT(WM_BF16, N, H * D);
+    CP_OK(c->gpu, wm_attention_gqa(c->gpu, &q.dt, &k.dt, &v.dt, NULL, 8, 4, 0.0625f, 50.0f, 0, &o.dt));
+    WM_ASSERT(wm_backend_sync(c->gpu) == WM_OK);
+    struct timespec t0, t1;
+    int reps = 20;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 0; r < reps; r++)
+        CP_OK(c->gpu, wm_attention_gqa(c->gpu, &q.dt, &k.dt, &v.dt, NULL, 8, 4, 0.0625f, 50.0f, 0, &o.dt));
+    WM_ASSERT(wm_backend_sync(c->gpu) == WM_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6) / reps;
+    printf("bench attention_gqa 300 tokens 8/4 heads x 256 bf16: %.3f ms per call (x26 layers = %.2f ms)\n", ms,
+           26 * ms);
+    rel(&q); rel(&k); rel(&v); rel(&o);
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
     int rc = cp_init(c, 0x5eed7e47);
     if (rc) return rc;
+    if (argc > 1 && !strcmp(argv[1], "--bench")) {
+        bench_attn();
+        cp_fini(c);
+        TEST_MAIN_END();
+    }
     t_rope(WM_F32);
     t_rope(WM_BF16);
     const attn_cfg cfgs[] = {

@@ -3,16 +3,19 @@
  * vae_conv3d: odd small shapes (Co not a multiple of the 64-channel tile, positions not a multiple of the
  * 128-position tile, K not a multiple of 8 or 32), causal with and without the `left` cache, non-causal,
  * zeros and reflect padding, 1x1x1, bf16 and fp32 tensors, plus one decoder-sized layer (128 -> 128
- * channels, 3 frames at 44x80); both block tiles (64 channels for Co <= 64, 128 above). Inputs are rounded to bf16 before both sides see them, because the CUDA
- * conv feeds bf16 tensor cores: then only the summation order differs, and fp32 outputs must agree to
+ * channels, 3 frames at 44x80); both block tiles (64 channels for Co <= 64, 128 above). Inputs are
+ * rounded to bf16 before both sides see them, because the CUDA conv feeds bf16 tensor cores: then only the summation order differs, and fp32 outputs must agree to
  * 1e-4 (elementwise, relative, with 1e-4 of the output RMS as floor; rel-L2 2e-5). bf16 outputs 1e-2.
  * Unrounded fp32 inputs (rounded on the device) are held to 1e-2. Streaming: a conv over 2 + 3 frames
  * with cache pushes between chunks must equal the whole 5-frame conv BIT FOR BIT (the fixed-order-sum
  * property docs/vae.md relies on).
  * The data-movement ops are exact in fp32 (1e-6) and within bf16 rounding (1e-2) in bf16.
- * Outputs are poisoned (NaN) before every run. Exit 77 without a GPU. Usage: test_cuda_vae_ops [--quick].
+ * Outputs are poisoned (NaN) before every run. Exit 77 without a GPU.
+ * Usage: test_cuda_vae_ops [--quick | --bench]  (--bench: conv3d timings at the decoder's level shapes).
  */
 #include "cuda_parity.h"
+
+#include <time.h>
 
 typedef struct {
     float *h;
@@ -249,11 +252,46 @@ static void t_uint8(wm_dtype dt)
     rel(&x);
 }
 
+/* --bench: device time of vae_conv3d at the decoder's level shapes (GPU only, no CPU reference): the
+ * numbers that decide the block tile. Steady-state streaming chunk sizes, left cache in use. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void bench_conv(void)
+{
+    const int64_t lv[4][4] = {{1024, 3, 22, 40}, {512, 6, 44, 80}, {256, 12, 88, 160}, {128, 24, 176, 320}};
+    for (int i = 0; i < 4; i++) {
+        int64_t C = lv[i][0], T = lv[i][1], H = lv[i][2], W = lv[i][3];
+        tp x = MK(WM_BF16, 1.0f, 4, C, T, H, W, 0), w = MK(WM_BF16, 0.02f, 5, C, C, 3, 3, 3);
+        tp l = MK(WM_BF16, 1.0f, 4, C, 2, H, W, 0), b = MK(WM_BF16, 0.1f, 1, C, 0, 0, 0, 0);
+        tp y = OUT(WM_BF16, 4, C, T, H, W, 0);
+        CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &x.dt, &l.dt, &w.dt, &b.dt, 1, 0, &y.dt)); /* warm-up */
+        WM_ASSERT(wm_backend_sync(c->gpu) == WM_OK);
+        int reps = 5;
+        double t0 = now_s();
+        for (int r = 0; r < reps; r++) CP_OK(c->gpu, wm_vae_conv3d(c->gpu, &x.dt, &l.dt, &w.dt, &b.dt, 1, 0, &y.dt));
+        WM_ASSERT(wm_backend_sync(c->gpu) == WM_OK);
+        double ms = (now_s() - t0) * 1e3 / reps, fl = 2.0 * C * C * 27 * T * H * W;
+        printf("bench conv3d %4lld->%-4lld x %2lld frames %3lldx%-3lld: %8.3f ms  %6.1f TFLOP/s\n", (long long)C,
+               (long long)C, (long long)T, (long long)H, (long long)W, ms, fl / ms * 1e-9);
+        rel(&x); rel(&w); rel(&l); rel(&b); rel(&y);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
     int rc = cp_init(c, 0x5eed0a0e);
     if (rc) return rc;
+    if (argc > 1 && !strcmp(argv[1], "--bench")) {
+        bench_conv();
+        cp_fini(c);
+        TEST_MAIN_END();
+    }
     const wm_dtype B = WM_BF16, F = WM_F32;
     const conv_case cases[] = {
         /* Ci Co T  H  W kt kh kw causal left reflect  x  w  y round */
