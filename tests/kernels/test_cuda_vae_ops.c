@@ -5,8 +5,9 @@
  * zeros and reflect padding, 1x1x1, bf16 and fp32 tensors, plus one decoder-sized layer (128 -> 128
  * channels, 3 frames at 44x80); both block tiles (64 channels for Co <= 64, 128 above). Inputs are
  * rounded to bf16 before both sides see them, because the CUDA conv feeds bf16 tensor cores: then only
- * the summation order differs, and fp32 outputs must agree to 1e-4 (elementwise, relative, with 1e-4 of
- * the output RMS as floor; rel-L2 2e-5). bf16 outputs 1e-2.
+ * the summation order (and the tensor cores' accumulation) differs, and fp32 outputs must agree to 1e-3
+ * (elementwise, relative, with 1e-3 of the output RMS as floor; rel-L2 1e-4; expected ~1e-6, while an
+ * indexing error is O(1)). bf16 outputs 1e-2.
  * Unrounded fp32 inputs (rounded on the device) are held to 1e-2. Streaming: a conv over 2 + 3 frames
  * with cache pushes between chunks must equal the whole 5-frame conv BIT FOR BIT (the fixed-order-sum
  * property docs/vae.md relies on).
@@ -92,7 +93,7 @@ static void t_conv(const conv_case *k)
     char lab[160];
     snprintf(lab, sizeof lab, "conv3d %s", k->name);
     int exact = k->round && k->y == WM_F32;
-    cmp(lab, &y, exact ? 1e-4f : 1e-2f, exact ? 2e-5 : 5e-3);
+    cmp(lab, &y, exact ? 1e-3f : 1e-2f, exact ? 1e-4 : 5e-3);
     rel(&x); rel(&w); rel(&b); rel(&l); rel(&y);
 }
 
