@@ -2,7 +2,8 @@
 # One device-machine session in one call: build the GPU pieces, run the CUDA parity tests, run the
 # benchmarks, print a short summary last. Full logs go to $OUT (the device tool brings them back).
 #
-#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top ncu   (default: all but ncu)
+#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top model ncu   (default: all but model, ncu;
+#                                       model = `wm bench dit --model` of the top-level build, needs top)
 #
 # Source: .devsrc/ when present (a `git archive` of the commit under test, so the numbers belong to one
 # commit even while the shared working tree is mid-edit), else the working tree. Build: the standalone
@@ -70,6 +71,11 @@ if has top; then
   say "top-level build (wm + test_cuda_common): rc=$rc"
   [ $rc -eq 0 ] && { /tmp/wm_top/wm/cli/wm bench --help >/dev/null 2>&1; say "top-level wm bench --help: rc=$?"; }
   [ $rc -ne 0 ] && grep -E 'error|Error' "$OUT/top.log" | head -8 | tee -a "$SUMMARY"
+  if [ $rc -eq 0 ] && has model; then  # the real wm/dit forward through its benchmark driver
+    /tmp/wm_top/wm/cli/wm bench dit --model ${MODEL_ARGS:-} >"$OUT/bench_model.log" 2>&1
+    say "wm bench dit --model: rc=$?"
+    cat "$OUT/bench_model.log" | tee -a "$SUMMARY" >/dev/null
+  fi
 fi
 
 if has ncu; then

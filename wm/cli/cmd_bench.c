@@ -169,8 +169,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: wm bench <what> [options]\n"
                "  gemm          bf16 GEMM ceiling (8192^3) and the DiT GEMM shapes, TFLOP/s\n"
                "  ops           common ops at DiT shapes: GB/s (norms, elementwise), TFLOP/s (attention)\n"
-               "  dit [--chunks N] [--warmup N] [--blocks N] [--no-graph]\n"
-               "                stage-1 DiT streaming chunk at the full config, random weights\n"
+               "  dit [--model] [--chunks N] [--warmup N] [--no-graph]\n"
+               "                stage-1 DiT at the full config, random weights: streaming chunk + 11-frame\n"
+               "                forward; default = op-sequence replica, --model = the wm/dit forward itself\n"
                "  vae, text     (not available yet on CUDA)\n"
                "Needs a CUDA GPU; prints a table and exits 0, or 1 on a device error, 2 on bad arguments.\n");
 }
