@@ -8,7 +8,9 @@
  *   3. the benchmark driver streams 10 chunks: the arena high-water mark stops growing once the window is
  *      full (chunk 2), stays within the planned arena, and the host heap does not grow per chunk; the
  *      block hook (CUDA-graph capture/replay) sees two phases per forward with keys that repeat from
- *      chunk 2 on with the same arena offset, and skipping the blocks changes v.
+ *      chunk 2 on with the same arena offset, and skipping the blocks changes v;
+ *   4. the stream's caption cache: a forward with a cached prompt equals the uncached forward bit for bit,
+ *      and a changed caption or mask is recomputed (matches a fresh stream, differs from the old prompt).
  */
 #include "dit_golden.h"
 #include "wm/core/dtype.h"
@@ -155,6 +157,7 @@ static void check_hook(const hook_log *h, int chunks)
         int c = i / 2;
         CHECK(k->save == (i % 2) && k->window == (c < 2 ? c : 2) && k->frames == (c ? 3 : 4));
         CHECK(k->sink_frames == (c >= 1 ? 4 : 0) && k->prev_frames == (c >= 2 ? 3 : 0) && k->text_len == 8);
+        CHECK(k->text_cached == (i > 0)); /* the prompt's K/V are computed by the first forward only */
         CHECK(!memcmp(k, r, sizeof *k)); /* steady state: equal keys, equal arena offsets */
     }
 }
@@ -206,6 +209,58 @@ static void test_bench_stream(void)
     wm_dit_bench_free(b);
 }
 
+/* Chunk-0 streaming forward (no save) with caption y / mask on stream st. */
+static void stream_fwd(const wm_dit_weights *w, wm_dit_stream *st, wm_arena *ar, const float *y, const uint8_t *mask,
+                       const float *x, const float *plk, const float *cam, float *v)
+{
+    float ts[4] = {0, 960, 960, 960};
+    wm_dit_inputs in = {x, ts, y, mask, cfg.caption_length, cam, plk, 4};
+    wm_dit_run run = {0};
+    run.variant = WM_DIT_STREAMING, run.stream = st, run.stage = &st->stage;
+    CHECK_MSG(wm_dit_forward(be, w, &run, &in, ar, v) == WM_OK, "%s", be->err.msg);
+}
+
+static void test_caption_cache(void)
+{
+    wm_error err = {0};
+    wm_dit_weights *w = NULL;
+    wm_dit_weights_params p = {be, 0};
+    CHECK(wm_dit_weights_random(&cfg, 5, &p, &w, &err) == WM_OK);
+    wm_dit_stream *st = NULL, *st2 = NULL;
+    CHECK(wm_dit_stream_create_on(be, &cfg, 4, 3, &st) == WM_OK && wm_dit_stream_create_on(be, &cfg, 4, 3, &st2) == WM_OK);
+    if (!w || !st || !st2) return;
+    int S = cfg.latent_h * cfg.latent_w, L = cfg.caption_length;
+    size_t nx = (size_t)cfg.in_channels * 4 * S, np = (size_t)cfg.plucker_channels * 4 * S, ny = (size_t)L * cfg.caption_channels;
+    float *x = malloc(nx * 4), *plk = malloc(np * 4), *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), cam[80] = {0};
+    float *va = malloc(nx * 4), *vb = malloc(nx * 4), *vc = malloc(nx * 4);
+    uint8_t m1[512], m2[512];
+    t_rng rng = {9};
+    t_fill_normal(&rng, x, nx, 1.0f), t_fill_normal(&rng, plk, np, 1.0f), t_fill_normal(&rng, y1, ny, 1.0f);
+    memcpy(y2, y1, ny * 4);
+    y2[7] += 0.5f;
+    for (int i = 0; i < L; i++) m1[i] = i < L / 2, m2[i] = i < L / 2 + 1;
+    for (int f = 0; f < 4; f++) cam[f * 20] = cam[f * 20 + 5] = cam[f * 20 + 10] = cam[f * 20 + 15] = 1, cam[f * 20 + 16] = cam[f * 20 + 17] = 6;
+    size_t bytes = 0;
+    CHECK(wm_dit_stream_plan(be, w, st, L, &bytes) == WM_OK);
+    wm_arena ar;
+    CHECK(wm_arena_init(&ar, be, bytes) == WM_OK);
+    stream_fwd(w, st, &ar, y1, m1, x, plk, cam, va);  /* fills the cache */
+    CHECK(st->cap_valid && st->cap_L == L);
+    stream_fwd(w, st, &ar, y1, m1, x, plk, cam, vb);  /* reads it */
+    CHECK(!memcmp(va, vb, nx * 4));
+    stream_fwd(w, st, &ar, y2, m1, x, plk, cam, vb);  /* caption changed */
+    stream_fwd(w, st2, &ar, y2, m1, x, plk, cam, vc); /* fresh stream, same prompt */
+    CHECK(!memcmp(vb, vc, nx * 4) && memcmp(va, vb, nx * 4));
+    stream_fwd(w, st, &ar, y2, m2, x, plk, cam, vb);  /* mask changed */
+    stream_fwd(w, st2, &ar, y2, m2, x, plk, cam, vc);
+    CHECK(!memcmp(vb, vc, nx * 4));
+    wm_dit_stream_reset(st);
+    CHECK(!st->cap_valid);
+    wm_arena_free(&ar);
+    free(x), free(plk), free(y1), free(y2), free(va), free(vb), free(vc);
+    wm_dit_stream_free(st), wm_dit_stream_free(st2), wm_dit_weights_free(w);
+}
+
 int main(void)
 {
     if (g_load_config(&cfg, &T, NULL)) { printf("golden files absent: skipped\n"); return 77; }
@@ -216,6 +271,7 @@ int main(void)
     test_golden_placed();
     test_random_bf16();
     test_bench_stream();
+    test_caption_cache();
     wm_backend_free(be);
     TEST_MAIN_END();
 }

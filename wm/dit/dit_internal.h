@@ -28,7 +28,10 @@ typedef struct dit_fwd {
     wm_tensor plk;                     /* (N, C) Plücker embedding */
     int block;                         /* index of the running block (record names, caches) */
     wm_dtype adt;                      /* activation dtype (wm_dit_act_dtype) */
+    int text;                          /* caption K/V: DT_TEXT_ARENA, _FILL (into the stream), _CACHED */
 } dit_fwd;
+
+enum { DT_TEXT_ARENA = 0, DT_TEXT_FILL, DT_TEXT_CACHED };
 
 static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
 

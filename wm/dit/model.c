@@ -93,7 +93,7 @@ static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, cons
 static wm_dit_blocks_key blocks_key(const dit_fwd *f)
 {
     const wm_dit_run *r = f->run;
-    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, wm_arena_mark(f->ar)};
+    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, f->text == DT_TEXT_CACHED, wm_arena_mark(f->ar)};
     if (r->variant == WM_DIT_STREAMING) {
         k.save = r->save;
         k.window = r->stream->n_saved < 2 ? r->stream->n_saved : 2;
@@ -127,6 +127,7 @@ wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_r
     wm_arena_reset(arena);
     wm_status st = setup(f, be, w, run, in->T, in->L, arena);
     if (st == WM_OK) st = forward(f, in, v_out);
+    if (st == WM_OK && f->text == DT_TEXT_FILL) run->stream->cap_valid = 1, run->stream->cap_L = in->L;
     if (st == WM_OK && run->variant == WM_DIT_STREAMING && run->save) {
         wm_dit_stream *s = run->stream;
         if (s->n_saved == 0) s->sink_frames = in->T;

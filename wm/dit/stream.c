@@ -59,6 +59,10 @@ static void carve_all(carver *cv, wm_dit_stream *s)
     int mx = s->max_sink_frames > s->max_chunk_frames ? s->max_sink_frames : s->max_chunk_frames;
     int64_t n = (int64_t)(wm_dit_stage_bytes(&s->cfg, mx, 0) + 3) / 4; /* the six tables + alignment */
     take(cv, WM_F32, 1, &n, &s->tab);
+    int64_t L = s->cfg.caption_length, C = s->cfg.hidden_size;
+    take2(cv, L, C, &s->cap_y);
+    take(cv, WM_U8, 1, &L, &s->cap_mask);
+    for (int i = 0; i < 2 * s->cfg.depth; i++) take2(cv, L, C, &s->cap_kv[i]);
 }
 
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out)
@@ -94,8 +98,12 @@ wm_status wm_dit_stream_create_on(wm_backend *be, const wm_dit_config *cfg, int 
     int mx = max_first_chunk > max_chunk ? max_first_chunk : max_chunk;
     if (mx > WM_DIT_MAX_CHUNK_FRAMES) { free(s); return WM_ERR_INVALID_ARG; }
     s->blocks = calloc((size_t)cfg->depth, sizeof *s->blocks);
+    s->cap_kv = calloc((size_t)2 * cfg->depth, sizeof *s->cap_kv);
+    s->cap_host_y = malloc((size_t)(cfg->caption_length > 0 ? cfg->caption_length : 1) * cfg->caption_channels * 4);
+    s->cap_host_mask = malloc((size_t)(cfg->caption_length > 0 ? cfg->caption_length : 1));
     s->v = malloc((size_t)cfg->out_channels * mx * cfg->latent_h * cfg->latent_w * sizeof(float));
-    wm_status st = s->blocks && s->v ? alloc_mem(s) : WM_ERR_OUT_OF_MEMORY;
+    wm_status st = s->blocks && s->v && s->cap_kv && s->cap_host_y && s->cap_host_mask ? alloc_mem(s)
+                                                                                      : WM_ERR_OUT_OF_MEMORY;
     if (st == WM_OK) st = wm_dit_stream_zero(s);
     if (st != WM_OK) {
         wm_dit_stream_free(s);
@@ -109,6 +117,7 @@ wm_status wm_dit_stream_zero(wm_dit_stream *s)
 {
     s->n_saved = s->sink_frames = s->prev_frames = 0;
     s->tab_frames = 0;
+    s->cap_valid = 0;
     if (!s->be) {
         memset(s->mem, 0, s->mem_bytes);
         return WM_OK;
@@ -134,6 +143,9 @@ void wm_dit_stream_free(wm_dit_stream *s)
     }
     wm_arena_free(&s->stage);
     free(s->blocks);
+    free(s->cap_kv);
+    free(s->cap_host_y);
+    free(s->cap_host_mask);
     free(s->v);
     free(s);
 }

@@ -49,6 +49,14 @@ typedef struct wm_dit_stream {
     wm_tensor tab;
     int tab_frame0, tab_frames;
     float tab_cam[WM_DIT_MAX_CHUNK_FRAMES * 20];
+    /* The prompt's caption embedding (cap_y (caption_length, C) after y-norm, cap_mask (caption_length)
+     * u8) and every block's cross-attention K (after k-norm) and V (cap_kv[2i], cap_kv[2i+1]), in the
+     * activation dtype: computed by the first forward of a prompt, reused while (L, caption, mask) stay
+     * the same (key: host copies). Kept outside wm_dit_block_cache so state snapshots do not carry them. */
+    wm_tensor cap_y, cap_mask, *cap_kv;
+    int cap_valid, cap_L;
+    float *cap_host_y;
+    uint8_t *cap_host_mask;
 } wm_dit_stream;
 
 
