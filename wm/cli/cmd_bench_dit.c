@@ -14,7 +14,6 @@
  * 5.11 per frame for the 11-frame bidirectional forward).
  */
 #include "wm/cli/bench.h"
-#include "wm/dit/bench.h"
 
 #pragma weak wm__cuda_graph_begin
 #pragma weak wm__cuda_graph_end
@@ -24,12 +23,9 @@
 #pragma weak wm__cuda_fill_normal
 #pragma weak wm__cuda_prof_mark
 #pragma weak wm__cuda_prof_collect
-/* The real model's driver (wm/dit/bench.h): weak, so the standalone device build without wm/dit links. */
-#pragma weak wm_dit_bench_create
-#pragma weak wm_dit_bench_step
-#pragma weak wm_dit_bench_get_info
-#pragma weak wm_dit_bench_free
-#pragma weak wm_dit_config_default
+/* --model lives in cmd_model_bench.c (linked into `wm`, which has wm/dit; the standalone device build
+ * tools/device has no model and leaves this NULL). */
+#pragma weak wm_bench_dit_model
 
 #include <math.h>
 #include <stdio.h>
@@ -419,126 +415,6 @@ static wm_status run(dit *d, int chunks, int warm, int use_graph)
     return WM_OK;
 }
 
-/* ---------------------------------------------------------------- --model: the real wm/dit forward */
-
-/* CUDA-graph capture/replay of the block stack through wm/dit's blocks hook: the first forward with a
- * given key is captured (and launched at phase 1), later forwards with an equal key replay it. */
-#define MAX_GRAPHS 16
-typedef struct {
-    wm_backend *be;
-    int n, captures, replays;
-    wm_dit_blocks_key key[MAX_GRAPHS];
-    wm_cuda_graph *g[MAX_GRAPHS];
-    int capturing;
-} graph_cache;
-
-static int key_eq(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b)
-{
-    return a->variant == b->variant && a->frames == b->frames && a->text_len == b->text_len && a->save == b->save &&
-           a->window == b->window && a->sink_frames == b->sink_frames && a->prev_frames == b->prev_frames;
-}
-
-static wm_status blocks_hook(void *user, int phase, const wm_dit_blocks_key *key, int *skip)
-{
-    graph_cache *gc = user;
-    if (phase == 0) {
-        for (int i = 0; i < gc->n; i++)
-            if (key_eq(&gc->key[i], key)) {
-                if (gc->key[i].arena_used != key->arena_used)
-                    return wm__errf(&gc->be->err, WM_ERR_STATE, "bench dit: graph key with a new arena offset");
-                *skip = 1;
-                gc->replays++;
-                return wm__cuda_graph_launch(gc->be, gc->g[i]);
-            }
-        if (gc->n == MAX_GRAPHS) return WM_OK; /* table full: run op by op */
-        gc->key[gc->n] = *key;
-        gc->capturing = 1;
-        return wm__cuda_graph_begin(gc->be);
-    }
-    if (!gc->capturing) return WM_OK;
-    gc->capturing = 0;
-    WM_TRY(wm__cuda_graph_end(gc->be, &gc->g[gc->n]));
-    gc->captures++;
-    return wm__cuda_graph_launch(gc->be, gc->g[gc->n++]);
-}
-
-/* n timed steps after warm steps: p50/p95 in ms. */
-static wm_status time_steps(wm_backend *be, wm_dit_bench *b, int warm, int n, double *p50, double *p95)
-{
-    double t[256];
-    if (n > 256) n = 256;
-    for (int i = 0; i < warm; i++) WM_TRY(wm_dit_bench_step(b));
-    WM_TRY(wm_backend_sync(be));
-    for (int i = 0; i < n; i++) {
-        double t0 = wm_bench_now_ms();
-        WM_TRY(wm_dit_bench_step(b));
-        WM_TRY(wm_backend_sync(be));
-        t[i] = wm_bench_now_ms() - t0;
-    }
-    *p95 = wm_bench_percentile(t, n, 0.95);
-    *p50 = wm_bench_percentile(t, n, 0.5);
-    return WM_OK;
-}
-
-static wm_status run_model_variant(wm_backend *be, int streaming, int graph, int warm, int n, double ceil)
-{
-    wm_dit_config cfg = wm_dit_config_default();
-    graph_cache gc;
-    memset(&gc, 0, sizeof gc);
-    gc.be = be;
-    wm_dit_bench_params p;
-    memset(&p, 0, sizeof p);
-    p.variant = streaming ? WM_DIT_STREAMING : WM_DIT_BIDIRECTIONAL;
-    p.frames = streaming ? 0 : 11;
-    p.seed = 7;
-    if (graph) { p.blocks_hook = blocks_hook; p.blocks_user = &gc; }
-    size_t used0 = 0, used = 0, total = 0;
-    wm__cuda_mem_info(be, &used0, &total);
-    wm_dit_bench *b = NULL;
-    wm_error err = {0};
-    wm_status st = wm_dit_bench_create(be, &cfg, &p, &b, &err);
-    if (st != WM_OK) {
-        fprintf(stderr, "wm bench dit --model: %s\n", err.msg[0] ? err.msg : be->err.msg);
-        return st;
-    }
-    double p50 = 0, p95 = 0, tf = streaming ? 75.6 : 5.11 * 11;
-    st = time_steps(be, b, warm, n, &p50, &p95);
-    wm__cuda_mem_info(be, &used, &total);
-    wm_dit_bench_info info;
-    wm_dit_bench_get_info(b, &info);
-    if (st == WM_OK) {
-        printf("%s (wm/dit forward%s), %d %s after %d warm-up:\n", streaming ? "streaming chunk" : "bidirectional 11 frames",
-               graph ? ", block stack as CUDA graphs" : ", op by op", n, streaming ? "chunks" : "forwards", warm);
-        printf("  p50 %.1f ms  p95 %.1f ms -> %.0f TFLOP/s (spec 8.2: %.1f TFLOP) = %.0f%% of the GEMM ceiling %.0f\n",
-               p50, p95, tf / (p50 * 1e-3), tf, 100.0 * tf / (p50 * 1e-3) / ceil, ceil);
-        printf("  weights %.2f GB, caches %.2f GB, arena %.2f GB (peak used %.2f GB); device memory in use %.2f GB "
-               "(before the model %.2f GB)%s\n", info.weight_bytes / 1e9, info.cache_bytes / 1e9, info.arena_bytes / 1e9,
-               info.arena_peak / 1e9, used / 1e9, used0 / 1e9, graph ? "" : "");
-        if (graph) printf("  graphs captured %d, replayed %d\n", gc.captures, gc.replays);
-    } else {
-        fprintf(stderr, "wm bench dit --model: %s: %s\n", wm_status_str(st), be->err.msg);
-    }
-    wm_dit_bench_free(b);
-    for (int i = 0; i < gc.n; i++) wm__cuda_graph_free(gc.g[i]);
-    return st;
-}
-
-static int run_model(int chunks, int warm, int graph)
-{
-    if (!wm_dit_bench_create || !wm_dit_config_default) {
-        fprintf(stderr, "wm bench dit --model: this build has no wm/dit model\n");
-        return 1;
-    }
-    wm_backend *be;
-    if (wm_bench_open(&be) != WM_OK) return 1;
-    wm_bench_header(be, "dit --model");
-    double ceil = 0;
-    wm_status st = wm_bench_gemm_ceiling(be, &ceil);
-    if (st == WM_OK) st = run_model_variant(be, 1, graph, warm, chunks, ceil);
-    if (st == WM_OK) st = run_model_variant(be, 0, graph, 1, 5, ceil);
-    wm_backend_free(be);
-    return st == WM_OK ? 0 : 1;
-}
 
 int wm_bench_dit(int argc, char **argv)
 {
@@ -561,7 +437,13 @@ int wm_bench_dit(int argc, char **argv)
         fprintf(stderr, "wm bench dit: this build has no CUDA backend\n");
         return 1;
     }
-    if (model) return run_model(chunks, warm, graph);
+    if (model) {
+        if (!wm_bench_dit_model) {
+            fprintf(stderr, "wm bench dit --model: this build has no wm/dit model (use the `wm` CLI)\n");
+            return 1;
+        }
+        return wm_bench_dit_model(chunks, warm, graph);
+    }
     dit *d = calloc(1, sizeof *d);
     if (!d || wm_bench_open(&d->be) != WM_OK) { free(d); return 1; }
     wm_bench_header(d->be, "dit");
