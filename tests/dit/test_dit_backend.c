@@ -159,6 +159,7 @@ static void check_hook(const hook_log *h, int chunks)
         CHECK(k->sink_frames == (c >= 1 ? 4 : 0) && k->prev_frames == (c >= 2 ? 3 : 0) && k->text_len == 8);
         CHECK(k->text_cached == (i > 0)); /* the prompt's K/V are computed by the first forward only */
         CHECK(!memcmp(k, r, sizeof *k)); /* steady state: equal keys, equal arena offsets */
+        CHECK(wm_dit_blocks_key_equal(k, r) && (i < 2 || !wm_dit_blocks_key_equal(k, &h->keys[i ^ 1])));
     }
 }
 

@@ -90,6 +90,13 @@ static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, cons
     return WM_OK;
 }
 
+int wm_dit_blocks_key_equal(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b)
+{
+    return a->variant == b->variant && a->frames == b->frames && a->text_len == b->text_len && a->save == b->save &&
+           a->window == b->window && a->sink_frames == b->sink_frames && a->prev_frames == b->prev_frames &&
+           a->text_cached == b->text_cached;
+}
+
 static wm_dit_blocks_key blocks_key(const dit_fwd *f)
 {
     const wm_dit_run *r = f->run;

@@ -48,6 +48,9 @@ typedef struct wm_dit_blocks_key {
                         * replaying caller may assert it) */
 } wm_dit_blocks_key;
 typedef wm_status (*wm_dit_blocks_fn)(void *user, int phase, const wm_dit_blocks_key *key, int *skip);
+/* 1 when two keys select the same block-stack op sequence (every field but arena_used): use this rather
+ * than comparing fields, so keys stay correct when fields are added. */
+int wm_dit_blocks_key_equal(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b);
 
 typedef struct wm_dit_run {
     wm_dit_variant variant;  /* BIDIRECTIONAL, CHUNK_CAUSAL or STREAMING */
