@@ -66,12 +66,15 @@ if has top; then
   # The .pc files say prefix=/usr: point pkg-config at the unpacked tree instead.
   for pc in $R/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do sed -i "s|^prefix=.*|prefix=$R/usr|" "$pc"; done
   export PKG_CONFIG_PATH=$R/usr/lib/x86_64-linux-gnu/pkgconfig LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu
-  { cmake -S "$SRC" -B /tmp/wm_top -DWM_VIEWER=OFF -DWM_FFMPEG=OFF && cmake --build /tmp/wm_top -j"$J" --target wm test_cuda_common; } >"$OUT/top.log" 2>&1
+  { cmake -S "$SRC" -B /tmp/wm_top -DWM_VIEWER=OFF -DWM_FFMPEG=OFF && cmake --build /tmp/wm_top -j"$J" --target wm test_cuda_common test_cuda_dit_golden; } >"$OUT/top.log" 2>&1
   rc=$?
   say "top-level build (wm + test_cuda_common): rc=$rc"
   [ $rc -eq 0 ] && { /tmp/wm_top/wm/cli/wm bench --help >/dev/null 2>&1; say "top-level wm bench --help: rc=$?"; }
   [ $rc -ne 0 ] && grep -E 'error|Error' "$OUT/top.log" | head -8 | tee -a "$SUMMARY"
-  if [ $rc -eq 0 ] && has model; then  # the real wm/dit forward through its benchmark driver
+  if [ $rc -eq 0 ] && has model; then  # the real wm/dit forward: golden parity on CUDA, then its benchmark
+    /tmp/wm_top/tests/kernels/test_cuda_dit_golden >"$OUT/golden.log" 2>&1
+    say "test_cuda_dit_golden: rc=$? ($(tail -1 "$OUT/golden.log"))"
+    grep -E 'rel_l2|FAIL' "$OUT/golden.log" | head -6 | tee -a "$SUMMARY"
     /tmp/wm_top/wm/cli/wm bench dit --model ${MODEL_ARGS:-} >"$OUT/bench_model.log" 2>&1
     say "wm bench dit --model: rc=$?"
     cat "$OUT/bench_model.log" | tee -a "$SUMMARY" >/dev/null
