@@ -118,6 +118,11 @@ int main(int argc, char **argv)
     CHECK(compare_file(o, "out_bidirectional.safetensors", "v", "cli fp16 weights v"));
     /* bad arguments and inputs */
     CHECK(run("--weights x") == 2);
+    snprintf(a, sizeof a, "--weights %s --inputs %s --out %s --backend tpu", W, I, o);
+    CHECK(run(a) == 2);
+    snprintf(a, sizeof a, "--weights %s --inputs %s --out %s --backend cpu --variant chunk-causal", W, I, o);
+    CHECK(run(a) == 0);
+    CHECK(compare_file(o, "out_chunk_causal.safetensors", "v", "cli --backend cpu v"));
     snprintf(a, sizeof a, "--weights %s --inputs %s --out %s --variant sideways", W, I, o);
     CHECK(run(a) == 2);
     const char *drop_x[] = {"x", NULL};

@@ -8,9 +8,13 @@
  * intrinsics_raw (F,4) in pixels + the image size (image_hw (2,) in the file or --image-hw H,W), from
  * which both are built (spec §4.1-§4.7). Writes v (B,Cout,T,H,W) and with --dump-blocks every block's
  * output blocks.{i}.out (B,N,C), atomically. Exit: 0 ok, 1 runtime failure, 2 bad arguments/input.
+ * --backend cuda runs the same forward on the GPU (weights/arena on the device in its dtypes, tables
+ * staged): the whole-model parity check of a device backend against the golden vectors; dumped block
+ * outputs are downloaded and widened to fp32.
  */
 #include "wm/cli/cli.h"
 #include "wm/core/backend.h"
+#include "wm/core/dtype.h"
 #include "wm/dit/camera.h"
 #include "wm/dit/model.h"
 #include "wm/io/dit_io.h"
@@ -23,12 +27,14 @@ typedef struct {
     const char *weights, *inputs, *out, *config;
     wm_dit_variant variant;
     int dump, threads, image_h, image_w;
+    wm_backend_kind backend;
 } fwd_args;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: wm dit-forward --weights W --inputs I --out O [--variant bidirectional|chunk-causal]\n"
                "                      [--config config.yaml] [--dump-blocks] [--image-hw H,W] [--threads N]\n"
+               "                      [--backend cpu|cuda]\n"
                "  --weights   DiT checkpoint (.safetensors / index.json / model.pt; f32, bf16 or f16)\n"
                "  --inputs    safetensors with x, timestep, y, [mask], and camera_conditions + chunk_plucker\n"
                "              or c2w_raw (F,4,4) + intrinsics_raw (F,4, pixels) + image_hw (or --image-hw)\n"
@@ -49,6 +55,11 @@ static int parse(int argc, char **argv, fwd_args *a)
         else if (!strcmp(s, "--out")) a->out = v;
         else if (!strcmp(s, "--config")) a->config = v;
         else if (!strcmp(s, "--threads")) a->threads = atoi(v);
+        else if (!strcmp(s, "--backend")) {
+            if (!strcmp(v, "cpu")) a->backend = WM_BACKEND_CPU;
+            else if (!strcmp(v, "cuda")) a->backend = WM_BACKEND_CUDA;
+            else { fprintf(stderr, "wm dit-forward: unknown backend '%s' (cpu or cuda)\n", v); return -1; }
+        }
         else if (!strcmp(s, "--image-hw")) {
             if (sscanf(v, "%d,%d", &a->image_h, &a->image_w) != 2 || a->image_h < 1 || a->image_w < 1) return -1;
         } else if (!strcmp(s, "--variant")) {
@@ -178,14 +189,23 @@ typedef struct {
     float **blocks; /* per block (B, N, C) */
     int b;
     int64_t NC;
+    wm_backend *be;
+    void *host;     /* download scratch for device tensors (NC fp32) */
+    int failed;
 } dump_ctx;
 
 static void dump_rec(void *u, const char *name, const wm_tensor *t)
 {
     dump_ctx *d = u;
     int i = -1, end = 0;
-    if (sscanf(name, "blocks.%d.out%n", &i, &end) == 1 && name[end] == 0 && wm_tensor_numel(t) == d->NC)
-        memcpy(d->blocks[i] + d->b * d->NC, t->data, (size_t)d->NC * sizeof(float));
+    if (sscanf(name, "blocks.%d.out%n", &i, &end) != 1 || name[end] != 0 || wm_tensor_numel(t) != d->NC) return;
+    float *dst = d->blocks[i] + d->b * d->NC;
+    const void *src = t->data;
+    if (t->device != WM_DEVICE_CPU) {
+        if (wm_backend_download(d->be, d->host, t->data, wm_tensor_nbytes(t)) != WM_OK) { d->failed = 1; return; }
+        src = d->host;
+    }
+    if (wm_convert_to_f32(t->dtype, src, dst, (size_t)d->NC) != 0) d->failed = 1;
 }
 
 /* Forward every batch element; v (B, Cout, T, H, W). */
@@ -197,9 +217,12 @@ static int run_all(wm_backend *be, const wm_dit_weights *w, const fwd_args *a, c
     run.variant = a->variant;
     if (a->dump) run.record = dump_rec, run.record_user = d;
     size_t bytes = 0;
-    wm_arena ar = {0};
-    if (wm_dit_plan(be, w, &run, f->T, f->L, &bytes) != WM_OK || wm_arena_init(&ar, NULL, bytes) != WM_OK) {
+    wm_arena ar = {0}, stage = {0};
+    run.stage = &stage;
+    if (wm_dit_plan(be, w, &run, f->T, f->L, &bytes) != WM_OK || wm_arena_init(&ar, be, bytes) != WM_OK ||
+        wm_arena_init(&stage, NULL, wm_dit_stage_bytes(c, f->T, f->L)) != WM_OK) {
         fprintf(stderr, "wm dit-forward: %s\n", be->err.msg[0] ? be->err.msg : "out of memory");
+        wm_arena_free(&ar);
         return 1;
     }
     float *ts = malloc((size_t)f->T * 4);
@@ -214,10 +237,14 @@ static int run_all(wm_backend *be, const wm_dit_weights *w, const fwd_args *a, c
         if (wm_dit_forward(be, w, &run, &in, &ar, v + (size_t)b * c->out_channels * N) != WM_OK) {
             fprintf(stderr, "wm dit-forward: forward failed: %s\n", be->err.msg);
             rc = 1;
+        } else if (d->failed) {
+            fprintf(stderr, "wm dit-forward: block dump failed: %s\n", be->err.msg);
+            rc = 1;
         }
     }
     free(ts), free(mask);
     wm_arena_free(&ar);
+    wm_arena_free(&stage);
     return rc;
 }
 
@@ -255,13 +282,15 @@ static int forward_files(wm_backend *be, fwd_args *a, const wm_checkpoint *wck, 
     fwd_in f;
     int rc = load_inputs(ick, &cfg, a, &f);
     wm_dit_weights *w = NULL;
-    if (rc == 0 && wm_dit_weights_load(wck, &cfg, &w, &err) != WM_OK) {
+    wm_dit_weights_params wp = {be, 0};
+    if (rc == 0 && wm_dit_weights_load_on(wck, &cfg, &wp, &w, &err) != WM_OK) {
         fprintf(stderr, "wm dit-forward: %s\n", err.msg);
         rc = 2;
     }
     int64_t NC = (int64_t)f.T * f.H * f.W * cfg.hidden_size;
-    dump_ctx d = {calloc((size_t)cfg.depth, sizeof(float *)), 0, NC};
+    dump_ctx d = {calloc((size_t)cfg.depth, sizeof(float *)), 0, NC, be, NULL, 0};
     float *v = rc ? NULL : malloc((size_t)f.B * cfg.out_channels * f.T * f.H * f.W * 4);
+    if (rc == 0 && a->dump && !(d.host = malloc((size_t)NC * 4))) rc = 1;
     if (rc == 0 && (!v || !d.blocks)) rc = 1;
     for (int i = 0; rc == 0 && a->dump && i < cfg.depth; i++)
         if (!(d.blocks[i] = calloc((size_t)(f.B * NC), 4))) rc = 1;
@@ -272,7 +301,7 @@ static int forward_files(wm_backend *be, fwd_args *a, const wm_checkpoint *wck, 
                a->variant == WM_DIT_CHUNK_CAUSAL ? "chunk-causal" : "bidirectional", cfg.depth, cfg.hidden_size,
                cfg.num_heads, f.B, f.T, f.H, f.W, f.L, a->out);
     for (int i = 0; d.blocks && i < cfg.depth; i++) free(d.blocks[i]);
-    free(d.blocks), free(v);
+    free(d.blocks), free(d.host), free(v);
     fwd_in_free(&f);
     wm_dit_weights_free(w);
     return rc;
@@ -297,7 +326,7 @@ int wm_cmd_dit_forward(int argc, char **argv)
     bp.n_threads = a.threads;
     wm_backend *be = NULL;
     int rc = 1;
-    if (wm_backend_create(WM_BACKEND_CPU, &bp, &be, &err) != WM_OK) fprintf(stderr, "wm dit-forward: %s\n", err.msg);
+    if (wm_backend_create(a.backend, &bp, &be, &err) != WM_OK) fprintf(stderr, "wm dit-forward: %s\n", err.msg);
     else rc = forward_files(be, &a, wck, ick);
     wm_backend_free(be);
     wm_checkpoint_close(wck);
