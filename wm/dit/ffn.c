@@ -6,11 +6,11 @@
 #include "wm/dit/dit_internal.h"
 
 /* Frames per group of the spatial part: the 2M-wide intermediates are only materialised for a group
- * (about 256 MiB of fp32 at most; the whole chunk when it is small). */
+ * (about 256 MiB in the activation dtype at most; the whole chunk when it is small). */
 static int ffn_group(const dit_fwd *f)
 {
     if (f->run->ffn_group_frames > 0) return f->run->ffn_group_frames;
-    int64_t per = (int64_t)f->S * f->cfg->mlp_hidden * 3 * (int64_t)sizeof(float);
+    int64_t per = (int64_t)f->S * f->cfg->mlp_hidden * 3 * (int64_t)wm_dtype_size(f->adt);
     int64_t g = ((int64_t)256 << 20) / (per > 0 ? per : 1);
     return g < 1 ? 1 : g > f->T ? f->T : (int)g;
 }
