@@ -172,7 +172,7 @@ static void usage(FILE *f)
                "  dit [--model] [--chunks N] [--warmup N] [--no-graph]\n"
                "                stage-1 DiT at the full config, random weights: streaming chunk + 11-frame\n"
                "                forward; default = op-sequence replica, --model = the wm/dit forward itself\n"
-               "  vae, text     (not available yet on CUDA)\n"
+               "  vae, text     (not implemented yet)\n"
                "Needs a CUDA GPU; prints a table and exits 0, or 1 on a device error, 2 on bad arguments.\n");
 }
 
@@ -187,7 +187,7 @@ int wm_cmd_bench(int argc, char **argv)
     if (!strcmp(what, "ops")) return wm_bench_ops(argc - 1, argv + 1);
     if (!strcmp(what, "dit")) return wm_bench_dit(argc - 1, argv + 1);
     if (!strcmp(what, "vae") || !strcmp(what, "text")) {
-        fprintf(stderr, "wm bench %s: not available yet: the %s ops have no CUDA implementation\n", what, what);
+        fprintf(stderr, "wm bench %s: not implemented yet (the %s model has no benchmark driver here)\n", what, what);
         return 1;
     }
     fprintf(stderr, "wm bench: unknown benchmark '%s'\n", what);
