@@ -49,21 +49,32 @@ __global__ void __launch_bounds__(GR_WARPS * 32, 2)
     const int s_beg = blockIdx.y * s_per, s_end = min(S, s_beg + s_per);
     for (int s0 = s_beg; s0 < s_end; s0 += GR_TOK) {
         __syncthreads(); /* previous tile fully consumed */
-        for (int c = threadIdx.x; c < GR_TOK * (GR_D / 8); c += nthr) {
-            int r = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + r;
-            uint4 kk = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-            float b = 0.0f;
+        /* all global loads of the tile first (4 per thread, in flight together), then the stores */
+        constexpr int PER = GR_TOK * (GR_D / 8) / (GR_WARPS * 32);
+        static_assert(PER * GR_WARPS * 32 == GR_TOK * (GR_D / 8), "tile chunks must split evenly");
+        uint4 kk[PER], vv[PER];
+        float bv[PER];
+#pragma unroll
+        for (int it = 0; it < PER; it++) {
+            int c = threadIdx.x + it * nthr, r = c / (GR_D / 8), cc = c % (GR_D / 8), s = s0 + r;
+            kk[it] = vv[it] = make_uint4(0, 0, 0, 0);
+            bv[it] = 0.0f;
             if (s < s_end) {
                 int64_t n = (int64_t)f * S + s;
-                kk = *(const uint4 *)(k + n * ldk + h * GR_D + cc * 8);
-                if (v) vv = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
-                b = wm_ldp(beta, beta_bf16, n * H + h);
+                kk[it] = *(const uint4 *)(k + n * ldk + h * GR_D + cc * 8);
+                if (v) vv[it] = *(const uint4 *)(v + n * ldv + h * GR_D + cc * 8);
+                bv[it] = wm_ldp(beta, beta_bf16, n * H + h);
             }
+        }
+#pragma unroll
+        for (int it = 0; it < PER; it++) {
+            int c = threadIdx.x + it * nthr, r = c / (GR_D / 8), cc = c % (GR_D / 8);
+            float b = bv[it];
             if (cc == 0) bsm[r] = b;
-            *(uint4 *)(ks + r * GR_DP + cc * 8) = kk;
-            if (v) *(uint4 *)(vs + r * GR_DP + cc * 8) = vv;
+            *(uint4 *)(ks + r * GR_DP + cc * 8) = kk[it];
+            if (v) *(uint4 *)(vs + r * GR_DP + cc * 8) = vv[it];
             uint4 bk;
-            const __nv_bfloat162 *kp = (const __nv_bfloat162 *)&kk;
+            const __nv_bfloat162 *kp = (const __nv_bfloat162 *)&kk[it];
             __nv_bfloat162 *bp = (__nv_bfloat162 *)&bk;
 #pragma unroll
             for (int j = 0; j < 4; j++) {
@@ -235,7 +246,11 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
 __device__ void scan_step(const float *Pg, const float *Ag, float g, const float *cur, float *nxt, float *Ps, int D,
                           int Dv, int j0, int W)
 {
-    for (int c = threadIdx.x; c < D * D; c += blockDim.x) Ps[(c / D) * (D + 1) + c % D] = Pg[c];
+    /* cp.async: every element's copy is in flight at once (a plain load->store loop serialises ~49
+     * global-memory latencies per thread: ncu showed the scan instruction/latency-bound) */
+    for (int c = threadIdx.x; c < D * D; c += blockDim.x) cp_async4(Ps + (c / D) * (D + 1) + c % D, Pg + c);
+    cp_async_commit();
+    cp_async_wait<0>();
     __syncthreads();
     const int j = threadIdx.x % W, i0 = threadIdx.x / W, rs = blockDim.x / W;
     if (i0 < rs) {
@@ -437,14 +452,28 @@ __global__ void __launch_bounds__(256)
     const int fh = blockIdx.x / tiles, tile = blockIdx.x % tiles, f = fh / H, h = fh % H;
     const int s0 = tile * GT_TOK, C = H * GR_D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t mo = (int64_t)fh * GR_D * GR_D;
-    for (int c = threadIdx.x; c < GR_D * GR_D / 2; c += blockDim.x) {
-        int i = (2 * c) / GR_D, j = (2 * c) % GR_D;
-        float2 a = *(const float2 *)(Mf + mo + 2 * c), b = *(const float2 *)(Mr + mo + 2 * c);
-        float m0 = a.x + b.x, m1 = a.y + b.y;
-        __nv_bfloat162 hi = __floats2bfloat162_rn(m0, m1);
-        float2 hf = __bfloat1622float2(hi);
-        *(__nv_bfloat162 *)(Mh + i * GT_DP + j) = hi;
-        *(__nv_bfloat162 *)(Ml + i * GT_DP + j) = __floats2bfloat162_rn(m0 - hf.x, m1 - hf.y);
+    /* 4 pairs per thread per round, loads first so 8 global loads are in flight together */
+    for (int c0 = threadIdx.x; c0 < GR_D * GR_D / 2; c0 += 4 * blockDim.x) {
+        float2 a[4], b[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int c = c0 + u * blockDim.x;
+            if (c < GR_D * GR_D / 2) {
+                a[u] = *(const float2 *)(Mf + mo + 2 * c);
+                b[u] = *(const float2 *)(Mr + mo + 2 * c);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int c = c0 + u * blockDim.x;
+            if (c >= GR_D * GR_D / 2) break;
+            int i = (2 * c) / GR_D, j = (2 * c) % GR_D;
+            float m0 = a[u].x + b[u].x, m1 = a[u].y + b[u].y;
+            __nv_bfloat162 hi = __floats2bfloat162_rn(m0, m1);
+            float2 hf = __bfloat1622float2(hi);
+            *(__nv_bfloat162 *)(Mh + i * GT_DP + j) = hi;
+            *(__nv_bfloat162 *)(Ml + i * GT_DP + j) = __floats2bfloat162_rn(m0 - hf.x, m1 - hf.y);
+        }
     }
     if (qd)
         for (int c = threadIdx.x; c < GR_D; c += blockDim.x) zs[c] = zf[(int64_t)fh * GR_D + c] + zr[(int64_t)fh * GR_D + c];
