@@ -21,6 +21,12 @@ int main(void)
     const char *dit_zero[] = {"bench", "dit", "--chunks", "0"}, *dit_opt[] = {"bench", "dit", "--fast"};
     const char *vae[] = {"bench", "vae"}, *gemm[] = {"bench", "gemm"}, *dit[] = {"bench", "dit"};
     const char *ops[] = {"bench", "ops"}, *model[] = {"bench", "dit", "--model"};
+    const char *vae_bad[] = {"bench", "vae", "--fast"}, *vae_size[] = {"bench", "vae", "--size", "700x1280"};
+    const char *vae_fr[] = {"bench", "vae", "--frames", "0"}, *vae_it[] = {"bench", "vae", "--iters", "0"};
+    const char *vae_sz2[] = {"bench", "vae", "--size", "big"}, *text[] = {"bench", "text"};
+    const char *text_bad[] = {"bench", "text", "--fast"}, *text_tok[] = {"bench", "text", "--tokens", "0"};
+    const char *text_opts[] = {"bench", "text", "--tokens", "77", "--iters", "3"};
+    const char *vae_opts[] = {"bench", "vae", "--frames", "2", "--size", "256x320", "--iters", "3"};
     CHECK(run(2, help) == 0);
     CHECK(run(1, none) == 2);
     CHECK(run(2, bad) == 2);
@@ -31,5 +37,15 @@ int main(void)
     CHECK(run(2, ops) == 1);
     CHECK(run(2, dit) == 1);
     CHECK(run(3, model) == 1);
+    CHECK(run(3, vae_bad) == 2);   /* unknown option */
+    CHECK(run(4, vae_size) == 2);  /* not a multiple of 32 */
+    CHECK(run(4, vae_fr) == 2);
+    CHECK(run(4, vae_it) == 2);
+    CHECK(run(4, vae_sz2) == 2);
+    CHECK(run(8, vae_opts) == 1);  /* valid options, no GPU: exit 1 */
+    CHECK(run(2, text) == 1);
+    CHECK(run(3, text_bad) == 2);
+    CHECK(run(4, text_tok) == 2);
+    CHECK(run(6, text_opts) == 1);
     TEST_MAIN_END();
 }

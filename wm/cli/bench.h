@@ -23,6 +23,8 @@ wm_status wm_bench_gemm_ceiling(wm_backend *be, double *tflops);
 
 int wm_bench_ops(int argc, char **argv);
 int wm_bench_dit(int argc, char **argv);
+int wm_bench_vae(int argc, char **argv);  /* cmd_bench_vae.c */
+int wm_bench_text(int argc, char **argv); /* cmd_bench_text.c */
 /* cmd_model_bench.c (only in builds with wm/dit) */
 int wm_bench_dit_model(int chunks, int warm, int graph);
 

@@ -4,7 +4,8 @@
  *         per 3-frame streaming chunk (2640 tokens) and per 11-frame bidirectional clip (9680 tokens);
  *   ops   the memory-bound common ops (GB/s) and flash attention at the streaming shape (TFLOP/s);
  *   dit   the stage-1 DiT streaming chunk (bench_dit.c);
- *   vae, text: not available until those models' CUDA ops land (they say so and exit 1).
+ *   vae   the LTX-2 VAE: steady-state decode chunk, image encode (cmd_bench_vae.c);
+ *   text  the Gemma-2-2B prompt encoder (cmd_bench_text.c).
  *
  * Timing: host clock around R launches bracketed by stream syncs, repeated B times, median reported.
  * With R launches of >= 50 us each the sync overhead is < 1%, so this equals event timing while keeping
@@ -172,7 +173,11 @@ static void usage(FILE *f)
                "  dit [--model] [--chunks N] [--warmup N] [--no-graph]\n"
                "                stage-1 DiT at the full config, random weights: streaming chunk + 11-frame\n"
                "                forward; default = op-sequence replica, --model = the wm/dit forward itself\n"
-               "  vae, text     (not implemented yet)\n"
+               "  vae [--frames N] [--size HxW] [--iters N]\n"
+               "                LTX-2 VAE, real config, random bf16 weights: steady-state decode chunk\n"
+               "                (3 latent -> 24 frames at 704x1280), image encode, TFLOP/s vs the GEMM ceiling\n"
+               "  text [--tokens N] [--iters N]\n"
+               "                Gemma-2-2B, real config, random weights: ms per prompt encode (300 tokens)\n"
                "Needs a CUDA GPU; prints a table and exits 0, or 1 on a device error, 2 on bad arguments.\n");
 }
 
@@ -186,10 +191,8 @@ int wm_cmd_bench(int argc, char **argv)
     if (!strcmp(what, "gemm")) return bench_gemm();
     if (!strcmp(what, "ops")) return wm_bench_ops(argc - 1, argv + 1);
     if (!strcmp(what, "dit")) return wm_bench_dit(argc - 1, argv + 1);
-    if (!strcmp(what, "vae") || !strcmp(what, "text")) {
-        fprintf(stderr, "wm bench %s: not implemented yet (the %s model has no benchmark driver here)\n", what, what);
-        return 1;
-    }
+    if (!strcmp(what, "vae")) return wm_bench_vae(argc - 1, argv + 1);
+    if (!strcmp(what, "text")) return wm_bench_text(argc - 1, argv + 1);
     fprintf(stderr, "wm bench: unknown benchmark '%s'\n", what);
     usage(stderr);
     return 2;
