@@ -88,6 +88,18 @@ static int gen_actions(explorer *e, wm_action *acts, double *ts, wm_action *last
     return fpc;
 }
 
+/* How many frames may still be queued when the next chunk starts: enough to cover the last chunk's
+ * generation time with 50% margin plus two ticks, so the screen does not run dry, and no more, so input
+ * reaches the screen as early as the chunk structure allows. Before the first timing: one chunk.
+ * A generator slower than real time gets the whole ring (it cannot keep up either way). */
+static int gen_lead_frames(const explorer *e)
+{
+    int fpc = e->wp.frames_per_chunk, most = e->ring.cap - fpc;
+    if (e->chunk_ms <= 0) return fpc < most ? fpc : most;
+    double lead = 1.5 * e->chunk_ms * e->wp.fps / 1000.0 + 2.0;
+    return lead >= most ? most : (int)lead;
+}
+
 static void *gen_main(void *arg)
 {
     explorer *e = arg;
@@ -106,7 +118,7 @@ static void *gen_main(void *arg)
     if (st != WM_OK) { gen_fail(e, st, wm_world_last_error(e->world)); goto done; }
     if (gen_publish(e, &f, f.ms_total, NULL, NULL) != WM_OK) goto done;
     int64_t next = 1;
-    while (wm_ring_wait_space(&e->ring, fpc)) {
+    while (wm_ring_wait_ready(&e->ring, fpc, gen_lead_frames(e))) {
         const double *input_t = NULL;
         if (o->traj) {
             if (next >= o->traj->n_frames) break;

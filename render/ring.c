@@ -27,11 +27,14 @@ void wm_ring_free(wm_ring *r)
     memset(r, 0, sizeof *r);
 }
 
-int wm_ring_wait_space(wm_ring *r, int n)
+int wm_ring_wait_space(wm_ring *r, int n) { return wm_ring_wait_ready(r, n, r->cap); }
+
+int wm_ring_wait_ready(wm_ring *r, int n, int max_depth)
 {
     if (n > r->cap) n = r->cap;
+    if (max_depth < 0) max_depth = 0;
     pthread_mutex_lock(&r->mu);
-    while (!r->quit && r->cap - r->count < n) pthread_cond_wait(&r->space, &r->mu);
+    while (!r->quit && (r->cap - r->count < n || r->count > max_depth)) pthread_cond_wait(&r->space, &r->mu);
     int ok = !r->quit;
     pthread_mutex_unlock(&r->mu);
     return ok;

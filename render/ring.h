@@ -40,6 +40,11 @@ wm_status wm_ring_init(wm_ring *r, int cap, int width, int height);
 void wm_ring_free(wm_ring *r);
 /* Generator: wait until n slots are free (returns 0 if quitting). */
 int wm_ring_wait_space(wm_ring *r, int n);
+/* Generator: wait until n slots are free AND at most max_depth frames are still waiting to be shown
+ * (returns 0 if quitting). Starting a chunk just in time, instead of as soon as it fits, keeps the
+ * frames queued ahead of the screen -- and so the delay between a key press and its effect -- near
+ * the generation time instead of the whole ring. */
+int wm_ring_wait_ready(wm_ring *r, int n, int max_depth);
 /* Generator: append a frame (caller ensured space). */
 void wm_ring_push(wm_ring *r, const uint8_t *rgb, const wm_pose *pose, int64_t frame, int64_t chunk, int in_chunk,
                   double input_t);

@@ -1,6 +1,7 @@
 /* test_ring.c -- the generator/UI frame ring: order, bounded capacity (the producer blocks until a
  * chunk fits and wakes when the consumer pops), newest-of-due popping, the action queue keeping the
- * most recent samples, and quit releasing a blocked producer. Runs a real producer thread. */
+ * most recent samples, quit releasing a blocked producer, and the just-in-time wait (a chunk starts only
+ * once the queue ahead of the screen is short). Runs real producer threads. */
 #include "render/ring.h"
 #include "testing.h"
 
@@ -28,8 +29,41 @@ static void *producer(void *arg)
     return NULL;
 }
 
+/* Just-in-time start: a producer asking for at most 2 queued frames must not return while more are
+ * queued, and must return once the consumer has drained down to 2. */
+typedef struct { wm_ring *r; volatile int returned_at_depth; } jit_ctx;
+
+static void *jit_producer(void *arg)
+{
+    jit_ctx *c = arg;
+    if (wm_ring_wait_ready(c->r, CHUNK, 2)) c->returned_at_depth = wm_ring_depth(c->r);
+    return NULL;
+}
+
+static void test_wait_ready(void)
+{
+    wm_ring r;
+    CHECK(wm_ring_init(&r, 3 * CHUNK, W, H) == WM_OK);
+    uint8_t rgb[W * H * 3], buf[W * H * 3];
+    wm_pose p;
+    memset(&p, 0, sizeof p);
+    memset(rgb, 1, sizeof rgb);
+    for (int i = 0; i < 6; i++) wm_ring_push(&r, rgb, &p, i, 0, i, 0);
+    jit_ctx c = {&r, -1};
+    pthread_t t;
+    pthread_create(&t, NULL, jit_producer, &c);
+    usleep(20000);
+    CHECK(c.returned_at_depth == -1); /* 6 queued > 2: still waiting although a chunk fits */
+    wm_ring_slot s = {.rgb = buf};
+    for (int i = 0; i < 4; i++) { wm_ring_pop(&r, 1, &s); usleep(2000); }
+    pthread_join(t, NULL);
+    CHECK(c.returned_at_depth >= 0 && c.returned_at_depth <= 2);
+    wm_ring_free(&r);
+}
+
 int main(void)
 {
+    test_wait_ready();
     wm_ring r;
     CHECK(wm_ring_init(&r, 2 * CHUNK + 1, W, H) == WM_OK);
     pthread_t t;
