@@ -25,23 +25,13 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 import ltx2_vae as R  # noqa: E402
 
+# The real LTX-2 config with the widths and depths scaled down: same code path, small files.
 CONFIG = dict(
-    in_channels=3, out_channels=3, latent_channels=16,
+    R.DEFAULT_CONFIG, latent_channels=16,
     block_out_channels=[16, 32, 64, 64],
     decoder_block_out_channels=[8, 16, 32],
     layers_per_block=[2, 1, 1, 1, 1],
     decoder_layers_per_block=[2, 1, 1, 1],
-    spatio_temporal_scaling=[True, True, True, True],
-    decoder_spatio_temporal_scaling=[True, True, True],
-    decoder_inject_noise=[False, False, False, False],
-    downsample_type=["spatial", "temporal", "spatiotemporal", "spatiotemporal"],
-    upsample_type=["spatiotemporal", "spatiotemporal", "spatiotemporal"],
-    upsample_residual=[True, True, True],
-    upsample_factor=[2, 2, 2],
-    timestep_conditioning=False,
-    patch_size=4, patch_size_t=1, resnet_norm_eps=1e-6, scaling_factor=1.0,
-    encoder_causal=True, decoder_causal=True,
-    encoder_spatial_padding_mode="zeros", decoder_spatial_padding_mode="reflect",
 )
 LAT_H, LAT_W, LAT_T = 2, 3, 3          # decode test: 3 latent frames -> 17 frames of 64 x 96
 IMG_H, IMG_W = 64, 96
