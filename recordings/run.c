@@ -40,6 +40,10 @@ static wm_status open_recorder(const wm_run_params *p, const wm_world_params *wp
     rp.info.prompt = p->prompt;
     rp.info.model_path = wp->source == WM_SOURCE_MODEL ? wp->model_path : NULL;
     rp.info.model_sha256 = p->model_sha256;
+    rp.info.image_path = p->image_path;
+    rp.info.image_sha256 = p->image_sha256;
+    rp.info.embedding_path = p->embedding_path;
+    rp.info.embedding_sha256 = p->embedding_sha256;
     rp.info.width = wp->width;
     rp.info.height = wp->height;
     rp.info.fps = (float)wp->fps;
@@ -70,6 +74,7 @@ wm_status wm_run_trajectory(const wm_run_params *p, wm_run_result *res, wm_error
     wm_reset_params rp = wm_reset_default_params();
     rp.seed = p->seed;
     rp.prompt = p->prompt;
+    rp.image_path = p->image_path;
     rp.start_pose = &p->traj->poses[0];
     wm_frames f;
     if ((st = wm_world_reset(w, &rp, &f)) != WM_OK) { st = wm__errf(err, st, "reset: %s", wm_world_last_error(w)); goto done; }

@@ -25,6 +25,10 @@ typedef struct wm_run_params {
     const char *out_mp4;         /* NULL = no video */
     const char *sidecar;         /* NULL = derived from out_mp4 (or no sidecar when out_mp4 is NULL) */
     const char *model_sha256;    /* recorded in the sidecar when known */
+    const char *image_path;      /* model start image, passed to the reset and recorded (NULL: none) */
+    const char *image_sha256;    /* recorded in the sidecar when known */
+    const char *embedding_path;  /* prompt embedding file behind a "@FILE" prompt, recorded with its hash */
+    const char *embedding_sha256;
     wm_frame_filter filter;      /* NULL = record world frames as they are */
     void *filter_user;
     int verbose;                 /* 1: progress lines on stderr */

@@ -36,10 +36,15 @@ static json_t *header_json(const wm_sidecar_info *in)
     snprintf(program, sizeof program, "wm %s", wm_version());
     json_t *model = in->model_path ? json_pack("{s:s,s:o}", "path", in->model_path, "sha256", str_or_null(in->model_sha256))
                                    : json_null();
-    return json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:o,s:o,s:i,s:i,s:f,s:i,s:o}", "format", "wm-recording", "version", 1,
+    json_t *image = in->image_path ? json_pack("{s:s,s:o}", "path", in->image_path, "sha256", str_or_null(in->image_sha256))
+                                   : json_null();
+    json_t *emb = in->embedding_path
+                      ? json_pack("{s:s,s:o}", "path", in->embedding_path, "sha256", str_or_null(in->embedding_sha256))
+                      : json_null();
+    return json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:i,s:o}", "format", "wm-recording", "version", 1,
                      "program", program, "created", created, "source", in->source ? in->source : "procedural",
                      "seed", (json_int_t)in->seed, "prompt", str_or_null(in->prompt), "model", model,
-                     "width", in->width, "height", in->height, "fps", (double)(in->fps > 0 ? in->fps : 16.0f),
+                     "image", image, "prompt_embedding", emb, "width", in->width, "height", in->height, "fps", (double)(in->fps > 0 ? in->fps : 16.0f),
                      "frames_per_chunk", in->frames_per_chunk, "video", str_or_null(in->video_path));
 }
 
@@ -189,6 +194,11 @@ wm_status wm_sidecar_read_meta(const char *path, wm_sidecar_meta *m, wm_error *e
     const json_t *model = json_object_get(root, "model");
     copy_str(m->model_path, sizeof m->model_path, json_object_get(model, "path"));
     copy_str(m->model_sha256, sizeof m->model_sha256, json_object_get(model, "sha256"));
+    const json_t *image = json_object_get(root, "image"), *emb = json_object_get(root, "prompt_embedding");
+    copy_str(m->image_path, sizeof m->image_path, json_object_get(image, "path"));
+    copy_str(m->image_sha256, sizeof m->image_sha256, json_object_get(image, "sha256"));
+    copy_str(m->embedding_path, sizeof m->embedding_path, json_object_get(emb, "path"));
+    copy_str(m->embedding_sha256, sizeof m->embedding_sha256, json_object_get(emb, "sha256"));
     const json_t *v;
     if (json_is_integer(v = json_object_get(root, "seed"))) m->seed = (uint64_t)json_integer_value(v);
     if (json_is_integer(v = json_object_get(root, "width"))) m->width = (int)json_integer_value(v);

@@ -8,6 +8,8 @@
  * <path> is always complete), and removes the .part log. Document layout:
  *   {"format":"wm-recording","version":1,"program":"wm 0.1.0","created":"<UTC ISO 8601>",
  *    "source":"procedural"|"model","seed":S,"prompt":P|null,"model":{"path":..,"sha256":..}|null,
+ *    "image":{"path":..,"sha256":..}|null (model start image), "prompt_embedding":{"path":..,"sha256":..}|null
+ *    (model runs prompted with "@E.safetensors"; the prompt field then holds that "@..." text),
  *    "width":W,"height":H,"fps":16,"frames_per_chunk":24,"video":"out.mp4"|null,
  *    "frames":[{"index":i,"chunk":c,"c2w":[[4]x4],"intrinsics":[fx,fy,cx,cy],"rgb_fnv1a64":"hex",
  *               "action":{"keys":bits,"axes":[x,y,z,yaw,pitch]} (live runs)}...],
@@ -34,6 +36,10 @@ typedef struct wm_sidecar_info {
     float fps;
     int frames_per_chunk;
     const char *video_path;      /* the MP4 this sidecar belongs to, NULL if none */
+    const char *image_path;      /* model start image, NULL for procedural */
+    const char *image_sha256;    /* its hex digest (replay refuses a changed image), NULL if not hashed */
+    const char *embedding_path;  /* prompt embedding file (prompt "@FILE"), NULL if none */
+    const char *embedding_sha256;
 } wm_sidecar_info;
 
 typedef struct wm_sidecar wm_sidecar;
@@ -58,6 +64,10 @@ typedef struct wm_sidecar_meta {
     char prompt[1024];
     char model_path[1024];
     char model_sha256[65];
+    char image_path[1024];       /* "" when the recording has no start image */
+    char image_sha256[65];
+    char embedding_path[1024];
+    char embedding_sha256[65];
     int width, height, frames_per_chunk;
     float fps;
     int n_frames;

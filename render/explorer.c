@@ -112,6 +112,7 @@ static void *gen_main(void *arg)
     wm_reset_params rp = wm_reset_default_params();
     rp.seed = o->seed;
     rp.prompt = o->prompt;
+    rp.image_path = o->image_path;
     rp.start_pose = o->traj ? &o->traj->poses[0] : NULL;
     wm_frames f;
     wm_status st = acts && ts && pad ? wm_world_reset(e->world, &rp, &f) : WM_ERR_OUT_OF_MEMORY;
@@ -346,6 +347,11 @@ static wm_status open_recording(explorer *e, wm_error *err)
     rp.info.seed = e->o->seed;
     rp.info.prompt = e->o->prompt;
     rp.info.model_path = e->wp.source == WM_SOURCE_MODEL ? e->wp.model_path : NULL;
+    rp.info.model_sha256 = e->o->model_sha256;
+    rp.info.image_path = e->o->image_path;
+    rp.info.image_sha256 = e->o->image_sha256;
+    rp.info.embedding_path = e->o->embedding_path;
+    rp.info.embedding_sha256 = e->o->embedding_sha256;
     rp.info.width = e->wp.width;
     rp.info.height = e->wp.height;
     rp.info.fps = (float)e->wp.fps;

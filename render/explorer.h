@@ -17,6 +17,9 @@ typedef struct wm_explore_opts {
     wm_world_params world;        /* source, size, chunk length */
     uint64_t seed;
     const char *prompt;
+    const char *image_path;       /* model start image for the reset (NULL for procedural) */
+    /* Recorded in the sidecar so `wm replay` can check its inputs (NULL = not known). */
+    const char *model_sha256, *image_sha256, *embedding_path, *embedding_sha256;
     const char *record_mp4;       /* NULL: no recording (sidecar goes next to it) */
     const wm_trajectory *traj;    /* NULL: keyboard/gamepad drive the camera; else these poses */
     int64_t max_frames;           /* stop after this many frames shown; 0 = until closed */

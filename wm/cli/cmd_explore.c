@@ -5,6 +5,9 @@
  * string; a built-in tour when none is given) is rendered through the off-screen Vulkan path when this
  * build has it (raw frames otherwise) and recorded with its sidecar. With no arguments this is the
  * program's default job: the procedural world in a window.
+ * Model source (--source model --model DIR --image START): the start image and prompt (text, or
+ * "@E.safetensors" from --prompt-embedding) go to the world's reset; their paths and SHA-256 digests go
+ * into the sidecar so `wm replay` can regenerate the run and refuse inputs that changed.
  */
 #include "input/trajectory.h"
 #include "recordings/hash.h"
@@ -27,9 +30,12 @@
 typedef struct explore_args {
     wm_world_params wp;
     uint64_t seed;
-    const char *prompt, *trajectory, *intrinsics, *record, *out, *screenshot, *input;
+    const char *prompt, *image, *embedding, *trajectory, *intrinsics, *record, *out, *screenshot, *input;
     int headless, fullscreen, no_hud, validate, win_w, win_h;
     long frames;
+    char prompt_buf[1100];
+    char model_hex[65], image_hex[65], emb_hex[65];
+    const char *model_sha, *image_sha, *emb_sha;
 } explore_args;
 
 static void usage(FILE *f)
@@ -39,7 +45,9 @@ static void usage(FILE *f)
             "  --source procedural|model  frame source (default procedural)\n"
             "  --model PATH               checkpoint for --source model\n"
             "  --seed S                   world seed (default 0)\n"
+            "  --image START.png|.ppm     start image (required for --source model)\n"
             "  --prompt TEXT              text prompt (model)\n"
+            "  --prompt-embedding E.safetensors  precomputed prompt embedding (`wm encode-text`) instead of --prompt\n"
             "  --size HxW                 frame size, e.g. 352x640 (procedural default), 704x1280 (model)\n"
             "  --chunk N                  frames per chunk (procedural; default 24, the model's)\n"
             "  --trajectory T             camera path: .json, .npy (c2w) or an action string 'w-80,jw-40'\n"
@@ -74,6 +82,8 @@ static int bad(const char *msg, const char *arg)
     return 2;
 }
 
+static int check_model_args(explore_args *a);
+
 static int parse(int argc, char **argv, explore_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -95,6 +105,8 @@ static int parse(int argc, char **argv, explore_args *a)
         } else if (!strcmp(k, "--model")) a->wp.model_path = v;
         else if (!strcmp(k, "--seed")) { char *e; a->seed = strtoull(v, &e, 10); if (*e || *v == '-') return bad("bad --seed", v); }
         else if (!strcmp(k, "--prompt")) a->prompt = v;
+        else if (!strcmp(k, "--image")) a->image = v;
+        else if (!strcmp(k, "--prompt-embedding")) a->embedding = v;
         else if (!strcmp(k, "--size")) { if (!parse_pair(v, &a->wp.height, &a->wp.width)) return bad("--size wants HxW", v); }
         else if (!strcmp(k, "--window")) { if (!parse_pair(v, &a->win_w, &a->win_h)) return bad("--window wants WxH", v); }
         else if (!strcmp(k, "--chunk")) { a->wp.frames_per_chunk = atoi(v); if (a->wp.frames_per_chunk < 1 || a->wp.frames_per_chunk > 256) return bad("--chunk wants 1..256", v); }
@@ -109,7 +121,53 @@ static int parse(int argc, char **argv, explore_args *a)
         i += takes;
     }
     if (a->headless && !a->out && !a->record) return bad("--headless needs -o out.mp4", NULL);
+    int rc = check_model_args(a);
+    if (rc) return rc;
     if (!a->headless && a->out && !a->record) a->record = a->out; /* -o in a window means record */
+    return 0;
+}
+
+/* Model-source rules: model + start image required, one prompt kind, size a multiple of 32 (the VAE's
+ * spatial ratio); the procedural world takes none of these inputs. */
+static int check_model_args(explore_args *a)
+{
+    if (a->wp.source != WM_SOURCE_MODEL) {
+        if (a->image || a->embedding) return bad("--image/--prompt-embedding need --source model", NULL);
+        return 0;
+    }
+    if (!a->wp.model_path) return bad("--source model needs --model DIR", NULL);
+    if (!a->image) return bad("--source model needs a start image: --image START.png|.ppm", NULL);
+    if (a->prompt && a->embedding) return bad("give either --prompt or --prompt-embedding, not both", NULL);
+    if (a->wp.width && (a->wp.width % 32 || a->wp.height % 32))
+        return bad("--size must be a multiple of 32 in both dimensions for --source model", NULL);
+    if (a->embedding) {
+        snprintf(a->prompt_buf, sizeof a->prompt_buf, "@%s", a->embedding);
+        a->prompt = a->prompt_buf;
+    }
+    return 0;
+}
+
+/* SHA-256 of a regular file into hex; NULL (with a warning) when it cannot be read. */
+static const char *hash_of(const char *path, char hex[65])
+{
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return NULL;
+    wm_error err = {0};
+    if (wm_sha256_file(path, hex, &err) == WM_OK) return hex;
+    fprintf(stderr, "wm explore: warning: %s\n", err.msg);
+    return NULL;
+}
+
+/* Digests of the model's inputs, recorded so a replay can check them. The start image must exist. */
+static int hash_inputs(explore_args *a)
+{
+    a->model_sha = a->image_sha = a->emb_sha = NULL;
+    if (a->wp.source != WM_SOURCE_MODEL) return 0;
+    a->model_sha = hash_of(a->wp.model_path, a->model_hex);
+    a->image_sha = hash_of(a->image, a->image_hex);
+    if (!a->image_sha) { fprintf(stderr, "wm explore: %s: cannot read the start image\n", a->image); return 2; }
+    a->emb_sha = hash_of(a->embedding, a->emb_hex);
+    if (a->embedding && !a->emb_sha) { fprintf(stderr, "wm explore: %s: cannot read the prompt embedding\n", a->embedding); return 2; }
     return 0;
 }
 
@@ -131,6 +189,20 @@ static int load_traj(const explore_args *a, const wm_world_params *wp, const cha
 /* The world's effective size (source defaults resolved) without keeping it open. */
 static int resolve_world(wm_world_params *wp)
 {
+    if (wp->source == WM_SOURCE_MODEL) {
+        /* No trial open: that would load the whole checkpoint once more. The model's defaults are
+         * fixed (704x1280, 24 frames per chunk). */
+        wm_world_params d = wm_world_default_params();
+        d.source = wp->source;
+        d.model_path = wp->model_path;
+        d.n_threads = wp->n_threads;
+        d.width = wp->width ? wp->width : 1280;
+        d.height = wp->height ? wp->height : 704;
+        d.frames_per_chunk = wp->frames_per_chunk ? wp->frames_per_chunk : 24;
+        d.prompt = NULL;
+        *wp = d;
+        return 1;
+    }
     wm_world *w = NULL;
     wm_status st = wm_world_open(wp, &w);
     if (st != WM_OK) { fprintf(stderr, "wm explore: cannot open the world: %s\n", wm_status_str(st)); return 0; }
@@ -156,25 +228,15 @@ static wm_status offscreen_filter(void *user, const uint8_t *rgb, int w, int h, 
 }
 #endif
 
-static void model_hash(const wm_world_params *wp, char hex[65], const char **out)
-{
-    struct stat sb;
-    *out = NULL;
-    if (wp->source != WM_SOURCE_MODEL || !wp->model_path || stat(wp->model_path, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
-    wm_error err = {0};
-    if (wm_sha256_file(wp->model_path, hex, &err) == WM_OK) *out = hex;
-    else fprintf(stderr, "wm explore: warning: %s\n", err.msg);
-}
-
 static int run_headless(explore_args *a)
 {
     if (!resolve_world(&a->wp)) return 1;
     wm_trajectory t;
     if (!load_traj(a, &a->wp, a->trajectory ? a->trajectory : WM_DEFAULT_TOUR, &t)) return 2;
     wm_run_params rp = {.world = a->wp, .seed = a->seed, .prompt = a->prompt, .traj = &t, .max_frames = (int)a->frames,
-                        .out_mp4 = a->out ? a->out : a->record, .verbose = 1};
-    char hex[65];
-    model_hash(&a->wp, hex, &rp.model_sha256);
+                        .out_mp4 = a->out ? a->out : a->record, .verbose = 1, .model_sha256 = a->model_sha,
+                        .image_path = a->image, .image_sha256 = a->image_sha, .embedding_path = a->embedding,
+                        .embedding_sha256 = a->emb_sha};
 #ifdef WM_HAVE_VIEWER
     wm_renderer *r = NULL;
     wm_error rerr = {0};
@@ -236,7 +298,9 @@ static int run_window(explore_args *a)
         if (!load_traj(a, &a->wp, a->trajectory, &t)) return 2;
         have_traj = 1;
     }
-    wm_explore_opts o = {.world = a->wp, .seed = a->seed, .prompt = a->prompt, .record_mp4 = a->record,
+    wm_explore_opts o = {.world = a->wp, .seed = a->seed, .prompt = a->prompt, .image_path = a->image,
+                         .model_sha256 = a->model_sha, .image_sha256 = a->image_sha, .embedding_path = a->embedding,
+                         .embedding_sha256 = a->emb_sha, .record_mp4 = a->record,
                          .traj = have_traj ? &t : NULL, .max_frames = a->frames, .fullscreen = a->fullscreen,
                          .validate = a->validate, .no_hud = a->no_hud, .win_w = a->win_w, .win_h = a->win_h,
                          .screenshot = a->screenshot, .on_tick = a->input ? script_tick : NULL, .user = &sc};
@@ -264,5 +328,6 @@ int wm_cmd_explore(int argc, char **argv)
     explore_args a;
     int rc = parse(argc, argv, &a);
     if (rc) return rc == 1 ? 0 : rc;
+    if ((rc = hash_inputs(&a)) != 0) return rc;
     return a.headless ? run_headless(&a) : run_window(&a);
 }

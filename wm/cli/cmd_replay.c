@@ -5,10 +5,14 @@
  *                                         sidecar's: exit 0 only if the replay is frame-identical
  *   wm replay TRAJECTORY -o out.mp4 [--seed S] [--size HxW] [--source ...]
  *                                         render a .json/.npy trajectory or an action string
+ * A model recording reopens the model world with the recorded start image and prompt (or prompt
+ * embedding); the image, embedding and model file digests recorded in the sidecar are checked first,
+ * so a changed input is refused by name instead of showing up as "frame 0 differs".
  * Frames are recorded as generated (no HUD), so two replays of one sidecar give the same MP4 bytes'
  * decoded frames, and match the original recording's frames on the same backend and seed.
  */
 #include "input/trajectory.h"
+#include "recordings/hash.h"
 #include "recordings/run.h"
 #include "recordings/sidecar.h"
 #include "wm/wm.h"
@@ -17,9 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 typedef struct replay_args {
-    const char *input, *out, *intrinsics, *model, *prompt;
+    const char *input, *out, *intrinsics, *model, *prompt, *image;
     uint64_t seed;
     int have_seed, width, height, chunk, source;
 } replay_args;
@@ -28,7 +33,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: wm replay SIDECAR.json -o out.mp4\n"
                "       wm replay TRAJECTORY -o out.mp4 [--seed S] [--size HxW] [--chunk N] [--intrinsics K.npy]\n"
-               "                 [--source procedural|model] [--model PATH] [--prompt TEXT]\n"
+               "                 [--source procedural|model] [--model PATH] [--image START.png] [--prompt TEXT]\n"
                "  A sidecar replay checks every frame against the recording and exits 1 on any mismatch.\n");
 }
 
@@ -57,6 +62,7 @@ static int parse(int argc, char **argv, replay_args *a)
         else if (!strcmp(k, "--intrinsics")) a->intrinsics = v;
         else if (!strcmp(k, "--model")) a->model = v;
         else if (!strcmp(k, "--prompt")) a->prompt = v;
+        else if (!strcmp(k, "--image")) a->image = v;
         else if (!strcmp(k, "--source")) {
             if (!strcmp(v, "procedural")) a->source = WM_SOURCE_PROCEDURAL;
             else if (!strcmp(v, "model")) a->source = WM_SOURCE_MODEL;
@@ -66,6 +72,34 @@ static int parse(int argc, char **argv, replay_args *a)
     }
     if (!a->input) return bad("missing SIDECAR or TRAJECTORY", NULL);
     if (!a->out) return bad("missing -o out.mp4", NULL);
+    return 0;
+}
+
+/* A recorded input must still have its recorded digest (skipped when no digest was recorded, or for
+ * a directory-form model). Returns 0 when it matches. */
+static int check_digest(const char *what, const char *path, const char *want)
+{
+    struct stat sb;
+    if (!path[0] || !want[0]) return 0;
+    if (stat(path, &sb) != 0) { fprintf(stderr, "wm replay: %s %s is missing\n", what, path); return 1; }
+    if (!S_ISREG(sb.st_mode)) return 0;
+    char hex[65];
+    wm_error err = {0};
+    if (wm_sha256_file(path, hex, &err) != WM_OK) { fprintf(stderr, "wm replay: %s\n", err.msg); return 1; }
+    if (strcmp(hex, want) != 0) {
+        fprintf(stderr, "wm replay: %s %s changed since the recording (sha256 %s, recorded %s)\n", what, path, hex, want);
+        return 1;
+    }
+    return 0;
+}
+
+static int check_inputs(const wm_sidecar_meta *m, const char *model_override)
+{
+    if (strcmp(m->source, "model") != 0) return 0;
+    if (!m->image_path[0]) { fprintf(stderr, "wm replay: the model recording names no start image\n"); return 1; }
+    if (check_digest("start image", m->image_path, m->image_sha256)) return 1;
+    if (check_digest("prompt embedding", m->embedding_path, m->embedding_sha256)) return 1;
+    if (!model_override && check_digest("model", m->model_path, m->model_sha256)) return 1;
     return 0;
 }
 
@@ -100,6 +134,7 @@ int wm_cmd_replay(int argc, char **argv)
     if (a.width) { rp.world.width = a.width; rp.world.height = a.height; }
     if (a.chunk) rp.world.frames_per_chunk = a.chunk;
     rp.seed = a.seed;
+    rp.image_path = a.image;
     if (is_sidecar) {
         rp.world.source = !strcmp(meta.source, "model") ? WM_SOURCE_MODEL : WM_SOURCE_PROCEDURAL;
         if (meta.model_path[0] && !a.model) rp.world.model_path = meta.model_path;
@@ -110,6 +145,13 @@ int wm_cmd_replay(int argc, char **argv)
         if (!a.have_seed) rp.seed = meta.seed;
         if (!a.prompt && meta.prompt[0]) rp.prompt = meta.prompt;
         rp.model_sha256 = meta.model_sha256[0] ? meta.model_sha256 : NULL;
+        if (rp.world.source == WM_SOURCE_MODEL) {
+            if (check_inputs(&meta, a.model)) { wm_sidecar_meta_free(&meta); return 1; }
+            rp.image_path = meta.image_path;
+            rp.image_sha256 = meta.image_sha256[0] ? meta.image_sha256 : NULL;
+            rp.embedding_path = meta.embedding_path[0] ? meta.embedding_path : NULL;
+            rp.embedding_sha256 = meta.embedding_sha256[0] ? meta.embedding_sha256 : NULL;
+        }
     }
     wm_camera_params cam = {0};
     cam.width = rp.world.width;
