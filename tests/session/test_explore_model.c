@@ -2,7 +2,8 @@
  * (argv[1] = the wm binary), 64x96: a headless run along an action trajectory writes an MP4 with one
  * frame per trajectory pose and a sidecar naming the start image with its SHA-256; replaying that
  * sidecar regenerates frame-identical frames (exit 0) and a different seed would not (checked through
- * the sidecar fingerprints of a second run); a missing --image, a bad --size or both prompt kinds exit
+ * a replay with another seed); a --prompt-embedding run records the embedding's path + digest
+ * and replays identically; a missing --image, a bad --size or both prompt kinds exit
  * 2 with a message; after the start image changes, the replay exits 1 with a message naming it.
  * KEEP=1 in the environment keeps the temporary directory (log.txt has every command's output). */
 #include "synth_model.h"
@@ -93,6 +94,28 @@ int main(int argc, char **argv)
     /* a different seed changes the frames, so the identity above means something */
     snprintf(a, sizeof a, "replay %s/a.json -o %s/s.mp4 --seed 6", dir, dir);
     CHECK(run(a) == 1 && said("NOT identical"));
+
+    /* a precomputed prompt embedding: recorded with its digest, replayed identically */
+    float y[16 * 64];
+    int64_t mk[16];
+    for (int i = 0; i < 16 * 64; i++) y[i] = 0.01f * (float)(i % 97) - 0.4f;
+    for (int i = 0; i < 16; i++) mk[i] = i < 5;
+    wm_st_item it[2] = {{"y", WM_F32, 4, {1, 1, 16, 64}, y}, {"mask", WM_I64, 2, {1, 16}, mk}};
+    char emb[128];
+    snprintf(emb, sizeof emb, "%s/e", dir); /* not in the model directory: one .safetensors there */
+    mkdir(emb, 0755);
+    snprintf(emb, sizeof emb, "%s/e/emb.safetensors", dir);
+    CHECK(wm_safetensors_write(emb, it, 2, NULL, &err) == WM_OK);
+    snprintf(a, sizeof a, "%s --model %s --image %s --prompt-embedding %s -o %s/e.mp4", common, dir, img, emb, dir);
+    CHECK_MSG(run(a) == 0, "embedding explore failed (see %s/log.txt)", dir);
+    snprintf(p, sizeof p, "%s/e.json", dir);
+    sc = json_load_file(p, 0, &je);
+    const json_t *pe = json_object_get(sc, "prompt_embedding");
+    CHECK(json_is_string(json_object_get(pe, "path")) && !strcmp(json_string_value(json_object_get(pe, "path")), emb));
+    CHECK(json_is_string(json_object_get(pe, "sha256")) && strlen(json_string_value(json_object_get(pe, "sha256"))) == 64);
+    json_decref(sc);
+    snprintf(a, sizeof a, "replay %s/e.json -o %s/er.mp4", dir, dir);
+    CHECK_MSG(run(a) == 0 && said("frame-identical"), "embedding replay not identical (see %s/log.txt)", dir);
 
     /* argument errors */
     snprintf(a, sizeof a, "%s --model %s -o %s/f.mp4", common, dir, dir);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 /* A 16 s walk: forward, a look around, a strafe, a turn back. */
@@ -33,8 +34,9 @@ typedef struct explore_args {
     const char *prompt, *image, *embedding, *trajectory, *intrinsics, *record, *out, *screenshot, *input;
     int headless, fullscreen, no_hud, validate, win_w, win_h;
     long frames;
-    char prompt_buf[1100];
+    char prompt_buf[PATH_MAX + 2];
     char model_hex[65], image_hex[65], emb_hex[65];
+    char image_abs[PATH_MAX], emb_abs[PATH_MAX];
     const char *model_sha, *image_sha, *emb_sha;
 } explore_args;
 
@@ -140,6 +142,9 @@ static int check_model_args(explore_args *a)
     if (a->prompt && a->embedding) return bad("give either --prompt or --prompt-embedding, not both", NULL);
     if (a->wp.width && (a->wp.width % 32 || a->wp.height % 32))
         return bad("--size must be a multiple of 32 in both dimensions for --source model", NULL);
+    /* Absolute paths: the sidecar must still name the same files when replayed from another directory. */
+    if (realpath(a->image, a->image_abs)) a->image = a->image_abs;
+    if (a->embedding && realpath(a->embedding, a->emb_abs)) a->embedding = a->emb_abs;
     if (a->embedding) {
         snprintf(a->prompt_buf, sizeof a->prompt_buf, "@%s", a->embedding);
         a->prompt = a->prompt_buf;
