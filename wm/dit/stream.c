@@ -149,3 +149,95 @@ void wm_dit_stream_free(wm_dit_stream *s)
     free(s->v);
     free(s);
 }
+
+/* ---- Stream state (snapshots): header + the three counters + every block cache tensor in block order
+ * (device bytes, downloaded one tensor at a time). The prompt cache and RoPE tables are NOT state: they
+ * are keyed by their own inputs (host copies), not by the stream position. The fingerprint hashes the
+ * cache layout (config dims, softmax pattern, capacities, dtype), so a blob loads only into an identical
+ * stream. */
+#define STATE_MAGIC 0x53544457u /* "WDTS" */
+#define STATE_VERSION 1u
+#define N_CACHE_TENSORS (sizeof(wm_dit_block_cache) / sizeof(wm_tensor))
+
+typedef struct state_head {
+    uint32_t magic, version;
+    uint64_t bytes, fingerprint;
+    int32_t n_saved, sink_frames, prev_frames, pad;
+} state_head;
+
+static size_t cache_bytes(const wm_dit_stream *s)
+{
+    size_t n = 0;
+    for (int i = 0; i < s->cfg.depth; i++) {
+        const wm_tensor *t = (const wm_tensor *)&s->blocks[i];
+        for (size_t j = 0; j < N_CACHE_TENSORS; j++)
+            if (t[j].data) n += wm_tensor_nbytes(&t[j]);
+    }
+    return n;
+}
+
+static uint64_t fingerprint(const wm_dit_stream *s)
+{
+    const wm_dit_config *g = &s->cfg;
+    int64_t k[10] = {g->depth, g->hidden_size, g->num_heads, g->latent_h, g->latent_w, g->conv_kernel_size,
+                     s->max_sink_frames, s->max_chunk_frames, s->be ? (int64_t)wm_dit_act_dtype(s->be) : -1,
+                     (int64_t)cache_bytes(s)};
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = (const unsigned char *)k;
+    for (size_t i = 0; i < sizeof k; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    for (int i = 0; i < g->depth; i++) h = (h ^ (unsigned)(g->is_softmax[i] != 0)) * 0x100000001b3ull;
+    return h;
+}
+
+size_t wm_dit_stream_state_bytes(const wm_dit_stream *s) { return s ? sizeof(state_head) + cache_bytes(s) : 0; }
+
+/* dir 0: stream -> buf (download), 1: buf -> stream (upload). */
+static wm_status move_caches(wm_dit_stream *s, char *p, int dir, wm_error *err)
+{
+    for (int i = 0; i < s->cfg.depth; i++) {
+        wm_tensor *t = (wm_tensor *)&s->blocks[i];
+        for (size_t j = 0; j < N_CACHE_TENSORS; j++) {
+            if (!t[j].data) continue;
+            size_t n = wm_tensor_nbytes(&t[j]);
+            wm_status st = WM_OK;
+            if (!s->be) dir ? (void)memcpy(t[j].data, p, n) : (void)memcpy(p, t[j].data, n);
+            else st = dir ? wm_backend_upload(s->be, t[j].data, p, n) : wm_backend_download(s->be, p, t[j].data, n);
+            if (st != WM_OK) return wm__errf(err, st, "DiT stream state: block %d cache copy: %s", i, s->be->err.msg);
+            p += n;
+        }
+    }
+    return WM_OK;
+}
+
+wm_status wm_dit_stream_state_save(const wm_dit_stream *s, void *host_buf, size_t n, wm_error *err)
+{
+    size_t want = wm_dit_stream_state_bytes(s);
+    if (!s || !host_buf || n != want)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state save: buffer of %zu bytes, need %zu", n, want);
+    state_head h = {STATE_MAGIC, STATE_VERSION, want, fingerprint(s), s->n_saved, s->sink_frames, s->prev_frames, 0};
+    memcpy(host_buf, &h, sizeof h);
+    return move_caches((wm_dit_stream *)s, (char *)host_buf + sizeof h, 0, err);
+}
+
+wm_status wm_dit_stream_state_load(wm_dit_stream *s, const void *host_buf, size_t n, wm_error *err)
+{
+    state_head h;
+    if (!s || !host_buf || n < sizeof h)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state load: %zu bytes, no header", n);
+    memcpy(&h, host_buf, sizeof h);
+    if (h.magic != STATE_MAGIC || h.version != STATE_VERSION)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state load: not a DiT stream state (magic/version)");
+    uint64_t fp = fingerprint(s);
+    if (h.fingerprint != fp || h.bytes != wm_dit_stream_state_bytes(s))
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state load: state of another config (fingerprint "
+                        "%016llx, this stream %016llx)", (unsigned long long)h.fingerprint, (unsigned long long)fp);
+    if (n != h.bytes)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state load: %zu bytes, need %llu (truncated?)", n,
+                        (unsigned long long)h.bytes);
+    if (h.n_saved < 0 || h.sink_frames < 0 || h.sink_frames > s->max_sink_frames || h.prev_frames < 0 ||
+        h.prev_frames > s->max_chunk_frames)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "DiT stream state load: counters out of range");
+    WM_TRY(move_caches(s, (char *)(uintptr_t)host_buf + sizeof h, 1, err));
+    s->n_saved = h.n_saved, s->sink_frames = h.sink_frames, s->prev_frames = h.prev_frames;
+    return WM_OK;
+}

@@ -69,5 +69,13 @@ void wm_dit_stream_reset(wm_dit_stream *s);
 /* wm_dit_stream_reset with its status (a device upload can fail). */
 wm_status wm_dit_stream_zero(wm_dit_stream *s);
 void wm_dit_stream_free(wm_dit_stream *s);
+/* Stream state for snapshots: the counters and every block cache (GDN states, conv tails, sink and
+ * previous-chunk K/V, FFN tails), downloaded from the backend's device, behind a header (magic, version,
+ * byte count, layout fingerprint). Save and load need n == bytes; a blob of another config/capacity, a
+ * truncated or foreign buffer fail with WM_ERR_INVALID_ARG and a message in err (may be NULL). The
+ * prompt K/V and RoPE tables are not part of the state (rebuilt on demand). */
+size_t wm_dit_stream_state_bytes(const wm_dit_stream *s);
+wm_status wm_dit_stream_state_save(const wm_dit_stream *s, void *host_buf, size_t n, wm_error *err);
+wm_status wm_dit_stream_state_load(wm_dit_stream *s, const void *host_buf, size_t n, wm_error *err);
 
 #endif

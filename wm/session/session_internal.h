@@ -56,9 +56,5 @@ struct wm_session {
 void wm__session_camera(wm_session *s, const wm_pose *poses);
 /* prompt.c */
 wm_status wm__session_default_prompt(wm_session *s, wm_error *err);
-/* vae_state.c: adapter over the VAE decoder's stream state (until wm/vae exports one). */
-size_t wm__vae_state_bytes(const wm_vae_decoder *d);
-wm_status wm__vae_state_save(const wm_vae_decoder *d, void *dst);
-wm_status wm__vae_state_load(wm_vae_decoder *d, const void *src);
 
 #endif

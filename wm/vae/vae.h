@@ -104,6 +104,15 @@ typedef struct wm_vae_tiling {
 wm_status wm_vae_decode_tiled(wm_vae *vae, const wm_tensor *z, wm_tensor *pixels, const wm_vae_tiling *tiling,
                               wm_error *err);
 
+/* Stream state for snapshots: everything that makes the next decode call continue identically (every
+ * conv's 2-frame cache, downloaded from the backend's device, and the first-call/trim flags), behind a
+ * header (magic, version, byte count, layout fingerprint). bytes = 0 for a non-streaming decoder. Save
+ * and load need n == bytes; a blob of another decoder config, a truncated or foreign buffer fail with
+ * WM_ERR_INVALID_ARG and a message in err (may be NULL), leaving the decoder untouched. */
+size_t wm_vae_decoder_state_bytes(const wm_vae_decoder *d);
+wm_status wm_vae_decoder_state_save(const wm_vae_decoder *d, void *host_buf, size_t n, wm_error *err);
+wm_status wm_vae_decoder_state_load(wm_vae_decoder *d, const void *host_buf, size_t n, wm_error *err);
+
 /* Bytes of the decoder's activation arena and stream caches (planned at create). */
 size_t wm_vae_decoder_memory(const wm_vae_decoder *d);
 

@@ -271,3 +271,91 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
     vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err};
     return forward(d, &f, z, pixels);
 }
+
+/* ---- Stream state (snapshots): header + every conv cache (device bytes, downloaded) + the fresh and
+ * trimmed flags as int32. The fingerprint hashes everything that fixes the cache layout (slot channels,
+ * levels, latent grid, dtype, bytes), so a blob only loads into a decoder with the identical layout. */
+#define STATE_MAGIC 0x53454157u /* "WAES" */
+#define STATE_VERSION 1u
+
+typedef struct state_head {
+    uint32_t magic, version;
+    uint64_t bytes, fingerprint, cache_bytes;
+    int32_t n_slots, n_trims;
+} state_head;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t fingerprint(const wm_vae_decoder *d)
+{
+    const wm_vae *v = d->vae;
+    int32_t g[8] = {d->p.lat_h, d->p.lat_w, (int32_t)v->act_dtype, v->n_slots, v->n_trims,
+                    v->cfg.latent_channels, v->cfg.n_dec_blocks, d->causal};
+    uint64_t h = fnv(0xcbf29ce484222325ull, g, sizeof g);
+    h = fnv(h, v->slot_ch, sizeof(int) * (size_t)v->n_slots);
+    h = fnv(h, v->slot_level, sizeof(int) * (size_t)v->n_slots);
+    return fnv(h, &d->cache_bytes, sizeof d->cache_bytes);
+}
+
+size_t wm_vae_decoder_state_bytes(const wm_vae_decoder *d)
+{
+    if (!d || !d->stream) return 0;
+    return sizeof(state_head) + d->cache_bytes + 4 * (size_t)(d->vae->n_slots + d->vae->n_trims);
+}
+
+static void head_of(const wm_vae_decoder *d, state_head *h)
+{
+    memset(h, 0, sizeof *h);
+    h->magic = STATE_MAGIC, h->version = STATE_VERSION, h->bytes = wm_vae_decoder_state_bytes(d);
+    h->fingerprint = fingerprint(d), h->cache_bytes = d->cache_bytes;
+    h->n_slots = d->vae->n_slots, h->n_trims = d->vae->n_trims;
+}
+
+wm_status wm_vae_decoder_state_save(const wm_vae_decoder *d, void *host_buf, size_t n, wm_error *err)
+{
+    if (!d || !d->stream) return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state save: not a streaming decoder");
+    state_head h;
+    head_of(d, &h);
+    if (!host_buf || n != h.bytes)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state save: buffer of %zu bytes, need %llu", n,
+                        (unsigned long long)h.bytes);
+    char *p = host_buf;
+    memcpy(p, &h, sizeof h), p += sizeof h;
+    wm_status st = wm_backend_download(d->vae->be, p, d->cache_mem, d->cache_bytes);
+    if (st != WM_OK) return wm__errf(err, st, "VAE state save: cache download: %s", d->vae->be->err.msg);
+    p += d->cache_bytes;
+    for (int i = 0; i < d->vae->n_slots; i++, p += 4) memcpy(p, &(int32_t){d->fresh[i]}, 4);
+    for (int i = 0; i < d->vae->n_trims; i++, p += 4) memcpy(p, &(int32_t){d->trimmed[i]}, 4);
+    return WM_OK;
+}
+
+wm_status wm_vae_decoder_state_load(wm_vae_decoder *d, const void *host_buf, size_t n, wm_error *err)
+{
+    if (!d || !d->stream) return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state load: not a streaming decoder");
+    state_head want, h;
+    head_of(d, &want);
+    if (!host_buf || n < sizeof h) return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state load: %zu bytes, no header", n);
+    memcpy(&h, host_buf, sizeof h);
+    if (h.magic != STATE_MAGIC || h.version != STATE_VERSION)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state load: not a VAE decoder state (magic/version)");
+    if (h.fingerprint != want.fingerprint || h.bytes != want.bytes || h.cache_bytes != want.cache_bytes ||
+        h.n_slots != want.n_slots || h.n_trims != want.n_trims)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state load: state of another decoder config (fingerprint "
+                        "%016llx, this decoder %016llx)", (unsigned long long)h.fingerprint,
+                        (unsigned long long)want.fingerprint);
+    if (n != want.bytes)
+        return wm__errf(err, WM_ERR_INVALID_ARG, "VAE state load: %zu bytes, need %llu (truncated?)", n,
+                        (unsigned long long)want.bytes);
+    const char *p = (const char *)host_buf + sizeof h;
+    wm_status st = wm_backend_upload(d->vae->be, d->cache_mem, p, d->cache_bytes);
+    if (st != WM_OK) return wm__errf(err, st, "VAE state load: cache upload: %s", d->vae->be->err.msg);
+    p += d->cache_bytes;
+    int32_t x;
+    for (int i = 0; i < d->vae->n_slots; i++, p += 4) memcpy(&x, p, 4), d->fresh[i] = x != 0;
+    for (int i = 0; i < d->vae->n_trims; i++, p += 4) memcpy(&x, p, 4), d->trimmed[i] = x != 0;
+    return WM_OK;
+}
