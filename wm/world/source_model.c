@@ -84,7 +84,7 @@ static wm_status model_snapshot(void *self, void **state, wm_error *err)
     model_src *m = self;
     *state = NULL;
     size_t n = wm_session_state_bytes(m->s);
-    if (!n) return wm__errf(err, WM_ERR_UNSUPPORTED, "model source: this build cannot snapshot the VAE decoder state");
+    if (!n) return wm__errf(err, WM_ERR_UNSUPPORTED, "model source: the VAE decoder keeps no stream state (not a causal streaming decoder), so there is nothing consistent to snapshot");
     model_state *s = malloc(sizeof *s + n);
     if (!s) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "model source: out of memory for a %zu-byte snapshot", n);
     s->n = n;
