@@ -10,6 +10,7 @@
  * convolved in a streaming chunk is bit-identical to the same frame in a whole-clip call.
  */
 #include "cpu_common.h"
+#include "kernels/vae_shapes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -137,30 +138,12 @@ wm_status wm_vae_conv3d_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor 
     WM_CPU_F32(be, x);
     WM_CPU_F32(be, w);
     WM_CPU_F32(be, y);
-    WM_OP_CHECK(be, x->ndim == 4 && w->ndim == 5 && y->ndim == 4, WM_ERR_SHAPE,
-                "x, y must be (C,T,H,W) and w (Co,Ci,kt,kh,kw)");
+    if (bias) WM_CPU_F32(be, bias);
+    if (left) WM_CPU_F32(be, left);
+    WM_TRY(wm_vae_conv3d_shape(be, x, left, w, bias, causal, reflect, y));
     int64_t Ci = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
     int64_t Co = w->shape[0], kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
-    WM_OP_CHECK(be, w->shape[1] == Ci, WM_ERR_SHAPE, "w's input channels must equal x's channels");
-    WM_OP_CHECK(be, kt >= 1 && kh % 2 == 1 && kw % 2 == 1, WM_ERR_SHAPE, "spatial kernel must be odd");
-    WM_OP_CHECK(be, causal || kt % 2 == 1, WM_ERR_SHAPE, "non-causal conv needs an odd temporal kernel");
-    WM_OP_CHECK(be, y->shape[0] == Co && y->shape[1] == T && y->shape[2] == H && y->shape[3] == W,
-                WM_ERR_SHAPE, "y must be (Co,T,H,W)");
-    WM_OP_CHECK(be, T >= 1 && W <= (1 << 20), WM_ERR_SHAPE, "x needs at least one frame");
-    WM_OP_CHECK(be, !reflect || (H > kh / 2 && W > kw / 2), WM_ERR_SHAPE,
-                "reflect padding needs H, W larger than the padding");
-    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
-    if (bias) {
-        WM_CPU_F32(be, bias);
-        WM_OP_CHECK(be, wm_tensor_numel(bias) == Co, WM_ERR_SHAPE, "bias must have Co elements");
-    }
-    if (left) {
-        WM_CPU_F32(be, left);
-        WM_OP_CHECK(be, causal, WM_ERR_INVALID_ARG, "left context only for causal convs");
-        WM_OP_CHECK(be, left->ndim == 4 && left->shape[0] == Ci && left->shape[1] == kt - 1 &&
-                            left->shape[2] == H && left->shape[3] == W,
-                    WM_ERR_SHAPE, "left must be (Ci,kt-1,H,W)");
-    }
+    WM_OP_CHECK(be, W <= (1 << 20), WM_ERR_SHAPE, "frame wider than 2^20");
     conv_ctx c = {x->data, left ? left->data : NULL, w->data, bias ? bias->data : NULL, y->data,
                   Ci, Co, T, H, W, kt, kh, kw, causal, reflect, 0};
     wm_threadpool_run(be->pool, T * H, 1, conv_tasks, &c);

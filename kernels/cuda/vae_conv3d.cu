@@ -21,6 +21,7 @@
  */
 #include "cuda_common.cuh"
 #include "mma.cuh"
+#include "kernels/vae_shapes.h"
 
 #define CV_BN 128
 #define CV_BK 32
@@ -255,35 +256,20 @@ static wm_status wm_vae_conv3d_cuda_check(wm_backend *be, const wm_tensor *x, co
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, w);
     WM_CUDA_FLOAT(be, y);
-    WM_OP_CHECK(be, x->ndim == 4 && w->ndim == 5 && y->ndim == 4, WM_ERR_SHAPE,
-                "x, y must be (C,T,H,W) and w (Co,Ci,kt,kh,kw)");
-    int64_t Ci = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t Co = w->shape[0], kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
-    WM_OP_CHECK(be, w->shape[1] == Ci, WM_ERR_SHAPE, "w's input channels must equal x's channels");
-    WM_OP_CHECK(be, kt >= 1 && kh % 2 == 1 && kw % 2 == 1, WM_ERR_SHAPE, "spatial kernel must be odd");
-    WM_OP_CHECK(be, kt <= 7 && kh <= 7 && kw <= 7, WM_ERR_UNSUPPORTED, "kernel larger than 7x7x7");
-    WM_OP_CHECK(be, causal || kt % 2 == 1, WM_ERR_SHAPE, "non-causal conv needs an odd temporal kernel");
-    WM_OP_CHECK(be, y->shape[0] == Co && y->shape[1] == T && y->shape[2] == H && y->shape[3] == W,
-                WM_ERR_SHAPE, "y must be (Co,T,H,W)");
-    WM_OP_CHECK(be, T >= 1 && T < (1 << 20) && H < (1 << 20) && W < (1 << 20) && Ci < (1 << 20) && Co < (1 << 20),
-                WM_ERR_SHAPE, "x needs at least one frame and sizes below 2^20");
-    WM_OP_CHECK(be, Ci * kt * kh * kw < (1LL << 30), WM_ERR_LIMIT, "Ci*kt*kh*kw above 2^30");
-    WM_OP_CHECK(be, (T * H * W + CV_BN - 1) / CV_BN < (1LL << 31), WM_ERR_LIMIT, "too many output positions");
-    WM_OP_CHECK(be, !reflect || (H > kh / 2 && W > kw / 2), WM_ERR_SHAPE,
-                "reflect padding needs H, W larger than the padding");
-    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
-    if (bias) {
-        WM_CUDA_FLOAT(be, bias);
-        WM_OP_CHECK(be, wm_tensor_numel(bias) == Co, WM_ERR_SHAPE, "bias must have Co elements");
-    }
+    if (bias) WM_CUDA_FLOAT(be, bias);
     if (left) {
         WM_CUDA_FLOAT(be, left);
         WM_OP_CHECK(be, left->dtype == x->dtype, WM_ERR_DTYPE, "left must have x's dtype");
-        WM_OP_CHECK(be, causal, WM_ERR_INVALID_ARG, "left context only for causal convs");
-        WM_OP_CHECK(be, left->ndim == 4 && left->shape[0] == Ci && left->shape[1] == kt - 1 &&
-                            left->shape[2] == H && left->shape[3] == W,
-                    WM_ERR_SHAPE, "left must be (Ci,kt-1,H,W)");
     }
+    WM_TRY(wm_vae_conv3d_shape(be, x, left, w, bias, causal, reflect, y));
+    /* Limits of this kernel's index arithmetic and tile loops. */
+    int64_t Ci = x->shape[0], T = x->shape[1], H = x->shape[2], W = x->shape[3];
+    int64_t Co = w->shape[0], kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
+    WM_OP_CHECK(be, kt <= 7 && kh <= 7 && kw <= 7, WM_ERR_UNSUPPORTED, "kernel larger than 7x7x7");
+    WM_OP_CHECK(be, T < (1 << 20) && H < (1 << 20) && W < (1 << 20) && Ci < (1 << 20) && Co < (1 << 20),
+                WM_ERR_SHAPE, "sizes must be below 2^20");
+    WM_OP_CHECK(be, Ci * kt * kh * kw < (1LL << 30), WM_ERR_LIMIT, "Ci*kt*kh*kw above 2^30");
+    WM_OP_CHECK(be, (T * H * W + CV_BN - 1) / CV_BN < (1LL << 31), WM_ERR_LIMIT, "too many output positions");
     return WM_OK;
 }
 

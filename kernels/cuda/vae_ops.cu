@@ -15,6 +15,7 @@
  * So no kernel reads what another thread of it writes.
  */
 #include "cuda_common.cuh"
+#include "kernels/vae_shapes.h"
 
 __device__ __forceinline__ float gld(const void *p, int bf, int64_t i)
 {
@@ -128,15 +129,8 @@ extern "C" wm_status wm_vae_depth_to_space_cuda(wm_backend *be, const wm_tensor 
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, y);
-    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && st >= 1 && sh >= 1 && sw >= 1, WM_ERR_SHAPE,
-                "x, y must be (C,T,H,W), strides >= 1");
+    WM_TRY(wm_vae_depth_to_space_shape(be, x, st, sh, sw, trim, y));
     int64_t n = (int64_t)st * sh * sw, Cs = x->shape[0] / n, T = x->shape[1], H = x->shape[2], W = x->shape[3];
-    WM_OP_CHECK(be, x->shape[0] % n == 0 && Cs > 0, WM_ERR_SHAPE, "x's channels must be a multiple of st*sh*sw");
-    WM_OP_CHECK(be, trim >= 0 && trim < T * st, WM_ERR_SHAPE, "trim must leave at least one frame");
-    WM_OP_CHECK(be, y->shape[0] % Cs == 0 && y->shape[1] == T * st - trim && y->shape[2] == H * sh &&
-                        y->shape[3] == W * sw,
-                WM_ERR_SHAPE, "y must be (Cs*r, T*st-trim, H*sh, W*sw)");
-    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
     shuf_args s = {Cs, T, H, W, T * st - trim, H * sh, W * sw, st, sh, sw, trim, 1, n, w_major, accumulate};
     int64_t total = wm_tensor_numel(y);
     if (total == 0) return WM_OK;
@@ -171,16 +165,8 @@ extern "C" wm_status wm_vae_space_to_depth_cuda(wm_backend *be, const wm_tensor 
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, y);
-    WM_OP_CHECK(be, x->ndim == 4 && y->ndim == 4 && st >= 1 && sh >= 1 && sw >= 1 && group >= 1, WM_ERR_SHAPE,
-                "x, y must be (C,T,H,W), strides and group >= 1");
+    WM_TRY(wm_vae_space_to_depth_shape(be, x, st, sh, sw, group, y));
     int64_t n = (int64_t)st * sh * sw, C = x->shape[0];
-    WM_OP_CHECK(be, x->shape[1] % st == 0 && x->shape[2] % sh == 0 && x->shape[3] % sw == 0, WM_ERR_SHAPE,
-                "x's T, H, W must be multiples of the strides");
-    WM_OP_CHECK(be, (C * n) % group == 0, WM_ERR_SHAPE, "C*st*sh*sw must be a multiple of group");
-    WM_OP_CHECK(be, y->shape[0] == C * n / group && y->shape[1] == x->shape[1] / st &&
-                        y->shape[2] == x->shape[2] / sh && y->shape[3] == x->shape[3] / sw,
-                WM_ERR_SHAPE, "y must be (C*st*sh*sw/group, T/st, H/sh, W/sw)");
-    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
     shuf_args s = {C, y->shape[1], y->shape[2], y->shape[3], 0, 0, 0, st, sh, sw, 0, group, n, w_major, accumulate};
     int64_t total = wm_tensor_numel(y);
     if (total == 0) return WM_OK;
