@@ -212,6 +212,31 @@ static void test_small_ops(void)
     wm_tensor_free(&mul), wm_tensor_free(&add), wm_tensor_free(&a), wm_tensor_free(&px), wm_tensor_free(&u8);
 }
 
+/* The shared shape contracts (kernels/vae_shapes.c) reject bad calls with a status naming the op,
+ * before any memory is touched (data pointers are NULL on purpose). */
+static void test_shape_contracts(void)
+{
+    float dummy;
+    wm_tensor x = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, &dummy, 4, 4, 3, 6, 8);
+    int64_t ws[5] = {5, 3, 3, 3, 3}; /* Ci 3 != x's 4 */
+    wm_tensor w = wm_tensor_view(WM_F32, WM_DEVICE_CPU, &dummy, 5, ws);
+    wm_tensor y = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, (char *)&dummy + 1, 4, 5, 3, 6, 8);
+    CHECK(wm_vae_conv3d(be, &x, NULL, &w, NULL, 1, 0, &y) == WM_ERR_SHAPE && strstr(be->err.msg, "vae_conv3d"));
+    ws[1] = 4;
+    w = wm_tensor_view(WM_F32, WM_DEVICE_CPU, &dummy, 5, ws);
+    wm_tensor left = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, &dummy, 4, 4, 2, 6, 8);
+    CHECK(wm_vae_conv3d(be, &x, &left, &w, NULL, 0, 0, &y) == WM_ERR_INVALID_ARG); /* left on a non-causal conv */
+    CHECK(wm_vae_conv3d(be, &x, NULL, &w, NULL, 1, 0, &x) != WM_OK);             /* y aliases x */
+    wm_tensor d = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, &dummy, 4, 8, 2, 3, 4);
+    wm_tensor dy = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, (char *)&dummy + 1, 4, 1, 4, 6, 8);
+    CHECK(wm_vae_depth_to_space(be, &d, 2, 2, 2, 0, 4, 0, &dy) == WM_ERR_SHAPE); /* trim leaves no frame */
+    CHECK(strstr(be->err.msg, "depth_to_space") != NULL);
+    wm_tensor s = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, &dummy, 4, 3, 3, 6, 8);  /* T=3 not a multiple of 2 */
+    wm_tensor sy = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, (char *)&dummy + 1, 4, 24, 1, 3, 4);
+    CHECK(wm_vae_space_to_depth(be, &s, 2, 2, 2, 0, 1, 0, &sy) == WM_ERR_SHAPE);
+    CHECK(strstr(be->err.msg, "space_to_depth") != NULL);
+}
+
 int main(void)
 {
     wm_backend_params bp = wm_backend_default_params();
@@ -231,6 +256,7 @@ int main(void)
     test_shuffle(0);
     test_shuffle(1);
     test_small_ops();
+    test_shape_contracts();
     wm_backend_free(be);
     TEST_MAIN_END();
 }
