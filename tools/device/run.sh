@@ -2,8 +2,10 @@
 # One device-machine session in one call: build the GPU pieces, run the CUDA parity tests, run the
 # benchmarks, print a short summary last. Full logs go to $OUT (the device tool brings them back).
 #
-#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top model ncu   (default: all but model, ncu;
-#                                       model = `wm bench dit --model` of the top-level build, needs top)
+#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top model vae text baseline ncu
+#                                       (default: env build test gemm ops dit top; model/vae/text use the
+#                                       top-level build, so they need top; baseline = the official PyTorch
+#                                       pipeline, needs .baseline/ carried, see docs/perf_baseline.md)
 #
 # Source: .devsrc/ when present (a `git archive` of the commit under test, so the numbers belong to one
 # commit even while the shared working tree is mid-edit), else the working tree. Build: the standalone
@@ -27,6 +29,7 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 say "== wm device run: $(date -u +%FT%TZ) src=$SRC commit=$(cat "$SRC/.commit" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)"
 if has env; then
   { nvidia-smi; nvcc --version; cmake --version | head -1; uname -a; } >"$OUT/env.txt" 2>&1
+  say "cudnn: $(ls /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu 2>/dev/null | grep -c 'libcudnn') libs, header: $(ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn*.h 2>/dev/null | head -2 | tr '\n' ' ')"
   say "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1)"
 fi
 
@@ -61,12 +64,15 @@ done
 
 if has top; then
   R=/tmp/devroot
+  TOP_TESTS=""
+  has vae && TOP_TESTS="$TOP_TESTS test_vae_cuda test_cuda_vae_ops"
+  has text && [ -f "$SRC/tests/text/test_text_cuda.c" ] && TOP_TESTS="$TOP_TESTS test_text_cuda"
   mkdir -p $R
   for f in "$SRC"/.devdeps/*.deb "$PWD"/.devdeps/*.deb; do [ -f "$f" ] && dpkg -x "$f" $R; done
   # The .pc files say prefix=/usr: point pkg-config at the unpacked tree instead.
   for pc in $R/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do sed -i "s|^prefix=.*|prefix=$R/usr|" "$pc"; done
   export PKG_CONFIG_PATH=$R/usr/lib/x86_64-linux-gnu/pkgconfig LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu
-  { cmake -S "$SRC" -B /tmp/wm_top -DWM_VIEWER=OFF -DWM_FFMPEG=OFF && cmake --build /tmp/wm_top -j"$J" --target wm test_cuda_common test_cuda_dit_golden; } >"$OUT/top.log" 2>&1
+  { cmake -S "$SRC" -B /tmp/wm_top -DWM_VIEWER=OFF -DWM_FFMPEG=OFF && cmake --build /tmp/wm_top -j"$J" --target wm test_cuda_common test_cuda_dit_golden $TOP_TESTS; } >"$OUT/top.log" 2>&1
   rc=$?
   say "top-level build (wm + test_cuda_common): rc=$rc"
   [ $rc -eq 0 ] && { /tmp/wm_top/wm/cli/wm bench --help >/dev/null 2>&1; say "top-level wm bench --help: rc=$?"; }
@@ -78,6 +84,42 @@ if has top; then
     /tmp/wm_top/wm/cli/wm bench dit --model ${MODEL_ARGS:-} >"$OUT/bench_model.log" 2>&1
     say "wm bench dit --model: rc=$?"
     cat "$OUT/bench_model.log" | tee -a "$SUMMARY" >/dev/null
+  fi
+fi
+
+# The top-level programs below run from the repository root: golden data is there, not in .devsrc.
+W=/tmp/wm_top
+if has vae && [ -x $W/wm/cli/wm ]; then
+  $W/tests/kernels/test_cuda_vae_ops >"$OUT/vae_ops_test.log" 2>&1
+  say "test_cuda_vae_ops: rc=$? ($(tail -1 "$OUT/vae_ops_test.log"))"
+  grep -E 'FAIL' "$OUT/vae_ops_test.log" | head -8 | tee -a "$SUMMARY"
+  $W/tests/vae/test_vae_cuda >"$OUT/vae_test.log" 2>&1
+  say "test_vae_cuda: rc=$? ($(tail -1 "$OUT/vae_test.log"))"
+  grep -E 'FAIL|rel' "$OUT/vae_test.log" | head -12 | tee -a "$SUMMARY"
+  timeout 240 $W/wm/cli/wm bench vae >"$OUT/bench_vae.log" 2>&1
+  say "wm bench vae: rc=$?"
+  cat "$OUT/bench_vae.log" | tee -a "$SUMMARY" >/dev/null
+fi
+if has text && [ -x $W/wm/cli/wm ]; then
+  if [ -x $W/tests/text/test_text_cuda ]; then
+    $W/tests/text/test_text_cuda >"$OUT/text_test.log" 2>&1
+    say "test_text_cuda: rc=$? ($(tail -1 "$OUT/text_test.log"))"
+    grep -E 'FAIL|rel' "$OUT/text_test.log" | head -12 | tee -a "$SUMMARY"
+  fi
+  timeout 120 $W/wm/cli/wm bench text >"$OUT/bench_text.log" 2>&1
+  say "wm bench text: rc=$?"
+  cat "$OUT/bench_text.log" | tee -a "$SUMMARY" >/dev/null
+fi
+if has baseline; then
+  if [ -d .baseline/Sana ]; then
+    export PYTHONUNBUFFERED=1
+    timeout ${BASELINE_TIMEOUT:-300} python3 tools/bench/official_streaming_baseline.py --sana-repo .baseline/Sana \
+        --pythonpath .baseline/pylib --json-out "$OUT/baseline.json" 2>&1 \
+      | grep -v -E 'ptxas|Compiling entry|Used [0-9]+ registers|bytes stack frame' >"$OUT/baseline.log"
+    say "official baseline: rc=${PIPESTATUS[0]}"
+    tail -25 "$OUT/baseline.log" | tee -a "$SUMMARY" >/dev/null
+  else
+    say "official baseline: .baseline/ not carried"
   fi
 fi
 
