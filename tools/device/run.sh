@@ -2,7 +2,7 @@
 # One device-machine session in one call: build the GPU pieces, run the CUDA parity tests, run the
 # benchmarks, print a short summary last. Full logs go to $OUT (the device tool brings them back).
 #
-#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top model vae text baseline ncu
+#   tools/device/run.sh [steps...]      steps: env build test gemm ops dit top model vae text session baseline ncu
 #                                       (default: env build test gemm ops dit top; model/vae/text use the
 #                                       top-level build, so they need top; baseline = the official PyTorch
 #                                       pipeline, needs .baseline/ carried, see docs/perf_baseline.md)
@@ -67,6 +67,7 @@ if has top; then
   TOP_TESTS=""
   has vae && TOP_TESTS="$TOP_TESTS test_vae_cuda test_cuda_vae_ops"
   has text && [ -f "$SRC/tests/text/test_text_cuda.c" ] && TOP_TESTS="$TOP_TESTS test_text_cuda"
+  has session && TOP_TESTS="$TOP_TESTS test_session_cuda"
   mkdir -p $R
   for f in "$SRC"/.devdeps/*.deb "$PWD"/.devdeps/*.deb; do [ -f "$f" ] && dpkg -x "$f" $R; done
   # The .pc files say prefix=/usr: point pkg-config at the unpacked tree instead.
@@ -109,6 +110,11 @@ if has text && [ -x $W/wm/cli/wm ]; then
   timeout 120 $W/wm/cli/wm bench text >"$OUT/bench_text.log" 2>&1
   say "wm bench text: rc=$?"
   cat "$OUT/bench_text.log" | tee -a "$SUMMARY" >/dev/null
+fi
+if has session && [ -x $W/tests/session/test_session_cuda ]; then
+  $W/tests/session/test_session_cuda >"$OUT/session_test.log" 2>&1
+  say "test_session_cuda: rc=$? ($(tail -1 "$OUT/session_test.log"))"
+  grep -E 'FAIL|chunk|memory' "$OUT/session_test.log" | head -12 | tee -a "$SUMMARY"
 fi
 if has baseline; then
   if [ -d .baseline/Sana ]; then
