@@ -1,5 +1,6 @@
-/* Version switches of wm_dit_config against the reference (tests/dit/data/switches.safetensors, made by
- * tests/dit/gen_switch_golden.py from the golden weights/inputs):
+/* Version switches of wm_dit_config in combination against the reference (tests/golden/dit/
+ * out_switches.safetensors, made by tools/golden/gen_dit_golden.py from the golden weights/inputs; the
+ * one-switch-at-a-time outputs of the same file are checked by test_dit_golden):
  *   A  post_ucpe_renorm = 1 with softmax scales 1/sqrt(128) (first release, bidirectional)
  *   B  teacher_chunk_mask = 0 (#404 chunk-causal teacher: unmasked softmax)
  *   C  cam_conv_cache = 0 (June-release streaming camera conv), whole streaming sampler
@@ -64,7 +65,7 @@ int main(void)
     if (g_load_config(&cfg, &T, &Ts)) { printf("golden files absent: skipped\n"); return 77; }
     wm_checkpoint *ref = NULL, *wck = g_open("weights.safetensors"), *in = g_open("inputs.safetensors");
     wm_error err = {0};
-    if (wm_checkpoint_open("tests/dit/data/switches.safetensors", &ref, &err) != WM_OK || !wck || !in) {
+    if (wm_checkpoint_open("tests/golden/dit/out_switches.safetensors", &ref, &err) != WM_OK || !wck || !in) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -78,19 +79,19 @@ int main(void)
     wm_dit_config a = cfg;
     a.post_ucpe_renorm = 1, a.softmax_scale_main = 1.0f / sqrtf(128.0f), a.softmax_scale_cam = 1.0f / sqrtf(128.0f);
     CHECK(forward_v(&a, wck, in, WM_DIT_BIDIRECTIONAL, T, v));
-    r = g_read(ref, "A.v", &n);
+    r = g_read(ref, "first_release.bidirectional.v", &n);
     CHECK(r && g_close("A: post-UCPE renorm + 1/sqrt(128), bidirectional v", v, r, n));
     free(r);
     wm_dit_config b = cfg;
     b.teacher_chunk_mask = 0;
     CHECK(forward_v(&b, wck, in, WM_DIT_CHUNK_CAUSAL, T, v));
-    r = g_read(ref, "B.v", &n);
+    r = g_read(ref, "nomask.chunk_causal.v", &n);
     CHECK(r && g_close("B: teacher without chunk mask, v", v, r, n));
     free(r);
     wm_dit_config c = cfg;
     c.cam_conv_cache = 0;
     CHECK(streaming(&c, wck, in, v, Ts));
-    r = g_read(ref, "C.latents", &n);
+    r = g_read(ref, "uncached_cam_conv.latents", &n);
     CHECK(r && g_close("C: streaming, uncached camera conv, latents", v, r, n));
     free(r);
     free(v);

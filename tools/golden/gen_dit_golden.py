@@ -133,6 +133,18 @@ def switch_outputs(model, x, ts, y, mask, cc, plk, noise, z0, cc_s, plk_s):
         cfg.softmax_scale_main, cfg.softmax_scale_cam, cfg.cam_conv_cache = saved
     out["june_streaming.chunk1.step0.v"] = rec["chunk1.step0.v"]
     out["june_streaming.latents"] = rec["latents"]
+    # Combinations a port must also get right: the first release's attention (renorm after UCPE and
+    # 1/sqrt(128) on both branches at once) and the uncached camera conv alone in the streaming sampler.
+    with torch.no_grad():
+        saved = (cfg.post_ucpe_renorm, cfg.softmax_scale_main, cfg.softmax_scale_cam)
+        cfg.post_ucpe_renorm, cfg.softmax_scale_main, cfg.softmax_scale_cam = 1, s128, s128
+        out["first_release.bidirectional.v"], _ = model(x, ts, y, mask, cc, plk, variant="bidirectional")
+        cfg.post_ucpe_renorm, cfg.softmax_scale_main, cfg.softmax_scale_cam = saved
+        saved = cfg.cam_conv_cache
+        cfg.cam_conv_cache = 0
+        lat, _ = sm.sample_streaming(model, noise.to(torch.float64), z0.to(torch.float64), y, mask, cc_s, plk_s)
+        cfg.cam_conv_cache = saved
+    out["uncached_cam_conv.latents"] = lat
     return out
 
 
