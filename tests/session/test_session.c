@@ -11,6 +11,7 @@
  *   - constant memory: DiT arena high-water mark, session bytes and the process heap in use (mallinfo2)
  *     equal after chunk 3 and chunk 10.
  */
+#include "rollout_poses.h"
 #include "synth_model.h"
 
 #include "input/camera.h"
@@ -30,21 +31,8 @@
 static char dir[64];
 static wm_camera_state g_cs; /* camera of the last rollout, to continue it */
 
-static void chunk_poses(wm_camera_state *cs, int chunk, wm_pose *out)
-{
-    wm_action a = {0};
-    a.keys = chunk % 2 ? WM_KEY_FORWARD | WM_KEY_YAW_LEFT : WM_KEY_STRAFE_RIGHT | WM_KEY_PITCH_UP;
-    for (int i = 0; i < FPS; i++) wm_camera_step(cs, &a, &out[i]);
-}
-
-static void cam_init(wm_camera_state *cs, wm_pose *pose0)
-{
-    wm_camera_params cp = {0};
-    cp.width = W, cp.height = H;
-    wm_camera_params_resolve(&cp);
-    wm_camera_reset(cs, &cp, NULL);
-    wm_camera_pose(cs, pose0);
-}
+static void chunk_poses(wm_camera_state *cs, int chunk, wm_pose *out) { rollout_chunk_poses(cs, chunk, FPS, out); }
+static void cam_init(wm_camera_state *cs, wm_pose *pose0) { rollout_cam_init(cs, W, H, pose0); }
 
 /* Roll out n_chunks; frames (1 + 24 n) * H * W * 3 into out (may be NULL); poses of all frames to hist. */
 static int rollout(wm_session *s, uint64_t seed, int n_chunks, uint8_t *out, wm_pose *hist)

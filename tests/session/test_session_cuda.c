@@ -9,6 +9,7 @@
  *   - constant memory on the device over chunks 3..10 (cudaMemGetInfo through a second backend,
  *     plus the session's own arena/resident counters and the host heap).
  */
+#include "rollout_poses.h"
 #include "synth_model.h"
 
 #include "input/camera.h"
@@ -28,21 +29,8 @@ wm_status wm__cuda_mem_info(wm_backend *be, size_t *used, size_t *total);
 
 static char dir[64];
 
-static void chunk_poses(wm_camera_state *cs, int chunk, wm_pose *out)
-{
-    wm_action a = {0};
-    a.keys = chunk % 2 ? WM_KEY_FORWARD | WM_KEY_YAW_LEFT : WM_KEY_STRAFE_RIGHT | WM_KEY_PITCH_UP;
-    for (int i = 0; i < FPS; i++) wm_camera_step(cs, &a, &out[i]);
-}
-
-static void cam_init(wm_camera_state *cs, wm_pose *pose0)
-{
-    wm_camera_params cp = {0};
-    cp.width = W, cp.height = H;
-    wm_camera_params_resolve(&cp);
-    wm_camera_reset(cs, &cp, NULL);
-    wm_camera_pose(cs, pose0);
-}
+static void chunk_poses(wm_camera_state *cs, int chunk, wm_pose *out) { rollout_chunk_poses(cs, chunk, FPS, out); }
+static void cam_init(wm_camera_state *cs, wm_pose *pose0) { rollout_cam_init(cs, W, H, pose0); }
 
 typedef struct rollout_out {
     uint8_t *frames;   /* (1 + 24 NCH, H, W, 3) */
