@@ -13,14 +13,19 @@
  *   - head dim 112 is used as is (7 k-steps of 16), no padding to 128: the scale is passed in
  *     (1/sqrt(112) for SANA-WM, spec §3.8) and the softmax runs in the exp2 domain with it folded in;
  *   - shared rows are padded by 8 bf16 (16 bytes) so ldmatrix's 8 row addresses hit distinct banks.
- * Why mma.sync rather than wgmma: it is the correct-first version; wgmma (sm_90a) is the next step
- * (docs/perf.md lists it with the measured gap).
+ * This kernel is the fallback and the WM_CUDA_ATTN=mma choice: bf16 with head dim 64/112/128 goes first to
+ * the sm_90a wgmma kernel (attention_wgmma.cu) when its image is the one loaded.
  * Fully masked rows give 0, as the CPU reference does.
  */
 #include "cuda_common.cuh"
 #include "mma.cuh"
 
 #include <math.h>
+
+/* The sm_90a wgmma kernel (attention_wgmma.cu): WM_ERR_UNSUPPORTED = not applicable, use the ones here. */
+extern "C" wm_status wm__attention_wgmma(wm_backend *be, const void *q, const void *k, const void *v,
+                                         const uint8_t *mask, void *o, int H, int D, int Nq, int Nk, int ld,
+                                         float scale);
 
 #define FA_BM 64
 #define FA_BN 64
@@ -296,6 +301,11 @@ extern "C" wm_status wm_attention_cuda(wm_backend *be, const wm_tensor *q, const
     if (Nq == 0) return WM_OK;
     uintptr_t al = (uintptr_t)q->data | (uintptr_t)k->data | (uintptr_t)v->data | (uintptr_t)o->data;
     int tc = q->dtype == WM_BF16 && (al & 15u) == 0 && C % 8 == 0;
+    if (tc && (D == 64 || D == 112 || D == 128)) {
+        wm_status ws = wm__attention_wgmma(be, q->data, k->data, v->data, mask, o->data, n_heads, D, (int)Nq,
+                                           (int)Nk, (int)C, scale);
+        if (ws != WM_ERR_UNSUPPORTED) return ws;
+    }
     if (tc && D == 112) return launch_flash<112>(be, q, k, v, mask, n_heads, scale, o, (int)Nq, (int)Nk, (int)C);
     if (tc && D == 128) return launch_flash<128>(be, q, k, v, mask, n_heads, scale, o, (int)Nq, (int)Nk, (int)C);
     if (tc && D == 64) return launch_flash<64>(be, q, k, v, mask, n_heads, scale, o, (int)Nq, (int)Nk, (int)C);

@@ -96,6 +96,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->n_sm = prop.multiProcessorCount;
     c->smem_optin = prop.sharedMemPerBlockOptin;
     snprintf(c->name, sizeof c->name, "%s", prop.name);
+    const char *attn = getenv("WM_CUDA_ATTN"); /* "mma": keep the mma.sync flash-attention kernel */
+    c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

@@ -57,7 +57,12 @@ typedef struct wm_cuda_ctx {
     size_t smem_set[16];      /* dynamic shared memory already opted in, per WM_SMEM_* kernel slot */
     cudaEvent_t *prof_ev;     /* benchmark profiling marks (services.cu) */
     int *prof_cat, prof_n;
+    int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
 } wm_cuda_ctx;
+
+/* Flash-attention kernel choice (attention.cu): AUTO = wgmma when its sm_90a image is loaded (decided
+ * on first use), MMA = the mma.sync kernel (forced by WM_CUDA_ATTN=mma), WGMMA = decided. */
+enum { WM_ATTN_AUTO, WM_ATTN_MMA, WM_ATTN_WGMMA };
 
 static inline wm_cuda_ctx *wm__cuda_ctx(wm_backend *be) { return (wm_cuda_ctx *)be->cuda; }
 static inline cudaStream_t wm__cuda_stream(wm_backend *be) { return ((wm_cuda_ctx *)be->cuda)->stream; }
@@ -78,7 +83,7 @@ wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias,
 /* Kernels that opt into > 48 KB of dynamic shared memory. The opt-in is a host call costing several
  * microseconds, so it is made once per kernel and size, not per launch. */
 enum { WM_SMEM_FA64, WM_SMEM_FA112, WM_SMEM_FA128, WM_SMEM_SCAN, WM_SMEM_GOTC, WM_SMEM_GO0, WM_SMEM_GO1,
-       WM_SMEM_GO2, WM_SMEM_GO3 };
+       WM_SMEM_GO2, WM_SMEM_GO3, WM_SMEM_WG64, WM_SMEM_WG112, WM_SMEM_WG128 };
 #ifdef __cplusplus
 extern "C" {
 #endif
