@@ -98,6 +98,9 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     snprintf(c->name, sizeof c->name, "%s", prop.name);
     const char *attn = getenv("WM_CUDA_ATTN"); /* "mma": keep the mma.sync flash-attention kernel */
     c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;
+    const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
+    c->gdn_old = gdn && strcmp(gdn, "old") == 0;
+    c->conv_old = conv && strcmp(conv, "old") == 0;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

@@ -16,7 +16,10 @@
  *   with the fp32 state split into bf16 hi + lo (two mma per tile, ~fp32 accuracy); otherwise one block
  *   per (frame, head, 64-token tile) holds (Mf+Mr) in shared memory and computes a 4-token x 7-column
  *   register tile per thread in fp32 FMA.
+ * The second generation of the Gram and scan kernels lives in gdn_fast.cu: the entry points below try it
+ * first (after validating) and keep these kernels for the shapes it declines and for WM_CUDA_GDN=old.
  */
+#include "gdn_fast.cuh"
 #include "mma.cuh"
 
 /* ---------------------------------------------------------------- gram (tensor cores) */
@@ -192,6 +195,9 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
     WM_OP_CHECK(be, wm_tensor_numel(P) == n_frames * H * D * D, WM_ERR_SHAPE, "P must be (T, H, D, D)");
     WM_OP_CHECK(be, wm_tensor_numel(A) == n_frames * H * D * Dv, WM_ERR_SHAPE, "A must be (T, H, D, Dv)");
     if (N == 0) return WM_OK;
+    int done = 0;
+    WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, P, A, &done));
+    if (done) return WM_OK;
     int S = (int)(N / n_frames), bb = beta->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
     uintptr_t al = (uintptr_t)k->data | (v ? (uintptr_t)v->data : 0);
@@ -274,10 +280,7 @@ __device__ void scan_step(const float *Pg, const float *Ag, float g, const float
     __syncthreads();
 }
 
-/* Chunk bounds travel by value as a kernel argument: no host-to-device copy, so the scan can be captured
- * into a CUDA graph, and 512 chunks (25 minutes of video in the chunk-causal teacher) fit in 2 KB. */
-#define WM_MAX_SCAN_CHUNKS 512
-typedef struct { int b[WM_MAX_SCAN_CHUNKS + 1]; } scan_bounds;
+/* scan_bounds (chunk bounds by value, graph-capturable) lives in gdn_fast.cuh. */
 
 __global__ void gdn_scan_kernel(const float *P, const float *A, const void *g, int g_bf16, const float *init,
                                 float *st, float *fin, int T, int H, int D, int Dv, int rev, const scan_bounds bnd,
@@ -358,6 +361,9 @@ extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const 
     memset(&sb, 0, sizeof sb);
     if (reverse)
         for (int i = 0; i <= n_chunks; i++) sb.b[i] = bounds[i];
+    int done = 0;
+    WM_TRY(wm__gdn_scan_fast(be, P, A, g, init, reverse, &sb, n_chunks, states, final_state, &done));
+    if (done) return WM_OK;
     size_t smem = ((size_t)D * (D + 1) + 2 * (size_t)D * SC_W) * sizeof(float);
     WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_scan_kernel, WM_SMEM_SCAN, smem));
     dim3 grid((unsigned)H, (unsigned)((Dv + SC_W - 1) / SC_W));

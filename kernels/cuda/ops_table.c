@@ -4,6 +4,15 @@
  * parity test (tests/kernels/) exist. */
 #include "kernels/ops.h"
 
+/* dit_conv.cu: second-generation token convs; they fall back to the dit_token.cu kernels themselves
+ * (shapes they do not cover, or WM_CUDA_CONV=old at backend creation). */
+wm_status wm_short_conv_t_cuda_v2(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *tail,
+                                  const int *bounds, int n_chunks, wm_tensor *y);
+wm_status wm_depthwise3x3_glu_cuda_v2(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                      int n_frames, int grid_h, int grid_w, wm_tensor *y);
+wm_status wm_temporal_shift_cat_cuda_v2(wm_backend *be, const wm_tensor *y, const wm_tensor *tail, const int *bounds,
+                                        int n_chunks, wm_tensor *out);
+
 const struct wm_ops wm__ops_cuda = {
     /* ops_common.def */
     .matmul = wm_matmul_cuda,
@@ -20,15 +29,15 @@ const struct wm_ops wm__ops_cuda = {
     .transpose2d = wm_transpose2d_cuda,
     .frame_mean = wm_frame_mean_cuda,
     .gdn_gates = wm_gdn_gates_cuda,
-    .short_conv_t = wm_short_conv_t_cuda,
+    .short_conv_t = wm_short_conv_t_cuda_v2,
     .rope_apply = wm_rope_apply_cuda,
     .ucpe_apply = wm_ucpe_apply_cuda,
     .gdn_cam_beta = wm_gdn_cam_beta_cuda,
     .gdn_gram = wm_gdn_gram_cuda,
     .gdn_scan = wm_gdn_scan_cuda,
     .gdn_output = wm_gdn_output_cuda,
-    .depthwise3x3_glu = wm_depthwise3x3_glu_cuda,
-    .temporal_shift_cat = wm_temporal_shift_cat_cuda,
+    .depthwise3x3_glu = wm_depthwise3x3_glu_cuda_v2,
+    .temporal_shift_cat = wm_temporal_shift_cat_cuda_v2,
     .head_renorm = wm_head_renorm_cuda,
     .cfg_combine = wm_cfg_combine_cuda,
     .frame_axpy = wm_frame_axpy_cuda,

@@ -1,0 +1,229 @@
+/* Parity of the GDN Gram/scan kernels and the token convs on CUDA against the fp32 CPU references, for
+ * BOTH kernel generations: a CUDA backend created normally (gdn_fast.cu, dit_conv.cu) and one created
+ * with WM_CUDA_GDN=old WM_CUDA_CONV=old (gdn.cu, dit_token.cu), so either can be made the default.
+ *
+ * Shapes: the real stage-1 streaming shape (3 frames x 880 tokens, 20 heads x 112, C = 2240, MLP 6720,
+ * 22x40 grid) and odd ones that hit every edge of the new kernels: token counts that are not multiples
+ * of the 64-token tile or even (S = 7, 30, 201; S = 1 leaves one CTA of a Gram cluster empty), chunk
+ * bounds with size-1 chunks, 11-frame sequences, head dims 16/64/112/128 of the tensor-core scan, Dv = 1
+ * (vector scan), Dv = 24 and grid width 65 (shapes the new kernels decline: the fallback must answer),
+ * channel counts that leave a partial 32-channel block, grids tall enough to split into row blocks.
+ * Tolerances: Gram sums (bf16 tensor cores, beta*k rounded to bf16) 1e-2 of each element + 1e-2 x RMS,
+ * relative L2 5e-3; scan (fp32 state, 3xTF32 products) 1e-4 elementwise and relative L2; bf16 conv
+ * outputs 1e-2 + 1e-2 x RMS, relative L2 5e-3; the shift/concat bit-exact. Outputs are poisoned (NaN)
+ * before every run; NaN fails. Exit 77 without a GPU. Usage: test_cuda_gdn [--quick] (odd shapes only).
+ */
+#include "cuda_parity.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    float *h;
+    wm_tensor ht, dt;
+} tp;
+
+static cp_ctx C_;
+static cp_ctx *c = &C_;
+static const char *gen = "new"; /* kernel generation of c->gpu, for the labels */
+
+static tp mk(wm_dtype dt, float scale, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    tp t;
+    int64_t sh[4] = {d0, d1, d2, d3};
+    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, ndim, sh);
+    size_t n = (size_t)wm_tensor_numel(&t.ht);
+    t.h = scale >= 0 ? cp_rand(c, n, scale, dt) : calloc(n ? n : 1, sizeof(float));
+    t.ht.data = t.h;
+    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, ndim, sh);
+    return t;
+}
+#define OUT(dt, ...) mk(dt, -1.0f, __VA_ARGS__)
+
+static void upd(tp *t)
+{
+    size_t n = (size_t)wm_tensor_numel(&t->ht), nb = wm_tensor_nbytes(&t->dt);
+    void *b = malloc(nb ? nb : 1);
+    WM_ASSERT(wm_convert_from_f32(t->dt.dtype, t->h, b, n) == 0);
+    WM_ASSERT(wm_backend_upload(c->gpu, t->dt.data, b, nb) == WM_OK);
+    free(b);
+}
+
+static void rel(tp *t)
+{
+    free(t->h);
+    cp_free(c, &t->dt);
+}
+
+/* Elementwise tol*|ref| + tol*RMS(ref), relative L2 <= l2. */
+static void cmp(const char *what, tp *o, float tol, double l2)
+{
+    char l[160];
+    snprintf(l, sizeof l, "[%s] %s", gen, what);
+    size_t n = (size_t)wm_tensor_numel(&o->ht);
+    float *got = cp_read(c, &o->dt);
+    double r2 = 0;
+    for (size_t i = 0; i < n; i++) r2 += (double)o->h[i] * o->h[i];
+    float rms = n ? (float)sqrt(r2 / n) : 0.0f;
+    CHECK(cp_compare(l, got, o->h, n, tol * rms + 1e-7f, tol, l2));
+    free(got);
+}
+
+/* ---------------------------------------------------------------- Gram */
+
+static void t_gram(int T, int S, int H, const char *name)
+{
+    const int64_t D = 112, N = (int64_t)T * S, C = H * D;
+    char l[128];
+    tp k = mk(WM_BF16, 0.3f, 2, N, C, 0, 0), v = mk(WM_BF16, 1.0f, 2, N, C, 0, 0), b = mk(WM_F32, 1.0f, 2, N, H, 0, 0);
+    for (int64_t i = 0; i < N * C; i++) k.h[i] = fabsf(k.h[i]); /* post-ReLU keys, as in the model */
+    for (int64_t i = 0; i < N * H; i++) b.h[i] = 1.0f / (1.0f + expf(-b.h[i]));
+    upd(&k);
+    upd(&b);
+    tp P = OUT(WM_F32, 4, T, H, D, D), A = OUT(WM_F32, 4, T, H, D, D), P1 = OUT(WM_F32, 4, T, H, D, D);
+    tp A1 = OUT(WM_F32, 4, T, H, D, 1);
+    CP_OK(c->cpu, wm_gdn_gram(c->cpu, &k.ht, &v.ht, &b.ht, T, &P.ht, &A.ht));
+    CP_OK(c->gpu, wm_gdn_gram(c->gpu, &k.dt, &v.dt, &b.dt, T, &P.dt, &A.dt));
+    CP_OK(c->cpu, wm_gdn_gram(c->cpu, &k.ht, NULL, &b.ht, T, &P1.ht, &A1.ht));
+    CP_OK(c->gpu, wm_gdn_gram(c->gpu, &k.dt, NULL, &b.dt, T, &P1.dt, &A1.dt));
+    snprintf(l, sizeof l, "%s gdn_gram P (k v)", name);
+    cmp(l, &P, 1e-2f, 5e-3);
+    snprintf(l, sizeof l, "%s gdn_gram A (k v)", name);
+    cmp(l, &A, 1e-2f, 5e-3);
+    snprintf(l, sizeof l, "%s gdn_gram P (k only)", name);
+    cmp(l, &P1, 1e-2f, 5e-3);
+    snprintf(l, sizeof l, "%s gdn_gram b (k only)", name);
+    cmp(l, &A1, 1e-2f, 5e-3);
+    tp *all[] = {&k, &v, &b, &P, &A, &P1, &A1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
+}
+
+/* ---------------------------------------------------------------- scan */
+
+/* Forward from an init state that is also the final state (the streaming save pass), then forward from
+ * zero without a final state, then the reverse scan over the chunks. */
+static void t_scan(int T, int H, int D, int Dv, int nb, const int *bounds, const char *name)
+{
+    char l[128];
+    tp Ps = mk(WM_F32, 0.02f, 4, T, H, D, D), As = mk(WM_F32, 1.0f, 4, T, H, D, Dv), gg = mk(WM_F32, 1.0f, 2, T, H, 0, 0);
+    if (D > 64) /* keep I - P contractive at every head dim: |P| ~ 0.02 sqrt(D) */
+        for (int64_t i = 0; i < (int64_t)T * H * D * D; i++) Ps.h[i] *= 0.5f;
+    for (int64_t i = 0; i < (int64_t)T * H; i++) gg.h[i] = 0.5f + 0.5f / (1.0f + expf(-gg.h[i]));
+    upd(&Ps);
+    upd(&gg);
+    tp init = mk(WM_F32, 1.0f, 3, H, D, Dv, 0), Mf = OUT(WM_F32, 4, T, H, D, Dv), Mr = OUT(WM_F32, 4, T, H, D, Dv);
+    tp M0 = OUT(WM_F32, 4, T, H, D, Dv);
+    CP_OK(c->cpu, wm_gdn_scan(c->cpu, &Ps.ht, &As.ht, &gg.ht, &init.ht, 0, bounds, nb, &Mf.ht, &init.ht));
+    CP_OK(c->gpu, wm_gdn_scan(c->gpu, &Ps.dt, &As.dt, &gg.dt, &init.dt, 0, bounds, nb, &Mf.dt, &init.dt));
+    CP_OK(c->cpu, wm_gdn_scan(c->cpu, &Ps.ht, &As.ht, &gg.ht, NULL, 0, bounds, nb, &M0.ht, NULL));
+    CP_OK(c->gpu, wm_gdn_scan(c->gpu, &Ps.dt, &As.dt, &gg.dt, NULL, 0, bounds, nb, &M0.dt, NULL));
+    CP_OK(c->cpu, wm_gdn_scan(c->cpu, &Ps.ht, &As.ht, &gg.ht, NULL, 1, bounds, nb, &Mr.ht, NULL));
+    CP_OK(c->gpu, wm_gdn_scan(c->gpu, &Ps.dt, &As.dt, &gg.dt, NULL, 1, bounds, nb, &Mr.dt, NULL));
+    snprintf(l, sizeof l, "%s gdn_scan fwd (init = final) states", name);
+    cmp(l, &Mf, 1e-4f, 1e-4);
+    snprintf(l, sizeof l, "%s gdn_scan fwd final state", name);
+    cmp(l, &init, 1e-4f, 1e-4);
+    snprintf(l, sizeof l, "%s gdn_scan fwd (zero init)", name);
+    cmp(l, &M0, 1e-4f, 1e-4);
+    snprintf(l, sizeof l, "%s gdn_scan rev (chunked)", name);
+    cmp(l, &Mr, 1e-4f, 1e-4);
+    tp *all[] = {&Ps, &As, &gg, &init, &Mf, &Mr, &M0};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
+}
+
+/* ---------------------------------------------------------------- convs */
+
+static void t_dw(int T, int gh, int gw, int M, wm_dtype wdt, const char *name)
+{
+    char l[128];
+    int64_t N = (int64_t)T * gh * gw;
+    tp x = mk(WM_BF16, 1.0f, 2, N, 2 * M, 0, 0), w = mk(wdt, 0.3f, 2, 2 * M, 9, 0, 0), b = mk(wdt, 0.3f, 1, 2 * M, 0, 0, 0);
+    tp y = OUT(WM_BF16, 2, N, M, 0, 0);
+    CP_OK(c->cpu, wm_depthwise3x3_glu(c->cpu, &x.ht, &w.ht, &b.ht, T, gh, gw, &y.ht));
+    CP_OK(c->gpu, wm_depthwise3x3_glu(c->gpu, &x.dt, &w.dt, &b.dt, T, gh, gw, &y.dt));
+    snprintf(l, sizeof l, "%s depthwise3x3_glu", name);
+    cmp(l, &y, 1e-2f, 5e-3);
+    rel(&x); rel(&w); rel(&b); rel(&y);
+}
+
+static void t_tconv(int S, int64_t C, int nb, const int *bounds, const char *name)
+{
+    char l[128];
+    int T = bounds[nb];
+    int64_t N = (int64_t)T * S;
+    for (int use_tail = 0; use_tail < 2; use_tail++) {
+        tp x = mk(WM_BF16, 1.0f, 2, N, C, 0, 0), w = mk(WM_F32, 0.5f, 2, C, 4, 0, 0), tl = mk(WM_BF16, 1.0f, 2, 3 * S, C, 0, 0);
+        tp y = OUT(WM_BF16, 2, N, C, 0, 0);
+        CP_OK(c->cpu, wm_short_conv_t(c->cpu, &x.ht, &w.ht, use_tail ? &tl.ht : NULL, bounds, nb, &y.ht));
+        CP_OK(c->gpu, wm_short_conv_t(c->gpu, &x.dt, &w.dt, use_tail ? &tl.dt : NULL, bounds, nb, &y.dt));
+        snprintf(l, sizeof l, "%s short_conv_t tail%d", name, use_tail);
+        cmp(l, &y, 1e-2f, 5e-3);
+        tp cat = OUT(WM_BF16, 2, N, 3 * C, 0, 0), t1 = mk(WM_BF16, 1.0f, 2, S, C, 0, 0);
+        CP_OK(c->cpu, wm_temporal_shift_cat(c->cpu, &x.ht, use_tail ? &t1.ht : NULL, bounds, nb, &cat.ht));
+        CP_OK(c->gpu, wm_temporal_shift_cat(c->gpu, &x.dt, use_tail ? &t1.dt : NULL, bounds, nb, &cat.dt));
+        snprintf(l, sizeof l, "%s temporal_shift_cat tail%d", name, use_tail);
+        cmp(l, &cat, 0.0f, 0.0);
+        rel(&x); rel(&w); rel(&tl); rel(&y); rel(&cat); rel(&t1);
+    }
+}
+
+static void run_all(int quick)
+{
+    static const int b1[] = {0, 3}, b4[] = {0, 1, 4}, b11[] = {0, 11}, bmix[] = {0, 1, 3, 4, 5}, b2[] = {0, 2};
+    /* Gram: odd token counts, one empty cluster half (S = 1), several tiles with a partial one */
+    t_gram(4, 30, 2, "T4 S30 H2");
+    t_gram(3, 7, 3, "T3 S7 H3");
+    t_gram(2, 1, 2, "T2 S1 H2");
+    t_gram(2, 201, 1, "T2 S201 H1");
+    /* Scan: every tensor-core head dim, Dv = 1 (vector scan), Dv = 24 (declined by the new kernels) */
+    t_scan(4, 2, 112, 112, 2, b4, "T4 D112 chunks{1,3}");
+    t_scan(5, 3, 112, 1, 4, bmix, "T5 D112 Dv1 chunks{1,2,1,1}");
+    t_scan(11, 2, 16, 16, 1, b11, "T11 D16");
+    t_scan(4, 2, 64, 32, 2, b4, "T4 D64 Dv32");
+    t_scan(2, 1, 128, 128, 1, b2, "T2 D128");
+    t_scan(4, 2, 16, 24, 2, b4, "T4 D16 Dv24 (fallback)");
+    t_scan(1, 2, 112, 112, 1, (const int[]){0, 1}, "T1 D112");
+    t_scan(11, 2, 112, 1, 1, b11, "T11 D112 Dv1");
+    /* Convs: partial channel block, row-block split (gh > 12), widest grid, declined width */
+    t_dw(2, 5, 7, 24, WM_F32, "T2 5x7 M24");
+    t_dw(1, 13, 3, 64, WM_BF16, "T1 13x3 M64 (row blocks)");
+    t_dw(2, 1, 64, 40, WM_F32, "T2 1x64 M40");
+    t_dw(1, 3, 65, 16, WM_F32, "T1 3x65 (fallback)");
+    t_tconv(30, 48, 2, b4, "S30 C48 chunks{1,3}");
+    t_tconv(7, 16, 4, bmix, "S7 C16 chunks{1,2,1,1}");
+    t_tconv(5, 24, 1, b11, "S5 C24 T11");
+    t_tconv(6, 12, 2, b4, "S6 C12 (fallback)");
+    if (quick) return;
+    /* the real streaming shapes */
+    t_gram(3, 880, 20, "real T3 S880 H20");
+    t_scan(3, 20, 112, 112, 1, b1, "real T3 H20 D112");
+    t_scan(3, 20, 112, 1, 1, b1, "real T3 H20 D112 Dv1");
+    t_dw(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
+    t_tconv(880, 2240, 1, b1, "real S880 C2240");
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    unsetenv("WM_CUDA_GDN"); /* the first backend takes the default (new) kernels */
+    unsetenv("WM_CUDA_CONV");
+    int rc = cp_init(c, 0x5eed0003);
+    if (rc) return rc;
+    wm_backend *gnew = c->gpu, *gold = NULL;
+    wm_error err = {0};
+    setenv("WM_CUDA_GDN", "old", 1);
+    setenv("WM_CUDA_CONV", "old", 1);
+    wm_status st = wm_backend_create(WM_BACKEND_CUDA, NULL, &gold, &err);
+    unsetenv("WM_CUDA_GDN");
+    unsetenv("WM_CUDA_CONV");
+    CHECK_MSG(st == WM_OK, "second CUDA backend: %s", err.msg);
+    run_all(quick);
+    if (gold) {
+        c->gpu = gold;
+        gen = "old";
+        run_all(quick);
+        wm_backend_free(gold);
+    }
+    c->gpu = gnew;
+    cp_fini(c);
+    TEST_MAIN_END();
+}
