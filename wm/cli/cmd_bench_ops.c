@@ -103,7 +103,7 @@ typedef struct {
     int op;
     wm_tensor k, v, beta, P, A, g, M, Mf, Mr, x2, w9, b2, y, wk, tail;
 } dop_ctx;
-enum { D_GRAM, D_GRAM1, D_SCANF, D_SCANR, D_OUT, D_DW, D_SCONV };
+enum { D_GRAM, D_GRAM1, D_SCANF, D_SCANR, D_SCANZ, D_OUT, D_DW, D_SCONV, D_SHIFT };
 static const int k_bounds[2] = {0, 3};
 
 static wm_status dop_step(wm_backend *be, void *p, int i)
@@ -122,6 +122,17 @@ static wm_status dop_step(wm_backend *be, void *p, int i)
     case D_OUT: return wm_gdn_output(be, &c->k, &c->Mf, &c->Mr, NULL, NULL, NULL, 0.0f, &c->v);
     case D_DW: return wm_depthwise3x3_glu(be, &c->x2, &c->w9, &c->b2, 3, 22, 40, &c->y);
     case D_SCONV: return wm_short_conv_t(be, &c->k, &c->wk, &c->tail, k_bounds, 1, &c->v);
+    case D_SCANZ: { /* denominator stream: Dv = 1 */
+        int64_t sA[4] = {3, 20, 112, 1}, sI[3] = {20, 112, 1};
+        wm_tensor a1 = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c->A.data, 4, sA);
+        wm_tensor z1 = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c->Mf.data, 4, sA);
+        wm_tensor i1 = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c->M.data, 3, sI);
+        return wm_gdn_scan(be, &c->P, &a1, &c->g, &i1, 0, k_bounds, 1, &z1, &i1);
+    }
+    case D_SHIFT: { /* FFN t_conv operand (2640, 3 x 2240) with the one-frame tail */
+        wm_tensor t1 = wm_tensor_slice0(&c->tail, 0, 880);
+        return wm_temporal_shift_cat(be, &c->k, &t1, k_bounds, 1, &c->y);
+    }
     default: return WM_ERR_INVALID_ARG;
     }
 }
@@ -152,11 +163,11 @@ static wm_status bench_dit_ops(wm_backend *be)
     c.Mr = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.Mr.data, 4, sP);
     c.M = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.M.data, 3, sM);
     static const char *const names[] = {"gdn_gram k,v (P, A)", "gdn_gram k (P, b)", "gdn_scan forward (3 frames)",
-                                        "gdn_scan reverse", "gdn_output (tensor cores)", "depthwise3x3_glu",
-                                        "short_conv_t (tail)"};
+                                        "gdn_scan reverse", "gdn_scan fwd Dv=1 (z)", "gdn_output (tensor cores)",
+                                        "depthwise3x3_glu", "short_conv_t (tail)", "temporal_shift_cat"};
     printf("DiT ops, one 3-frame chunk (device time per call; x calls per chunk):\n");
-    static const int per_chunk[] = {150, 75, 225, 225, 150, 100, 150};
-    for (int op = 0; op <= D_SCONV && st == WM_OK; op++) {
+    static const int per_chunk[] = {150, 75, 150, 150, 150, 150, 100, 150, 100};
+    for (int op = 0; op <= D_SHIFT && st == WM_OK; op++) {
         double ms = 0;
         c.op = op;
         st = wm_bench_time(be, dop_step, &c, 50, 7, &ms);
