@@ -95,6 +95,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->scratch_bytes = WM_CUDA_SCRATCH_BYTES;
     c->n_sm = prop.multiProcessorCount;
     c->smem_optin = prop.sharedMemPerBlockOptin;
+    const char *text_attn = getenv("WM_CUDA_TEXT_ATTN"); /* read once here: no global switch */
+    c->text_attn_old = text_attn && !strcmp(text_attn, "old");
     snprintf(c->name, sizeof c->name, "%s", prop.name);
     const char *attn = getenv("WM_CUDA_ATTN"); /* "mma": keep the mma.sync flash-attention kernel */
     c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;

@@ -57,6 +57,7 @@ typedef struct wm_cuda_ctx {
     size_t smem_set[16];      /* dynamic shared memory already opted in, per WM_SMEM_* kernel slot */
     cudaEvent_t *prof_ev;     /* benchmark profiling marks (services.cu) */
     int *prof_cat, prof_n;
+    int text_attn_old;        /* WM_CUDA_TEXT_ATTN=old at creation: warp-per-query attention_gqa (text_ops.cu) */
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
@@ -86,7 +87,8 @@ wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias,
 /* Kernels that opt into > 48 KB of dynamic shared memory. The opt-in is a host call costing several
  * microseconds, so it is made once per kernel and size, not per launch. */
 enum { WM_SMEM_FA64, WM_SMEM_FA112, WM_SMEM_FA128, WM_SMEM_SCAN, WM_SMEM_GOTC, WM_SMEM_GO0, WM_SMEM_GO1,
-       WM_SMEM_GO2, WM_SMEM_GO3, WM_SMEM_WG64, WM_SMEM_WG112, WM_SMEM_WG128 };
+       WM_SMEM_GO2, WM_SMEM_GO3, WM_SMEM_TEXT_GQA,
+       WM_SMEM_WG64, WM_SMEM_WG112, WM_SMEM_WG128 };
 #ifdef __cplusplus
 extern "C" {
 #endif

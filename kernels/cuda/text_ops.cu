@@ -63,6 +63,10 @@ extern "C" wm_status wm_rope_half_cuda(wm_backend *be, const wm_tensor *x, const
     return WM_OK;
 }
 
+extern "C" wm_status wm__text_gqa_flash(wm_backend *be, const wm_tensor *q, const wm_tensor *k, const wm_tensor *v,
+                                        const wm_tensor *key_mask, int n_heads, int n_kv_heads, float scale,
+                                        float softcap, int window, wm_tensor *o, int *used);
+
 #define GQA_WARPS 8
 #define GQA_MAX_E 16 /* head dim up to 32 * 16 = 512, like the CPU reference */
 
@@ -146,6 +150,11 @@ extern "C" wm_status wm_attention_gqa_cuda(wm_backend *be, const wm_tensor *q, c
         WM_OP_CHECK(be, wm_tensor_numel(key_mask) == N, WM_ERR_SHAPE, "key_mask must have N elements");
     }
     if (N == 0) return WM_OK;
+    if (!wm__cuda_ctx(be)->text_attn_old) { /* tensor-core kernel where it applies (text_attn.cu) */
+        int used = 0;
+        WM_TRY(wm__text_gqa_flash(be, q, k, v, key_mask, n_heads, n_kv_heads, scale, softcap, window, o, &used));
+        if (used) return WM_OK;
+    }
     gqa_args a = {q->data, k->data, v->data, key_mask ? (const uint8_t *)key_mask->data : NULL, o->data,
                   BF(q), BF(k), BF(v), BF(o), (int)N, n_heads, n_kv_heads, (int)D, window, scale, softcap};
     dim3 grid((unsigned)((N + GQA_WARPS - 1) / GQA_WARPS), (unsigned)n_heads);

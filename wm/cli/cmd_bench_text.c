@@ -7,6 +7,9 @@
  * change costs the session (upload + forward + download). Timed on the host clock around each call
  * (it synchronises when it downloads), p50/p95 over --iters after one warm-up. FLOPs are the layer
  * GEMMs (2 per multiply-add) plus QK^T and PV over all T x T pairs, for a TFLOP/s figure.
+ * After the timed runs, one more encode runs with a device event before every op group
+ * (wm_gemma_set_profiler -> wm__cuda_prof_mark) and the device time per stage is printed: where the
+ * milliseconds go (GEMMs, attention, norms, host input preparation). --no-profile skips it.
  */
 #include "wm/cli/bench.h"
 #include "wm/text/gemma.h"
@@ -16,6 +19,28 @@
 #include <string.h>
 
 #pragma weak wm__cuda_mem_info
+#pragma weak wm__cuda_prof_mark
+#pragma weak wm__cuda_prof_collect
+
+static wm_status prof_mark(void *ctx, int stage) { return wm__cuda_prof_mark((wm_backend *)ctx, stage); }
+
+/* One encode with a device event before each op group; prints device ms per stage. */
+static wm_status profile(wm_backend *be, wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, float *out,
+                         wm_error *err)
+{
+    double ms[WM_PROF_CATS] = {0}, tot = 0;
+    wm_gemma_set_profiler(g, prof_mark, be);
+    wm_status st = wm_gemma_forward(g, ids, mask, T, out, NULL, err);
+    wm_gemma_set_profiler(g, NULL, NULL);
+    if (st == WM_OK) st = wm__cuda_prof_mark(be, -1);
+    if (st == WM_OK) st = wm__cuda_prof_collect(be, ms);
+    if (st != WM_OK) return st;
+    for (int i = 0; i < WM_GEMMA_N_STAGES; i++) tot += ms[i];
+    printf("  per stage (one profiled encode, device events between op groups; %.2f ms in all):\n", tot);
+    for (int i = 0; i < WM_GEMMA_N_STAGES; i++)
+        printf("    %-26s %7.3f ms %5.1f%%\n", wm_gemma_stage_name(i), ms[i], tot > 0 ? 100 * ms[i] / tot : 0.0);
+    return WM_OK;
+}
 
 static double gemma_flops(const wm_gemma_config *c, int T)
 {
@@ -25,7 +50,7 @@ static double gemma_flops(const wm_gemma_config *c, int T)
     return 2.0 * c->n_layers * (per_tok * T + attn);
 }
 
-static wm_status run(wm_backend *be, int T, int iters, size_t used0, wm_error *err)
+static wm_status run(wm_backend *be, int T, int iters, int prof, size_t used0, wm_error *err)
 {
     wm_gemma_config cfg = wm_gemma_config_2b();
     wm_gemma_params gp = {.weights = 1, .max_tokens = T};
@@ -60,6 +85,7 @@ static wm_status run(wm_backend *be, int T, int iters, size_t used0, wm_error *e
         printf("  GPU memory in use: before %.2f GB (context), after load %.2f GB, after the encodes %.2f GB\n",
                used0 / 1e9, used_load / 1e9, used / 1e9);
     }
+    if (st == WM_OK && prof) st = profile(be, g, ids, mask, T, out, err);
     wm_gemma_free(g);
     free(ids);
     free(mask);
@@ -69,12 +95,13 @@ static wm_status run(wm_backend *be, int T, int iters, size_t used0, wm_error *e
 
 int wm_bench_text(int argc, char **argv)
 {
-    int T = 300, iters = 20;
+    int T = 300, iters = 20, prof = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tokens") && i + 1 < argc) T = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-profile")) prof = 0;
         else {
-            fprintf(stderr, "wm bench text: unknown option '%s' (options: --tokens N --iters N)\n", argv[i]);
+            fprintf(stderr, "wm bench text: unknown option '%s' (options: --tokens N --iters N --no-profile)\n", argv[i]);
             return 2;
         }
     }
@@ -92,7 +119,7 @@ int wm_bench_text(int argc, char **argv)
     size_t used0 = 0, total = 0;
     if (wm__cuda_mem_info(be, &used0, &total) != WM_OK) used0 = 0;
     wm_error err = {0};
-    wm_status st = run(be, T, iters, used0, &err);
+    wm_status st = run(be, T, iters, prof, used0, &err);
     if (st != WM_OK) fprintf(stderr, "wm bench text: %s: %s\n", wm_status_str(st), err.msg[0] ? err.msg : be->err.msg);
     wm_backend_free(be);
     return st == WM_OK ? 0 : 1;

@@ -25,10 +25,35 @@ static wm_status alloc_act(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols,
     return WM_OK;
 }
 
+static wm_status upload_as(wm_gemma *g, wm_tensor *dst, const float *src, size_t n);
+
+/* Rotate-half RoPE tables for positions 0..max_tokens-1 (angle pos * theta^(-2i/D), in double, rounded
+ * once to fp32), uploaded once: forward() uses their first T rows, as positions do not depend on T. */
+static wm_status rope_tables(wm_gemma *g, wm_error *err)
+{
+    const wm_gemma_config *c = &g->cfg;
+    int64_t T = g->max_tokens, half = c->head_dim / 2;
+    float *cs = malloc(sizeof(float) * (size_t)(2 * T * half)), *sn = cs ? cs + T * half : NULL;
+    if (!cs) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < half; i++) {
+            double ang = (double)t * pow((double)c->rope_theta, -2.0 * (double)i / c->head_dim);
+            cs[t * half + i] = (float)cos(ang);
+            sn[t * half + i] = (float)sin(ang);
+        }
+    wm_status st = upload_as(g, &g->cos, cs, (size_t)(T * half));
+    if (st == WM_OK) st = upload_as(g, &g->sin, sn, (size_t)(T * half));
+    free(cs);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
+}
+
 static wm_status alloc_activations(wm_gemma *g, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
     int64_t T = g->max_tokens, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim;
+    g->stage = malloc(sizeof(float) * (size_t)(T * c->hidden));
+    g->stage16 = malloc(sizeof(uint16_t) * (size_t)(T * c->hidden));
+    if (!g->stage || !g->stage16) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
     WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->x, err));
     WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->a, err));
     WM_TRY(alloc_act(g, g->adt, T, Q, &g->q, err));
@@ -39,7 +64,8 @@ static wm_status alloc_activations(wm_gemma *g, wm_error *err)
     WM_TRY(alloc_act(g, g->adt, T, c->ffn, &g->f2, err));
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->cos, err));
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->sin, err));
-    return alloc_act(g, WM_U8, T, 1, &g->mask, err);
+    WM_TRY(alloc_act(g, WM_U8, T, 1, &g->mask, err));
+    return rope_tables(g, err);
 }
 
 static wm_status resolve_config(const char *dir, char *path, size_t cap, wm_error *err)
@@ -57,7 +83,7 @@ static wm_status gemma_init(wm_gemma *g, const char *dir, const wm_gemma_params 
     WM_TRY(resolve_config(dir, cfg_path, sizeof cfg_path, err));
     WM_TRY(wm_gemma_config_load(cfg_path, &g->cfg, err));
     WM_TRY(wm_checkpoint_open(dir, &g->ck, err));
-    int cuda = g->be->kind == WM_BACKEND_CUDA;
+    int cuda = g->be->kind == WM_BACKEND_CUDA && !(p && p->fp32);
     g->wdt = cuda ? WM_BF16 : WM_F32;
     g->adt = cuda ? WM_BF16 : WM_F32;
     g->streamed = p && p->weights ? p->weights == 2 : !cuda;
@@ -96,7 +122,7 @@ static wm_status random_init(wm_gemma *g, const wm_gemma_config *cfg, const wm_g
     if (cfg->hidden <= 0 || cfg->n_layers <= 0 || cfg->n_heads <= 0 || cfg->n_kv_heads <= 0 || cfg->head_dim <= 1 ||
         cfg->ffn <= 0 || cfg->vocab_size <= 0 || cfg->n_heads % cfg->n_kv_heads || cfg->head_dim % 2)
         return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: inconsistent config for a random encoder");
-    int cuda = g->be->kind == WM_BACKEND_CUDA;
+    int cuda = g->be->kind == WM_BACKEND_CUDA && !(p && p->fp32);
     g->wdt = g->adt = cuda ? WM_BF16 : WM_F32;
     g->max_tokens = p && p->max_tokens > 0 ? p->max_tokens : 1024;
     g->n_slots = cfg->n_layers;
@@ -133,10 +159,27 @@ void wm_gemma_free(wm_gemma *g)
     for (int i = 0; i < 12; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
     wm_checkpoint_close(g->ck);
     free(g->host);
+    free(g->stage);
+    free(g->stage16);
     free(g);
 }
 
 const wm_gemma_config *wm_gemma_get_config(const wm_gemma *g) { return &g->cfg; }
+
+void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx)
+{
+    g->prof = fn;
+    g->prof_ctx = ctx;
+}
+
+const char *wm_gemma_stage_name(int stage)
+{
+    static const char *names[WM_GEMMA_N_STAGES] = {"inputs (host + upload)", "rmsnorm (x5)", "q/k/v GEMMs",
+                                                   "rope_half (q, k)", "attention_gqa", "o GEMM",
+                                                   "gate (+gelu) / up GEMMs", "mul", "down GEMM",
+                                                   "residual adds", "final norm + download"};
+    return stage >= 0 && stage < WM_GEMMA_N_STAGES ? names[stage] : "?";
+}
 
 /* Rows [0, T) of a max_tokens activation buffer, as a (T, cols) tensor. */
 static wm_tensor rows(const wm_tensor *t, int T)
@@ -144,44 +187,42 @@ static wm_tensor rows(const wm_tensor *t, int T)
     return wm_tensor_view4(t->dtype, t->device, t->data, 2, T, t->shape[1], 0, 0);
 }
 
+/* Host fp32 -> device tensor of dst's dtype. Conversions go through stage16 when n fits it (every
+ * per-forward copy does), so a forward allocates nothing. */
 static wm_status upload_as(wm_gemma *g, wm_tensor *dst, const float *src, size_t n)
 {
     if (dst->dtype == WM_F32) return wm_backend_upload(g->be, dst->data, src, n * sizeof(float));
-    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    int own = n > (size_t)g->max_tokens * (size_t)g->cfg.hidden;
+    uint16_t *tmp = own ? malloc(n * sizeof(uint16_t)) : g->stage16;
     if (!tmp) return WM_ERR_OUT_OF_MEMORY;
     wm_convert_from_f32(dst->dtype, src, tmp, n);
     wm_status st = wm_backend_upload(g->be, dst->data, tmp, n * sizeof(uint16_t));
-    free(tmp);
+    if (own) free(tmp);
     return st;
 }
 
+/* n <= max_tokens * hidden elements of src -> host fp32 */
 static wm_status download_f32(wm_gemma *g, const wm_tensor *src, float *dst, size_t n)
 {
     if (src->dtype == WM_F32) return wm_backend_download(g->be, dst, src->data, n * sizeof(float));
-    uint16_t *tmp = malloc(n * sizeof(uint16_t));
-    if (!tmp) return WM_ERR_OUT_OF_MEMORY;
-    wm_status st = wm_backend_download(g->be, tmp, src->data, n * sizeof(uint16_t));
-    if (st == WM_OK) wm_convert_to_f32(src->dtype, tmp, dst, n);
-    free(tmp);
+    wm_status st = wm_backend_download(g->be, g->stage16, src->data, n * sizeof(uint16_t));
+    if (st == WM_OK) wm_convert_to_f32(src->dtype, g->stage16, dst, n);
     return st;
 }
 
-/* x(T, C) = embed[ids] * sqrt(C), gathered from the checkpoint mapping; mask, RoPE tables uploaded too. */
+/* x(T, C) = embed[ids] * sqrt(C), gathered from the checkpoint mapping; the mask uploaded too. */
 static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
-    int64_t C = c->hidden, half = c->head_dim / 2;
-    float *h = malloc(sizeof(float) * (size_t)(T * C + 2 * T * half));
-    if (!h) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    int64_t C = c->hidden;
+    float *h = g->stage;
     /* HF multiplies by a normalizer tensor of the activation dtype: round sqrt(C) and the product */
     float norm = g->adt == WM_F32 ? sqrtf((float)C) : wm_round_bf16(sqrtf((float)C));
     size_t esz = g->embed ? wm_dtype_size(g->embed->dtype) : 0;
     for (int t = 0; t < T; t++) {
-        if (ids[t] < 0 || ids[t] >= c->vocab_size) {
-            free(h);
+        if (ids[t] < 0 || ids[t] >= c->vocab_size)
             return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: token id %d at position %d outside [0, %d)", (int)ids[t],
                             t, c->vocab_size);
-        }
         float *row = h + (size_t)t * C;
         if (g->embed)
             wm_convert_to_f32(g->embed->dtype, (const char *)g->embed->data + (size_t)ids[t] * C * esz, row, (size_t)C);
@@ -189,20 +230,9 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
             wm__gemma_random_fill(row, (size_t)C, g->seed, (1ULL << 40) + (uint64_t)ids[t], 1.0f / sqrtf((float)C));
         for (int64_t i = 0; i < C; i++) row[i] = g->adt == WM_F32 ? row[i] * norm : wm_round_bf16(row[i] * norm);
     }
-    /* rotate-half RoPE angles pos * theta^(-2i/D), positions 0..T-1, in double then rounded once */
-    float *cs = h + (size_t)T * C, *sn = cs + (size_t)T * half;
-    for (int t = 0; t < T; t++)
-        for (int64_t i = 0; i < half; i++) {
-            double ang = t * pow((double)c->rope_theta, -2.0 * (double)i / c->head_dim);
-            cs[t * half + i] = (float)cos(ang);
-            sn[t * half + i] = (float)sin(ang);
-        }
-    wm_tensor x = rows(&g->x, T), tc = rows(&g->cos, T), ts = rows(&g->sin, T);
+    wm_tensor x = rows(&g->x, T);
     wm_status st = upload_as(g, &x, h, (size_t)(T * C));
-    if (st == WM_OK) st = upload_as(g, &tc, cs, (size_t)(T * half));
-    if (st == WM_OK) st = upload_as(g, &ts, sn, (size_t)(T * half));
     if (st == WM_OK) st = wm_backend_upload(g->be, g->mask.data, mask, (size_t)T);
-    free(h);
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
 }
 
@@ -210,6 +240,12 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
     do {                                                                                           \
         wm_status op_st = (call);                                                                  \
         if (op_st != WM_OK) return wm__errf(err, op_st, "gemma layer %d: %s", li, g->be->err.msg); \
+    } while (0)
+/* a profiling mark (stage s) before the op */
+#define OPS(s, call)                                                                               \
+    do {                                                                                           \
+        if (g->prof) OP(g->prof(g->prof_ctx, (s)));                                               \
+        OP(call);                                                                                  \
     } while (0)
 
 static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
@@ -221,24 +257,24 @@ static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_
               sn = rows(&g->sin, T);
     wm_tensor mask = wm_tensor_view4(WM_U8, g->mask.device, g->mask.data, 1, T, 0, 0, 0);
     int window = li % 2 == 0 ? c->sliding_window : 0; /* Gemma-2: even layers are the sliding ones */
-    OP(wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a));                        /* (T, C) */
-    OP(wm_matmul(be, &a, &w->q, NULL, WM_ACT_NONE, &q));                    /* (T, H*D) */
+    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a));      /* (T, C) */
+    OPS(WM_GEMMA_QKV, wm_matmul(be, &a, &w->q, NULL, WM_ACT_NONE, &q));    /* (T, H*D) */
     OP(wm_matmul(be, &a, &w->k, NULL, WM_ACT_NONE, &k));                    /* (T, Hkv*D) */
     OP(wm_matmul(be, &a, &w->v, NULL, WM_ACT_NONE, &v));
-    OP(wm_rope_half(be, &q, &cs, &sn, c->n_heads, &q));
+    OPS(WM_GEMMA_ROPE, wm_rope_half(be, &q, &cs, &sn, c->n_heads, &q));
     OP(wm_rope_half(be, &k, &cs, &sn, c->n_kv_heads, &k));
-    OP(wm_attention_gqa(be, &q, &k, &v, &mask, c->n_heads, c->n_kv_heads, c->query_scale, c->attn_softcap, window,
-                        &att));                                              /* (T, H*D) */
-    OP(wm_matmul(be, &att, &w->o, NULL, WM_ACT_NONE, &a));                  /* (T, C) */
-    OP(wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
-    OP(wm_gated_add(be, &x, &a, NULL, T));                                   /* x += a */
-    OP(wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
-    OP(wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1));           /* (T, F) */
+    OPS(WM_GEMMA_ATTENTION, wm_attention_gqa(be, &q, &k, &v, &mask, c->n_heads, c->n_kv_heads, c->query_scale,
+                                             c->attn_softcap, window, &att)); /* (T, H*D) */
+    OPS(WM_GEMMA_OPROJ, wm_matmul(be, &att, &w->o, NULL, WM_ACT_NONE, &a)); /* (T, C) */
+    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
+    OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));               /* x += a */
+    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
+    OPS(WM_GEMMA_GATE_UP, wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1)); /* (T, F) */
     OP(wm_matmul(be, &a, &w->up, NULL, WM_ACT_NONE, &f2));
-    OP(wm_mul(be, &f1, &f2, &f1));
-    OP(wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a));                /* (T, C) */
-    OP(wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
-    OP(wm_gated_add(be, &x, &a, NULL, T));
+    OPS(WM_GEMMA_GELU_MUL, wm_mul(be, &f1, &f2, &f1));
+    OPS(WM_GEMMA_DOWN, wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a)); /* (T, C) */
+    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
+    OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));
     return WM_OK;
 }
 
@@ -249,8 +285,10 @@ wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask,
         return wm__errf(err, WM_ERR_LIMIT, "gemma: %d tokens; this encoder was set up for 1..%d", T, g->max_tokens);
     const wm_gemma_config *c = &g->cfg;
     size_t TC = (size_t)T * c->hidden;
+    int li = -1;
+    if (g->prof) OP(g->prof(g->prof_ctx, WM_GEMMA_INPUTS));
     WM_TRY(prepare_inputs(g, ids, mask, T, err));
-    for (int li = 0; li < c->n_layers; li++) {
+    for (li = 0; li < c->n_layers; li++) {
         gemma_layer *w = &g->slots[g->streamed ? 0 : li];
         if (w->loaded_layer != li) WM_TRY(wm__gemma_slot_load(g, w, li, err));
         if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)li * TC, TC));
@@ -258,8 +296,8 @@ wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask,
     }
     if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)c->n_layers * TC, TC));
     wm_tensor x = rows(&g->x, T), a = rows(&g->a, T);
-    int li = c->n_layers;
-    OP(wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a));
+    li = c->n_layers;
+    OPS(WM_GEMMA_OUTPUT, wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a));
     wm_status st = download_f32(g, &a, out, TC);
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: download failed: %s", g->be->err.msg);
 }

@@ -41,6 +41,8 @@ wm_status wm_gemma_config_load(const char *path, wm_gemma_config *cfg, wm_error 
 typedef struct wm_gemma_params {
     int weights;             /* 0 = auto (stream on CPU, resident on CUDA), 1 = resident, 2 = streamed */
     int max_tokens;          /* longest sequence forward() accepts; 0 = 1024 */
+    int fp32;                /* 1 = fp32 weights and activations on CUDA too (parity tests); 0 = backend default
+                              * (bf16 on CUDA, fp32 on the CPU) */
 } wm_gemma_params;
 
 typedef struct wm_gemma wm_gemma;
@@ -62,5 +64,16 @@ const wm_gemma_config *wm_gemma_get_config(const wm_gemma *g);
  * Positions are 0..T-1 whatever the mask (right padding keeps real tokens first). */
 wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, float *out, float *layers,
                            wm_error *err);
+
+/* Profiling (wm bench text): with a mark function set, forward calls fn(ctx, stage) before each group of
+ * ops, so a benchmark can put device events there and charge the time to the stages. NULL = off. */
+typedef enum wm_gemma_stage {
+    WM_GEMMA_INPUTS, WM_GEMMA_NORMS, WM_GEMMA_QKV, WM_GEMMA_ROPE, WM_GEMMA_ATTENTION, WM_GEMMA_OPROJ,
+    WM_GEMMA_GATE_UP, WM_GEMMA_GELU_MUL, WM_GEMMA_DOWN, WM_GEMMA_RESIDUAL, WM_GEMMA_OUTPUT, WM_GEMMA_N_STAGES
+} wm_gemma_stage;
+typedef wm_status (*wm_gemma_mark_fn)(void *ctx, int stage);
+void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx);
+/* Stage names ("inputs", "norms", ...) for reports. */
+const char *wm_gemma_stage_name(int stage);
 
 #endif

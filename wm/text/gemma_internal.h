@@ -25,6 +25,10 @@ struct wm_gemma {
     int n_slots;
     float *host;                  /* conversion scratch */
     size_t host_cap;
+    float *stage;                 /* (max_tokens, hidden) fp32 host staging for inputs and outputs */
+    uint16_t *stage16;            /* the same as bf16, for uploads/downloads of bf16 activations */
+    wm_gemma_mark_fn prof;        /* profiling marks (wm_gemma_set_profiler), NULL = off */
+    void *prof_ctx;
     /* activations, sized for max_tokens */
     wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
 };

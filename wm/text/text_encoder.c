@@ -52,7 +52,7 @@ static wm_status init(wm_text_encoder *e, wm_backend *be, const char *model, con
     if (wm_tokenizer_pad(e->tok) < 0)
         return wm__errf(err, WM_ERR_FORMAT, "%s: no <pad> token", wm_tokenizer_source(e->tok));
     int L = e->n_chi + e->max_length - 2;
-    wm_gemma_params gp = {.weights = p ? p->weights : 0, .max_tokens = L > e->max_length ? L : e->max_length};
+    wm_gemma_params gp = {.weights = p ? p->weights : 0, .fp32 = p ? p->fp32 : 0, .max_tokens = L > e->max_length ? L : e->max_length};
     WM_TRY(wm_gemma_load(be, gdir, &gp, &e->gemma, err));
     if (wm_tokenizer_vocab_size(e->tok) > wm_gemma_get_config(e->gemma)->vocab_size)
         return wm__errf(err, WM_ERR_SHAPE, "%s: tokenizer has %d ids but the encoder's vocabulary is %d",

@@ -31,6 +31,7 @@ typedef struct wm_text_params {
     int max_length;          /* tokens kept per prompt, default 300 */
     int weights;             /* wm_gemma_params.weights: 0 auto, 1 resident, 2 streamed */
     int allow_truncate;      /* 1 = cut an over-long prompt like the reference; 0 (default) = WM_ERR_LIMIT */
+    int fp32;                /* wm_gemma_params.fp32: 1 = fp32 on CUDA too (parity tests) */
 } wm_text_params;
 
 /* One encoder serves one thread at a time (it owns the activation buffers); loading and freeing are
