@@ -14,8 +14,11 @@
  * ldmatrix.trans (shared B is stored [k][position]). Rows padded by 8 bf16 so the
  * 8 row addresses of each ldmatrix hit distinct banks.
  *
- * Numerics: x/left/w may be fp32 or bf16 but are rounded to bf16 for the tensor cores (the spec's
- * numerics: bf16 storage, fp32 accumulation); bias and the epilogue are fp32; y is fp32 or bf16.
+ * Numerics: bf16 x/left feed the bf16 tensor cores (w rounded to bf16 if stored fp32: the spec's
+ * numerics, bf16 storage, fp32 accumulation); fp32 x/left take conv3d_f32_kernel, true fp32 FMA with
+ * w as stored (no TF32, no bf16 rounding: an fp32 model matches the CPU to fp32 rounding); bias and the
+ * epilogue are fp32; y is fp32 or bf16. This is the "old" path of the VAE conv engine
+ * (vae_conv_engine.cu), which runs the channels-last cuDNN / implicit-GEMM paths for bf16.
  * Every output's sum runs over K in one fixed order whatever T or the tile it falls in, so a frame
  * convolved in a streaming chunk is bit-identical to the same frame in a whole-clip call.
  */
@@ -248,6 +251,73 @@ __global__ void __launch_bounds__(CV_THREADS, 128 / BM) conv3d_kernel(cv_args a,
         }
 }
 
+/* True-fp32 path for fp32 activations: the same gather (cv_decode / cv_elem), SIMT fp32 FMA instead of
+ * bf16 tensor cores, so an fp32 model means fp32 math (the tensor-core path rounds x and w to bf16, which
+ * put the fp32 CUDA VAE 4e-3 away from the CPU). Block 64 Co x 64 positions x 16 K, 256 threads of 4 x 4
+ * outputs (rows ty + 16i, columns tx + 16j: conflict-free shared reads). Each output is one fma chain over
+ * K in ascending order, whatever T or the tile: the streaming bit-exactness holds here too. Speed is not
+ * the point (fp32 serves tests and the CPU-parity golden model): ~10-20 TFLOP/s expected. */
+#define CF_T 64
+#define CF_BK 16
+__global__ void __launch_bounds__(CV_THREADS) conv3d_f32_kernel(cv_args a, cv_taps tp)
+{
+    __shared__ float As[CF_BK][CF_T + 4];
+    __shared__ float Bs[CF_BK][CF_T + 4];
+    __shared__ int taps[CV_MAX_TAPS];
+    for (int i = threadIdx.x; i < a.taps; i += CV_THREADS) taps[i] = tp.t[i];
+    int tid = threadIdx.x, co0 = blockIdx.y * CF_T, ty = tid >> 4, tx = tid & 15;
+    int64_t p0 = (int64_t)blockIdx.x * CF_T;
+    cv_col q; /* this thread's gather column: tid % 64 */
+    {
+        int64_t p = p0 + (tid & 63), hw = p % a.HW;
+        q.t = p < a.P ? (int)(p / a.HW) : -1;
+        q.h = (int)(hw / a.W), q.w = (int)(hw % a.W);
+        q.inner = q.t >= 0 && q.h >= a.kh / 2 && q.h < a.H - a.kh / 2 && q.w >= a.kw / 2 && q.w < a.W - a.kw / 2;
+        q.base = p < a.P ? p : 0;
+    }
+    __syncthreads();
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < a.K; k0 += CF_BK) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) { /* A: 64 rows x 16 k, k fastest across threads (coalesced) */
+            int e = tid + CV_THREADS * i, m = e >> 4, kk = e & 15, co = co0 + m, k = k0 + kk;
+            As[kk][m] = co < a.Co && k < a.K ? wm_ldp(a.w, a.w_bf16, (int64_t)co * a.K + k) : 0.0f;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) { /* B: 16 rows x 64 columns, positions fastest (coalesced) */
+            int kk = (tid >> 6) + 4 * i;
+            cv_row r = cv_decode(a, taps, k0 + kk);
+            Bs[kk][tid & 63] = cv_elem<float>(a, r, q);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < CF_BK; kk++) {
+            float av[4], bv[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) av[i] = As[kk][ty + 16 * i], bv[i] = Bs[kk][tx + 16 * i];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int co = co0 + ty + 16 * i;
+        if (co >= a.Co) continue;
+        float bv = a.bias ? wm_ldp(a.bias, a.b_bf16, co) : 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int64_t p = p0 + tx + 16 * j;
+            if (p >= a.P) continue;
+            float v = acc[i][j] + bv;
+            if (a.y_bf16) ((bf16 *)a.y)[(int64_t)co * a.P + p] = __float2bfloat16(v);
+            else ((float *)a.y)[(int64_t)co * a.P + p] = v;
+        }
+    }
+}
+
 /* Named after the op so its messages read "wm_vae_conv3d_cuda_check: ..." (WM_OP_CHECK uses __func__). */
 static wm_status wm_vae_conv3d_cuda_check(wm_backend *be, const wm_tensor *x, const wm_tensor *left,
                                           const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
@@ -269,7 +339,7 @@ static wm_status wm_vae_conv3d_cuda_check(wm_backend *be, const wm_tensor *x, co
     WM_OP_CHECK(be, T < (1 << 20) && H < (1 << 20) && W < (1 << 20) && Ci < (1 << 20) && Co < (1 << 20),
                 WM_ERR_SHAPE, "sizes must be below 2^20");
     WM_OP_CHECK(be, Ci * kt * kh * kw < (1LL << 30), WM_ERR_LIMIT, "Ci*kt*kh*kw above 2^30");
-    WM_OP_CHECK(be, (T * H * W + CV_BN - 1) / CV_BN < (1LL << 31), WM_ERR_LIMIT, "too many output positions");
+    WM_OP_CHECK(be, (T * H * W + CF_T - 1) / CF_T < (1LL << 31), WM_ERR_LIMIT, "too many output positions");
     return WM_OK;
 }
 
@@ -293,13 +363,17 @@ extern "C" wm_status wm_vae_conv3d_cuda(wm_backend *be, const wm_tensor *x, cons
         int dt = i / (a.kh * a.kw), dh = i / a.kw % a.kh, dw = i % a.kw;
         tp.t[i] = dt << 16 | dh << 8 | dw;
     }
+    cudaStream_t s = wm__cuda_stream(be);
+    if (x->dtype == WM_F32) { /* fp32 activations: true fp32 math (see conv3d_f32_kernel) */
+        dim3 g32((unsigned)((a.P + CF_T - 1) / CF_T), (unsigned)((a.Co + CF_T - 1) / CF_T));
+        conv3d_f32_kernel<<<g32, CV_THREADS, 0, s>>>(a, tp);
+        WM_CUDA_LAUNCHED(be);
+        return WM_OK;
+    }
     int bm = a.Co > 64 ? 128 : 64; /* the wide tile halves the gather work per FLOP; 64 wastes less on small Co */
     dim3 grid((unsigned)((a.P + CV_BN - 1) / CV_BN), (unsigned)((a.Co + bm - 1) / bm));
-    cudaStream_t s = wm__cuda_stream(be);
-    if (x->dtype == WM_BF16 && bm == 128) conv3d_kernel<bf16, 128><<<grid, CV_THREADS, 0, s>>>(a, tp);
-    else if (x->dtype == WM_BF16) conv3d_kernel<bf16, 64><<<grid, CV_THREADS, 0, s>>>(a, tp);
-    else if (bm == 128) conv3d_kernel<float, 128><<<grid, CV_THREADS, 0, s>>>(a, tp);
-    else conv3d_kernel<float, 64><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    if (bm == 128) conv3d_kernel<bf16, 128><<<grid, CV_THREADS, 0, s>>>(a, tp);
+    else conv3d_kernel<bf16, 64><<<grid, CV_THREADS, 0, s>>>(a, tp);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

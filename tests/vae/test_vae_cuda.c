@@ -1,9 +1,12 @@
 /* LTX-2 VAE on the CUDA backend vs the CPU reference, on the golden small-width model (label gpu).
  *
- * For fp32 and bf16 weights+activations: causal decode of the golden latents, streaming per-frame vs
- * one call, and the tiled/untiled encode, each compared with the CPU result by relative L2 error
- * (fp32 <= 2e-3 allowing TF32 convolutions, bf16 <= 3e-2). Exits 77 (skipped) without a CUDA device or
- * while the CUDA backend lacks a VAE op (the message names it), so it can land before the kernels.
+ * Three variants: fp32 weights+activations (true fp32 convs on CUDA: rel-L2 <= 1e-4 against the CPU,
+ * observed ~1e-6; the old tensor-core path rounded fp32 to bf16 and sat at 4.4e-3), bf16 through the
+ * default conv path (cuDNN channels-last when it loads) and bf16 through the old channels-first kernel
+ * (WM_CUDA_CONV3D=old, read when the model is created): rel-L2 <= 3e-2 (bf16 storage of weights and
+ * activations). Each: causal decode of the golden latents, streaming per-frame vs one call, tiled and
+ * untiled encode. The conv path in use is printed. Exits 77 (skipped) without a CUDA device or while the
+ * CUDA backend lacks a VAE op (the message names it).
  */
 #include "wm/io/checkpoint.h"
 #include "wm/vae/preprocess.h"
@@ -111,12 +114,22 @@ int main(void)
     wm_vae *vc = NULL;
     CHECK(wm_vae_load(GOLDEN, cpu, NULL, &vc, &err) == WM_OK);
     CHECK(vc && decode(vc, cpu, &z, 3, &ref, &err) == WM_OK);
-    const char *names[2] = {"fp32", "bf16"};
-    for (int k = 0; k < 2 && vc; k++) {
+    const char *names[3] = {"fp32", "bf16", "bf16-old"};
+    const char *env0 = getenv("WM_CUDA_CONV3D");
+    char saved[64] = "";
+    if (env0) snprintf(saved, sizeof saved, "%s", env0);
+    for (int k = 0; k < 3 && vc; k++) {
         wm_vae_load_params lp = {k ? WM_BF16 : WM_F32, k ? WM_BF16 : WM_F32};
+        double tol = k ? 3e-2 : 1e-4;
         wm_vae *vg = NULL;
         wm_tensor a = {0}, b = {0};
+        if (k == 2) setenv("WM_CUDA_CONV3D", "old", 1); /* the engine reads it when the model is created */
         CHECK_MSG(wm_vae_load(GOLDEN, gpu, &lp, &vg, &err) == WM_OK, "%s", err.msg);
+        if (k == 2) {
+            if (saved[0]) setenv("WM_CUDA_CONV3D", saved, 1);
+            else unsetenv("WM_CUDA_CONV3D");
+        }
+        printf("%s: convs on %s\n", names[k], vg ? wm_vae_conv_path(vg) : "-");
         wm_status st = vg ? decode(vg, gpu, &z, 3, &a, &err) : WM_ERR_IO;
         if (st == WM_ERR_UNSUPPORTED || st == WM_ERR_DTYPE) { /* kernels not there (yet) for this dtype */
             printf("%s skipped: %s\n", names[k], err.msg);
@@ -130,8 +143,8 @@ int main(void)
         double e = a.data ? rel_l2(a.data, ref.data, n) : INFINITY, es = b.data ? rel_l2(b.data, a.data, n) : INFINITY;
         printf("cuda %s decode vs cpu: rel_l2 %.3e; per-frame vs one call: rel_l2 %.3e%s\n", names[k], e, es,
                b.data && a.data && !memcmp(a.data, b.data, n * 4) ? " (bit-exact)" : "");
-        CHECK(e <= (k ? 3e-2 : 2e-3) && es <= (k ? 3e-2 : 2e-3));
-        check_encode(vc, vg, gpu, k ? 3e-2 : 2e-3, names[k]);
+        CHECK(e <= tol && es <= tol);
+        check_encode(vc, vg, gpu, tol, names[k]);
         wm_tensor_free(&a), wm_tensor_free(&b);
         wm_vae_free(vg);
     }

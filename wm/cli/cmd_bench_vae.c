@@ -11,7 +11,12 @@
  * fp32 safetensors would otherwise have to be written and read back. Timing follows cmd_bench_dit.c:
  * host clock around each call bracketed by stream syncs (one call is tens of ms, so sync overhead is
  * negligible), p50/p95 over --iters.
+ * The 3-D convolutions run on the VAE's conv engine (cuDNN channels-last by default; --conv old or
+ * WM_CUDA_CONV3D=old selects the channels-first kernel); the path and its scratch are printed. The first
+ * call of each conv shape picks its cuDNN algorithm (a timed search): chunk 0 and the warm-up chunk do
+ * that, so the timed chunks see cached plans and no allocation.
  */
+#include "kernels/cuda/vae_conv.h"
 #include "wm/cli/bench.h"
 #include "wm/vae/vae_internal.h"
 
@@ -22,6 +27,14 @@
 
 #pragma weak wm__cuda_mem_info
 #pragma weak wm__cuda_fill_normal
+#pragma weak wm__vae_conv_engine_create
+#pragma weak wm__vae_conv_engine_free
+#pragma weak wm__vae_conv_engine_plan
+#pragma weak wm__vae_conv_engine_reserve
+#pragma weak wm__vae_conv3d_engine
+#pragma weak wm__vae_conv_engine_path
+
+static const char *conv_paths[3] = {"cudnn", "igemm", "old"};
 
 typedef struct {
     wm_vae *v;
@@ -106,7 +119,7 @@ typedef struct {
     wm_vae *vae;
     wm_vae_decoder *dec;
     wm_tensor z0, z, px0, px, x, lat;
-    int lh, lw, frames, iters;
+    int lh, lw, frames, iters, no_compare;
     size_t used0;
 } vb;
 
@@ -178,6 +191,7 @@ static wm_status run(vb *b, wm_error *err)
     double tf = fl / (dec[0] * 1e-3) / 1e12, etf = efl / (enc[0] * 1e-3) / 1e12;
     printf("VAE (LTX-2 config, bf16 weights + activations, random): weights %.2f GB, decoder arena + caches %.2f GB\n",
            b->vae->mem_bytes / 1e9, wm_vae_decoder_memory(b->dec) / 1e9);
+    printf("3-D convs: %s; conv scratch %.2f GB\n", wm_vae_conv_path(b->vae), wm_vae_conv_scratch_bytes(b->vae) / 1e9);
     printf("decode chunk (%d latent -> %d frames at %dx%d, caches warm), %d iters: p50 %.1f ms  p95 %.1f ms\n",
            b->frames, 8 * b->frames, 32 * b->lh, 32 * b->lw, b->iters, dec[0], dec[1]);
     printf("  decoder convs %.2f TFLOP/chunk -> %.0f TFLOP/s = %.0f%% of the measured GEMM ceiling %.0f TFLOP/s\n",
@@ -189,16 +203,109 @@ static wm_status run(vb *b, wm_error *err)
     return WM_OK;
 }
 
+/* Decode-chunk p50 of every conv path (a fresh random model per path, WM_CUDA_CONV3D set before it is
+ * created): the same chunk as the headline, 3 timed iterations after chunk 0 and one warm-up chunk. */
+static wm_status compare_paths(vb *b, wm_error *err)
+{
+    const wm_vae_config *c = wm_vae_get_config(b->vae);
+    double fl = wm_vae_decode_flops(c, b->lh, b->lw, b->frames, 0), t[8];
+    char saved[64] = "";
+    const char *env = getenv("WM_CUDA_CONV3D");
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    wm_status st = WM_OK;
+    for (int k = 0; k < 3 && st == WM_OK; k++) {
+        wm_vae_decoder_free(b->dec), wm_vae_free(b->vae);
+        b->dec = NULL, b->vae = NULL;
+        setenv("WM_CUDA_CONV3D", conv_paths[k], 1);
+        st = vae_random(b->be, &b->vae, err);
+        wm_vae_decoder_params dp = {.lat_h = b->lh, .lat_w = b->lw, .max_frames = b->frames + 1};
+        if (st == WM_OK) st = wm_vae_decoder_create(b->vae, &dp, &b->dec, err);
+        if (st == WM_OK) st = wm_vae_decoder_decode(b->dec, &b->z0, &b->px0, err);
+        if (st == WM_OK) st = wm_vae_decoder_decode(b->dec, &b->z, &b->px, err);
+        if (st == WM_OK) st = wm_backend_sync(b->be);
+        for (int i = 0; i < 3 && st == WM_OK; i++) {
+            double t0 = wm_bench_now_ms();
+            st = wm_vae_decoder_decode(b->dec, &b->z, &b->px, err);
+            if (st == WM_OK) st = wm_backend_sync(b->be);
+            t[i] = wm_bench_now_ms() - t0;
+        }
+        if (st != WM_OK) break;
+        double p50 = wm_bench_percentile(t, 3, 0.5);
+        printf("  decode chunk with --conv %-5s: p50 %8.1f ms = %5.0f TFLOP/s  [%s]\n", conv_paths[k], p50,
+               fl / (p50 * 1e-3) / 1e12, wm_vae_conv_path(b->vae));
+    }
+    if (saved[0]) setenv("WM_CUDA_CONV3D", saved, 1);
+    else unsetenv("WM_CUDA_CONV3D");
+    return st;
+}
+
+/* One 3x3x3 conv per decoder level at the steady-state chunk's shape (C -> C channels, causal with a
+ * left cache, reflect), per path: where the time goes and which path wins at which width. */
+static wm_status bench_levels(vb *b, wm_error *err)
+{
+    int64_t lv[4][4] = {{1024, b->frames, b->lh, b->lw}, {512, 2 * b->frames, 2 * b->lh, 2 * b->lw},
+                        {256, 4 * b->frames, 4 * b->lh, 4 * b->lw}, {128, 8 * b->frames, 8 * b->lh, 8 * b->lw}};
+    printf("  one conv per level (C->C, 3x3x3, causal + cache, reflect), ms and TFLOP/s:\n");
+    for (int l = 0; l < 4; l++) {
+        int64_t C = lv[l][0], T = lv[l][1], H = lv[l][2], W = lv[l][3];
+        int64_t xs[4] = {C, T, H, W}, ls[4] = {C, 2, H, W}, ws[5] = {C, C, 3, 3, 3}, bs[1] = {C};
+        wm_tensor x = wm_tensor_view(WM_BF16, WM_DEVICE_CUDA, NULL, 4, xs), y = x;
+        wm_tensor lt = wm_tensor_view(WM_BF16, WM_DEVICE_CUDA, NULL, 4, ls);
+        wm_tensor w = wm_tensor_view(WM_BF16, WM_DEVICE_CUDA, NULL, 5, ws), bi = wm_tensor_view(WM_BF16, WM_DEVICE_CUDA, NULL, 1, bs);
+        wm_tensor *ts[5] = {&x, &y, &lt, &w, &bi};
+        wm_status st = WM_OK;
+        for (int i = 0; i < 5 && st == WM_OK; i++) {
+            st = wm_backend_malloc(b->be, wm_tensor_nbytes(ts[i]), &ts[i]->data);
+            if (st == WM_OK) st = wm__cuda_fill_normal(b->be, ts[i], 300 + i, i == 3 ? 0.02f : 1.0f);
+        }
+        double fl = 2.0 * C * C * 27 * T * H * W;
+        printf("    %4lld ch x %2lld frames %3lldx%-3lld:", (long long)C, (long long)T, (long long)H, (long long)W);
+        for (int k = 0; k < 3 && st == WM_OK; k++) {
+            wm_vae_conv_engine *e = NULL;
+            st = wm__vae_conv_engine_create(b->be, k == 0 ? WM_VAE_CONV_CUDNN : k == 1 ? WM_VAE_CONV_IGEMM : WM_VAE_CONV_OLD, &e);
+            if (st == WM_OK && k == 0 && wm__vae_conv_engine_path(e) != WM_VAE_CONV_CUDNN) {
+                printf("  cudnn -");
+                wm__vae_conv_engine_free(e);
+                continue;
+            }
+            if (st == WM_OK) st = wm__vae_conv_engine_plan(e, &x, &w, 1, &y);
+            if (st == WM_OK) st = wm__vae_conv_engine_reserve(e);
+            if (st == WM_OK) st = wm__vae_conv3d_engine(e, &x, &lt, &w, &bi, 1, 1, &y); /* algorithm pick, warm-up */
+            if (st == WM_OK) st = wm_backend_sync(b->be);
+            double t0 = wm_bench_now_ms();
+            for (int r = 0; r < 3 && st == WM_OK; r++) st = wm__vae_conv3d_engine(e, &x, &lt, &w, &bi, 1, 1, &y);
+            if (st == WM_OK) st = wm_backend_sync(b->be);
+            double ms = (wm_bench_now_ms() - t0) / 3;
+            if (st == WM_OK) printf("  %s %7.2f ms %4.0f", conv_paths[k], ms, fl / (ms * 1e-3) / 1e12);
+            wm__vae_conv_engine_free(e);
+        }
+        printf("\n");
+        for (int i = 0; i < 5; i++)
+            if (ts[i]->data) wm_backend_mfree(b->be, ts[i]->data);
+        if (st != WM_OK) return wm__errf(err, st, "bench vae: level conv: %s", b->be->err.msg);
+    }
+    return WM_OK;
+}
+
 static int parse(vb *b, int argc, char **argv)
 {
     int H = 704, W = 1280;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) b->frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) b->iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-compare")) b->no_compare = 1;
+        else if (!strcmp(argv[i], "--conv") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "old") && strcmp(v, "cudnn") && strcmp(v, "igemm")) {
+                fprintf(stderr, "wm bench vae: --conv takes old, cudnn or igemm\n");
+                return 2;
+            }
+            setenv("WM_CUDA_CONV3D", v, 1); /* read by the conv engine when the model is created */
+        }
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%d", &H, &W) != 2) H = -1;
         } else {
-            fprintf(stderr, "wm bench vae: unknown option '%s' (options: --frames N --size HxW --iters N)\n", argv[i]);
+            fprintf(stderr, "wm bench vae: unknown option '%s' (options: --frames N --size HxW --iters N --conv old|cudnn|igemm --no-compare)\n", argv[i]);
             return 2;
         }
     }
@@ -225,6 +332,11 @@ int wm_bench_vae(int argc, char **argv)
     if (wm__cuda_mem_info(b.be, &b.used0, &total) != WM_OK) b.used0 = 0;
     wm_error err = {0};
     wm_status st = run(&b, &err);
+    if (st == WM_OK && !b.no_compare && wm__vae_conv_engine_create) {
+        printf("conv paths (WM_CUDA_CONV3D / --conv):\n");
+        st = compare_paths(&b, &err);
+        if (st == WM_OK) st = bench_levels(&b, &err);
+    }
     if (st != WM_OK) fprintf(stderr, "wm bench vae: %s: %s\n", wm_status_str(st), err.msg[0] ? err.msg : b.be->err.msg);
     wm_tensor *ts[6] = {&b.z0, &b.z, &b.px0, &b.px, &b.x, &b.lat};
     for (int i = 0; i < 6; i++)

@@ -9,7 +9,8 @@
  * width with the same code as the real model. Weights load through wm/io/checkpoint.h under the official
  * diffusers names. Activations live in one arena per decoder, planned at create time by a dry run of the
  * forward, so a decode call allocates nothing. Tensors are channels first (C,T,H,W), one sample.
- * Thread safety: a wm_vae is read-only after load and may be shared; a wm_vae_decoder is one stream.
+ * Thread safety: a wm_vae on the CPU is read-only after load and may be shared; on CUDA its conv engine
+ * (plan cache, scratch) is used by every call, so one thread at a time; a wm_vae_decoder is one stream.
  */
 #ifndef WM_VAE_VAE_H
 #define WM_VAE_VAE_H
@@ -112,6 +113,12 @@ wm_status wm_vae_decode_tiled(wm_vae *vae, const wm_tensor *z, wm_tensor *pixels
 size_t wm_vae_decoder_state_bytes(const wm_vae_decoder *d);
 wm_status wm_vae_decoder_state_save(const wm_vae_decoder *d, void *host_buf, size_t n, wm_error *err);
 wm_status wm_vae_decoder_state_load(wm_vae_decoder *d, const void *host_buf, size_t n, wm_error *err);
+
+/* The 3-D convolution path in use ("cudnn 91900 (...)", "old (...)", "cpu reference") and the device
+ * scratch it holds (channels-last copies + cuDNN workspace; 0 on the CPU). On CUDA the path is chosen
+ * when the model is created: env WM_CUDA_CONV3D=old|cudnn (default: cuDNN when it loads). */
+const char *wm_vae_conv_path(const wm_vae *vae);
+size_t wm_vae_conv_scratch_bytes(const wm_vae *vae);
 
 /* Bytes of the decoder's activation arena and stream caches (planned at create). */
 size_t wm_vae_decoder_memory(const wm_vae_decoder *d);

@@ -57,7 +57,7 @@ wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int c
 {
     int s = caches ? cv->slot : -1;
     const wm_tensor *left = s >= 0 && !fresh[s] ? &caches[s] : NULL;
-    OP(f, wm_vae_conv3d(f->be, x, left, &cv->w, &cv->b, causal, reflect, y));
+    WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, y));
     if (s >= 0) {
         OP(f, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
         if (!f->dry) fresh[s] = 0;
@@ -195,10 +195,16 @@ static wm_status plan(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decode
     wm_arena_init_measure(&d->arena, vae->be->device);
     int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
     wm_tensor z = wm_tensor_view(vae->act_dtype, vae->be->device, NULL, 4, zs);
-    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err};
+    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err, vae->conv_eng};
     if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
     wm_status st = forward(d, &f, &z, NULL);
     *need = d->arena.peak;
+    if (st == WM_OK && d->stream && vae->conv_eng) { /* the first call's (trimmed) shapes, for the conv plans */
+        wm_vae_decoder_reset(d);
+        wm_arena_reset(&d->arena); /* used = 0, peak kept: the peak stays the max of both runs */
+        st = forward(d, &f, &z, NULL);
+        *need = d->arena.peak;
+    }
     wm_vae_decoder_reset(d);
     wm_arena_free(&d->arena);
     return st;
@@ -212,6 +218,7 @@ wm_status wm_vae_decoder_create(wm_vae *vae, const wm_vae_decoder_params *p, wm_
     size_t need = 0;
     wm_status st = plan(vae, p, d, &need, err);
     if (st == WM_OK) st = wm_arena_init(&d->arena, vae->be, need);
+    if (st == WM_OK) st = wm__vae_engine_reserve(vae, err);
     if (st == WM_OK && d->stream) {
         d->cache_bytes = cache_layout(d, NULL);
         st = wm_backend_malloc(vae->be, d->cache_bytes, &d->cache_mem);
@@ -268,7 +275,7 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
         return wm__errf(err, WM_ERR_SHAPE, "VAE decode: pixels must be (%d, %lld, %lld, %lld)", c->out_channels,
                         (long long)tout, (long long)d->p.lat_h * sr, (long long)d->p.lat_w * sr);
     wm_arena_reset(&d->arena);
-    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err};
+    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err, d->vae->conv_eng};
     return forward(d, &f, z, pixels);
 }
 

@@ -61,6 +61,7 @@ struct wm_vae {
     int n_res_pool;
     void *mem;                       /* all weights, one backend allocation */
     size_t mem_bytes;
+    struct wm_vae_conv_engine *conv_eng; /* CUDA conv engine (vae_engine.c), NULL on CPU */
 };
 
 #define WM_VAE_MAX_SLOTS 256
@@ -75,6 +76,7 @@ typedef struct vae_fwd {
     wm_vae_stage_fn on_stage;
     void *user;
     wm_error *err;
+    struct wm_vae_conv_engine *eng;  /* the VAE's conv engine or NULL (op table) */
 } vae_fwd;
 
 /* Allocate an activation tensor (C,T,H,W) in the forward's arena. */
@@ -87,6 +89,13 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
 wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
                        wm_tensor *caches, int *fresh, wm_tensor *y);
 void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t);
+/* The CUDA conv engine (vae_engine.c): created with the model on a CUDA backend when the program links
+ * the CUDA library; conv3d goes through it (a dry run plans its scratch), else through the op table. */
+wm_status wm__vae_engine_init(wm_vae *v, wm_error *err);
+void wm__vae_engine_fini(wm_vae *v);
+wm_status wm__vae_engine_reserve(wm_vae *v, wm_error *err);
+wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                         const wm_tensor *b, int causal, int reflect, wm_tensor *y);
 /* Encoder forward with its own arena: normalised mean into latent and/or raw conv_out into raw. */
 wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw,
                              wm_vae_stage_fn on_stage, void *user, wm_error *err);

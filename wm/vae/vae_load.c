@@ -208,6 +208,7 @@ wm_status wm_vae_load_checkpoint(const wm_vae_config *cfg, const wm_checkpoint *
         wm__errf(err, st, "VAE: cannot allocate %zu bytes of weights", L.off);
     }
     free(L.stage);
+    if (st == WM_OK) st = wm__vae_engine_init(v, err);
     if (st != WM_OK) {
         wm_vae_free(v);
         return st;
@@ -244,6 +245,7 @@ wm_status wm_vae_load(const char *dir, wm_backend *be, const wm_vae_load_params 
 void wm_vae_free(wm_vae *v)
 {
     if (!v) return;
+    wm__vae_engine_fini(v);
     if (v->mem) wm_backend_mfree(v->be, v->mem);
     free(v->res_pool);
     free(v);
@@ -263,6 +265,7 @@ wm_status wm__vae_shapes(const wm_vae_config *cfg, const wm_vae_load_params *p, 
     v->weight_dtype = p ? p->weight_dtype : WM_F32, v->act_dtype = p ? p->act_dtype : WM_F32;
     loader L = {NULL, be, 0, 0, NULL, v->weight_dtype, NULL, 0, err};
     wm_status st = build_all(&L, v);
+    if (st == WM_OK) st = wm__vae_engine_init(v, err);
     if (st != WM_OK) {
         wm_vae_free(v);
         return st;
