@@ -476,9 +476,12 @@ static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, c
     e->f.cudnnSetConvolutionMathType(p->cd, p->math);
     cudnnStatus_t cs = e->f.cudnnConvolutionForward(e->h, &one, p->xd, e->buf[VE_XP], p->fd, e->buf[VE_WR], p->cd, p->algo,
                                                     e->buf[VE_WS], e->cap[VE_WS], &zero, p->yd, e->buf[VE_YC]);
-    if (cs != CUDNN_STATUS_SUCCESS)
-        return wm__errf(&be->err, WM_ERR_CUDA, "vae_conv3d (cudnn): cudnnConvolutionForward: %s (%dx%d, %dx%dx%d)",
-                        e->f.cudnnGetErrorString(cs), s->ci, s->co, s->t, s->h, s->w);
+    if (cs != CUDNN_STATUS_SUCCESS) { /* never fatal: this shape runs on the old kernel from now on */
+        wm__log(WM_LOG_WARN, "vae conv engine: cudnnConvolutionForward: %s (%dx%d, %dx%dx%d, algo %d); shape moved "
+                "to the old kernel", e->f.cudnnGetErrorString(cs), s->ci, s->co, s->t, s->h, s->w, (int)p->algo);
+        p->state = -1;
+        return wm_vae_conv3d_cuda(be, x, left, w, bias, causal, reflect, y);
+    }
 #else
     return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "vae_conv3d: built without cuDNN");
 #endif
