@@ -5,6 +5,7 @@
  * q, o (N, H*D); k, v (N, Hkv*D); query head h uses kv head h / (H / Hkv) (HF repeat_kv order).
  */
 #include "cpu_common.h"
+#include "kernels/text_shapes.h"
 
 #include <stdlib.h>
 
@@ -63,18 +64,10 @@ wm_status wm_attention_gqa_cpu(wm_backend *be, const wm_tensor *q, const wm_tens
     WM_CPU_F32(be, k);
     WM_CPU_F32(be, v);
     WM_CPU_F32(be, o);
-    int64_t N = wm_tensor_rows(q), Cq = wm_tensor_cols(q);
-    WM_OP_CHECK(be, n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && Cq % n_heads == 0, WM_ERR_SHAPE,
-                "n_heads must be a multiple of n_kv_heads and split the channels");
-    int64_t D = Cq / n_heads;
-    WM_OP_CHECK(be, D <= WM_ATTN_GQA_MAX_D, WM_ERR_UNSUPPORTED, "head dim above 512");
-    WM_OP_CHECK(be, wm_tensor_rows(k) == N && wm_tensor_rows(v) == N && wm_tensor_cols(k) == n_kv_heads * D &&
-                wm_tensor_cols(v) == n_kv_heads * D, WM_ERR_SHAPE, "k and v must be (N, n_kv_heads*D)");
-    WM_OP_CHECK(be, wm_tensor_numel(o) == N * Cq, WM_ERR_SHAPE, "o must be (N, H*D)");
-    if (key_mask) {
-        WM_OP_CHECK(be, key_mask->dtype == WM_U8 || key_mask->dtype == WM_BOOL, WM_ERR_DTYPE, "key_mask must be uint8");
-        WM_OP_CHECK(be, wm_tensor_numel(key_mask) == N, WM_ERR_SHAPE, "key_mask must have N elements");
-    }
+    WM_TRY(wm_attention_gqa_shape(be, q, k, v, key_mask, n_heads, n_kv_heads, o));
+    int64_t N = wm_tensor_rows(q), D = wm_tensor_cols(q) / n_heads;
+    WM_OP_CHECK(be, D <= WM_ATTN_GQA_MAX_D, WM_ERR_UNSUPPORTED, "head dim above 512"); /* this reference's buffer */
+    if (key_mask) WM_OP_CHECK(be, key_mask->device == WM_DEVICE_CPU, WM_ERR_DTYPE, "key_mask must be a host tensor");
     gqa_ctx c = {q->data, k->data, v->data, key_mask ? key_mask->data : NULL, o->data, N, n_heads, n_kv_heads, D,
                  scale, softcap, window};
     wm_threadpool_run(be->pool, N * n_heads, 4, gqa_items, &c);

@@ -4,6 +4,7 @@
  * x, y (N, H*D); cos, sin (N, D/2). y may alias x: each row is read into registers pairwise first.
  */
 #include "cpu_common.h"
+#include "kernels/text_shapes.h"
 
 typedef struct { const float *x, *cs, *sn; float *y; int64_t H, D; } rope_half_ctx;
 
@@ -31,13 +32,8 @@ wm_status wm_rope_half_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor *
     WM_CPU_F32(be, cos);
     WM_CPU_F32(be, sin);
     WM_CPU_F32(be, y);
+    WM_TRY(wm_rope_half_shape(be, x, cos, sin, n_heads, y));
     int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0 && (C / n_heads) % 2 == 0, WM_ERR_SHAPE,
-                "channels must split into n_heads heads of even size");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must have x's shape");
-    int64_t half = C / n_heads / 2;
-    WM_OP_CHECK(be, wm_tensor_numel(cos) == N * half && wm_tensor_numel(sin) == N * half, WM_ERR_SHAPE,
-                "cos and sin must be (N, head_dim/2)");
     rope_half_ctx c = {x->data, cos->data, sin->data, y->data, n_heads, C / n_heads};
     wm_threadpool_run(be->pool, N, 16, rope_half_rows, &c);
     return WM_OK;

@@ -53,4 +53,5 @@ const struct wm_ops wm__ops_cuda = {
     /* ops_text.def */
     .rope_half = wm_rope_half_cuda,
     .attention_gqa = wm_attention_gqa_cuda,
+    .embed_rows = wm_embed_rows_cuda,
 };

@@ -1,8 +1,12 @@
-/* Gemma-2 text-encoder ops on CUDA (kernels/ops_text.def): rotate-half RoPE and causal grouped-query
- * attention with logit soft-capping, key mask and sliding window.
+/* Gemma-2 text-encoder ops on CUDA (kernels/ops_text.def): rotate-half RoPE, causal grouped-query
+ * attention with logit soft-capping, key mask and sliding window, and the scaled embedding lookup.
+ * Shape contracts are shared with the CPU references (kernels/text_shapes.c); this file checks only
+ * dtypes, devices and the kernels' own limits.
  *
- * The text encoder runs once per prompt on ~300 tokens (8 query heads, 4 kv heads, head dim 256 at the
- * real config), so these kernels are written for exactness and simplicity rather than tensor cores:
+ * attention_gqa runs on tensor cores (text_attn.cu) when all tensors are bf16 with head dim 16/32/64/256
+ * and the backend was not created with WM_CUDA_TEXT_ATTN=old; otherwise on the warp-per-query kernel
+ * here. The text encoder runs once per prompt on ~300 tokens, so the kernels of this file are written for
+ * exactness and simplicity rather than tensor cores:
  *   - rope_half: one thread per rotated pair (token, head, i < D/2); it reads x[i] and x[i + D/2] before
  *     writing both, so y may alias x.
  *   - attention_gqa: one warp per (query, head), lanes striding the head dim (lane + 32e, so a warp's
@@ -14,6 +18,7 @@
  * Tensors may be fp32 or bf16 each (grid-uniform flags); arithmetic is fp32.
  */
 #include "cuda_common.cuh"
+#include "kernels/text_shapes.h"
 
 __device__ __forceinline__ float tld(const void *p, int bf, int64_t i)
 {
@@ -47,14 +52,8 @@ extern "C" wm_status wm_rope_half_cuda(wm_backend *be, const wm_tensor *x, const
     WM_CUDA_DEV(be, cos);
     WM_CUDA_DEV(be, sin);
     WM_OP_CHECK(be, cos->dtype == WM_F32 && sin->dtype == WM_F32, WM_ERR_DTYPE, "cos and sin must be fp32");
-    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0 && (C / n_heads) % 2 == 0, WM_ERR_SHAPE,
-                "channels must split into n_heads heads of even size");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must have x's shape");
-    WM_OP_CHECK(be, x->data != y->data || x->dtype == y->dtype, WM_ERR_DTYPE, "in-place needs x and y of one dtype");
-    int64_t half = C / n_heads / 2;
-    WM_OP_CHECK(be, wm_tensor_numel(cos) == N * half && wm_tensor_numel(sin) == N * half, WM_ERR_SHAPE,
-                "cos and sin must be (N, head_dim/2)");
+    WM_TRY(wm_rope_half_shape(be, x, cos, sin, n_heads, y));
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), half = C / n_heads / 2;
     int64_t total = N * n_heads * half;
     if (total == 0) return WM_OK;
     rope_half_kernel<<<wm_grid1d(total, 256, 1 << 20), 256, 0, wm__cuda_stream(be)>>>(
@@ -132,23 +131,11 @@ extern "C" wm_status wm_attention_gqa_cuda(wm_backend *be, const wm_tensor *q, c
     WM_CUDA_FLOAT(be, k);
     WM_CUDA_FLOAT(be, v);
     WM_CUDA_FLOAT(be, o);
-    int64_t N = wm_tensor_rows(q), Cq = wm_tensor_cols(q);
-    WM_OP_CHECK(be, n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && Cq % n_heads == 0, WM_ERR_SHAPE,
-                "n_heads must be a multiple of n_kv_heads and split the channels");
-    int64_t D = Cq / n_heads;
-    WM_OP_CHECK(be, D <= 32 * GQA_MAX_E, WM_ERR_UNSUPPORTED, "head dim above 512");
+    if (key_mask) WM_CUDA_DEV(be, key_mask);
+    WM_TRY(wm_attention_gqa_shape(be, q, k, v, key_mask, n_heads, n_kv_heads, o));
+    int64_t N = wm_tensor_rows(q), Cq = wm_tensor_cols(q), D = Cq / n_heads;
+    WM_OP_CHECK(be, D <= 32 * GQA_MAX_E, WM_ERR_UNSUPPORTED, "head dim above 512"); /* the kernels' registers */
     WM_OP_CHECK(be, N < (1LL << 30) && n_heads <= 65535, WM_ERR_LIMIT, "too many tokens or heads");
-    WM_OP_CHECK(be, wm_tensor_rows(k) == N && wm_tensor_rows(v) == N && wm_tensor_cols(k) == n_kv_heads * D &&
-                        wm_tensor_cols(v) == n_kv_heads * D,
-                WM_ERR_SHAPE, "k and v must be (N, n_kv_heads*D)");
-    WM_OP_CHECK(be, wm_tensor_numel(o) == N * Cq, WM_ERR_SHAPE, "o must be (N, H*D)");
-    WM_OP_CHECK(be, o->data != q->data && o->data != k->data && o->data != v->data, WM_ERR_INVALID_ARG,
-                "o may not alias q, k or v");
-    if (key_mask) {
-        WM_CUDA_DEV(be, key_mask);
-        WM_OP_CHECK(be, key_mask->dtype == WM_U8 || key_mask->dtype == WM_BOOL, WM_ERR_DTYPE, "key_mask must be uint8");
-        WM_OP_CHECK(be, wm_tensor_numel(key_mask) == N, WM_ERR_SHAPE, "key_mask must have N elements");
-    }
     if (N == 0) return WM_OK;
     if (!wm__cuda_ctx(be)->text_attn_old) { /* tensor-core kernel where it applies (text_attn.cu) */
         int used = 0;
@@ -159,6 +146,33 @@ extern "C" wm_status wm_attention_gqa_cuda(wm_backend *be, const wm_tensor *q, c
                   BF(q), BF(k), BF(v), BF(o), (int)N, n_heads, n_kv_heads, (int)D, window, scale, softcap};
     dim3 grid((unsigned)((N + GQA_WARPS - 1) / GQA_WARPS), (unsigned)n_heads);
     gqa_kernel<<<grid, GQA_WARPS * 32, 0, wm__cuda_stream(be)>>>(a);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* x[t, :] = table[ids[t], :] * scale: one thread per element (T * C is ~0.7 M at the real size, a few
+ * microseconds); the id is read once per element from L1. Out-of-range ids give zero rows. */
+__global__ void embed_rows_kernel(const void *table, int tb, const int32_t *ids, float scale, void *x, int xb,
+                                  int64_t R, int64_t C, int64_t total)
+{
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t t = e / C, i = e - t * C, id = ids[t];
+        float val = id >= 0 && id < R ? __fmul_rn(tld(table, tb, id * C + i), scale) : 0.0f; /* no FMA contraction */
+        tst(x, xb, e, val);
+    }
+}
+
+extern "C" wm_status wm_embed_rows_cuda(wm_backend *be, const wm_tensor *table, const wm_tensor *ids, float scale,
+                                        wm_tensor *x)
+{
+    WM_CUDA_FLOAT(be, table);
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_DEV(be, ids);
+    WM_TRY(wm_embed_rows_shape(be, table, ids, x));
+    int64_t C = wm_tensor_cols(table), total = wm_tensor_numel(x);
+    if (total == 0) return WM_OK;
+    embed_rows_kernel<<<wm_grid1d(total, 256, 1 << 20), 256, 0, wm__cuda_stream(be)>>>(
+        table->data, BF(table), (const int32_t *)ids->data, scale, x->data, BF(x), wm_tensor_rows(table), C, total);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

@@ -9,6 +9,9 @@
  * dims 16/32/64/256; others fall back) and one created with WM_CUDA_TEXT_ATTN=old (warp-per-query
  * kernel), so both paths are proven. Head dims 16, 32, 64 (group 4, window and 1-token / 64-token edge
  * cases) cover the tensor-core kernel's other instances and its block/tile boundaries.
+ * embed_rows: fp32/bf16 tables into fp32/bf16 outputs, a repeated id and an out-of-range id (zero row);
+ * bit-exact (one rounding of table * scale, as the CPU computes it). The CUDA side also rejects bad
+ * calls through the shared contracts (kernels/text_shapes.c) with the same status as the CPU.
  * Tolerances: fp32 tensors 1e-4 elementwise (relative, with 1e-4 of the output RMS as floor) and 2e-5
  * relative L2 (fp32 online softmax with fast exp); bf16 tensors 1e-2 and 5e-3 (one bf16 rounding of the
  * output). Outputs are poisoned (NaN) first. Exit 77 without a GPU.
@@ -120,6 +123,49 @@ static void t_attn(const attn_cfg *g, wm_dtype dt, int mask_kind, int old)
     rel(&q); rel(&k); rel(&v); rel(&o);
 }
 
+static void t_embed(wm_dtype tdt, wm_dtype xdt)
+{
+    enum { R = 50, C = 40, T = 9 };
+    float scale = wm_round_bf16(sqrtf(2304.0f));
+    tp tab = mk(tdt, 1.0f, R, C), x = OUT(xdt, T, C);
+    int32_t ids[T] = {0, 49, 7, 7, 50, 1, 2, 3, -1};
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < C; i++) {
+            float v = ids[t] >= 0 && ids[t] < R ? tab.h[ids[t] * C + i] * scale : 0.0f;
+            x.h[t * C + i] = xdt == WM_BF16 ? wm_round_bf16(v) : v;
+        }
+    wm_tensor idd = wm_tensor_view(WM_I32, WM_DEVICE_CUDA, NULL, 1, (int64_t[]){T});
+    WM_ASSERT(wm_backend_malloc(c->gpu, sizeof ids, &idd.data) == WM_OK);
+    WM_ASSERT(wm_backend_upload(c->gpu, idd.data, ids, sizeof ids) == WM_OK);
+    CP_OK(c->gpu, wm_embed_rows(c->gpu, &tab.dt, &idd, scale, &x.dt));
+    char lab[96];
+    snprintf(lab, sizeof lab, "embed_rows %s -> %s", tdt == WM_BF16 ? "bf16" : "fp32", xdt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &x, 0.0f, 0.0);
+    /* shared contracts on the CUDA side: float ids, a (T, C-1) output, an output aliasing the table */
+    wm_tensor bad = x.dt;
+    bad.shape[1] = C - 1;
+    wm_tensor alias = tab.dt;
+    alias.shape[0] = T;
+    CHECK(wm_embed_rows(c->gpu, &tab.dt, &tab.dt, scale, &x.dt) == WM_ERR_DTYPE);
+    CHECK(wm_embed_rows(c->gpu, &tab.dt, &idd, scale, &bad) == WM_ERR_SHAPE && strstr(c->gpu->err.msg, "embed_rows"));
+    CHECK(tdt != xdt || wm_embed_rows(c->gpu, &tab.dt, &idd, scale, &alias) == WM_ERR_INVALID_ARG);
+    wm_backend_mfree(c->gpu, idd.data);
+    rel(&tab); rel(&x);
+}
+
+/* The shared attention / rope contracts reject bad calls on CUDA as on the CPU (test_text_ops). */
+static void t_contracts(void)
+{
+    tp q = mk(WM_BF16, 1.0f, 6, 32), k = mk(WM_BF16, 1.0f, 6, 16), o = OUT(WM_BF16, 6, 32);
+    CHECK(wm_attention_gqa(c->gpu, &q.dt, &k.dt, &k.dt, NULL, 4, 3, 0.3f, 5.0f, 0, &o.dt) == WM_ERR_SHAPE);
+    CHECK(wm_attention_gqa(c->gpu, &q.dt, &k.dt, &k.dt, NULL, 4, 2, 0.3f, 5.0f, 0, &q.dt) == WM_ERR_INVALID_ARG);
+    CHECK(wm_attention_gqa(c->gpu, &q.dt, &q.dt, &k.dt, NULL, 4, 2, 0.3f, 5.0f, 0, &o.dt) == WM_ERR_SHAPE &&
+          strstr(c->gpu->err.msg, "attention_gqa"));
+    tp cs = mk(WM_F32, 1.0f, 6, 3);
+    CHECK(wm_rope_half(c->gpu, &q.dt, &cs.dt, &cs.dt, 4, &o.dt) == WM_ERR_SHAPE && strstr(c->gpu->err.msg, "rope_half"));
+    rel(&q); rel(&k); rel(&o); rel(&cs);
+}
+
 /* --bench: device time of one Gemma-2-2B attention call (300 tokens, bf16), GPU only, on backend gb. */
 static void bench_attn(wm_backend *gb, const char *which)
 {
@@ -163,6 +209,11 @@ int main(int argc, char **argv)
     }
     t_rope(WM_F32);
     t_rope(WM_BF16);
+    t_embed(WM_F32, WM_F32);
+    t_embed(WM_F32, WM_BF16);
+    t_embed(WM_BF16, WM_BF16);
+    t_embed(WM_BF16, WM_F32);
+    t_contracts();
     const attn_cfg cfgs[] = {
         {37, 4, 2, 24, 0, 0.2f, 50.0f, "small"},
         {37, 4, 2, 24, 5, 0.2f, 50.0f, "small"},

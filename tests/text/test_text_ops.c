@@ -1,8 +1,11 @@
 /* Gemma ops (kernels/ops_text.def) on the CPU backend against naive loops written from the formulas:
  * rope_half against explicit rotation of (x[i], x[i + D/2]) with angles pos * theta^(-2i/D), in place
  * and out of place; attention_gqa against a dense masked softmax (causal, key mask, sliding window,
- * soft-cap, GQA head mapping) over several shapes including the real Gemma head size (256, 8/4 heads).
+ * soft-cap, GQA head mapping) over several shapes including the real Gemma head size (256, 8/4 heads);
+ * embed_rows against a direct gather * scale (exact), with an out-of-range id giving a zero row.
  * Tolerance: fp32 outputs vs double references, |d| <= 1e-5 + 1e-4 |ref|.
+ * The shared shape contracts (kernels/text_shapes.c, also called by the CUDA kernels) reject every kind
+ * of bad call with the expected status and a message naming the op.
  */
 #include "kernels/ops.h"
 #include "testing.h"
@@ -99,6 +102,87 @@ static void test_attn(int N, int H, int Hk, int D, float cap, int window, int us
     free(q); free(k); free(v); free(o); free(ref); free(mask);
 }
 
+static void test_embed_rows(void)
+{
+    enum { R = 11, C = 7, T = 5 };
+    t_rng r = {99};
+    float table[R * C], x[T * C], ref[T * C];
+    int32_t ids[T] = {3, 0, 10, 3, 11}; /* 11 is out of range: a zero row */
+    t_fill_normal(&r, table, R * C, 1.0f);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < C; i++) ref[t * C + i] = ids[t] < R ? table[ids[t] * C + i] * 48.0f : 0.0f;
+    wm_tensor tt = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, table, 2, R, C, 0, 0);
+    wm_tensor ti = wm_tensor_view4(WM_I32, WM_DEVICE_CPU, ids, 1, T, 0, 0, 0);
+    wm_tensor tx = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, x, 2, T, C, 0, 0);
+    memset(x, 0xFF, sizeof x);
+    CHECK(wm_embed_rows(be, &tt, &ti, 48.0f, &tx) == WM_OK);
+    CHECK(t_allclose("embed_rows", x, ref, T * C, 0.0f, 0.0f));
+}
+
+/* Every rejection of the shared contracts: status and a message naming the op. */
+static int rejects(wm_status got, wm_status want, const char *op)
+{
+    int ok = got == want && strstr(be->err.msg, op) != NULL;
+    if (!ok) fprintf(stderr, "  expected %s from %s, got %s: %s\n", wm_status_str(want), op, wm_status_str(got), be->err.msg);
+    return ok;
+}
+
+static void test_contracts(void)
+{
+    static float buf[6][4096];
+    static uint8_t m8[16];
+    static int32_t i32[16];
+    /* rope: x (4, 3*8), cos/sin (4, 4) */
+    wm_tensor x = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 4, 24, 0, 0);
+    wm_tensor y = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 4, 24, 0, 0);
+    wm_tensor y2 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 4, 20, 0, 0);
+    wm_tensor cs = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 4, 4, 0, 0);
+    wm_tensor cs3 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 4, 3, 0, 0);
+    CHECK(wm_rope_half(be, &x, &cs, &cs, 3, &y) == WM_OK);
+    CHECK(rejects(wm_rope_half(be, &x, &cs, &cs, 5, &y), WM_ERR_SHAPE, "rope_half"));  /* 24 % 5 */
+    CHECK(rejects(wm_rope_half(be, &x, &cs, &cs, 8, &y), WM_ERR_SHAPE, "rope_half"));  /* head dim 3, odd */
+    CHECK(rejects(wm_rope_half(be, &x, &cs, &cs, 0, &y), WM_ERR_SHAPE, "rope_half"));
+    CHECK(rejects(wm_rope_half(be, &x, &cs, &cs, 3, &y2), WM_ERR_SHAPE, "rope_half"));
+    CHECK(rejects(wm_rope_half(be, &x, &cs3, &cs, 3, &y), WM_ERR_SHAPE, "rope_half"));
+    CHECK(rejects(wm_rope_half(be, &x, &cs, &cs3, 3, &y), WM_ERR_SHAPE, "rope_half"));
+    /* attention: q, o (6, 4*8); k, v (6, 2*8); mask (6) */
+    wm_tensor q = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 32, 0, 0);
+    wm_tensor k = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
+    wm_tensor v = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 6, 16, 0, 0);
+    wm_tensor o = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[3], 2, 6, 32, 0, 0);
+    wm_tensor k5 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 5, 16, 0, 0);
+    wm_tensor v24 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 6, 24, 0, 0);
+    wm_tensor o5 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[3], 2, 5, 32, 0, 0);
+    wm_tensor mk = wm_tensor_view4(WM_U8, WM_DEVICE_CPU, m8, 1, 6, 0, 0, 0);
+    wm_tensor mk5 = wm_tensor_view4(WM_U8, WM_DEVICE_CPU, m8, 1, 5, 0, 0, 0);
+    wm_tensor mkf = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[4], 1, 6, 0, 0, 0);
+    memset(m8, 1, sizeof m8);
+    CHECK(wm_attention_gqa(be, &q, &k, &v, &mk, 4, 2, 0.3f, 5.0f, 2, &o) == WM_OK);
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk, 4, 3, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk, 0, 1, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k5, &v, &mk, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v24, &mk, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk, 4, 2, 0.3f, 5.0f, 2, &o5), WM_ERR_SHAPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk, 4, 2, 0.3f, 5.0f, 2, &q), WM_ERR_INVALID_ARG, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mkf, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_DTYPE, "attention_gqa"));
+    CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk5, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+    /* embed_rows: table (8, 16), ids (6), x (6, 16) */
+    wm_tensor tab = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 8, 16, 0, 0);
+    wm_tensor tab1 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 1, 128, 0, 0, 0);
+    wm_tensor ids = wm_tensor_view4(WM_I32, WM_DEVICE_CPU, i32, 1, 6, 0, 0, 0);
+    wm_tensor idf = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[4], 1, 6, 0, 0, 0);
+    wm_tensor ex = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[5], 2, 6, 16, 0, 0);
+    wm_tensor ex15 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[5], 2, 6, 15, 0, 0);
+    wm_tensor ex5 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[5], 2, 5, 16, 0, 0);
+    wm_tensor exa = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 16, 0, 0);
+    CHECK(wm_embed_rows(be, &tab, &ids, 2.0f, &ex) == WM_OK);
+    CHECK(rejects(wm_embed_rows(be, &tab, &idf, 2.0f, &ex), WM_ERR_DTYPE, "embed_rows"));
+    CHECK(rejects(wm_embed_rows(be, &tab1, &ids, 2.0f, &ex), WM_ERR_SHAPE, "embed_rows"));
+    CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &ex15), WM_ERR_SHAPE, "embed_rows"));
+    CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &ex5), WM_ERR_SHAPE, "embed_rows"));
+    CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &exa), WM_ERR_INVALID_ARG, "embed_rows"));
+}
+
 int main(void)
 {
     wm_error err = {0};
@@ -114,6 +198,8 @@ int main(void)
     test_attn(37, 4, 4, 12, 0, 5, 0, 2.0f);      /* MHA, no cap, window */
     test_attn(40, 8, 4, 256, 50.0f, 4096, 1, 8.0f); /* the real Gemma head layout */
     test_attn(19, 6, 1, 20, 5.0f, 1, 1, 1.0f);   /* MQA, window 1 = only self */
+    test_embed_rows();
+    test_contracts();
     wm_backend_free(be);
     TEST_MAIN_END();
 }

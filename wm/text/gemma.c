@@ -25,8 +25,6 @@ static wm_status alloc_act(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols,
     return WM_OK;
 }
 
-static wm_status upload_as(wm_gemma *g, wm_tensor *dst, const float *src, size_t n);
-
 /* Rotate-half RoPE tables for positions 0..max_tokens-1 (angle pos * theta^(-2i/D), in double, rounded
  * once to fp32), uploaded once: forward() uses their first T rows, as positions do not depend on T. */
 static wm_status rope_tables(wm_gemma *g, wm_error *err)
@@ -41,8 +39,8 @@ static wm_status rope_tables(wm_gemma *g, wm_error *err)
             cs[t * half + i] = (float)cos(ang);
             sn[t * half + i] = (float)sin(ang);
         }
-    wm_status st = upload_as(g, &g->cos, cs, (size_t)(T * half));
-    if (st == WM_OK) st = upload_as(g, &g->sin, sn, (size_t)(T * half));
+    wm_status st = wm_backend_upload(g->be, g->cos.data, cs, sizeof(float) * (size_t)(T * half));
+    if (st == WM_OK) st = wm_backend_upload(g->be, g->sin.data, sn, sizeof(float) * (size_t)(T * half));
     free(cs);
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
 }
@@ -53,7 +51,8 @@ static wm_status alloc_activations(wm_gemma *g, wm_error *err)
     int64_t T = g->max_tokens, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim;
     g->stage = malloc(sizeof(float) * (size_t)(T * c->hidden));
     g->stage16 = malloc(sizeof(uint16_t) * (size_t)(T * c->hidden));
-    if (!g->stage || !g->stage16) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    g->hids = malloc(sizeof(int32_t) * (size_t)T);
+    if (!g->stage || !g->stage16 || !g->hids) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
     WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->x, err));
     WM_TRY(alloc_act(g, g->adt, T, c->hidden, &g->a, err));
     WM_TRY(alloc_act(g, g->adt, T, Q, &g->q, err));
@@ -65,6 +64,11 @@ static wm_status alloc_activations(wm_gemma *g, wm_error *err)
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->cos, err));
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->sin, err));
     WM_TRY(alloc_act(g, WM_U8, T, 1, &g->mask, err));
+    WM_TRY(alloc_act(g, WM_I32, T, 1, &g->ids_dev, err));
+    if (g->embed) { /* the checkpoint's dtype when the activations use it (a plain copy), else fp32 */
+        wm_dtype et = g->embed->dtype == g->adt ? g->adt : WM_F32;
+        WM_TRY(alloc_act(g, et, T, c->hidden, &g->erows, err));
+    }
     return rope_tables(g, err);
 }
 
@@ -131,6 +135,7 @@ static wm_status random_init(wm_gemma *g, const wm_gemma_config *cfg, const wm_g
     WM_TRY(wm__gemma_alloc(g, WM_F32, cfg->hidden, 1, &g->final_norm, err));
     for (int i = 0; i < g->n_slots; i++) WM_TRY(wm__gemma_slot_alloc(g, &g->slots[i], err));
     WM_TRY(wm__gemma_fill_random(g, err));
+    WM_TRY(wm__gemma_random_table(g, err));
     return alloc_activations(g, err);
 }
 
@@ -154,13 +159,14 @@ void wm_gemma_free(wm_gemma *g)
     if (!g) return;
     for (int i = 0; i < g->n_slots; i++) wm__gemma_slot_free(g, &g->slots[i]);
     free(g->slots);
-    wm_tensor *acts[12] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->f2, &g->cos, &g->sin,
-                           &g->mask, &g->final_norm};
-    for (int i = 0; i < 12; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
+    wm_tensor *acts[15] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->f2, &g->cos, &g->sin,
+                           &g->mask, &g->final_norm, &g->erows, &g->rtable, &g->ids_dev};
+    for (int i = 0; i < 15; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
     wm_checkpoint_close(g->ck);
     free(g->host);
     free(g->stage);
     free(g->stage16);
+    free(g->hids);
     free(g);
 }
 
@@ -187,20 +193,6 @@ static wm_tensor rows(const wm_tensor *t, int T)
     return wm_tensor_view4(t->dtype, t->device, t->data, 2, T, t->shape[1], 0, 0);
 }
 
-/* Host fp32 -> device tensor of dst's dtype. Conversions go through stage16 when n fits it (every
- * per-forward copy does), so a forward allocates nothing. */
-static wm_status upload_as(wm_gemma *g, wm_tensor *dst, const float *src, size_t n)
-{
-    if (dst->dtype == WM_F32) return wm_backend_upload(g->be, dst->data, src, n * sizeof(float));
-    int own = n > (size_t)g->max_tokens * (size_t)g->cfg.hidden;
-    uint16_t *tmp = own ? malloc(n * sizeof(uint16_t)) : g->stage16;
-    if (!tmp) return WM_ERR_OUT_OF_MEMORY;
-    wm_convert_from_f32(dst->dtype, src, tmp, n);
-    wm_status st = wm_backend_upload(g->be, dst->data, tmp, n * sizeof(uint16_t));
-    if (own) free(tmp);
-    return st;
-}
-
 /* n <= max_tokens * hidden elements of src -> host fp32 */
 static wm_status download_f32(wm_gemma *g, const wm_tensor *src, float *dst, size_t n)
 {
@@ -210,30 +202,49 @@ static wm_status download_f32(wm_gemma *g, const wm_tensor *src, float *dst, siz
     return st;
 }
 
-/* x(T, C) = embed[ids] * sqrt(C), gathered from the checkpoint mapping; the mask uploaded too. */
+/* Host side of the embedding: the prompt's rows gathered from the checkpoint mapping into erows (one
+ * upload; a plain copy when the checkpoint holds the activation dtype), or ids mod R for the random
+ * encoder's table; ids and mask uploaded. Returns the table embed_rows reads. */
+static wm_status stage_embedding(wm_gemma *g, const int32_t *ids, int T, wm_tensor *table, wm_error *err)
+{
+    int64_t C = g->cfg.hidden;
+    wm_status st = WM_OK;
+    if (g->embed) {
+        size_t esz = wm_dtype_size(g->embed->dtype), row = (size_t)C * esz;
+        for (int t = 0; t < T; t++) {
+            const char *src = (const char *)g->embed->data + (size_t)ids[t] * row;
+            if (g->erows.dtype == g->embed->dtype) memcpy((char *)g->stage + (size_t)t * row, src, row);
+            else wm_convert_to_f32(g->embed->dtype, src, g->stage + (size_t)t * C, (size_t)C);
+            g->hids[t] = t;
+        }
+        *table = rows(&g->erows, T);
+        st = wm_backend_upload(g->be, g->erows.data, g->stage, wm_tensor_nbytes(table));
+    } else {
+        int64_t R = wm_tensor_rows(&g->rtable);
+        for (int t = 0; t < T; t++) g->hids[t] = (int32_t)(ids[t] % R);
+        *table = g->rtable;
+    }
+    if (st == WM_OK) st = wm_backend_upload(g->be, g->ids_dev.data, g->hids, sizeof(int32_t) * (size_t)T);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
+}
+
+/* x(T, C) = embed[ids] * sqrt(C) on the backend (embed_rows op); the mask uploaded too. HF multiplies by
+ * a normaliser tensor of the activation dtype: sqrt(C) is rounded to it and the product rounded once. */
 static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *mask, int T, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
-    int64_t C = c->hidden;
-    float *h = g->stage;
-    /* HF multiplies by a normalizer tensor of the activation dtype: round sqrt(C) and the product */
-    float norm = g->adt == WM_F32 ? sqrtf((float)C) : wm_round_bf16(sqrtf((float)C));
-    size_t esz = g->embed ? wm_dtype_size(g->embed->dtype) : 0;
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= c->vocab_size)
             return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: token id %d at position %d outside [0, %d)", (int)ids[t],
                             t, c->vocab_size);
-        float *row = h + (size_t)t * C;
-        if (g->embed)
-            wm_convert_to_f32(g->embed->dtype, (const char *)g->embed->data + (size_t)ids[t] * C * esz, row, (size_t)C);
-        else /* random encoder: a fixed pseudo-random row per id */
-            wm__gemma_random_fill(row, (size_t)C, g->seed, (1ULL << 40) + (uint64_t)ids[t], 1.0f / sqrtf((float)C));
-        for (int64_t i = 0; i < C; i++) row[i] = g->adt == WM_F32 ? row[i] * norm : wm_round_bf16(row[i] * norm);
-    }
-    wm_tensor x = rows(&g->x, T);
-    wm_status st = upload_as(g, &x, h, (size_t)(T * C));
-    if (st == WM_OK) st = wm_backend_upload(g->be, g->mask.data, mask, (size_t)T);
-    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
+    wm_tensor table;
+    WM_TRY(stage_embedding(g, ids, T, &table, err));
+    wm_status st = wm_backend_upload(g->be, g->mask.data, mask, (size_t)T);
+    if (st != WM_OK) return wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
+    float norm = g->adt == WM_F32 ? sqrtf((float)c->hidden) : wm_round_bf16(sqrtf((float)c->hidden));
+    wm_tensor x = rows(&g->x, T), idt = wm_tensor_view4(WM_I32, g->ids_dev.device, g->ids_dev.data, 1, T, 0, 0, 0);
+    st = wm_embed_rows(g->be, &table, &idt, norm, &x);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: embedding: %s", g->be->err.msg);
 }
 
 #define OP(call)                                                                                   \

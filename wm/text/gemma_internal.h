@@ -31,12 +31,21 @@ struct wm_gemma {
     void *prof_ctx;
     /* activations, sized for max_tokens */
     wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
+    /* embedding lookup on the backend (embed_rows op): the prompt's rows gathered from the mapping
+     * (erows, (max_tokens, C): the checkpoint's dtype when it is the activation dtype, else fp32) with
+     * ids 0..T-1, or the random encoder's table rtable (R, C) fp32 with ids mod R; ids_dev (max_tokens)
+     * int32, hids its host staging */
+    wm_tensor erows, rtable, ids_dev;
+    int32_t *hids;
 };
 
 /* A backend tensor (rows, cols); cols == 1 gives a 1-D tensor of rows elements. */
 wm_status wm__gemma_alloc(wm_gemma *g, wm_dtype dt, int64_t rows, int64_t cols, wm_tensor *t, wm_error *err);
 void wm__gemma_random_fill(float *dst, size_t n, uint64_t seed, uint64_t stream, float sigma);
 wm_status wm__gemma_fill_random(wm_gemma *g, wm_error *err);
+/* The random encoder's embedding table: min(vocab, 4096) rows, row r = stream 2^40 + r of the seed;
+ * token id uses row id mod R. */
+wm_status wm__gemma_random_table(wm_gemma *g, wm_error *err);
 const wm_ckpt_entry *wm__gemma_find(const wm_gemma *g, const char *key, char *full, size_t cap);
 wm_status wm__gemma_slot_alloc(wm_gemma *g, gemma_layer *s, wm_error *err);
 void wm__gemma_slot_free(wm_gemma *g, gemma_layer *s);

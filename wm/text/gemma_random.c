@@ -2,9 +2,10 @@
  * the real config on one GPU) and memory planning, where the real 5 GB of weights are not available.
  *
  * Weights are uniform with the variance of a 1/sqrt(fan_in) normal (cheap to generate: 2.6 B values in a
- * few seconds), resident on the backend in its storage dtype; norm weights are 1 + small noise. There is
- * no embedding table: rows are synthesised from (seed, id) on the host when a forward runs, so the
- * benchmark needs no 1.2 GB table either. Deterministic for a given seed.
+ * few seconds), resident on the backend in its storage dtype; norm weights are 1 + small noise. The
+ * embedding is a small table of R = min(vocab, 4096) synthesised rows (row r from stream 2^40 + r of the
+ * seed) that token id reads as row id mod R, on the backend in fp32: the benchmark needs no 1.2 GB table,
+ * and the lookup runs on the device like the real encoder's. Deterministic for a given seed.
  */
 #include "wm/text/gemma_internal.h"
 
@@ -74,4 +75,18 @@ wm_status wm__gemma_fill_random(wm_gemma *g, wm_error *err)
         s->loaded_layer = l;
     }
     return WM_OK;
+}
+
+wm_status wm__gemma_random_table(wm_gemma *g, wm_error *err)
+{
+    int64_t C = g->cfg.hidden, R = g->cfg.vocab_size < 4096 ? g->cfg.vocab_size : 4096;
+    WM_TRY(wm__gemma_alloc(g, WM_F32, R, C, &g->rtable, err));
+    g->rtable = wm_tensor_view4(WM_F32, g->be->device, g->rtable.data, 2, R, C, 0, 0); /* 2-D even if C == 1 */
+    float *h = malloc(sizeof(float) * (size_t)(R * C));
+    if (!h) return wm__errf(err, WM_ERR_OUT_OF_MEMORY, "gemma: out of memory");
+    for (int64_t r = 0; r < R; r++)
+        wm__gemma_random_fill(h + r * C, (size_t)C, g->seed, (1ULL << 40) + (uint64_t)r, 1.0f / sqrtf((float)C));
+    wm_status st = wm_backend_upload(g->be, g->rtable.data, h, sizeof(float) * (size_t)(R * C));
+    free(h);
+    return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: upload failed: %s", g->be->err.msg);
 }
