@@ -16,7 +16,7 @@
  *   with the fp32 state split into bf16 hi + lo (two mma per tile, ~fp32 accuracy); otherwise one block
  *   per (frame, head, 64-token tile) holds (Mf+Mr) in shared memory and computes a 4-token x 7-column
  *   register tile per thread in fp32 FMA.
- * The second generation of the Gram and scan kernels lives in gdn_fast.cu: the entry points below try it
+ * The second generation of the Gram, scan and readout kernels lives in gdn_fast.cu: the entry points below try it
  * first (after validating) and keep these kernels for the shapes it declines and for WM_CUDA_GDN=old.
  */
 #include "gdn_fast.cuh"
@@ -571,6 +571,9 @@ extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, cons
                     "zf, zr must be (T,H,D,1)");
     }
     if (N == 0) return WM_OK;
+    int done = 0;
+    WM_TRY(wm__gdn_output_fast(be, q, Mf, Mr, qd, zf, zr, eps, out, &done));
+    if (done) return WM_OK;
     int S = (int)(N / T);
     size_t smem = ((size_t)D * Dv + GO_TOK * (D + 1) + D + GO_TOK) * sizeof(float);
     cudaStream_t s = wm__cuda_stream(be);

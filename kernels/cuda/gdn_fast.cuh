@@ -15,7 +15,7 @@ typedef struct { int b[WM_MAX_SCAN_CHUNKS + 1]; } scan_bounds;
 
 /* Per-kernel shared-memory opt-in of the fast kernels, cached in the backend (wm_cuda_ctx.gdn_smem). */
 enum { WM_GSM_GRAM14, WM_GSM_GRAM7, WM_GSM_SCAN_TC16, WM_GSM_SCAN_TC64, WM_GSM_SCAN_TC112, WM_GSM_SCAN_TC128,
-       WM_GSM_SCAN_VEC, WM_GSM_DW };
+       WM_GSM_SCAN_VEC, WM_GSM_OUT };
 wm_status wm__gdn_smem_optin(wm_backend *be, const void *func, int slot, size_t bytes);
 
 /* P, A fp32 (T,H,D,D) / (T,H,D,Dv); k, v bf16 (N, H*D); beta (N, H). */
@@ -25,5 +25,9 @@ wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor 
 wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
                             const wm_tensor *init, int reverse, const scan_bounds *sb, int n_chunks,
                             wm_tensor *states, wm_tensor *final_state, int *done);
+/* Validated arguments of wm_gdn_output (tensor-core path: D = Dv = 112, bf16 q/qd/out). */
+wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
+                              const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps, wm_tensor *out,
+                              int *done);
 
 #endif

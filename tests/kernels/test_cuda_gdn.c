@@ -1,5 +1,5 @@
-/* Parity of the GDN Gram/scan kernels and the token convs on CUDA against the fp32 CPU references, for
- * BOTH kernel generations: a CUDA backend created normally (gdn_fast.cu, dit_conv.cu) and one created
+/* Parity of the GDN Gram/scan/readout kernels and the token convs on CUDA against the fp32 CPU
+ * references, for BOTH kernel generations: a CUDA backend created normally (gdn_fast.cu, dit_conv.cu) and one created
  * with WM_CUDA_GDN=old WM_CUDA_CONV=old (gdn.cu, dit_token.cu), so either can be made the default.
  *
  * Shapes: the real stage-1 streaming shape (3 frames x 880 tokens, 20 heads x 112, C = 2240, MLP 6720,
@@ -9,8 +9,9 @@
  * (vector scan), Dv = 24 and grid width 65 (shapes the new kernels decline: the fallback must answer),
  * channel counts that leave a partial 32-channel block, grids tall enough to split into row blocks.
  * Tolerances: Gram sums (bf16 tensor cores, beta*k rounded to bf16) 1e-2 of each element + 1e-2 x RMS,
- * relative L2 5e-3; scan (fp32 state, 3xTF32 products) 1e-4 elementwise and relative L2; bf16 conv
- * outputs 1e-2 + 1e-2 x RMS, relative L2 5e-3; the shift/concat bit-exact. Outputs are poisoned (NaN)
+ * relative L2 5e-3; readout (bf16 out, fp32 state split hi + lo) 1e-2 + 1e-2 x RMS; scan (fp32 state,
+ * 3xTF32 products) 1e-4 elementwise and relative L2; bf16 conv outputs 1e-2 + 1e-2 x RMS, relative L2
+ * 5e-3; the shift/concat bit-exact. Outputs are poisoned (NaN)
  * before every run; NaN fails. Exit 77 without a GPU. Usage: test_cuda_gdn [--quick] (odd shapes only).
  */
 #include "cuda_parity.h"
@@ -130,6 +131,31 @@ static void t_scan(int T, int H, int D, int Dv, int nb, const int *bounds, const
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
 }
 
+/* ---------------------------------------------------------------- readout */
+
+/* Main-branch form (numerator / denominator) and camera form (numerator only), D = Dv = 112. */
+static void t_out(int T, int S, int H, const char *name)
+{
+    const int64_t D = 112, N = (int64_t)T * S, C = H * D;
+    char l[128];
+    tp q = mk(WM_BF16, 0.3f, 2, N, C, 0, 0), qd = mk(WM_BF16, 0.3f, 2, N, C, 0, 0), zf = mk(WM_F32, 1.0f, 4, T, H, D, 1);
+    tp zr = mk(WM_F32, 1.0f, 4, T, H, D, 1), Mf = mk(WM_F32, 1.0f, 4, T, H, D, D), Mr = mk(WM_F32, 1.0f, 4, T, H, D, D);
+    tp o = OUT(WM_BF16, 2, N, C, 0, 0), o2 = OUT(WM_BF16, 2, N, C, 0, 0);
+    for (int64_t i = 0; i < N * C; i++) qd.h[i] = fabsf(qd.h[i]); /* positive denominators, as in the model */
+    for (int64_t i = 0; i < (int64_t)T * H * D; i++) { zf.h[i] = fabsf(zf.h[i]) + 0.1f; zr.h[i] = fabsf(zr.h[i]); }
+    upd(&qd); upd(&zf); upd(&zr);
+    CP_OK(c->cpu, wm_gdn_output(c->cpu, &q.ht, &Mf.ht, &Mr.ht, &qd.ht, &zf.ht, &zr.ht, 1e-8f, &o.ht));
+    CP_OK(c->gpu, wm_gdn_output(c->gpu, &q.dt, &Mf.dt, &Mr.dt, &qd.dt, &zf.dt, &zr.dt, 1e-8f, &o.dt));
+    CP_OK(c->cpu, wm_gdn_output(c->cpu, &q.ht, &Mf.ht, &Mr.ht, NULL, NULL, NULL, 0.0f, &o2.ht));
+    CP_OK(c->gpu, wm_gdn_output(c->gpu, &q.dt, &Mf.dt, &Mr.dt, NULL, NULL, NULL, 0.0f, &o2.dt));
+    snprintf(l, sizeof l, "%s gdn_output num/den", name);
+    cmp(l, &o, 1e-2f, 5e-3);
+    snprintf(l, sizeof l, "%s gdn_output num", name);
+    cmp(l, &o2, 1e-2f, 5e-3);
+    tp *all[] = {&q, &qd, &zf, &zr, &Mf, &Mr, &o, &o2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
+}
+
 /* ---------------------------------------------------------------- convs */
 
 static void t_dw(int T, int gh, int gw, int M, wm_dtype wdt, const char *name)
@@ -183,6 +209,9 @@ static void run_all(int quick)
     t_scan(4, 2, 16, 24, 2, b4, "T4 D16 Dv24 (fallback)");
     t_scan(1, 2, 112, 112, 1, (const int[]){0, 1}, "T1 D112");
     t_scan(11, 2, 112, 1, 1, b11, "T11 D112 Dv1");
+    /* Readout: partial token tiles (S = 30, 201), several tiles per frame */
+    t_out(4, 30, 2, "T4 S30 H2");
+    t_out(2, 201, 3, "T2 S201 H3");
     /* Convs: partial channel block, row-block split (gh > 12), widest grid, declined width */
     t_dw(2, 5, 7, 24, WM_F32, "T2 5x7 M24");
     t_dw(1, 13, 3, 64, WM_BF16, "T1 13x3 M64 (row blocks)");
@@ -197,6 +226,7 @@ static void run_all(int quick)
     t_gram(3, 880, 20, "real T3 S880 H20");
     t_scan(3, 20, 112, 112, 1, b1, "real T3 H20 D112");
     t_scan(3, 20, 112, 1, 1, b1, "real T3 H20 D112 Dv1");
+    t_out(3, 880, 20, "real T3 S880 H20");
     t_dw(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
     t_tconv(880, 2240, 1, b1, "real S880 C2240");
 }
