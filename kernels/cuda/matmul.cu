@@ -11,6 +11,9 @@
  * approximation). cuBLASLt has no SiLU epilogue, so SiLU runs as one extra in-place pass over y; the
  * DiT's SiLU GEMM (inverted_conv) then costs one read+write of its output more than a fused kernel.
  *
+ * matmul_add (ops_dit.def) is the same GEMM with beta = 1 and C = the residual: the DiT block's
+ * "x += proj(...)" adds cost no extra pass over x (C may be D itself: in-place accumulation).
+ *
  * Plans (descriptors + the heuristic's first algorithm) are cached per (shape, dtypes, epilogue,
  * pointer alignment) in the backend context: the heuristic query costs tens of microseconds, which
  * would be visible at ~300 GEMMs per chunk, and a cached plan keeps graph capture host-cheap.
@@ -163,8 +166,13 @@ static int act_epilogue(wm_act act, int has_bias, int *post_act)
     }
 }
 
-extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias,
-                                    wm_act act, wm_tensor *y)
+/* The GEMM of matmul and matmul_add: D = W^T X (+ bias) (+ res with beta = 1). res == NULL: plain matmul.
+ * With res, cuBLASLt reads C = res and writes D = y (in place when they are the same buffer: C and D
+ * then share one layout, which Lt allows). The autotune of a new plan writes D while it times the
+ * candidates; with a residual that would destroy res (it may be y itself), so the timing runs write to
+ * the op scratch instead (or are skipped when y does not fit there). */
+static wm_status mm_run(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias, wm_act act,
+                        const wm_tensor *res, wm_tensor *y)
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, w);
@@ -178,6 +186,12 @@ extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm
         WM_CUDA_FLOAT(be, bias);
         WM_OP_CHECK(be, wm_tensor_numel(bias) == M, WM_ERR_SHAPE, "bias must have M elements");
     }
+    if (res) {
+        WM_CUDA_FLOAT(be, res);
+        WM_OP_CHECK(be, wm_tensor_numel(res) == N * M && wm_tensor_cols(res) == M, WM_ERR_SHAPE, "res must be (N, M)");
+        WM_OP_CHECK(be, res->dtype == y->dtype, WM_ERR_DTYPE, "res must have y's dtype");
+        WM_OP_CHECK(be, res->data != x->data && res->data != w->data, WM_ERR_INVALID_ARG, "res may not alias x or w");
+    }
     if (N == 0 || M == 0) return WM_OK;
     int post_act = 0;
     wm_cuda_plan key;
@@ -189,28 +203,50 @@ extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm
     if (a2 < al) al = a2;
     if (a3 < al) al = a3;
     if (bias && ptr_align(bias->data) < al) al = ptr_align(bias->data);
+    if (res && ptr_align(res->data) < al) al = ptr_align(res->data);
     key.align = al;
     wm_cuda_plan *p;
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
     mm_ptrs mp = {x->data, w->data, y->data, bias ? bias->data : NULL};
-    wm_status pst = plan_get(be, &key, &mp, &p);
+    const mm_ptrs *mpp = &mp;
+    if (res) {
+        size_t yb = (size_t)N * (size_t)M * wm_dtype_size(y->dtype);
+        mp.y = c->scratch;
+        if (!c->scratch || yb > c->scratch_bytes) mpp = NULL;
+    }
+    wm_status pst = plan_get(be, &key, mpp, &p);
     if (pst == WM_ERR_UNSUPPORTED && bias) {
         /* Some epilogue/bias-dtype pairs (e.g. GELU with an fp32 bias on a bf16 output) have no Lt kernel:
          * run the plain GEMM and apply bias + activation in one extra pass. */
-        WM_TRY(wm_matmul_cuda(be, x, w, NULL, WM_ACT_NONE, y));
+        WM_TRY(mm_run(be, x, w, NULL, WM_ACT_NONE, res, y));
         return wm__cuda_bias_act(be, y, bias, act);
     }
     WM_TRY(pst);
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
     if (bias) {
         const void *bp = bias->data;
         cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp);
     }
-    float alpha = 1.0f, beta = 0.0f;
-    cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w->data, p->la, x->data, p->lb, &beta, y->data, p->lc,
+    float alpha = 1.0f, beta = res ? 1.0f : 0.0f;
+    const void *cp = res ? res->data : y->data;
+    cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w->data, p->la, x->data, p->lb, &beta, cp, p->lc,
                                       y->data, p->lc, &p->algo, c->workspace, c->workspace_bytes, c->stream);
     if (s != CUBLAS_STATUS_SUCCESS)
         return wm__errf(&be->err, WM_ERR_CUDA, "matmul: cublasLtMatmul failed (%s) for N=%lld M=%lld K=%lld",
                         cublasLtGetStatusString(s), (long long)N, (long long)M, (long long)K);
     if (post_act) return wm_activate_cuda(be, y, WM_ACT_SILU);
     return WM_OK;
+}
+
+extern "C" wm_status wm_matmul_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias,
+                                    wm_act act, wm_tensor *y)
+{
+    return mm_run(be, x, w, bias, act, NULL, y);
+}
+
+/* y = x w^T + bias + res (kernels/ops_dit.def): the block's residual adds fused into the GEMM. */
+extern "C" wm_status wm_matmul_add_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias,
+                                        const wm_tensor *res, wm_tensor *y)
+{
+    WM_OP_CHECK(be, res != NULL, WM_ERR_INVALID_ARG, "res is required");
+    return mm_run(be, x, w, bias, WM_ACT_NONE, res, y);
 }

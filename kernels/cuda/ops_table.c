@@ -41,6 +41,10 @@ const struct wm_ops wm__ops_cuda = {
     .head_renorm = wm_head_renorm_cuda,
     .cfg_combine = wm_cfg_combine_cuda,
     .frame_axpy = wm_frame_axpy_cuda,
+    .dit_qk_prep = wm_dit_qk_prep_cuda,
+    .matmul_add = wm_matmul_add_cuda,
+    .mul_silu = wm_mul_silu_cuda,
+    .depthwise3x3_silu_glu = wm_depthwise3x3_silu_glu_cuda,
     /* ops_vae.def */
     .vae_conv3d = wm_vae_conv3d_cuda,
     .vae_cache_push = wm_vae_cache_push_cuda,

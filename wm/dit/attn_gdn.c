@@ -40,27 +40,17 @@ static wm_status conv_k(dit_fwd *f, const wm_tensor *raw, const wm_tensor *w, wm
     return WM_OK;
 }
 
-/* rmsnorm (weight w) then ReLU, in place. */
-static wm_status norm_relu(dit_fwd *f, wm_tensor *x, const wm_tensor *w)
-{
-    DT_RUN(f, wm_rmsnorm(f->be, x, w, f->cfg->eps_qk_norm, x));
-    DT_RUN(f, wm_activate(f->be, x, WM_ACT_RELU));
-    return WM_OK;
-}
-
-static wm_status rope(dit_fwd *f, const wm_tensor *x, wm_tensor *y)
+/* x <- ReLU(RMSNorm(x)) (the GDN denominator reads it) and y = RoPE(x) in a new tensor: one dit_qk_prep. */
+static wm_status norm_relu_rope(dit_fwd *f, wm_tensor *x, const wm_tensor *w, wm_tensor *y)
 {
     WM_TRY(dt_new(f, f->N, f->C, y));
-    DT_RUN(f, wm_rope_apply(f->be, x, &f->rope_cos, &f->rope_sin, f->H, 0, 0, y));
-    return WM_OK;
+    return dt_qk_prep(f, x, w, f->cfg->eps_qk_norm, 1, NULL, 0, 0, 0, y, x);
 }
 
 /* UCPE (first half, mats or their transpose) + camera half-RoPE (second half, +/- angle), in place. */
 wm_status dit_ucpe(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose, int conj)
 {
-    DT_RUN(f, wm_ucpe_apply(f->be, x, mats, f->H, transpose, x));
-    DT_RUN(f, wm_rope_apply(f->be, x, &f->cam_cos, &f->cam_sin, f->H, f->D / 2, conj, x));
-    return WM_OK;
+    return dt_qk_prep(f, x, NULL, 0.0f, 0, mats, transpose, 1, conj, x, NULL);
 }
 
 static wm_status gates(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *beta, wm_tensor *g)
@@ -87,10 +77,8 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &kraw));
     WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
     WM_TRY(conv_k(f, &kraw, &b->conv_k, cc ? &cc->ktail : NULL, 1, &k));
-    WM_TRY(norm_relu(f, &q, &b->q_norm));
-    WM_TRY(norm_relu(f, &k, &b->k_norm_s));
-    WM_TRY(rope(f, &q, &qr));
-    WM_TRY(rope(f, &k, &kr));
+    WM_TRY(norm_relu_rope(f, &q, &b->q_norm, &qr));
+    WM_TRY(norm_relu_rope(f, &k, &b->k_norm_s, &kr));
     int save = cc && f->run->save;
     WM_TRY(scans(f, &kr, &v, beta, g, (scan_io){cc ? &cc->M : NULL, save ? &cc->M : NULL}, &Mf, &Mr));
     WM_TRY(scans(f, &k, NULL, beta, g, (scan_io){cc ? &cc->z : NULL, save ? &cc->z : NULL}, &zf, &zr));
@@ -106,12 +94,10 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
     WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &kraw));
     WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
     WM_TRY(conv_k(f, &kraw, &b->conv_k_cam, cc ? &cc->kctail : NULL, f->cfg->cam_conv_cache, &k));
-    WM_TRY(norm_relu(f, &q, &b->q_norm_cam));
-    WM_TRY(norm_relu(f, &k, &b->k_norm_cam_s));
+    float eps = f->cfg->eps_qk_norm;
     WM_TRY(dt_new(f, f->N, f->C, &kpre));
-    WM_TRY(dt_copy(f, &k, &kpre));
-    WM_TRY(dit_ucpe(f, &q, &f->P, 1, 0));
-    WM_TRY(dit_ucpe(f, &k, &f->Pinv, 0, 0));
+    WM_TRY(dt_qk_prep(f, &q, &b->q_norm_cam, eps, 1, &f->P, 1, 1, 0, &q, NULL));
+    WM_TRY(dt_qk_prep(f, &k, &b->k_norm_cam_s, eps, 1, &f->Pinv, 0, 1, 0, &k, &kpre));
     WM_TRY(dit_ucpe(f, &v, &f->Pinv, 0, 0));
     WM_TRY(dt_new_f32(f, f->N, f->H, &bc));
     DT_RUN(f, wm_gdn_cam_beta(f->be, &kpre, &k, beta, f->T, &bc));

@@ -85,10 +85,8 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
     WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &k));
     WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
-    DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm, f->cfg->eps_qk_norm, &q));
-    DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm, f->cfg->eps_qk_norm, &k));
-    DT_RUN(f, wm_rope_apply(f->be, &q, &f->rope_cos, &f->rope_sin, f->H, 0, 0, &q));
-    DT_RUN(f, wm_rope_apply(f->be, &k, &f->rope_cos, &f->rope_sin, f->H, 0, 0, &k));
+    WM_TRY(dt_qk_prep(f, &q, &b->q_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &q, NULL));
+    WM_TRY(dt_qk_prep(f, &k, &b->k_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &k, NULL));
     return branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
                          cc ? &cc->prev_k : NULL, cc ? &cc->sink_v : NULL, cc ? &cc->prev_v : NULL, out);
 }
@@ -112,10 +110,16 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
     WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
     WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &k));
     WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
-    DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, f->cfg->eps_qk_norm, &q));
-    DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm_cam, f->cfg->eps_qk_norm, &k));
-    WM_TRY(ucpe_maybe_renorm(f, &q, &f->P, 1));
-    WM_TRY(ucpe_maybe_renorm(f, &k, &f->Pinv, 0));
+    float eps = f->cfg->eps_qk_norm;
+    if (f->cfg->post_ucpe_renorm) { /* first-release switch: the renorm needs the pre-UCPE tensors */
+        DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, eps, &q));
+        DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm_cam, eps, &k));
+        WM_TRY(ucpe_maybe_renorm(f, &q, &f->P, 1));
+        WM_TRY(ucpe_maybe_renorm(f, &k, &f->Pinv, 0));
+    } else {
+        WM_TRY(dt_qk_prep(f, &q, &b->q_norm_cam, eps, 0, &f->P, 1, 1, 0, &q, NULL));
+        WM_TRY(dt_qk_prep(f, &k, &b->k_norm_cam, eps, 0, &f->Pinv, 0, 1, 0, &k, NULL));
+    }
     WM_TRY(ucpe_maybe_renorm(f, &v, &f->Pinv, 0));
     WM_TRY(branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_cam), cc ? &cc->sink_kc : NULL,
                          cc ? &cc->prev_kc : NULL, cc ? &cc->sink_vc : NULL, cc ? &cc->prev_vc : NULL, out));

@@ -8,11 +8,15 @@
 static wm_status attn_out(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
                           const wm_tensor *cam_raw, wm_tensor *out)
 {
-    wm_tensor cp, gate;
-    WM_TRY(dt_linear(f, cam_raw, &b->oc_w, &b->oc_b, WM_ACT_NONE, &cp));
-    DT_RUN(f, wm_gated_add(f->be, main_raw, &cp, NULL, f->S));
-    WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_SILU, &gate));
-    DT_RUN(f, wm_mul(f->be, main_raw, &gate, main_raw));
+    wm_tensor gate;
+    WM_TRY(dt_linear_add(f, cam_raw, &b->oc_w, &b->oc_b, main_raw));
+    if (dt_fused(f)) {
+        WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_NONE, &gate));
+        DT_RUN(f, wm_mul_silu(f->be, main_raw, &gate, main_raw));
+    } else {
+        WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_SILU, &gate));
+        DT_RUN(f, wm_mul(f->be, main_raw, &gate, main_raw));
+    }
     DT_RUN(f, wm_matmul(f->be, main_raw, &b->proj_w, &b->proj_b, WM_ACT_NONE, out));
     return WM_OK;
 }
@@ -40,11 +44,9 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     dt_record(f, "attn.out", &a);
     DT_RUN(f, wm_gated_add(f->be, x, &a, &g_msa, f->S));
     dt_record(f, "after_attn", x);
-    WM_TRY(dt_linear(f, &f->plk, &b->pp_w, &b->pp_b, WM_ACT_NONE, &t));
-    DT_RUN(f, wm_gated_add(f->be, x, &t, NULL, f->S));
+    WM_TRY(dt_linear_add(f, &f->plk, &b->pp_w, &b->pp_b, x));
     dt_record(f, "after_plucker", x);
-    WM_TRY(dit_cross_attn(f, b, x, &t));
-    DT_RUN(f, wm_gated_add(f->be, x, &t, NULL, f->S));
+    WM_TRY(dit_cross_attn(f, b, x));
     dt_record(f, "after_cross", x);
     DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_mlp, &sc_mlp, f->S, f->cfg->eps_layernorm, &h));
     WM_TRY(dit_ffn(f, b, &h, &t));

@@ -28,10 +28,9 @@ static wm_status text_kv(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *k
     return WM_OK;
 }
 
-wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *x, wm_tensor *out)
+wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *x)
 {
     int64_t C = f->C;
-    WM_TRY(dt_new(f, f->N, C, out));
     size_t mark = wm_arena_mark(f->ar);
     wm_tensor q, k, v, o;
     WM_TRY(dt_linear(f, x, &b->ca_q_w, &b->ca_q_b, WM_ACT_NONE, &q));
@@ -39,7 +38,7 @@ wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, const wm_ten
     DT_RUN(f, wm_rmsnorm(f->be, &q, &b->ca_q_norm, f->cfg->eps_cross_norm, &q));
     WM_TRY(dt_new(f, f->N, C, &o));
     DT_RUN(f, wm_attention(f->be, &q, &k, &v, &f->mask, f->H, 1.0f / sqrtf((float)f->D), &o));
-    DT_RUN(f, wm_matmul(f->be, &o, &b->ca_proj_w, &b->ca_proj_b, WM_ACT_NONE, out));
+    WM_TRY(dt_linear_add(f, &o, &b->ca_proj_w, &b->ca_proj_b, x)); /* x += proj(o) */
     wm_arena_rewind(f->ar, mark);
     return WM_OK;
 }

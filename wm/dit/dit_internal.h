@@ -34,6 +34,8 @@ typedef struct dit_fwd {
 enum { DT_TEXT_ARENA = 0, DT_TEXT_FILL, DT_TEXT_CACHED };
 
 static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
+/* Fused op sequence (dit_qk_prep, matmul_add, mul_silu) unless the weights ask for the unfused one. */
+static inline int dt_fused(const dit_fwd *f) { return !f->w->unfused; }
 
 #define DT_RUN(f, expr)                                                                            \
     do {                                                                                           \
@@ -71,6 +73,12 @@ static inline wm_status dt_linear(dit_fwd *f, const wm_tensor *x, const wm_tenso
 {
     return dt_linear_as(f, f->adt, x, w, b, act, y);
 }
+/* acc += x W^T + b: one GEMM with the residual in its epilogue (fused), or matmul + gated_add. */
+wm_status dt_linear_add(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, wm_tensor *acc);
+/* In place: x = RoPE(UCPE(ReLU(RMSNorm(x)))) as dit_qk_prep defines it (norm_w NULL: no norm, mats NULL:
+ * no UCPE, camera tables when cam, else the main ones; y_pre may be NULL), fused or as the op sequence. */
+wm_status dt_qk_prep(dit_fwd *f, wm_tensor *x, const wm_tensor *norm_w, float eps, int relu, const wm_tensor *mats,
+                     int transpose, int cam, int conj, wm_tensor *y, wm_tensor *y_pre);
 
 /* Copy src into dst (same element count) through the backend. */
 static inline wm_status dt_copy(dit_fwd *f, const wm_tensor *src, wm_tensor *dst)
@@ -89,7 +97,8 @@ wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tenso
                        wm_tensor *cam_raw);
 wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
                            wm_tensor *cam_raw);
-wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *x, wm_tensor *out);
+/* x += cross-attention(x) */
+wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *x);
 wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *out);
 /* UCPE (first half: mats or mats^T) + camera half-RoPE (+angle, or -angle with conj), in place. */
 wm_status dit_ucpe(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose, int conj);

@@ -1,5 +1,6 @@
-/* GLUMBConvTemp FFN (spec §2.6): 1x1 conv C -> 2M + SiLU (GEMM with fused SiLU), depthwise 3x3 + bias
- * fused with the GLU, 1x1 conv M -> C (no bias) = y, then out = y + t_conv(y). The (C, C, 3) temporal
+/* GLUMBConvTemp FFN (spec §2.6): 1x1 conv C -> 2M + SiLU (a GEMM; its SiLU is applied by the conv as
+ * it reads, depthwise3x3_silu_glu, unless the unfused path is selected), depthwise 3x3 + bias fused with
+ * the GLU, 1x1 conv M -> C (no bias) = y, then out = y + t_conv(y). The (C, C, 3) temporal
  * conv is one GEMM on [y[t-1] | y[t] | y[t+1]]: left context crosses chunks (previous frame, or the
  * streaming tail = last y frame of the previous chunk's save pass, zero for chunk 0), right context
  * stops at the chunk's last frame; bidirectional = one chunk. */
@@ -27,17 +28,28 @@ wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h,
         int nf = f0 + G <= f->T ? G : f->T - f0;
         size_t m2 = wm_arena_mark(f->ar);
         wm_tensor hs = dt_rows(h, f0 * S, nf * S), ys = dt_rows(&y, f0 * S, nf * S), u, g;
-        WM_TRY(dt_linear(f, &hs, &b->inv_w, &b->inv_b, WM_ACT_SILU, &u));
-        WM_TRY(dt_new(f, nf * S, M, &g));
-        DT_RUN(f, wm_depthwise3x3_glu(f->be, &u, &b->dw_w, &b->dw_b, nf, f->cfg->latent_h, f->cfg->latent_w, &g));
+        int gh = f->cfg->latent_h, gw = f->cfg->latent_w;
+        if (dt_fused(f)) { /* SiLU applied by the conv as it reads u: no pass over the 2M-wide GEMM output */
+            WM_TRY(dt_linear(f, &hs, &b->inv_w, &b->inv_b, WM_ACT_NONE, &u));
+            WM_TRY(dt_new(f, nf * S, M, &g));
+            DT_RUN(f, wm_depthwise3x3_silu_glu(f->be, &u, &b->dw_w, &b->dw_b, nf, gh, gw, &g));
+        } else {
+            WM_TRY(dt_linear(f, &hs, &b->inv_w, &b->inv_b, WM_ACT_SILU, &u));
+            WM_TRY(dt_new(f, nf * S, M, &g));
+            DT_RUN(f, wm_depthwise3x3_glu(f->be, &u, &b->dw_w, &b->dw_b, nf, gh, gw, &g));
+        }
         DT_RUN(f, wm_matmul(f->be, &g, &b->pt_w, NULL, WM_ACT_NONE, &ys));
         wm_arena_rewind(f->ar, m2);
     }
     wm_dit_block_cache *cc = dit_cache(f);
     WM_TRY(dt_new(f, f->N, 3 * f->C, &cat));
     DT_RUN(f, wm_temporal_shift_cat(f->be, &y, cc ? &cc->ttail : NULL, f->bounds, f->n_chunks, &cat));
-    DT_RUN(f, wm_matmul(f->be, &cat, &b->tconv_w, NULL, WM_ACT_NONE, out));
-    DT_RUN(f, wm_gated_add(f->be, out, &y, NULL, f->S));
+    if (dt_fused(f)) { /* out = t_conv(y) + y in one GEMM */
+        DT_RUN(f, wm_matmul_add(f->be, &cat, &b->tconv_w, NULL, &y, out));
+    } else {
+        DT_RUN(f, wm_matmul(f->be, &cat, &b->tconv_w, NULL, WM_ACT_NONE, out));
+        DT_RUN(f, wm_gated_add(f->be, out, &y, NULL, f->S));
+    }
     if (cc && f->run->save) WM_TRY(dit_save_tail(f, &cc->ttail, &y, 1));
     wm_arena_rewind(f->ar, mark);
     return WM_OK;

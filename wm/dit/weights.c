@@ -324,6 +324,8 @@ static wm_status load_impl(const wm_checkpoint *ck, int random, uint64_t seed, c
     c.dt[FAM_VEC] = WM_F32;
     w->device = c.dev;
     w->be = c.be;
+    const char *uf = getenv("WM_DIT_UNFUSED"); /* the coordinator's switch if a fused kernel misbehaves */
+    w->unfused = uf && uf[0] == '1';
     wm_status st = walk(&c, cfg, w); /* plan: shapes and bytes */
     if (st == WM_OK && (ck || random)) st = load_pass(&c, cfg, w);
     if (st != WM_OK) {

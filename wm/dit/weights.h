@@ -58,6 +58,10 @@ typedef struct wm_dit_weights {
     wm_backend *be;              /* owner of mem[] (NULL: host memory) */
     void *mem[2];                /* family allocations: [0] GEMM weights/biases, [1] fp32 small weights */
     size_t mem_bytes[2];
+    int unfused;                 /* 1: the forward runs the unfused op sequence (rmsnorm/activate/ucpe/rope,
+                                  * matmul + gated_add, SiLU GEMM + mul) instead of dit_qk_prep, matmul_add,
+                                  * mul_silu. Set at load from the environment (WM_DIT_UNFUSED=1, read once
+                                  * there); a caller may flip it between forwards (plan with the same value). */
 } wm_dit_weights;
 
 /* Where and how weights are placed. {0}: host memory, fp32 (= the CPU backend). */

@@ -1,0 +1,373 @@
+/* Fused DiT ops on CUDA (kernels/ops_dit.def): dit_qk_prep (RMSNorm + ReLU + y_pre copy + UCPE + RoPE
+ * of one q/k/v tensor in one pass), mul_silu (the output gate a * SiLU(g) in one pass) and
+ * depthwise3x3_silu_glu (the FFN conv reading SiLU(x): no SiLU pass after the GEMM). matmul_add
+ * (the residual add in the GEMM) lives with the other cuBLASLt code in matmul.cu.
+ *
+ * Why: between the GEMMs the stage-1 forward ran up to five memory-bound passes per q/k tensor
+ * (rmsnorm, ReLU, copy, UCPE, RoPE: each a full read + write of a 2640 x 2240 bf16 tensor, 11.8 MB);
+ * here each tensor is read once and written once (twice with y_pre). See docs/cuda.md "Fused DiT ops"
+ * for the bytes per chunk before/after.
+ *
+ * dit_qk_prep: one block per token row. Phase 1 loads the row (16-byte loads) into shared memory as fp32
+ * and reduces the sum of squares; phase 2 normalises (+ weight, ReLU) in shared memory and writes y_pre;
+ * phase 3 computes each output element from the shared row: UCPE (4 shared reads against the token's
+ * 4x4 matrix, also staged in shared memory), RoPE (the pair partner from shared memory, cos/sin from the
+ * token's table row) or a copy, and stores 8 at a time. Every element is owned by the same thread in
+ * phases 1 and 2, and phase 3 starts after a barrier, so y and y_pre may alias x (the whole row is in
+ * shared memory before anything is written). Launch: grid N, block = 32 * ceil(C/VEC/32) threads
+ * (288 at C = 2240), dynamic shared memory C * 4 bytes (8,960 B; at most 48 KB, C <= 12,288).
+ * Expected at 2640 x 2240 bf16: 23.6 MB (35.5 MB with y_pre) at ~2.5 TB/s = ~10 (~14) us per call.
+ */
+#include "vec.cuh"
+
+#define QKP_MAX_C 12288
+
+typedef struct {
+    const void *x, *w, *m, *cs, *sn;
+    void *y, *yp;
+    int wb, mb, tb; /* bf16 flags of the norm weight, the UCPE matrices, the RoPE tables */
+    int norm, relu, tr;
+    float eps, sg; /* sg: +1, or -1 for the conjugate rotation */
+    int C, D, P, off;
+} qkp_args;
+
+template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_kernel(const qkp_args a)
+{
+    extern __shared__ float row[]; /* C floats */
+    __shared__ float red[32];
+    __shared__ float mm[16];
+    const int64_t n = blockIdx.x;
+    const int C = a.C, step = (int)blockDim.x * VEC;
+    const T *xr = (const T *)a.x + n * C;
+    float v[VEC], ss = 0.0f;
+    for (int i = (int)threadIdx.x * VEC; i < C; i += step) {
+        vld<VEC>(xr, i, v);
+#pragma unroll
+        for (int j = 0; j < VEC; j++) {
+            row[i + j] = v[j];
+            ss += v[j] * v[j];
+        }
+    }
+    if (a.m && threadIdx.x < 16) { /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
+        int r = threadIdx.x >> 2, c = threadIdx.x & 3;
+        mm[threadIdx.x] = wm_ldp(a.m, a.mb, n * 16 + (a.tr ? c * 4 + r : r * 4 + c));
+    }
+    float inv = 1.0f;
+    if (a.norm) inv = rsqrtf(wm_block_sum(ss, red) / (float)C + a.eps); /* its barriers publish row[] */
+    else __syncthreads();
+    T *pr = a.yp ? (T *)a.yp + n * C : NULL;
+    for (int i = (int)threadIdx.x * VEC; i < C; i += step) {
+#pragma unroll
+        for (int j = 0; j < VEC; j++) {
+            float u = row[i + j];
+            if (a.norm) u = u * inv * (a.w ? wm_ldp(a.w, a.wb, i + j) : 1.0f);
+            if (a.relu) u = u > 0.0f ? u : 0.0f;
+            row[i + j] = u;
+            v[j] = u;
+        }
+        if (pr) vst<VEC>(pr, i, v);
+    }
+    __syncthreads();
+    T *yr = (T *)a.y + n * C;
+    const int D = a.D, half = a.m ? D / 2 : 0, r0 = a.cs ? a.off : D, r1 = a.cs ? a.off + 2 * a.P : D;
+    for (int i = (int)threadIdx.x * VEC; i < C; i += step) {
+        int hd = i % D, hb = i - hd;
+#pragma unroll
+        for (int j = 0; j < VEC; j++) {
+            const int col = hb + hd;
+            float o;
+            if (hd < half) {
+                const int g = hb + (hd & ~3), r = (hd & 3) * 4;
+                o = mm[r] * row[g] + mm[r + 1] * row[g + 1] + mm[r + 2] * row[g + 2] + mm[r + 3] * row[g + 3];
+            } else if (hd >= r0 && hd < r1) {
+                const int q = hd - r0;
+                const int64_t t = n * a.P + (q >> 1);
+                const float c = wm_ldp(a.cs, a.tb, t), s = a.sg * wm_ldp(a.sn, a.tb, t);
+                o = (q & 1) ? row[col - 1] * s + row[col] * c : row[col] * c - row[col + 1] * s;
+            } else {
+                o = row[col];
+            }
+            v[j] = o;
+            if (++hd == D) { hd = 0; hb += D; }
+        }
+        vst<VEC>(yr, i, v);
+    }
+}
+
+extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *norm_w, float eps,
+                                         int relu, const wm_tensor *mats, int transpose, const wm_tensor *cos,
+                                         const wm_tensor *sin, int n_heads, int dim_offset, int conj, wm_tensor *y,
+                                         wm_tensor *y_pre)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
+    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
+    WM_OP_CHECK(be, C <= QKP_MAX_C && N < (1LL << 31), WM_ERR_LIMIT, "more than 12288 channels or 2^31 rows");
+    int64_t D = C / n_heads, P = 0;
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C && wm_tensor_cols(y) == C, WM_ERR_SHAPE, "y must be x-shaped");
+    WM_OP_CHECK(be, y->dtype == x->dtype, WM_ERR_DTYPE, "y must have x's dtype");
+    if (y_pre) {
+        WM_CUDA_FLOAT(be, y_pre);
+        WM_OP_CHECK(be, wm_tensor_numel(y_pre) == N * C, WM_ERR_SHAPE, "y_pre must be x-shaped");
+        WM_OP_CHECK(be, y_pre->dtype == x->dtype, WM_ERR_DTYPE, "y_pre must have x's dtype");
+        WM_OP_CHECK(be, y_pre->data != y->data, WM_ERR_INVALID_ARG, "y_pre may not alias y");
+    }
+    if (norm_w) {
+        WM_CUDA_FLOAT(be, norm_w);
+        WM_OP_CHECK(be, wm_tensor_numel(norm_w) == C, WM_ERR_SHAPE, "norm_w must have C elements");
+    }
+    if (mats) {
+        WM_CUDA_FLOAT(be, mats);
+        WM_OP_CHECK(be, D % 8 == 0, WM_ERR_SHAPE, "head dim must be a multiple of 8 for UCPE");
+        WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
+    }
+    WM_OP_CHECK(be, !cos == !sin, WM_ERR_INVALID_ARG, "cos and sin must be given together");
+    if (cos) {
+        WM_CUDA_FLOAT(be, cos);
+        WM_CUDA_FLOAT(be, sin);
+        P = wm_tensor_cols(cos);
+        WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
+                    "cos/sin must be (N, n_pairs)");
+        WM_OP_CHECK(be, cos->dtype == sin->dtype, WM_ERR_DTYPE, "cos and sin must share a dtype");
+        WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
+        WM_OP_CHECK(be, !mats || dim_offset >= D / 2, WM_ERR_INVALID_ARG, "RoPE pairs overlap the UCPE half");
+    }
+    if (N == 0) return WM_OK;
+    qkp_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x->data; a.y = y->data; a.yp = y_pre ? y_pre->data : NULL;
+    a.w = norm_w ? norm_w->data : NULL; a.wb = norm_w && norm_w->dtype == WM_BF16;
+    a.m = mats ? mats->data : NULL; a.mb = mats && mats->dtype == WM_BF16; a.tr = transpose != 0;
+    a.cs = cos ? cos->data : NULL; a.sn = sin ? sin->data : NULL; a.tb = cos && cos->dtype == WM_BF16;
+    a.norm = norm_w != NULL; a.relu = relu != 0; a.eps = eps; a.sg = conj ? -1.0f : 1.0f;
+    a.C = (int)C; a.D = (int)D; a.P = (int)P; a.off = dim_offset;
+    int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL);
+    int vec = v8 ? 8 : 1;
+    int64_t units = (C + vec - 1) / vec, threads = (units + 31) / 32 * 32;
+    if (threads > 1024) threads = 1024;
+    if (threads < 32) threads = 32;
+    size_t smem = (size_t)C * sizeof(float);
+    cudaStream_t s = wm__cuda_stream(be);
+    if (x->dtype == WM_BF16) {
+        if (v8) qk_prep_kernel<bf16, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<bf16, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+    } else {
+        if (v8) qk_prep_kernel<float, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<float, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- mul_silu */
+
+template <typename T, int VEC> __global__ void mul_silu_kernel(const T *a, const T *g, T *y, int64_t n)
+{
+    float u[VEC], v[VEC];
+    for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
+         i += (int64_t)gridDim.x * blockDim.x * VEC) {
+        vld<VEC>(a, i, u);
+        vld<VEC>(g, i, v);
+#pragma unroll
+        for (int j = 0; j < VEC; j++) u[j] *= v[j] / (1.0f + __expf(-v[j]));
+        vst<VEC>(y, i, u);
+    }
+}
+
+extern "C" wm_status wm_mul_silu_cuda(wm_backend *be, const wm_tensor *a, const wm_tensor *g, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, a);
+    WM_CUDA_FLOAT(be, g);
+    WM_CUDA_FLOAT(be, y);
+    int64_t n = wm_tensor_numel(a);
+    WM_OP_CHECK(be, wm_tensor_numel(g) == n && wm_tensor_numel(y) == n, WM_ERR_SHAPE,
+                "a, g and y must have the same number of elements");
+    WM_OP_CHECK(be, a->dtype == g->dtype && a->dtype == y->dtype, WM_ERR_DTYPE, "a, g and y must share a dtype");
+    if (n == 0) return WM_OK;
+    int v8 = wm_vec8_ok(n, a->data, g->data, y->data);
+    int64_t units = v8 ? n / 8 : n;
+    unsigned grid = wm_grid1d(units, 256, 8192);
+    cudaStream_t s = wm__cuda_stream(be);
+    if (a->dtype == WM_BF16) {
+        if (v8) mul_silu_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
+        else mul_silu_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
+    } else {
+        if (v8) mul_silu_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)a->data, (const float *)g->data, (float *)y->data, n);
+        else mul_silu_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)a->data, (const float *)g->data, (float *)y->data, n);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* ---------------------------------------------------------------- depthwise3x3_silu_glu
+ *
+ * The inverted conv GEMM has no SiLU epilogue in cuBLASLt; instead of a SiLU pass over its 2640 x 13440
+ * output (142 MB read + write per block forward) the conv applies SiLU as it stages its input. Tiled:
+ * a block owns one frame, a band of R grid rows and 64 channels of a (with the matching 64 of g); it
+ * stages SiLU(x) of the band plus one halo row above and below, all grid columns, as bf16 in shared
+ * memory (bf16: exactly the values the unfused path stored after its SiLU pass). Then each thread owns a
+ * channel pair (bf16x2 shared loads) and each warp a run of 4 consecutive tokens of one grid row: it
+ * reads the 3 x 6 neighbourhood once (36 32-bit shared loads for 4 tokens x 2 channels x (a, g), 4.5 per
+ * output instead of 18), taps and biases in registers. Every input element comes from L2 (R+2)/R times
+ * and is SiLU'd that often, not 9 times.
+ * Launch: grid (M/64, T * ceil(gh/R)), 256 threads, dynamic smem (R+2)*gw*256 B = 40,960 B at gw = 40,
+ * R = 2 (R is the largest of 1..4 that keeps it <= 48 KB). Needs bf16, M % 64 == 0, 16-byte aligned x
+ * and y, gw <= 64; other cases take the generic kernel (SiLU on each of the 9 reads).
+ * Expected at 2640 tokens x 2M = 13440: 71 MB read + 35 MB written at ~2.5 TB/s = ~45 us (was ~125 us
+ * for the conv + ~50 us for the SiLU pass); shared-memory loads ~11 us of issue per SM.
+ */
+#define DS_CV 64
+#define DS_RUN 4
+
+__device__ __forceinline__ uint4 silu_bf16x8(uint4 u)
+{
+    __nv_bfloat162 *h = (__nv_bfloat162 *)&u;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        float2 v = __bfloat1622float2(h[j]);
+        v.x = v.x / (1.0f + __expf(-v.x));
+        v.y = v.y / (1.0f + __expf(-v.y));
+        h[j] = __floats2bfloat162_rn(v.x, v.y);
+    }
+    return u;
+}
+
+__global__ void __launch_bounds__(256) dw_silu_glu_tile_kernel(const bf16 *x, const void *w, const void *b, int pb,
+                                                               bf16 *y, int gh, int gw, int64_t M, int R)
+{
+    extern __shared__ __align__(16) unsigned char ds_smem[];
+    bf16 *tile = (bf16 *)ds_smem; /* [(R + 2) * gw tokens][128 channels: 64 of a, then 64 of g] */
+    const int64_t c0 = (int64_t)blockIdx.x * DS_CV, S = (int64_t)gh * gw, C2 = 2 * M;
+    const int bands = (gh + R - 1) / R, f = (int)(blockIdx.y / bands), r0 = (int)(blockIdx.y % bands) * R;
+    const int items = (R + 2) * gw * 16; /* 16-byte pieces: 8 of a, 8 of g per token */
+    for (int i = threadIdx.x; i < items; i += blockDim.x) {
+        const int tok = i >> 4, part = i & 15, rr = r0 - 1 + tok / gw, cc = tok % gw;
+        uint4 u = make_uint4(0u, 0u, 0u, 0u); /* zero padding (bf16 +0) */
+        if (rr >= 0 && rr < gh) {
+            const int64_t ch = part < 8 ? c0 + part * 8 : M + c0 + (part - 8) * 8;
+            u = silu_bf16x8(*(const uint4 *)(x + ((int64_t)f * S + (int64_t)rr * gw + cc) * C2 + ch));
+        }
+        *(uint4 *)(tile + tok * 128 + part * 8) = u;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int64_t ca = c0 + 2 * lane; /* this thread's two channels of a; M + ca those of g */
+    float wa[2][9], wg[2][9], ba[2], bg[2];
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+#pragma unroll
+        for (int t = 0; t < 9; t++) {
+            wa[e][t] = wm_ldp(w, pb, (ca + e) * 9 + t);
+            wg[e][t] = wm_ldp(w, pb, (M + ca + e) * 9 + t);
+        }
+        ba[e] = wm_ldp(b, pb, ca + e);
+        bg[e] = wm_ldp(b, pb, M + ca + e);
+    }
+    __syncthreads();
+    const int runs_per_row = (gw + DS_RUN - 1) / DS_RUN;
+    for (int job = warp; job < R * runs_per_row; job += nw) {
+        const int lr = job / runs_per_row, cs = (job % runs_per_row) * DS_RUN, r = r0 + lr;
+        if (r >= gh) break; /* jobs only grow: every later run of this warp is past the grid too */
+        float acc_a[DS_RUN][2], acc_g[DS_RUN][2];
+#pragma unroll
+        for (int k = 0; k < DS_RUN; k++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) acc_a[k][e] = ba[e], acc_g[k][e] = bg[e];
+#pragma unroll
+        for (int ky = 0; ky < 3; ky++) {
+            const bf16 *trow = tile + (size_t)(lr + ky) * gw * 128; /* tile row lr + ky = grid row r - 1 + ky */
+#pragma unroll
+            for (int j = 0; j < DS_RUN + 2; j++) {
+                const int col = cs - 1 + j;
+                if (col < 0 || col >= gw) continue;
+                const float2 va = __bfloat1622float2(*(const __nv_bfloat162 *)(trow + col * 128 + 2 * lane));
+                const float2 vg = __bfloat1622float2(*(const __nv_bfloat162 *)(trow + col * 128 + 64 + 2 * lane));
+#pragma unroll
+                for (int k = 0; k < DS_RUN; k++) {
+                    const int kx = j - k; /* output cs + k reads column cs + k - 1 + kx */
+                    if (kx < 0 || kx > 2) continue;
+                    const int t = ky * 3 + kx;
+                    acc_a[k][0] += wa[0][t] * va.x;
+                    acc_a[k][1] += wa[1][t] * va.y;
+                    acc_g[k][0] += wg[0][t] * vg.x;
+                    acc_g[k][1] += wg[1][t] * vg.y;
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < DS_RUN; k++) {
+            if (cs + k >= gw) break;
+            float o0 = acc_a[k][0] * (acc_g[k][0] / (1.0f + __expf(-acc_g[k][0])));
+            float o1 = acc_a[k][1] * (acc_g[k][1] / (1.0f + __expf(-acc_g[k][1])));
+            *(__nv_bfloat162 *)(y + ((int64_t)f * S + (int64_t)r * gw + cs + k) * M + ca) = __floats2bfloat162_rn(o0, o1);
+        }
+    }
+}
+
+/* Generic: one (token, channel) per thread, SiLU on each of the up to 9 reads. */
+template <typename T>
+__global__ void dw_silu_glu_kernel(const T *x, const void *w, const void *b, int pb, T *y, int gh, int gw, int64_t M,
+                                   int64_t N)
+{
+    const int64_t S = (int64_t)gh * gw, C2 = 2 * M;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * M; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t n = i / M, ch = i % M, f = n / S;
+        const int r = (int)((n % S) / gw), col = (int)(n % gw);
+        float a = wm_ldp(b, pb, ch), g = wm_ldp(b, pb, M + ch);
+        for (int ky = 0; ky < 3; ky++) {
+            const int rr = r + ky - 1;
+            if (rr < 0 || rr >= gh) continue;
+            for (int kx = 0; kx < 3; kx++) {
+                const int cc = col + kx - 1;
+                if (cc < 0 || cc >= gw) continue;
+                const int64_t row = ((f * gh + rr) * gw + cc) * C2;
+                float va = wm_ld(x, row + ch), vg = wm_ld(x, row + M + ch);
+                a += wm_ldp(w, pb, ch * 9 + ky * 3 + kx) * (va / (1.0f + __expf(-va)));
+                g += wm_ldp(w, pb, (M + ch) * 9 + ky * 3 + kx) * (vg / (1.0f + __expf(-vg)));
+            }
+        }
+        wm_st(y, i, a * (g / (1.0f + __expf(-g))));
+    }
+}
+
+extern "C" wm_status wm_depthwise3x3_silu_glu_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w,
+                                                   const wm_tensor *b, int n_frames, int grid_h, int grid_w,
+                                                   wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, b);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
+    WM_OP_CHECK(be, n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w,
+                WM_ERR_SHAPE, "x must have n_frames*grid_h*grid_w rows");
+    WM_OP_CHECK(be, C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
+                "w must be (2M, 9) and b (2M)");
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
+    WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    if (N == 0 || C2 == 0) return WM_OK;
+    const int64_t M = C2 / 2;
+    const int pb = w->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
+    int R = 4;
+    while (R > 1 && (size_t)(R + 2) * grid_w * 256 > 48 * 1024) R--;
+    const size_t smem = (size_t)(R + 2) * grid_w * 256;
+    const int64_t blocks_y = (int64_t)n_frames * ((grid_h + R - 1) / R);
+    if (x->dtype == WM_BF16 && M % DS_CV == 0 && (((uintptr_t)x->data | (uintptr_t)y->data) & 15u) == 0 &&
+        smem <= 48 * 1024 && blocks_y < 65535 && M / DS_CV < (1LL << 31)) {
+        dim3 grid((unsigned)(M / DS_CV), (unsigned)blocks_y);
+        dw_silu_glu_tile_kernel<<<grid, 256, smem, s>>>((const bf16 *)x->data, w->data, b->data, pb,
+                                                        (bf16 *)y->data, grid_h, grid_w, M, R);
+    } else {
+        unsigned grid = wm_grid1d(N * M, 256, 65535);
+        if (x->dtype == WM_BF16)
+            dw_silu_glu_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data,
+                                                          grid_h, grid_w, M, N);
+        else
+            dw_silu_glu_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb,
+                                                           (float *)y->data, grid_h, grid_w, M, N);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
