@@ -13,7 +13,10 @@
  *    trailing padding.
  * Tolerances (relative L2 over the tensor, and every element within a fraction of max|ref|; NaN/Inf
  * fail): fp32 1e-4 and 1e-4; bf16 2e-2 and 8e-2 (bf16 activations through every layer, as HF's bf16
- * forward; the tensor-core attention adds one bf16 rounding of P). Masks must match exactly.
+ * forward; the tensor-core attention adds one bf16 rounding of P). A float64 emulation of exactly these
+ * roundings on the golden model gives rel. L2 5.4e-3, 7.3e-3, 8.6e-3 for layers 1-3 and 8.7e-3 for the
+ * output (all-bf16 torch: 1.5e-2), so 2e-2 leaves 2x margin while any indexing or masking bug is O(0.1-1).
+ * Part 3 also rounds the CPU's fp32 weights to bf16: 3e-2 and 1e-1. Masks must match exactly.
  */
 #include "testing.h"
 #include "wm/io/checkpoint.h"
@@ -25,7 +28,7 @@
 #define GOLDEN "tests/golden/text/"
 
 typedef struct { double l2, el; } tol;
-static const tol TOL_F32 = {1e-4, 1e-4}, TOL_BF16 = {2e-2, 8e-2};
+static const tol TOL_F32 = {1e-4, 1e-4}, TOL_BF16 = {2e-2, 8e-2}, TOL_BF16_W = {3e-2, 1e-1};
 
 static int compare(const char *label, const float *got, const float *ref, size_t n, tol t)
 {
@@ -201,7 +204,7 @@ static void real_heads(wm_backend *gpu, const char *what)
         CHECK_MSG(st == WM_OK, "%s: forward: %s", what, err.msg);
         char label[160];
         snprintf(label, sizeof label, "%s 8/4 heads x 256, 300 tokens", what);
-        if (st == WM_OK) CHECK(compare(label, got, ref, n, TOL_BF16));
+        if (st == WM_OK) CHECK(compare(label, got, ref, n, TOL_BF16_W));
     } else {
         CHECK_MSG(0, "%s: CPU reference: %s", what, err.msg);
     }
