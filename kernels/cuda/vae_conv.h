@@ -21,9 +21,10 @@ extern "C" {
 
 /* Paths. AUTO = from the environment variable WM_CUDA_CONV3D (read once, at creation): "old" (the op's
  * channels-first kernel), "cudnn", "igemm" (our channels-last implicit GEMM, vae_conv_igemm.cu); unset or
- * anything else = cuDNN when it loads, else old. fp32 activations always take the op's true-fp32 kernel;
+ * anything else = cuDNN when it loads, else old; "best" = cuDNN, but igemm for each shape where it ran
+ * faster at the first call (timed once; path() reports CUDNN). fp32 activations always take the op's true-fp32 kernel;
  * a shape a path cannot run (cuDNN refuses it, igemm needs Ci % 32 == 0 after padding to 8) takes old. */
-enum { WM_VAE_CONV_AUTO = 0, WM_VAE_CONV_OLD = 1, WM_VAE_CONV_CUDNN = 2, WM_VAE_CONV_IGEMM = 3 };
+enum { WM_VAE_CONV_AUTO = 0, WM_VAE_CONV_OLD = 1, WM_VAE_CONV_CUDNN = 2, WM_VAE_CONV_IGEMM = 3, WM_VAE_CONV_BEST = 4 };
 
 typedef struct wm_vae_conv_engine wm_vae_conv_engine;
 

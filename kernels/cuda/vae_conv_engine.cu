@@ -73,6 +73,7 @@ typedef struct {
 typedef struct {
     ve_shape s;
     int state; /* 0: descriptors + heuristic algorithm, 1: algorithm final, -1: cuDNN refused (old path) */
+    int igemm; /* "best" mode: igemm beat cuDNN (+ unpack) on this shape */
     size_t ws; /* workspace of the chosen algorithm */
 #ifdef WM_HAVE_CUDNN
     cudnnTensorDescriptor_t xd, yd;
@@ -85,7 +86,7 @@ typedef struct {
 
 struct wm_vae_conv_engine {
     wm_backend *be;
-    int path, find;
+    int path, find, best; /* best: cuDNN or igemm per shape, whichever ran faster at the first call */
     char name[192];
     ve_plan plans[VE_MAX_PLANS];
     int n_plans, warned_grow;
@@ -369,8 +370,17 @@ extern "C" wm_status wm__vae_conv_engine_create(wm_backend *be, int mode, wm_vae
     e->be = be;
     const char *env = getenv("WM_CUDA_CONV3D"), *fenv = getenv("WM_CUDNN_FIND");
     if (mode == WM_VAE_CONV_AUTO)
-        mode = env && !strcmp(env, "old") ? WM_VAE_CONV_OLD : env && !strcmp(env, "igemm") ? WM_VAE_CONV_IGEMM
-                                                                                             : WM_VAE_CONV_CUDNN;
+        mode = env && !strcmp(env, "old")     ? WM_VAE_CONV_OLD
+               : env && !strcmp(env, "igemm") ? WM_VAE_CONV_IGEMM
+               : env && !strcmp(env, "best")  ? WM_VAE_CONV_BEST
+                                              : WM_VAE_CONV_CUDNN;
+    if (mode == WM_VAE_CONV_BEST) { /* cuDNN with igemm where it is faster */
+        if (wm__vae_igemm_init(be) != WM_OK) {
+            free(e);
+            return WM_ERR_CUDA;
+        }
+        e->best = 1, mode = WM_VAE_CONV_CUDNN;
+    }
     e->find = !(fenv && !strcmp(fenv, "0"));
     e->path = WM_VAE_CONV_OLD;
     snprintf(e->name, sizeof e->name, "old (channels-first implicit GEMM, bf16 tensor cores)");
@@ -379,6 +389,8 @@ extern "C" wm_status wm__vae_conv_engine_create(wm_backend *be, int mode, wm_vae
 #ifdef WM_HAVE_CUDNN
         if (ve_cudnn_open(e, why, sizeof why) == 0) e->path = WM_VAE_CONV_CUDNN;
 #endif
+        if (e->path == WM_VAE_CONV_CUDNN && e->best)
+            snprintf(e->name + strlen(e->name), sizeof e->name - strlen(e->name), " + igemm where faster");
         if (e->path != WM_VAE_CONV_CUDNN) wm__log(WM_LOG_WARN, "vae conv engine: cuDNN unavailable: %s; using the old kernel", why);
     } else if (mode == WM_VAE_CONV_IGEMM) {
         wm_status st = wm__vae_igemm_init(be);
@@ -436,7 +448,69 @@ extern "C" wm_status wm__vae_conv_engine_reserve(wm_vae_conv_engine *e)
     return WM_OK;
 }
 
-/* Channels-last conv of a planned shape: pack, repack, cuDNN, unpack. */
+/* cuDNN's step 3-4 (forward with the plan's algorithm + unpack into y) or igemm into y. */
+static wm_status ve_conv(wm_vae_conv_engine *e, ve_plan *p, int igemm, const wm_tensor *w, const wm_tensor *bias,
+                         wm_tensor *y)
+{
+    wm_backend *be = e->be;
+    const ve_shape *s = &p->s;
+    const void *bd = bias ? bias->data : NULL;
+    int bb = bias && bias->dtype == WM_BF16, yb = y->dtype == WM_BF16, Co = (int)w->shape[0];
+    if (igemm)
+        return wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bd, bb, y->data, yb, Co, s->co, s->ci, s->t, s->h, s->w,
+                             s->kt, s->kh, s->kw);
+#ifdef WM_HAVE_CUDNN
+    float one = 1.0f, zero = 0.0f;
+    e->f.cudnnSetConvolutionMathType(p->cd, p->math);
+    cudnnStatus_t cs = e->f.cudnnConvolutionForward(e->h, &one, p->xd, e->buf[VE_XP], p->fd, e->buf[VE_WR], p->cd, p->algo,
+                                                    e->buf[VE_WS], e->cap[VE_WS], &zero, p->yd, e->buf[VE_YC]);
+    if (cs != CUDNN_STATUS_SUCCESS) {
+        wm__log(WM_LOG_WARN, "vae conv engine: cudnnConvolutionForward: %s (%dx%d, %dx%dx%d, algo %d); shape moved "
+                "to the old kernel", e->f.cudnnGetErrorString(cs), s->ci, s->co, s->t, s->h, s->w, (int)p->algo);
+        p->state = -1;
+        return WM_ERR_UNSUPPORTED;
+    }
+#else
+    return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "vae_conv3d: built without cuDNN");
+#endif
+    int64_t P = (int64_t)s->t * s->h * s->w;
+    dim3 ug((unsigned)((P + 31) / 32), (unsigned)((s->co + 31) / 32));
+    ve_unpack_kernel<<<ug, dim3(32, 8), 0, wm__cuda_stream(be)>>>((const bf16 *)e->buf[VE_YC], y->data, yb, bd, bb, P, Co,
+                                                                 s->co);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+#ifdef WM_HAVE_CUDNN
+/* "best" mode, first call of a shape: time cuDNN (+ unpack) and igemm on the packed operands (second of
+ * two runs each, device events) and keep the faster. Both write y; the caller's run overwrites it. */
+static void ve_choose(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *w, const wm_tensor *bias, wm_tensor *y)
+{
+    cudaEvent_t ev[3];
+    float ms[2] = {0, 0};
+    if (cudaEventCreate(&ev[0]) != cudaSuccess) return;
+    cudaEventCreate(&ev[1]), cudaEventCreate(&ev[2]);
+    cudaStream_t st = wm__cuda_stream(e->be);
+    int ok = 1;
+    for (int rep = 0; rep < 2 && ok; rep++) {
+        cudaEventRecord(ev[0], st);
+        ok = ve_conv(e, p, 0, w, bias, y) == WM_OK;
+        cudaEventRecord(ev[1], st);
+        ok = ok && ve_conv(e, p, 1, w, bias, y) == WM_OK;
+        cudaEventRecord(ev[2], st);
+        ok = ok && cudaEventSynchronize(ev[2]) == cudaSuccess;
+    }
+    if (ok && cudaEventElapsedTime(&ms[0], ev[0], ev[1]) == cudaSuccess &&
+        cudaEventElapsedTime(&ms[1], ev[1], ev[2]) == cudaSuccess) {
+        p->igemm = ms[1] < ms[0];
+        wm__log(WM_LOG_INFO, "vae conv %d->%d at %dx%dx%d: cudnn %.3f ms, igemm %.3f ms -> %s", p->s.ci, p->s.co,
+                p->s.t, p->s.h, p->s.w, ms[0], ms[1], p->igemm ? "igemm" : "cudnn");
+    }
+    for (int i = 0; i < 3; i++) cudaEventDestroy(ev[i]);
+}
+#endif
+
+/* Channels-last conv of a planned shape: pack, repack, cuDNN + unpack (or igemm). */
 static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, const wm_tensor *left,
                         const wm_tensor *w, const wm_tensor *bias, int causal, int reflect, wm_tensor *y)
 {
@@ -465,33 +539,19 @@ static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, c
     ve_wrepack_kernel<<<wm_grid1d(nw, 256, 1 << 16), 256, 0, st>>>(w->data, w->dtype == WM_BF16, (bf16 *)e->buf[VE_WR],
                                                                    (int)w->shape[0], (int)w->shape[1], taps, s->co, s->ci);
     WM_CUDA_LAUNCHED(be);
-    if (e->path == WM_VAE_CONV_IGEMM)
-        return wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bias ? bias->data : NULL, bias && bias->dtype == WM_BF16,
-                             y->data, y->dtype == WM_BF16, (int)w->shape[0], s->co, s->ci, s->t, s->h, s->w, s->kt,
-                             s->kh, s->kw);
+    if (e->path == WM_VAE_CONV_IGEMM) return ve_conv(e, p, 1, w, bias, y);
 #ifdef WM_HAVE_CUDNN
-    if (p->state == 0) ve_cudnn_pick(e, p);
-    if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
-    float one = 1.0f, zero = 0.0f;
-    e->f.cudnnSetConvolutionMathType(p->cd, p->math);
-    cudnnStatus_t cs = e->f.cudnnConvolutionForward(e->h, &one, p->xd, e->buf[VE_XP], p->fd, e->buf[VE_WR], p->cd, p->algo,
-                                                    e->buf[VE_WS], e->cap[VE_WS], &zero, p->yd, e->buf[VE_YC]);
-    if (cs != CUDNN_STATUS_SUCCESS) { /* never fatal: this shape runs on the old kernel from now on */
-        wm__log(WM_LOG_WARN, "vae conv engine: cudnnConvolutionForward: %s (%dx%d, %dx%dx%d, algo %d); shape moved "
-                "to the old kernel", e->f.cudnnGetErrorString(cs), s->ci, s->co, s->t, s->h, s->w, (int)p->algo);
-        p->state = -1;
-        return wm_vae_conv3d_cuda(be, x, left, w, bias, causal, reflect, y);
+    if (p->state == 0) {
+        ve_cudnn_pick(e, p);
+        if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
+        if (e->best && wm__vae_igemm_fits(s->ci)) ve_choose(e, p, w, bias, y);
     }
-#else
-    return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "vae_conv3d: built without cuDNN");
+    if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
 #endif
-    int64_t P = (int64_t)s->t * s->h * s->w;
-    dim3 ug((unsigned)((P + 31) / 32), (unsigned)((s->co + 31) / 32));
-    ve_unpack_kernel<<<ug, dim3(32, 8), 0, st>>>((const bf16 *)e->buf[VE_YC], y->data, y->dtype == WM_BF16,
-                                                 bias ? bias->data : NULL, bias && bias->dtype == WM_BF16, P,
-                                                 (int)w->shape[0], s->co);
-    WM_CUDA_LAUNCHED(be);
-    return WM_OK;
+    wm_status r = p->state < 0 ? WM_ERR_UNSUPPORTED : ve_conv(e, p, p->igemm, w, bias, y);
+    if (r == WM_ERR_UNSUPPORTED && p->state < 0) /* cuDNN refused it at run time: old kernel from now on */
+        return wm_vae_conv3d_cuda(be, x, left, w, bias, causal, reflect, y);
+    return r;
 }
 
 extern "C" wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left,

@@ -88,9 +88,10 @@ typedef struct {
     const char *name;
 } conv_case;
 
-/* Engines under test: [0] old path, [1] cuDNN (NULL when unavailable), [2] igemm. */
-static wm_vae_conv_engine *eng[3];
-static const char *eng_name[3] = {"engine old", "engine cudnn", "engine igemm"};
+/* Engines under test: [0] old path, [1] cuDNN (NULL when unavailable), [2] igemm, [3] best (cuDNN or
+ * igemm per shape, whichever ran faster; NULL without cuDNN). */
+static wm_vae_conv_engine *eng[4];
+static const char *eng_name[4] = {"engine old", "engine cudnn", "engine igemm", "engine best"};
 
 static wm_status conv_run(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *l, const wm_tensor *w,
                           const wm_tensor *b, int causal, int reflect, wm_tensor *y)
@@ -113,9 +114,9 @@ static void t_conv(const conv_case *k)
     CP_OK(c->cpu, wm_vae_conv3d(c->cpu, &x.ht, lh, &w.ht, &b.ht, k->causal, k->reflect, &y.ht));
     char lab[192];
     int f32 = k->x == WM_F32 && k->w == WM_F32 && k->y == WM_F32, exact = k->round && k->y == WM_F32;
-    for (int e = -1; e < 3; e++) { /* the op, then the engine's old, cuDNN and igemm paths */
+    for (int e = -1; e < 4; e++) { /* the op, then the engine's old, cuDNN, igemm and best paths */
         if (e >= 0 && !eng[e]) continue;
-        int cudnn = e == 1 && k->x == WM_BF16;
+        int cudnn = (e == 1 || e == 3) && k->x == WM_BF16;
         if (e >= 0) { /* fresh poison for each path */
             wm_tensor t = y.dt;
             cp_free(c, &y.dt);
@@ -343,16 +344,19 @@ int main(int argc, char **argv)
     WM_ASSERT(wm__vae_conv_engine_create(c->gpu, WM_VAE_CONV_OLD, &eng[0]) == WM_OK);
     WM_ASSERT(wm__vae_conv_engine_create(c->gpu, WM_VAE_CONV_CUDNN, &eng[1]) == WM_OK);
     WM_ASSERT(wm__vae_conv_engine_create(c->gpu, WM_VAE_CONV_IGEMM, &eng[2]) == WM_OK);
-    printf("conv engines: [%s] [%s] [%s]\n", wm__vae_conv_engine_name(eng[0]), wm__vae_conv_engine_name(eng[1]),
-           wm__vae_conv_engine_name(eng[2]));
+    WM_ASSERT(wm__vae_conv_engine_create(c->gpu, WM_VAE_CONV_BEST, &eng[3]) == WM_OK);
+    printf("conv engines: [%s] [%s] [%s] [%s]\n", wm__vae_conv_engine_name(eng[0]), wm__vae_conv_engine_name(eng[1]),
+           wm__vae_conv_engine_name(eng[2]), wm__vae_conv_engine_name(eng[3]));
     if (wm__vae_conv_engine_path(eng[1]) != WM_VAE_CONV_CUDNN) {
         printf("NOTE: cuDNN path not available in this build/machine: its checks are skipped\n");
-        wm__vae_conv_engine_free(eng[1]);
-        eng[1] = NULL;
+        for (int e = 1; e < 4; e += 2) {
+            wm__vae_conv_engine_free(eng[e]);
+            eng[e] = NULL;
+        }
     }
     if (argc > 1 && !strcmp(argv[1], "--bench")) {
         bench_conv();
-        for (int e = 0; e < 3; e++) wm__vae_conv_engine_free(eng[e]);
+        for (int e = 0; e < 4; e++) wm__vae_conv_engine_free(eng[e]);
         cp_fini(c);
         TEST_MAIN_END();
     }
@@ -389,6 +393,7 @@ int main(int argc, char **argv)
     t_conv_stream(B, 12, 70, NULL); /* the 128-channel tile */
     t_conv_stream(F, 12, 40, NULL); /* the 64-channel tile; fp32: true-fp32 kernel */
     if (eng[1]) t_conv_stream(B, 32, 70, eng[1]);
+    if (eng[3]) t_conv_stream(B, 64, 136, eng[3]);
     t_conv_stream(B, 64, 136, eng[2]); /* igemm: fixed-order sums, bit-exact; 2 channel tiles */
     for (int k = 0; k < 2; k++) {
         wm_dtype dt = k ? B : F;
@@ -397,7 +402,7 @@ int main(int argc, char **argv)
         t_shuffle(dt);
         t_uint8(dt);
     }
-    for (int e = 0; e < 3; e++) wm__vae_conv_engine_free(eng[e]);
+    for (int e = 0; e < 4; e++) wm__vae_conv_engine_free(eng[e]);
     cp_fini(c);
     TEST_MAIN_END();
 }

@@ -34,7 +34,7 @@
 #pragma weak wm__vae_conv3d_engine
 #pragma weak wm__vae_conv_engine_path
 
-static const char *conv_paths[3] = {"cudnn", "igemm", "old"};
+static const char *conv_paths[4] = {"cudnn", "igemm", "old", "best"};
 
 typedef struct {
     wm_vae *v;
@@ -213,7 +213,7 @@ static wm_status compare_paths(vb *b, wm_error *err)
     const char *env = getenv("WM_CUDA_CONV3D");
     if (env) snprintf(saved, sizeof saved, "%s", env);
     wm_status st = WM_OK;
-    for (int k = 0; k < 3 && st == WM_OK; k++) {
+    for (int k = 0; k < 4 && st == WM_OK; k++) {
         wm_vae_decoder_free(b->dec), wm_vae_free(b->vae);
         b->dec = NULL, b->vae = NULL;
         setenv("WM_CUDA_CONV3D", conv_paths[k], 1);
@@ -296,8 +296,8 @@ static int parse(vb *b, int argc, char **argv)
         else if (!strcmp(argv[i], "--no-compare")) b->no_compare = 1;
         else if (!strcmp(argv[i], "--conv") && i + 1 < argc) {
             const char *v = argv[++i];
-            if (strcmp(v, "old") && strcmp(v, "cudnn") && strcmp(v, "igemm")) {
-                fprintf(stderr, "wm bench vae: --conv takes old, cudnn or igemm\n");
+            if (strcmp(v, "old") && strcmp(v, "cudnn") && strcmp(v, "igemm") && strcmp(v, "best")) {
+                fprintf(stderr, "wm bench vae: --conv takes old, cudnn, igemm or best\n");
                 return 2;
             }
             setenv("WM_CUDA_CONV3D", v, 1); /* read by the conv engine when the model is created */
@@ -305,7 +305,7 @@ static int parse(vb *b, int argc, char **argv)
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%d", &H, &W) != 2) H = -1;
         } else {
-            fprintf(stderr, "wm bench vae: unknown option '%s' (options: --frames N --size HxW --iters N --conv old|cudnn|igemm --no-compare)\n", argv[i]);
+            fprintf(stderr, "wm bench vae: unknown option '%s' (options: --frames N --size HxW --iters N --conv old|cudnn|igemm|best --no-compare)\n", argv[i]);
             return 2;
         }
     }
