@@ -1,28 +1,32 @@
 /* Softmax attention on Hopper warpgroup MMA (wgmma, sm_90a): the fast path of wm_attention_cuda for bf16
  * with head dim 64/112/128 (tokens-major (N, H*D) tensors, optional key mask, fp32 online softmax).
  *
- * Scheme (FlashAttention-3 class, without TMA):
- *   - block = 2 consumer warpgroups (256 threads) = 128 queries of one head; warpgroup w owns query rows
- *     64w..64w+63 for the whole key loop, so the softmax statistics stay in registers;
- *   - keys/values stream through shared memory in tiles of 128 rows, in a 3-stage cp.async ring (two
- *     tiles in flight while one is used), stored 128-byte swizzled (attention_wgmma.cuh) so wgmma reads
- *     them straight from shared memory without bank conflicts;
+ * Scheme (FlashAttention-3 class):
+ *   - block = 1 producer + 2 consumer warpgroups (384 threads) = 128 queries of one head; consumer
+ *     warpgroup w owns query rows 64w..64w+63 for the whole key loop (softmax statistics in registers);
+ *     setmaxnreg moves registers from the producer (24) to the consumers (240);
+ *   - one producer warp streams Q once and K/V tiles of 128 keys with TMA (cp.async.bulk.tensor, one
+ *     3-D tensor map (d, head, token) per tensor, 128-byte swizzle, out-of-range rows and the columns
+ *     112..127 of the second 64-wide block zero-filled by the hardware) into a 3-stage ring guarded by
+ *     mbarriers (full: TMA bytes + the producer's key-mask writes; empty: all 256 consumer threads), so
+ *     the consumers issue no load instruction and never meet at a block-wide barrier;
  *   - S = Q K^T is one m64n128 wgmma chain per warpgroup (D/16 k-steps, both operands in shared memory);
  *     P = exp2(S - m) is packed to bf16 in registers and fed as the register A operand of O += P V
  *     (m64n64 + m64n48 for D = 112, V read MN-major with the transpose bit: no transpose pass);
- *   - software pipelining inside each warpgroup: S for tile t+1 is issued before the softmax of tile t,
- *     so the tensor cores work while the exponentials run (needs two S tiles in registers);
+ *   - inside each warpgroup S for tile t+1 is issued before the softmax of tile t, so the tensor cores
+ *     work while the exponentials run; the two warpgroups drift freely and fill each other's gaps;
  *   - head dim 112 is used as is (7 k-steps); the scale folds into the exp2 argument; fully masked rows
  *     give 0, as the CPU reference does.
- * Why cp.async and not TMA: the tokens-major layout needs no tensor map per call (graph-capture friendly),
- * and the load is a small share of the time at 128x128 tiles; the loads are issued by the same threads.
  * Compiled only in the sm_90a pass; the sm_90 pass gets an empty kernel that the launcher never runs
- * (it checks the loaded image, see wm__attention_wgmma_ok).
+ * (it checks the loaded image first). The host encodes the three tensor maps per call (a few us, host
+ * only; graph capture keeps them as kernel parameters).
  */
 #include "cuda_common.cuh"
 #include "mma.cuh"
 #include "attention_wgmma.cuh"
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <math.h>
 
 #define WG_BM 128
@@ -32,54 +36,15 @@
 #define WG_BLK 16384 /* bytes of one 64-column block of a 128-row tile */
 
 /* Shared memory: Q tile, WG_STAGES K tiles, WG_STAGES V tiles (each NB blocks of 16 KB), the additive
- * key masks, plus 1 KB so the base can be rounded up to the 1024-byte swizzle atom. */
+ * key masks, the mbarriers, plus 1 KB so the base can be rounded up to the 1024-byte swizzle atom. */
 template <int D> static constexpr int wg_nb() { return (D + 63) / 64; }
 template <int D> static constexpr size_t wg_smem_bytes()
 {
-    return (size_t)(1 + 2 * WG_STAGES) * wg_nb<D>() * WG_BLK + WG_STAGES * WG_BN * sizeof(float) + 1024;
-}
-
-/* Byte offset of 16-byte chunk c (of D/8) of row r inside a swizzled 128-row tile. */
-__device__ __forceinline__ uint32_t wg_sw(int r, int c)
-{
-    return (uint32_t)((c >> 3) * WG_BLK + r * 128 + (((c & 7) ^ (r & 7)) << 4));
-}
-
-/* cp.async 128 rows (row0.., head columns) of src into the swizzled tile at shared address dst; rows past
- * n are zero-filled (finite zeros: masked keys must not bring NaN into P.V). */
-template <int D>
-__device__ __forceinline__ void wg_load_tile(uint32_t dst, const bf16 *src, int row0, int n, int ld)
-{
-    constexpr int CH = D / 8;
-    for (int c = threadIdx.x; c < WG_BN * CH; c += WG_THREADS) {
-        int r = c / CH, cc = c - r * CH, gr = row0 + r, ok = gr < n;
-        const bf16 *g = src + (int64_t)(ok ? gr : 0) * ld + cc * 8;
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst + wg_sw(r, cc)), "l"(g),
-                     "r"(ok ? 16 : 0));
-    }
+    return (size_t)(1 + 2 * WG_STAGES) * wg_nb<D>() * WG_BLK + WG_STAGES * WG_BN * sizeof(float) +
+           (2 * WG_STAGES + 1) * 8 + 1024;
 }
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-
-struct wg_smem {
-    uint32_t q, k, v; /* shared addresses of the Q tile and of stage 0 of the K/V rings */
-    float *mb;        /* WG_STAGES x WG_BN additive masks */
-};
-
-template <int D>
-__device__ __forceinline__ void wg_load_kv(const wg_smem &sm, const bf16 *kh, const bf16 *vh, const uint8_t *mask,
-                                           int t, int Nk, int ld)
-{
-    constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
-    int st = t % WG_STAGES, k0 = t * WG_BN;
-    wg_load_tile<D>(sm.k + st * TB, kh, k0, Nk, ld);
-    wg_load_tile<D>(sm.v + st * TB, vh, k0, Nk, ld);
-    if (threadIdx.x < WG_BN) {
-        int gr = k0 + threadIdx.x;
-        int ok = gr < Nk && (!mask || mask[gr]);
-        sm.mb[st * WG_BN + threadIdx.x] = ok ? 0.0f : -INFINITY;
-    }
-}
 
 /* Issue S(64 x 128) = Q_w K_t^T for this warpgroup (not waited). */
 template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t qw, uint32_t kt)
@@ -87,7 +52,8 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         uint32_t off = (kk >> 2) * WG_BLK + (kk & 3) * 32;
-        wgmma_ss_n128(s, wg_desc(qw + off), wg_desc(kt + off), kk > 0);
+        if (kk == 0) wgmma_ss_n128_z(s, wg_desc(qw + off), wg_desc(kt + off));
+        else wgmma_ss_n128(s, wg_desc(qw + off), wg_desc(kt + off), 1);
     }
 }
 
@@ -176,88 +142,142 @@ __device__ __forceinline__ void wg_store(const float *o, float *lrow, bf16 *oh, 
 
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
+/* One key tile of a consumer warpgroup: S_t (in sc, issued earlier) is waited, S_{t+1} is issued into sn
+ * (after its stage is full), softmax(S_t) runs meanwhile, then O += P_t V_t; the stage is released to the
+ * producer once P_t V_t is done. */
 template <int D>
-__global__ void __launch_bounds__(WG_THREADS, 1)
-    flash_attn_wgmma_kernel(const bf16 *q, const bf16 *k, const bf16 *v, const uint8_t *mask, bf16 *o, int Nq, int Nk,
+__device__ __forceinline__ void wg_step(int t, int ntiles, float *sc, float *sn, float *o_acc, float *mrow,
+                                        float *lrow, uint32_t qw, uint32_t kbase, uint32_t vbase, const float *mb,
+                                        uint32_t bars, float scale_log2)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
+    const int st = t % WG_STAGES;
+    uint32_t p[32];
+    wg_wait<0>(); /* S_t done */
+    wg_pin<64>(sc);
+    if (t + 1 < ntiles) {
+        const int s1 = (t + 1) % WG_STAGES;
+        mbar_wait(bars + 8 * s1, ((t + 1) / WG_STAGES) & 1);
+        wg_fence();
+        wg_issue_s<D>(sn, qw, kbase + s1 * TB);
+        wg_commit();
+    }
+    wg_softmax<D>(sc, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2);
+    wg_pack_p(sc, p);
+    wg_fence();
+    wg_issue_pv<D>(o_acc, p, vbase + st * TB);
+    wg_commit();
+    wg_wait<1>(); /* P_t V_t done (groups complete in order: S_{t+1} was committed first) */
+    wg_wait<0>();
+    wg_pin<D / 2>(o_acc);
+#pragma unroll
+    for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
+    mbar_arrive(bars + 8 * (WG_STAGES + st)); /* K_t, V_t and the mask row of stage st are free */
+#endif
+}
+
+/* Producer warp: Q once, then every K/V tile into the ring (waiting for the stage to be released), with
+ * the tile's additive key mask (0 or -inf; keys past Nk masked) written by the 32 lanes. */
+template <int D>
+__device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensorMap *tk, const CUtensorMap *tv,
+                                           const uint8_t *mask, uint32_t qs, uint32_t kbase, uint32_t vbase,
+                                           float *mb, uint32_t bars, int h, int q0, int Nk, int ntiles)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int NB = wg_nb<D>();
+    constexpr uint32_t TB = NB * WG_BLK;
+    const int lane = threadIdx.x & 31;
+    const uint32_t qbar = bars + 8 * (2 * WG_STAGES);
+    if (lane == 0) {
+        mbar_arrive_tx(qbar, TB);
+        for (int b = 0; b < NB; b++) tma_load_3d(qs + b * WG_BLK, tq, qbar, 64 * b, h, q0);
+    }
+    for (int t = 0; t < ntiles; t++) {
+        const int st = t % WG_STAGES, k0 = t * WG_BN;
+        const uint32_t full = bars + 8 * st;
+        if (t >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((t / WG_STAGES) - 1) & 1);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int key = k0 + 4 * lane + i;
+            int ok = key < Nk && (!mask || mask[key]);
+            mb[st * WG_BN + 4 * lane + i] = ok ? 0.0f : -INFINITY;
+        }
+        if (lane == 0) {
+            mbar_arrive_tx(full, 2 * TB);
+            for (int b = 0; b < NB; b++) {
+                tma_load_3d(kbase + st * TB + b * WG_BLK, tk, full, 64 * b, h, k0);
+                tma_load_3d(vbase + st * TB + b * WG_BLK, tv, full, 64 * b, h, k0);
+            }
+        } else {
+            mbar_arrive(full);
+        }
+    }
+#endif
+}
+
+template <int D>
+__global__ void __launch_bounds__(WG_THREADS + 128, 1)
+    flash_attn_wgmma_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
+                            const __grid_constant__ CUtensorMap tv, const uint8_t *mask, bf16 *o, int Nq, int Nk,
                             int ld, float scale_log2)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
     extern __shared__ __align__(16) unsigned char wg_raw[];
     const uint32_t raw = smem_u32(wg_raw), base = (raw + 1023u) & ~1023u;
-    wg_smem sm;
-    sm.q = base;
-    sm.k = base + TB;
-    sm.v = base + (1 + WG_STAGES) * TB;
-    sm.mb = (float *)(wg_raw + (base - raw) + (1 + 2 * WG_STAGES) * TB);
-    const int h = blockIdx.y, q0 = blockIdx.x * WG_BM, wg = threadIdx.x >> 7;
-    const bf16 *kh = k + h * D, *vh = v + h * D;
+    const uint32_t qs = base, kbase = base + TB, vbase = base + (1 + WG_STAGES) * TB;
+    float *mb = (float *)(wg_raw + (base - raw) + (1 + 2 * WG_STAGES) * TB);
+    /* mbarriers after the masks: full[WG_STAGES], empty[WG_STAGES], q */
+    const uint32_t bars = base + (1 + 2 * WG_STAGES) * TB + WG_STAGES * WG_BN * 4;
+    const int h = blockIdx.y, q0 = blockIdx.x * WG_BM;
     const int ntiles = (Nk + WG_BN - 1) / WG_BN;
-
-    /* Prologue: Q and the first WG_STAGES-1 key tiles in flight, one commit group each. */
-    wg_load_tile<D>(sm.q, q + h * D, q0, Nq, ld);
-    for (int t = 0; t < WG_STAGES - 1; t++) {
-        if (t < ntiles) wg_load_kv<D>(sm, kh, vh, mask, t, Nk, ld);
-        cp_async_commit();
+    /* Warpgroup index through a shuffle: provably warp-uniform, so the compiler keeps the wgmma chains of
+     * the consumer branch asynchronous (no serialising waits for a "divergent" path). */
+    const int wgi = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < WG_STAGES; s++) {
+            mbar_init(bars + 8 * s, 32);                       /* full: producer lanes (+ TMA bytes) */
+            mbar_init(bars + 8 * (WG_STAGES + s), WG_THREADS); /* empty: every consumer thread */
+        }
+        mbar_init(bars + 8 * (2 * WG_STAGES), 1);
+        mbar_init_fence();
     }
-
-    float o_acc[D / 2], s_cur[64], s_nxt[64];
-    uint32_t p[32];
+    __syncthreads();
+    if (wgi == 0) { /* producer warpgroup: hands its registers to the consumers; warp 0 issues the loads */
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+        if ((threadIdx.x >> 5) == 0) wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, h, q0, Nk, ntiles);
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+    const int wg = wgi - 1;
+    float o_acc[D / 2], s0[64], s1[64];
 #pragma unroll
     for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-    const uint32_t qw = sm.q + wg * 64 * 128;
-
-    /* Tile 0's S. */
-    cp_async_wait<WG_STAGES - 2>();
-    fence_proxy_async();
-    __syncthreads();
+    const uint32_t qw = qs + wg * 64 * 128;
+    mbar_wait(bars + 8 * (2 * WG_STAGES), 0);
     if (ntiles > 0) {
+        mbar_wait(bars, 0);
         wg_fence();
-        wg_issue_s<D>(s_cur, qw, sm.k);
+        wg_issue_s<D>(s0, qw, kbase);
         wg_commit();
     }
-    for (int t = 0; t < ntiles; t++) {
-        const int st = t % WG_STAGES;
-        /* Ring: tile t+WG_STAGES-1 goes into the stage tile t-1 used; the barrier at the end of
-         * iteration t-1 guarantees both warpgroups finished reading it. */
-        if (t + WG_STAGES - 1 < ntiles) wg_load_kv<D>(sm, kh, vh, mask, t + WG_STAGES - 1, Nk, ld);
-        cp_async_commit();
-        /* Tile t+1 landed (all but the newest WG_STAGES-2 groups), visible to the async proxy. */
-        cp_async_wait<WG_STAGES - 2>();
-        fence_proxy_async();
-        __syncthreads();
-        wg_wait<0>(); /* S_t done */
-        wg_pin<64>(s_cur);
-        if (t + 1 < ntiles) {
-            wg_fence();
-            wg_issue_s<D>(s_nxt, qw, sm.k + ((t + 1) % WG_STAGES) * TB);
-            wg_commit();
-        }
-        wg_softmax<D>(s_cur, sm.mb + st * WG_BN, o_acc, mrow, lrow, scale_log2);
-        wg_pack_p(s_cur, p);
-        wg_fence();
-        wg_issue_pv<D>(o_acc, p, sm.v + st * TB);
-        wg_commit();
-        wg_wait<0>(); /* P V_t (and S_{t+1}) done: stage st may be refilled after the barrier */
-        wg_pin<D / 2>(o_acc);
-        wg_pin<64>(s_nxt);
-#pragma unroll
-        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-#pragma unroll
-        for (int i = 0; i < 64; i++) s_cur[i] = s_nxt[i];
-        __syncthreads();
+    /* Unrolled by two so the S registers swap roles without copies. */
+    for (int t = 0; t < ntiles; t += 2) {
+        wg_step<D>(t, ntiles, s0, s1, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
+        if (t + 1 < ntiles)
+            wg_step<D>(t + 1, ntiles, s1, s0, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
     }
-    cp_async_wait<0>();
     const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2;
     wg_store<D>(o_acc, lrow, o + h * D, q0 + wg * 64 + warp * 16 + g, Nq, ld);
 #else
-    (void)q; (void)k; (void)v; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2;
+    (void)tq; (void)tk; (void)tv; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2;
 #endif
 }
 
 /* The sm_90 image of the kernel is empty: run the wgmma path only when the loaded image is the sm_90a
- * one (it uses registers; the empty stub needs almost none). Checked once per backend. */
+ * one (it uses registers; the empty stub needs almost none). */
 template <int D> static int wg_image_ok()
 {
     cudaFuncAttributes a;
@@ -268,37 +288,58 @@ template <int D> static int wg_image_ok()
     return a.numRegs >= 64;
 }
 
+/* Tensor map of one (N, H*D) bf16 tensor seen as 3-D (d, head, token), box 64 x 1 x 128, 128-byte swizzle. */
+static int wg_tmap(PFN_cuTensorMapEncodeTiled_v12000 enc, CUtensorMap *m, const void *p, int D, int H, int N, int ld)
+{
+    cuuint64_t dims[3] = {(cuuint64_t)D, (cuuint64_t)H, (cuuint64_t)N};
+    cuuint64_t strides[2] = {(cuuint64_t)D * 2, (cuuint64_t)ld * 2};
+    cuuint32_t box[3] = {64, 1, WG_BN}, estr[3] = {1, 1, 1};
+    return enc(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, (void *)p, dims, strides, box, estr,
+               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 template <int D>
-static wm_status wg_launch(wm_backend *be, const bf16 *q, const bf16 *k, const bf16 *v, const uint8_t *mask, bf16 *o,
-                           int H, int Nq, int Nk, int ld, float scale)
+static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *mask, bf16 *o, int H, int Nq, int Nk,
+                           int ld, float scale)
 {
     size_t smem = wg_smem_bytes<D>();
     WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_wgmma_kernel<D>,
                                D == 112 ? WM_SMEM_WG112 : D == 128 ? WM_SMEM_WG128 : WM_SMEM_WG64, smem));
     dim3 grid((unsigned)((Nq + WG_BM - 1) / WG_BM), (unsigned)H);
-    flash_attn_wgmma_kernel<D><<<grid, WG_THREADS, smem, wm__cuda_stream(be)>>>(q, k, v, mask, o, Nq, Nk, ld,
-                                                                                 scale * 1.4426950408889634f);
+    flash_attn_wgmma_kernel<D><<<grid, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
+        m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
 
-/* WM_OK when launched; WM_ERR_UNSUPPORTED (nothing launched, no error recorded) when this path does not
- * apply, so the caller falls back to the mma.sync kernel. */
+/* WM_OK when launched; WM_ERR_UNSUPPORTED (nothing launched) when this path does not apply, so the caller
+ * falls back to the mma.sync kernel. */
 extern "C" wm_status wm__attention_wgmma(wm_backend *be, const void *q, const void *k, const void *v,
                                          const uint8_t *mask, void *o, int H, int D, int Nq, int Nk, int ld,
                                          float scale)
 {
     wm_cuda_ctx *c = wm__cuda_ctx(be);
-    if (c->attn_impl == WM_ATTN_MMA) return WM_ERR_UNSUPPORTED;
+    if (c->attn_impl == WM_ATTN_MMA || (D != 64 && D != 112 && D != 128)) return WM_ERR_UNSUPPORTED;
     if (c->attn_impl == WM_ATTN_AUTO) {
         int ok = wg_image_ok<112>() && wg_image_ok<128>() && wg_image_ok<64>();
         c->attn_impl = ok ? WM_ATTN_WGMMA : WM_ATTN_MMA;
         wm__log(WM_LOG_INFO, "cuda attention: %s", ok ? "wgmma kernel (sm_90a)" : "mma.sync kernel (no sm_90a image)");
         if (!ok) return WM_ERR_UNSUPPORTED;
     }
-    const bf16 *bq = (const bf16 *)q, *bk = (const bf16 *)k, *bv = (const bf16 *)v;
-    if (D == 112) return wg_launch<112>(be, bq, bk, bv, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
-    if (D == 128) return wg_launch<128>(be, bq, bk, bv, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
-    if (D == 64) return wg_launch<64>(be, bq, bk, bv, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
-    return WM_ERR_UNSUPPORTED;
+    void *fn = NULL;
+    cudaDriverEntryPointQueryResult qr;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &qr) != cudaSuccess ||
+        qr != cudaDriverEntryPointSuccess || !fn) {
+        (void)cudaGetLastError();
+        return WM_ERR_UNSUPPORTED;
+    }
+    PFN_cuTensorMapEncodeTiled_v12000 enc = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+    CUtensorMap m[3];
+    if (!wg_tmap(enc, &m[0], q, D, H, Nq, ld) || !wg_tmap(enc, &m[1], k, D, H, Nk, ld) ||
+        !wg_tmap(enc, &m[2], v, D, H, Nk, ld))
+        return WM_ERR_UNSUPPORTED;
+    if (D == 112) return wg_launch<112>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
+    if (D == 128) return wg_launch<128>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
+    return wg_launch<64>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
 }
