@@ -444,13 +444,16 @@ wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor 
     }
     if (Dv % ST_SLAB || Dv / ST_SLAB > 65535) return WM_OK;
     wm_status s = WM_OK;
+#define WM_SCAN_TC(DD, SLOT)                                                                                    \
+    s = launch_scan_tc<DD>(be, SLOT, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc)
     switch (D) {
-    case 16: s = launch_scan_tc<16>(be, WM_GSM_SCAN_TC16, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc); break;
-    case 64: s = launch_scan_tc<64>(be, WM_GSM_SCAN_TC64, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc); break;
-    case 112: s = launch_scan_tc<112>(be, WM_GSM_SCAN_TC112, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc); break;
-    case 128: s = launch_scan_tc<128>(be, WM_GSM_SCAN_TC128, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc); break;
+    case 16: WM_SCAN_TC(16, WM_GSM_SCAN_TC16); break;
+    case 64: WM_SCAN_TC(64, WM_GSM_SCAN_TC64); break;
+    case 112: WM_SCAN_TC(112, WM_GSM_SCAN_TC112); break;
+    case 128: WM_SCAN_TC(128, WM_GSM_SCAN_TC128); break;
     default: return WM_OK;
     }
+#undef WM_SCAN_TC
     if (s == WM_OK) *done = 1;
     return s;
 }
