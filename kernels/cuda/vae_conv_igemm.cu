@@ -10,12 +10,12 @@
  * This removes the per-element gather that limits the channels-first kernel (vae_conv3d.cu).
  *
  * Block 128 positions x 128 output channels x 32 K, 256 threads = 8 warps as 2 (M) x 4 (N) of 64 x 32;
- * cp.async 16-byte copies in a 3-stage pipeline (one __syncthreads per K chunk), shared rows padded to 40
+ * cp.async 16-byte copies in a 4-stage pipeline (one __syncthreads per K chunk), shared rows padded to 40
  * bf16 (80 bytes: the 8 row addresses of an ldmatrix hit distinct bank groups); ldmatrix (no transpose:
  * A and B are both K-contiguous) into mma.sync m16n8k16 bf16 -> fp32. Epilogue: accumulators staged in
  * shared memory as [co][position] fp32, then written channels-first with the bias (coalesced rows), so
- * no unpack pass follows. Shared memory: 3 x 20,480 B pipeline, reused by the 67,584 B epilogue tile
- * (opt-in above 48 KB); 2 blocks/SM by the 128-register cap.
+ * no unpack pass follows. Shared memory: 4 x 20,480 B pipeline (81,920 B), reused by the 67,584 B
+ * epilogue tile (opt-in above 48 KB); 2 blocks/SM (128-register cap, 164 KB of shared memory).
  * Each output is one fixed-order sum (K chunks ascending, mma k order), independent of T or tiling:
  * a frame convolved in a streaming chunk is bit-identical to the same frame of a whole-clip call.
  */
@@ -25,7 +25,7 @@
 #define IG_BM 128
 #define IG_BN 128
 #define IG_BK 32
-#define IG_ST 3
+#define IG_ST 4
 #define IG_P (IG_BK + 8)                       /* padded shared row, bf16 */
 #define IG_STAGE (IG_BM + IG_BN) * IG_P        /* bf16 per stage */
 #define IG_CP (IG_BM + 4)                      /* epilogue row of fp32 */
