@@ -44,3 +44,33 @@ wm_status wm_embed_rows_shape(wm_backend *be, const wm_tensor *table, const wm_t
     WM_OP_CHECK(be, x->data != table->data && x->data != ids->data, WM_ERR_INVALID_ARG, "x may not alias its inputs");
     return WM_OK;
 }
+
+wm_status wm_qkv_rope_split_shape(wm_backend *be, const wm_tensor *qkv, const wm_tensor *cos, const wm_tensor *sin,
+                                  int n_heads, int n_kv_heads, const wm_tensor *q, const wm_tensor *k,
+                                  const wm_tensor *v)
+{
+    int64_t N = wm_tensor_rows(qkv), C = wm_tensor_cols(qkv);
+    int64_t parts = (int64_t)n_heads + 2 * (int64_t)n_kv_heads;
+    WM_OP_CHECK(be, n_heads > 0 && n_kv_heads > 0 && C % parts == 0 && (C / parts) % 2 == 0, WM_ERR_SHAPE,
+                "qkv must be (N, (H + 2 Hkv) D) with an even head dim D");
+    int64_t D = C / parts, half = D / 2;
+    WM_OP_CHECK(be, wm_tensor_rows(q) == N && wm_tensor_cols(q) == n_heads * D, WM_ERR_SHAPE, "q must be (N, H*D)");
+    WM_OP_CHECK(be, wm_tensor_rows(k) == N && wm_tensor_cols(k) == n_kv_heads * D && wm_tensor_rows(v) == N &&
+                        wm_tensor_cols(v) == n_kv_heads * D,
+                WM_ERR_SHAPE, "k and v must be (N, Hkv*D)");
+    WM_OP_CHECK(be, wm_tensor_numel(cos) == N * half && wm_tensor_numel(sin) == N * half, WM_ERR_SHAPE,
+                "cos and sin must be (N, D/2)");
+    WM_OP_CHECK(be, q->data != qkv->data && k->data != qkv->data && v->data != qkv->data && q->data != k->data &&
+                        q->data != v->data && k->data != v->data,
+                WM_ERR_INVALID_ARG, "q, k, v may not alias each other or qkv");
+    return WM_OK;
+}
+
+wm_status wm_gelu_mul_shape(wm_backend *be, const wm_tensor *gu, const wm_tensor *f)
+{
+    int64_t N = wm_tensor_rows(gu), F2 = wm_tensor_cols(gu);
+    WM_OP_CHECK(be, F2 % 2 == 0 && F2 > 0, WM_ERR_SHAPE, "gu must be (N, 2F)");
+    WM_OP_CHECK(be, wm_tensor_rows(f) == N && wm_tensor_cols(f) == F2 / 2, WM_ERR_SHAPE, "f must be (N, F)");
+    WM_OP_CHECK(be, f->data != gu->data, WM_ERR_INVALID_ARG, "f may not alias gu");
+    return WM_OK;
+}

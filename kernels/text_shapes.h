@@ -22,6 +22,12 @@ wm_status wm_attention_gqa_shape(wm_backend *be, const wm_tensor *q, const wm_te
                                  const wm_tensor *key_mask, int n_heads, int n_kv_heads, const wm_tensor *o);
 /* table (R, C), ids (T) int32, x (T, C); x aliases neither. */
 wm_status wm_embed_rows_shape(wm_backend *be, const wm_tensor *table, const wm_tensor *ids, const wm_tensor *x);
+/* qkv (N, (H + 2 Hkv) D) with D even; q (N, H*D); k, v (N, Hkv*D); cos, sin N*D/2 each; no aliasing. */
+wm_status wm_qkv_rope_split_shape(wm_backend *be, const wm_tensor *qkv, const wm_tensor *cos, const wm_tensor *sin,
+                                  int n_heads, int n_kv_heads, const wm_tensor *q, const wm_tensor *k,
+                                  const wm_tensor *v);
+/* gu (N, 2F), f (N, F); f does not alias gu. */
+wm_status wm_gelu_mul_shape(wm_backend *be, const wm_tensor *gu, const wm_tensor *f);
 
 #ifdef __cplusplus
 }

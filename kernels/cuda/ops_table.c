@@ -58,4 +58,6 @@ const struct wm_ops wm__ops_cuda = {
     .rope_half = wm_rope_half_cuda,
     .attention_gqa = wm_attention_gqa_cuda,
     .embed_rows = wm_embed_rows_cuda,
+    .qkv_rope_split = wm_qkv_rope_split_cuda,
+    .gelu_mul = wm_gelu_mul_cuda,
 };

@@ -176,3 +176,71 @@ extern "C" wm_status wm_embed_rows_cuda(wm_backend *be, const wm_tensor *table, 
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
+
+/* qkv_rope_split: one thread per element of a qkv row (N * (H + 2 Hkv) * D threads, ~1.2 M at the real
+ * size): q and k elements are rotated from their pair partner (d +- D/2) with the token's cos/sin, as
+ * rope_half does; v elements are copied. Reads are coalesced along the row. */
+__global__ void qkv_rope_split_kernel(const void *qkv, int ib, const float *cs, const float *sn, void *q, void *k,
+                                      void *v, int ob, int64_t Cq, int64_t Ck, int64_t D, int64_t total)
+{
+    const int64_t C = Cq + 2 * Ck, half = D / 2;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = e / C, c = e - n * C;
+        float x = tld(qkv, ib, e);
+        if (c >= Cq + Ck) {
+            tst(v, ob, n * Ck + (c - Cq - Ck), x);
+            continue;
+        }
+        int64_t local = c < Cq ? c : c - Cq, d = local % D, i = d < half ? d : d - half;
+        float cv = cs[n * half + i], sv = sn[n * half + i];
+        float y = d < half ? x * cv - tld(qkv, ib, e + half) * sv : x * cv + tld(qkv, ib, e - half) * sv;
+        if (c < Cq) tst(q, ob, n * Cq + local, y);
+        else tst(k, ob, n * Ck + local, y);
+    }
+}
+
+extern "C" wm_status wm_qkv_rope_split_cuda(wm_backend *be, const wm_tensor *qkv, const wm_tensor *cos,
+                                            const wm_tensor *sin, int n_heads, int n_kv_heads, wm_tensor *q,
+                                            wm_tensor *k, wm_tensor *v)
+{
+    WM_CUDA_FLOAT(be, qkv);
+    WM_CUDA_FLOAT(be, q);
+    WM_CUDA_FLOAT(be, k);
+    WM_CUDA_FLOAT(be, v);
+    WM_CUDA_DEV(be, cos);
+    WM_CUDA_DEV(be, sin);
+    WM_OP_CHECK(be, cos->dtype == WM_F32 && sin->dtype == WM_F32, WM_ERR_DTYPE, "cos and sin must be fp32");
+    WM_OP_CHECK(be, q->dtype == k->dtype && q->dtype == v->dtype, WM_ERR_DTYPE, "q, k and v must share a dtype");
+    WM_TRY(wm_qkv_rope_split_shape(be, qkv, cos, sin, n_heads, n_kv_heads, q, k, v));
+    int64_t D = wm_tensor_cols(qkv) / ((int64_t)n_heads + 2 * (int64_t)n_kv_heads), total = wm_tensor_numel(qkv);
+    if (total == 0) return WM_OK;
+    qkv_rope_split_kernel<<<wm_grid1d(total, 256, 1 << 20), 256, 0, wm__cuda_stream(be)>>>(
+        qkv->data, BF(qkv), (const float *)cos->data, (const float *)sin->data, q->data, k->data, v->data, BF(q),
+        (int64_t)n_heads * D, (int64_t)n_kv_heads * D, D, total);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+/* gelu_mul: one thread per output element, f = gelu_tanh(gate) * up in fp32 (wm_act_dev's formula, the
+ * one the cuBLASLt-free epilogues use); ~2.8 M elements at the real size, bandwidth-bound (~6 us). */
+__global__ void gelu_mul_kernel(const void *gu, int gb, void *f, int fb, int64_t F, int64_t total)
+{
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t n = e / F, i = e - n * F;
+        float g = tld(gu, gb, n * 2 * F + i), u = tld(gu, gb, n * 2 * F + F + i);
+        tst(f, fb, e, wm_act_dev(WM_ACT_GELU_TANH, g) * u);
+    }
+}
+
+extern "C" wm_status wm_gelu_mul_cuda(wm_backend *be, const wm_tensor *gu, wm_tensor *f)
+{
+    WM_CUDA_FLOAT(be, gu);
+    WM_CUDA_FLOAT(be, f);
+    WM_TRY(wm_gelu_mul_shape(be, gu, f));
+    int64_t total = wm_tensor_numel(f);
+    if (total == 0) return WM_OK;
+    gelu_mul_kernel<<<wm_grid1d(total, 256, 1 << 20), 256, 0, wm__cuda_stream(be)>>>(gu->data, BF(gu), f->data, BF(f),
+                                                                                     wm_tensor_cols(f), total);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}

@@ -9,6 +9,8 @@
  * dims 16/32/64/256; others fall back) and one created with WM_CUDA_TEXT_ATTN=old (warp-per-query
  * kernel), so both paths are proven. Head dims 16, 32, 64 (group 4, window and 1-token / 64-token edge
  * cases) cover the tensor-core kernel's other instances and its block/tile boundaries.
+ * qkv_rope_split (real head layout 8 / 4 x 256 and a small odd one) and gelu_mul (F = 9216 and an odd
+ * F) in fp32 and bf16 against the CPU references: fp32 1e-5, bf16 1e-2 (one output rounding).
  * embed_rows: fp32/bf16 tables into fp32/bf16 outputs, a repeated id and an out-of-range id (zero row);
  * bit-exact (one rounding of table * scale, as the CPU computes it). The CUDA side also rejects bad
  * calls through the shared contracts (kernels/text_shapes.c) with the same status as the CPU.
@@ -153,6 +155,36 @@ static void t_embed(wm_dtype tdt, wm_dtype xdt)
     rel(&tab); rel(&x);
 }
 
+static void t_qkv(wm_dtype dt, int64_t N, int64_t H, int64_t Hk, int64_t D)
+{
+    int64_t Cq = H * D, Ck = Hk * D, half = D / 2;
+    tp qkv = mk(dt, 1.0f, N, Cq + 2 * Ck), cs = mk(WM_F32, 1.0f, N, half), sn = mk(WM_F32, 1.0f, N, half);
+    tp q = OUT(dt, N, Cq), k = OUT(dt, N, Ck), v = OUT(dt, N, Ck);
+    CP_OK(c->cpu, wm_qkv_rope_split(c->cpu, &qkv.ht, &cs.ht, &sn.ht, (int)H, (int)Hk, &q.ht, &k.ht, &v.ht));
+    CP_OK(c->gpu, wm_qkv_rope_split(c->gpu, &qkv.dt, &cs.dt, &sn.dt, (int)H, (int)Hk, &q.dt, &k.dt, &v.dt));
+    char lab[96];
+    float tol = dt == WM_BF16 ? 1e-2f : 1e-5f;
+    double l2 = dt == WM_BF16 ? 5e-3 : 1e-5;
+    snprintf(lab, sizeof lab, "qkv_rope_split %ldx%ld/%ld q %s", (long)N, (long)H, (long)Hk, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &q, tol, l2);
+    snprintf(lab, sizeof lab, "qkv_rope_split %ldx%ld/%ld k %s", (long)N, (long)H, (long)Hk, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &k, tol, l2);
+    snprintf(lab, sizeof lab, "qkv_rope_split %ldx%ld/%ld v %s", (long)N, (long)H, (long)Hk, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &v, 0.0f, 0.0); /* a copy */
+    rel(&qkv); rel(&cs); rel(&sn); rel(&q); rel(&k); rel(&v);
+}
+
+static void t_gelu_mul(wm_dtype dt, int64_t N, int64_t F)
+{
+    tp gu = mk(dt, 2.0f, N, 2 * F), f = OUT(dt, N, F);
+    CP_OK(c->cpu, wm_gelu_mul(c->cpu, &gu.ht, &f.ht));
+    CP_OK(c->gpu, wm_gelu_mul(c->gpu, &gu.dt, &f.dt));
+    char lab[96];
+    snprintf(lab, sizeof lab, "gelu_mul %ldx%ld %s", (long)N, (long)F, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &f, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
+    rel(&gu); rel(&f);
+}
+
 /* The shared attention / rope contracts reject bad calls on CUDA as on the CPU (test_text_ops). */
 static void t_contracts(void)
 {
@@ -214,6 +246,13 @@ int main(int argc, char **argv)
     t_embed(WM_BF16, WM_BF16);
     t_embed(WM_BF16, WM_F32);
     t_contracts();
+    for (int d = 0; d < 2; d++) {
+        wm_dtype dt = d ? WM_BF16 : WM_F32;
+        t_qkv(dt, 300, 8, 4, 256);
+        t_qkv(dt, 7, 3, 1, 10);
+        t_gelu_mul(dt, 300, 9216);
+        t_gelu_mul(dt, 5, 37);
+    }
     const attn_cfg cfgs[] = {
         {37, 4, 2, 24, 0, 0.2f, 50.0f, "small"},
         {37, 4, 2, 24, 5, 0.2f, 50.0f, "small"},

@@ -4,8 +4,9 @@
  * 1. Golden model (tests/golden/text/gemma_small: hidden 64, 3 layers, 4/2 heads of 16, window 8,
  *    soft-cap 5, padding in the ids): every layer's input, the final residual stream and
  *    last_hidden_state vs gemma_golden.safetensors, in bf16 (the production path: tensor-core
- *    attention) and fp32 (warp-per-query attention, exact fp32 GEMMs), and bf16 with the old attention
- *    kernel (a backend created with WM_CUDA_TEXT_ATTN=old).
+ *    attention) and fp32 (warp-per-query attention, exact fp32 GEMMs), bf16 with the old attention
+ *    kernel (a backend created with WM_CUDA_TEXT_ATTN=old), and bf16 / fp32 with separate q/k/v and
+ *    gate/up GEMMs (unfused = 1; default: one stacked GEMM each).
  * 2. The SANA-WM prompt procedure on CUDA (CHI prefix, L = 845 tokens with the small tokenizer, BOS +
  *    last 299 rows, masks, the empty negative prompt) vs prompt_golden.safetensors.
  * 3. The real head geometry (8 / 4 heads of 256, window 64 < 300 tokens, soft-cap 50) on a random-weight
@@ -88,11 +89,11 @@ static int load_golden(golden *g)
     return ok ? 0 : -1;
 }
 
-static void golden_encoder(wm_backend *be, const char *what, int fp32, const golden *g)
+static void golden_encoder(wm_backend *be, const char *what, int fp32, int unfused, const golden *g)
 {
     wm_gemma *m = NULL;
     wm_error err = {0};
-    wm_gemma_params p = {.weights = 1, .max_tokens = 32, .fp32 = fp32};
+    wm_gemma_params p = {.weights = 1, .max_tokens = 32, .fp32 = fp32, .unfused = unfused};
     wm_status st = wm_gemma_load(be, GOLDEN "gemma_small", &p, &m, &err);
     CHECK_MSG(st == WM_OK, "%s: load: %s", what, err.msg);
     if (st != WM_OK) return;
@@ -230,9 +231,11 @@ int main(void)
     }
     golden g = {0};
     if (load_golden(&g) != 0) return 1;
-    golden_encoder(gpu, "cuda bf16", 0, &g);
-    golden_encoder(gpu, "cuda fp32", 1, &g);
-    golden_encoder(gpu_old, "cuda bf16 (old attention)", 0, &g);
+    golden_encoder(gpu, "cuda bf16", 0, 0, &g);
+    golden_encoder(gpu, "cuda fp32", 1, 0, &g);
+    golden_encoder(gpu_old, "cuda bf16 (old attention)", 0, 0, &g);
+    golden_encoder(gpu, "cuda bf16 (separate GEMMs)", 0, 1, &g);
+    golden_encoder(gpu, "cuda fp32 (separate GEMMs)", 1, 1, &g);
     prompts(gpu, "cuda bf16", 0);
     prompts(gpu, "cuda fp32", 1);
     prompts(gpu_old, "cuda bf16 (old attention)", 0);

@@ -2,7 +2,9 @@
  * rope_half against explicit rotation of (x[i], x[i + D/2]) with angles pos * theta^(-2i/D), in place
  * and out of place; attention_gqa against a dense masked softmax (causal, key mask, sliding window,
  * soft-cap, GQA head mapping) over several shapes including the real Gemma head size (256, 8/4 heads);
- * embed_rows against a direct gather * scale (exact), with an out-of-range id giving a zero row.
+ * embed_rows against a direct gather * scale (exact), with an out-of-range id giving a zero row;
+ * qkv_rope_split against rope_half on the q and k column blocks plus a copy of v (exact: same formula),
+ * gelu_mul against matmul's GELU epilogue followed by mul (exact).
  * Tolerance: fp32 outputs vs double references, |d| <= 1e-5 + 1e-4 |ref|.
  * The shared shape contracts (kernels/text_shapes.c, also called by the CUDA kernels) reject every kind
  * of bad call with the expected status and a message naming the op.
@@ -119,6 +121,60 @@ static void test_embed_rows(void)
     CHECK(t_allclose("embed_rows", x, ref, T * C, 0.0f, 0.0f));
 }
 
+/* The fused forms equal the separate ops bit for bit. */
+static void test_fused(int N, int H, int Hk, int D)
+{
+    t_rng r = {5 + (uint64_t)N};
+    int Cq = H * D, Ck = Hk * D, C = Cq + 2 * Ck, half = D / 2, F = 13;
+    float *qkv = malloc(sizeof(float) * N * C), *q = malloc(sizeof(float) * N * Cq), *k = malloc(sizeof(float) * N * Ck);
+    float *v = malloc(sizeof(float) * N * Ck), *rq = malloc(sizeof(float) * N * Cq), *rk = malloc(sizeof(float) * N * Ck);
+    float *rv = malloc(sizeof(float) * N * Ck), *cs = malloc(sizeof(float) * N * half), *sn = malloc(sizeof(float) * N * half);
+    t_fill_normal(&r, qkv, (size_t)N * C, 1.0f);
+    t_fill_normal(&r, cs, (size_t)N * half, 1.0f);
+    t_fill_normal(&r, sn, (size_t)N * half, 1.0f);
+    for (int n = 0; n < N; n++) {
+        memcpy(rq + n * Cq, qkv + n * C, sizeof(float) * Cq);
+        memcpy(rk + n * Ck, qkv + n * C + Cq, sizeof(float) * Ck);
+        memcpy(rv + n * Ck, qkv + n * C + Cq + Ck, sizeof(float) * Ck);
+    }
+    wm_tensor tqkv = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, qkv, 2, N, C, 0, 0);
+    wm_tensor tq = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, q, 2, N, Cq, 0, 0), trq = tq;
+    wm_tensor tk = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, k, 2, N, Ck, 0, 0), trk = tk;
+    wm_tensor tv = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, v, 2, N, Ck, 0, 0);
+    wm_tensor tc = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, cs, 2, N, half, 0, 0);
+    wm_tensor ts = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, sn, 2, N, half, 0, 0);
+    trq.data = rq;
+    trk.data = rk;
+    CHECK(wm_rope_half(be, &trq, &tc, &ts, H, &trq) == WM_OK && wm_rope_half(be, &trk, &tc, &ts, Hk, &trk) == WM_OK);
+    CHECK(wm_qkv_rope_split(be, &tqkv, &tc, &ts, H, Hk, &tq, &tk, &tv) == WM_OK);
+    char label[96];
+    snprintf(label, sizeof label, "qkv_rope_split N%d H%d/%d D%d q", N, H, Hk, D);
+    CHECK(t_allclose(label, q, rq, (size_t)N * Cq, 0.0f, 0.0f));
+    label[strlen(label) - 1] = 'k';
+    CHECK(t_allclose(label, k, rk, (size_t)N * Ck, 0.0f, 0.0f));
+    label[strlen(label) - 1] = 'v';
+    CHECK(t_allclose(label, v, rv, (size_t)N * Ck, 0.0f, 0.0f));
+    /* gelu_mul vs matmul(GELU epilogue) . mul, with an identity weight so the matmul is exact */
+    float *gu = malloc(sizeof(float) * N * 2 * F), *f = malloc(sizeof(float) * N * F), *eye = calloc((size_t)F * F, 4);
+    float *g1 = malloc(sizeof(float) * N * F), *u = malloc(sizeof(float) * N * F), *g0 = malloc(sizeof(float) * N * F);
+    t_fill_normal(&r, gu, (size_t)N * 2 * F, 2.0f);
+    for (int i = 0; i < F; i++) eye[i * F + i] = 1.0f;
+    for (int n = 0; n < N; n++) {
+        memcpy(g0 + n * F, gu + n * 2 * F, sizeof(float) * F);
+        memcpy(u + n * F, gu + n * 2 * F + F, sizeof(float) * F);
+    }
+    wm_tensor tgu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, gu, 2, N, 2 * F, 0, 0);
+    wm_tensor tf = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, f, 2, N, F, 0, 0), tg0 = tf, tg1 = tf, tu = tf;
+    wm_tensor te = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, eye, 2, F, F, 0, 0);
+    tg0.data = g0; tg1.data = g1; tu.data = u;
+    CHECK(wm_matmul(be, &tg0, &te, NULL, WM_ACT_GELU_TANH, &tg1) == WM_OK && wm_mul(be, &tg1, &tu, &tg1) == WM_OK);
+    CHECK(wm_gelu_mul(be, &tgu, &tf) == WM_OK);
+    snprintf(label, sizeof label, "gelu_mul N%d F%d", N, F);
+    CHECK(t_allclose(label, f, g1, (size_t)N * F, 0.0f, 0.0f));
+    free(qkv); free(q); free(k); free(v); free(rq); free(rk); free(rv); free(cs); free(sn);
+    free(gu); free(f); free(eye); free(g1); free(u); free(g0);
+}
+
 /* Every rejection of the shared contracts: status and a message naming the op. */
 static int rejects(wm_status got, wm_status want, const char *op)
 {
@@ -181,6 +237,33 @@ static void test_contracts(void)
     CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &ex15), WM_ERR_SHAPE, "embed_rows"));
     CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &ex5), WM_ERR_SHAPE, "embed_rows"));
     CHECK(rejects(wm_embed_rows(be, &tab, &ids, 2.0f, &exa), WM_ERR_INVALID_ARG, "embed_rows"));
+    /* qkv_rope_split: qkv (6, (4 + 2*2) * 8), q (6, 32), k, v (6, 16), cos/sin (6, 4) */
+    wm_tensor qkv = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 64, 0, 0);
+    wm_tensor qkv60 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 60, 0, 0);
+    wm_tensor c4 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[4], 2, 6, 4, 0, 0);
+    wm_tensor q2 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[3], 2, 6, 32, 0, 0);
+    wm_tensor k2 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
+    wm_tensor v2 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 6, 16, 0, 0);
+    wm_tensor v2a = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
+    CHECK(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &q2, &k2, &v2) == WM_OK);
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv60, &c4, &c4, 4, 2, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 2, 3, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &k2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &q2, &k2, &q2), WM_ERR_SHAPE, "qkv_rope_split"));
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &cs, &c4, 4, 2, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &q2, &k2, &v2a), WM_ERR_INVALID_ARG, "qkv_rope_split"));
+    /* gelu_mul: gu (6, 32), f (6, 16) */
+    wm_tensor gu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 32, 0, 0);
+    wm_tensor gu31 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 31, 0, 0);
+    wm_tensor f16 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
+    wm_tensor f15 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 15, 0, 0);
+    wm_tensor f5 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 5, 16, 0, 0);
+    wm_tensor fa = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 16, 0, 0);
+    CHECK(wm_gelu_mul(be, &gu, &f16) == WM_OK);
+    CHECK(rejects(wm_gelu_mul(be, &gu31, &f16), WM_ERR_SHAPE, "gelu_mul"));
+    CHECK(rejects(wm_gelu_mul(be, &gu, &f15), WM_ERR_SHAPE, "gelu_mul"));
+    CHECK(rejects(wm_gelu_mul(be, &gu, &f5), WM_ERR_SHAPE, "gelu_mul"));
+    CHECK(rejects(wm_gelu_mul(be, &gu, &fa), WM_ERR_INVALID_ARG, "gelu_mul"));
 }
 
 int main(void)
@@ -199,6 +282,8 @@ int main(void)
     test_attn(40, 8, 4, 256, 50.0f, 4096, 1, 8.0f); /* the real Gemma head layout */
     test_attn(19, 6, 1, 20, 5.0f, 1, 1, 1.0f);   /* MQA, window 1 = only self */
     test_embed_rows();
+    test_fused(5, 3, 1, 8);
+    test_fused(33, 8, 4, 256);
     test_contracts();
     wm_backend_free(be);
     TEST_MAIN_END();

@@ -5,7 +5,8 @@
  *
  * One encode = wm_gemma_forward, host ids in, host fp32 last_hidden_state out, i.e. what a prompt
  * change costs the session (upload + forward + download). Timed on the host clock around each call
- * (it synchronises when it downloads), p50/p95 over --iters after one warm-up. FLOPs are the layer
+ * (it synchronises when it downloads), p50/p95 over --iters after one warm-up, for the default forward
+ * (fused q/k/v and gate/up GEMMs) and then the separate-GEMM one on the same weights. FLOPs are the layer
  * GEMMs (2 per multiply-add) plus QK^T and PV over all T x T pairs, for a TFLOP/s figure.
  * After the timed runs, one more encode runs with a device event before every op group
  * (wm_gemma_set_profiler -> wm__cuda_prof_mark) and the device time per stage is printed: where the
@@ -50,6 +51,26 @@ static double gemma_flops(const wm_gemma_config *c, int T)
     return 2.0 * c->n_layers * (per_tok * T + attn);
 }
 
+typedef struct { wm_backend *be; wm_gemma *g; const int32_t *ids; const uint8_t *mask; int T; float *out; } enc_run;
+
+/* iters timed encodes (after one warm-up: cuBLASLt plans for this path's shapes) -> p50, p95 */
+static wm_status time_encodes(const enc_run *r, int iters, double *p50, double *p95, wm_error *err)
+{
+    double t[256];
+    wm_status st = wm_gemma_forward(r->g, r->ids, r->mask, r->T, r->out, NULL, err);
+    for (int i = 0; st == WM_OK && i < iters; i++) {
+        double t0 = wm_bench_now_ms();
+        st = wm_gemma_forward(r->g, r->ids, r->mask, r->T, r->out, NULL, err);
+        if (st == WM_OK) st = wm_backend_sync(r->be);
+        t[i] = wm_bench_now_ms() - t0;
+    }
+    if (st == WM_OK) {
+        *p95 = wm_bench_percentile(t, iters, 0.95);
+        *p50 = wm_bench_percentile(t, iters, 0.5);
+    }
+    return st;
+}
+
 static wm_status run(wm_backend *be, int T, int iters, int prof, size_t used0, wm_error *err)
 {
     wm_gemma_config cfg = wm_gemma_config_2b();
@@ -58,8 +79,8 @@ static wm_status run(wm_backend *be, int T, int iters, int prof, size_t used0, w
     int32_t *ids = malloc(sizeof *ids * (size_t)T);
     uint8_t *mask = malloc((size_t)T);
     float *out = malloc(sizeof *out * (size_t)T * (size_t)cfg.hidden);
-    double t[256];
     size_t used_load = 0, used = 0, total = 0;
+    double p50 = 0, p95 = 0, u50 = 0, u95 = 0;
     wm_status st = (ids && mask && out) ? WM_OK : wm__errf(err, WM_ERR_OUT_OF_MEMORY, "bench text: no memory");
     for (int i = 0; st == WM_OK && i < T; i++) {
         ids[i] = (int32_t)((i * 7919u + 2u) % (unsigned)cfg.vocab_size);
@@ -67,21 +88,19 @@ static wm_status run(wm_backend *be, int T, int iters, int prof, size_t used0, w
     }
     if (st == WM_OK) st = wm_gemma_init_random(be, &cfg, &gp, 1, &g, err);
     if (st == WM_OK) st = wm__cuda_mem_info(be, &used_load, &total);
-    if (st == WM_OK) st = wm_gemma_forward(g, ids, mask, T, out, NULL, err); /* warm-up: plans, modules */
-    for (int i = 0; st == WM_OK && i < iters; i++) {
-        double t0 = wm_bench_now_ms();
-        st = wm_gemma_forward(g, ids, mask, T, out, NULL, err);
-        if (st == WM_OK) st = wm_backend_sync(be);
-        t[i] = wm_bench_now_ms() - t0;
-    }
+    enc_run r = {be, g, ids, mask, T, out};
+    if (st == WM_OK) st = time_encodes(&r, iters, &p50, &p95, err); /* the default (fused) forward */
+    if (st == WM_OK) wm_gemma_set_unfused(g, 1);                     /* the separate-GEMM forward */
+    if (st == WM_OK) st = time_encodes(&r, iters, &u50, &u95, err);
+    if (g) wm_gemma_set_unfused(g, 0);
     if (st == WM_OK) st = wm__cuda_mem_info(be, &used, &total);
     if (st == WM_OK) {
-        double p95 = wm_bench_percentile(t, iters, 0.95), p50 = wm_bench_percentile(t, iters, 0.5);
         double fl = gemma_flops(&cfg, T);
         printf("Gemma-2-2B (random resident weights, %d layers, hidden %d), one prompt of %d tokens, %d iters:\n",
                cfg.n_layers, cfg.hidden, T, iters);
         printf("  encode p50 %.2f ms  p95 %.2f ms (target <= 30 ms at 300 tokens); %.2f TFLOP -> %.0f TFLOP/s\n", p50,
                p95, fl / 1e12, fl / (p50 * 1e-3) / 1e12);
+        printf("  separate q/k/v and gate/up GEMMs (WM_TEXT_UNFUSED=1): p50 %.2f ms  p95 %.2f ms\n", u50, u95);
         printf("  GPU memory in use: before %.2f GB (context), after load %.2f GB, after the encodes %.2f GB\n",
                used0 / 1e9, used_load / 1e9, used / 1e9);
     }

@@ -6,6 +6,11 @@
  *     x += norm_post_attn(att Wo^T)
  *     a = norm_pre_ffn(x); x += norm_post_ffn((gelu_tanh(a Wg^T) * a Wu^T) Wd^T)
  * then out = norm_final(x). Every step is an op of kernels/ops.h, so the same code drives CPU and CUDA.
+ * By default q/k/v come from ONE GEMM against the row-stacked [Wq; Wk; Wv] (split and rotated by
+ * qkv_rope_split) and gate/up from one GEMM against [Wg; Wu] (combined by gelu_mul): at ~300 tokens the
+ * separate GEMMs are too small to fill an H100 (a 300 x 1024 output is ~24 tiles for 132 SMs), so
+ * fewer, wider GEMMs and fewer launches are faster. unfused = 1 (or WM_TEXT_UNFUSED=1) keeps the
+ * separate-GEMM forward; both read the same weights (the separate matrices are views of the stacked ones).
  */
 #include "wm/text/gemma_internal.h"
 
@@ -60,7 +65,9 @@ static wm_status alloc_activations(wm_gemma *g, wm_error *err)
     WM_TRY(alloc_act(g, g->adt, T, K, &g->v, err));
     WM_TRY(alloc_act(g, g->adt, T, Q, &g->att, err));
     WM_TRY(alloc_act(g, g->adt, T, c->ffn, &g->f1, err));
-    WM_TRY(alloc_act(g, g->adt, T, c->ffn, &g->f2, err));
+    WM_TRY(alloc_act(g, g->adt, T, Q + 2 * K, &g->qkv_out, err));
+    WM_TRY(alloc_act(g, g->adt, T, 2 * (int64_t)c->ffn, &g->gu_out, err));
+    g->f2 = wm_tensor_view4(g->adt, g->be->device, g->gu_out.data, 2, T, c->ffn, 0, 0); /* separate-GEMM path */
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->cos, err));
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->sin, err));
     WM_TRY(alloc_act(g, WM_U8, T, 1, &g->mask, err));
@@ -81,6 +88,13 @@ static wm_status resolve_config(const char *dir, char *path, size_t cap, wm_erro
     return WM_OK;
 }
 
+/* WM_TEXT_UNFUSED=1 in the environment selects the separate-GEMM forward (read once, here). */
+static int want_unfused(const wm_gemma_params *p)
+{
+    const char *e = getenv("WM_TEXT_UNFUSED");
+    return (p && p->unfused) || (e && !strcmp(e, "1"));
+}
+
 static wm_status gemma_init(wm_gemma *g, const char *dir, const wm_gemma_params *p, wm_error *err)
 {
     char cfg_path[1100];
@@ -91,6 +105,7 @@ static wm_status gemma_init(wm_gemma *g, const char *dir, const wm_gemma_params 
     g->wdt = cuda ? WM_BF16 : WM_F32;
     g->adt = cuda ? WM_BF16 : WM_F32;
     g->streamed = p && p->weights ? p->weights == 2 : !cuda;
+    g->unfused = want_unfused(p);
     g->max_tokens = p && p->max_tokens > 0 ? p->max_tokens : 1024;
     WM_TRY(wm__gemma_load_globals(g, err));
     g->n_slots = g->streamed ? 1 : g->cfg.n_layers;
@@ -128,6 +143,7 @@ static wm_status random_init(wm_gemma *g, const wm_gemma_config *cfg, const wm_g
         return wm__errf(err, WM_ERR_INVALID_ARG, "gemma: inconsistent config for a random encoder");
     int cuda = g->be->kind == WM_BACKEND_CUDA && !(p && p->fp32);
     g->wdt = g->adt = cuda ? WM_BF16 : WM_F32;
+    g->unfused = want_unfused(p);
     g->max_tokens = p && p->max_tokens > 0 ? p->max_tokens : 1024;
     g->n_slots = cfg->n_layers;
     g->slots = calloc((size_t)g->n_slots, sizeof(gemma_layer));
@@ -159,9 +175,9 @@ void wm_gemma_free(wm_gemma *g)
     if (!g) return;
     for (int i = 0; i < g->n_slots; i++) wm__gemma_slot_free(g, &g->slots[i]);
     free(g->slots);
-    wm_tensor *acts[15] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->f2, &g->cos, &g->sin,
-                           &g->mask, &g->final_norm, &g->erows, &g->rtable, &g->ids_dev};
-    for (int i = 0; i < 15; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
+    wm_tensor *acts[16] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->qkv_out, &g->gu_out, &g->cos,
+                           &g->sin, &g->mask, &g->final_norm, &g->erows, &g->rtable, &g->ids_dev};
+    for (int i = 0; i < 16; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
     wm_checkpoint_close(g->ck);
     free(g->host);
     free(g->stage);
@@ -172,6 +188,8 @@ void wm_gemma_free(wm_gemma *g)
 
 const wm_gemma_config *wm_gemma_get_config(const wm_gemma *g) { return &g->cfg; }
 
+void wm_gemma_set_unfused(wm_gemma *g, int unfused) { g->unfused = unfused != 0; }
+
 void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx)
 {
     g->prof = fn;
@@ -181,8 +199,8 @@ void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx)
 const char *wm_gemma_stage_name(int stage)
 {
     static const char *names[WM_GEMMA_N_STAGES] = {"inputs (host + upload)", "rmsnorm (x5)", "q/k/v GEMMs",
-                                                   "rope_half (q, k)", "attention_gqa", "o GEMM",
-                                                   "gate (+gelu) / up GEMMs", "mul", "down GEMM",
+                                                   "rope (+ q/k/v split)", "attention_gqa", "o GEMM",
+                                                   "gate/up GEMM(s)", "gelu * up", "down GEMM",
                                                    "residual adds", "final norm + download"};
     return stage >= 0 && stage < WM_GEMMA_N_STAGES ? names[stage] : "?";
 }
@@ -259,30 +277,50 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
         OP(call);                                                                                  \
     } while (0)
 
-static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
+/* Attention half of layer li up to the residual add; a = norm_in(x) on entry. */
+static wm_status attention_block(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
     wm_backend *be = g->be;
     wm_tensor x = rows(&g->x, T), a = rows(&g->a, T), q = rows(&g->q, T), k = rows(&g->k, T), v = rows(&g->v, T);
-    wm_tensor att = rows(&g->att, T), f1 = rows(&g->f1, T), f2 = rows(&g->f2, T), cs = rows(&g->cos, T),
-              sn = rows(&g->sin, T);
+    wm_tensor att = rows(&g->att, T), cs = rows(&g->cos, T), sn = rows(&g->sin, T), qkv = rows(&g->qkv_out, T);
     wm_tensor mask = wm_tensor_view4(WM_U8, g->mask.device, g->mask.data, 1, T, 0, 0, 0);
     int window = li % 2 == 0 ? c->sliding_window : 0; /* Gemma-2: even layers are the sliding ones */
-    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a));      /* (T, C) */
-    OPS(WM_GEMMA_QKV, wm_matmul(be, &a, &w->q, NULL, WM_ACT_NONE, &q));    /* (T, H*D) */
-    OP(wm_matmul(be, &a, &w->k, NULL, WM_ACT_NONE, &k));                    /* (T, Hkv*D) */
-    OP(wm_matmul(be, &a, &w->v, NULL, WM_ACT_NONE, &v));
-    OPS(WM_GEMMA_ROPE, wm_rope_half(be, &q, &cs, &sn, c->n_heads, &q));
-    OP(wm_rope_half(be, &k, &cs, &sn, c->n_kv_heads, &k));
+    if (g->unfused) {
+        OPS(WM_GEMMA_QKV, wm_matmul(be, &a, &w->q, NULL, WM_ACT_NONE, &q)); /* (T, H*D) */
+        OP(wm_matmul(be, &a, &w->k, NULL, WM_ACT_NONE, &k));                 /* (T, Hkv*D) */
+        OP(wm_matmul(be, &a, &w->v, NULL, WM_ACT_NONE, &v));
+        OPS(WM_GEMMA_ROPE, wm_rope_half(be, &q, &cs, &sn, c->n_heads, &q));
+        OP(wm_rope_half(be, &k, &cs, &sn, c->n_kv_heads, &k));
+    } else {
+        OPS(WM_GEMMA_QKV, wm_matmul(be, &a, &w->qkv, NULL, WM_ACT_NONE, &qkv)); /* (T, (H + 2 Hkv) D) */
+        OPS(WM_GEMMA_ROPE, wm_qkv_rope_split(be, &qkv, &cs, &sn, c->n_heads, c->n_kv_heads, &q, &k, &v));
+    }
     OPS(WM_GEMMA_ATTENTION, wm_attention_gqa(be, &q, &k, &v, &mask, c->n_heads, c->n_kv_heads, c->query_scale,
                                              c->attn_softcap, window, &att)); /* (T, H*D) */
     OPS(WM_GEMMA_OPROJ, wm_matmul(be, &att, &w->o, NULL, WM_ACT_NONE, &a)); /* (T, C) */
     OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
     OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));               /* x += a */
+    return WM_OK;
+}
+
+static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
+{
+    const wm_gemma_config *c = &g->cfg;
+    wm_backend *be = g->be;
+    wm_tensor x = rows(&g->x, T), a = rows(&g->a, T), f1 = rows(&g->f1, T), f2 = rows(&g->f2, T),
+              gu = rows(&g->gu_out, T);
+    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a)); /* (T, C) */
+    WM_TRY(attention_block(g, w, li, T, err));
     OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
-    OPS(WM_GEMMA_GATE_UP, wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1)); /* (T, F) */
-    OP(wm_matmul(be, &a, &w->up, NULL, WM_ACT_NONE, &f2));
-    OPS(WM_GEMMA_GELU_MUL, wm_mul(be, &f1, &f2, &f1));
+    if (g->unfused) {
+        OPS(WM_GEMMA_GATE_UP, wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1)); /* (T, F) */
+        OP(wm_matmul(be, &a, &w->up, NULL, WM_ACT_NONE, &f2));
+        OPS(WM_GEMMA_GELU_MUL, wm_mul(be, &f1, &f2, &f1));
+    } else {
+        OPS(WM_GEMMA_GATE_UP, wm_matmul(be, &a, &w->gu, NULL, WM_ACT_NONE, &gu)); /* (T, 2F) */
+        OPS(WM_GEMMA_GELU_MUL, wm_gelu_mul(be, &gu, &f1));                       /* (T, F) */
+    }
     OPS(WM_GEMMA_DOWN, wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a)); /* (T, C) */
     OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
     OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));

@@ -43,6 +43,9 @@ typedef struct wm_gemma_params {
     int max_tokens;          /* longest sequence forward() accepts; 0 = 1024 */
     int fp32;                /* 1 = fp32 weights and activations on CUDA too (parity tests); 0 = backend default
                               * (bf16 on CUDA, fp32 on the CPU) */
+    int unfused;             /* 1 = separate q/k/v and gate/up GEMMs + rope_half + mul (the previous forward);
+                              * 0 = one q/k/v GEMM + qkv_rope_split and one gate/up GEMM + gelu_mul, unless
+                              * the environment has WM_TEXT_UNFUSED=1 (read once when the encoder is made) */
 } wm_gemma_params;
 
 typedef struct wm_gemma wm_gemma;
@@ -73,6 +76,8 @@ typedef enum wm_gemma_stage {
 } wm_gemma_stage;
 typedef wm_status (*wm_gemma_mark_fn)(void *ctx, int stage);
 void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx);
+/* Switch between the fused and the separate-GEMM forward on a live encoder (benchmarks compare both). */
+void wm_gemma_set_unfused(wm_gemma *g, int unfused);
 /* Stage names ("inputs", "norms", ...) for reports. */
 const char *wm_gemma_stage_name(int stage);
 

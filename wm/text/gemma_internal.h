@@ -9,6 +9,9 @@
 typedef struct gemma_layer {
     wm_tensor in_norm, post_attn, pre_ffn, post_ffn;    /* (C) fp32, holding 1 + w */
     wm_tensor q, k, v, o, gate, up, down;                /* Linear weights (out, in), storage dtype */
+    /* q, k, v are row blocks of one allocation qkv (H*D + 2 Hkv*D, C), gate and up of gu (2F, C), so one
+     * GEMM computes all three projections (or both MLP inputs); the views serve the separate-GEMM path */
+    wm_tensor qkv, gu;
     int loaded_layer;                                    /* which layer the slot holds, -1 = none */
 } gemma_layer;
 
@@ -18,6 +21,7 @@ struct wm_gemma {
     wm_gemma_config cfg;
     wm_dtype wdt, adt;            /* weight storage and activation dtypes of the backend */
     int streamed, max_tokens;
+    int unfused;                  /* 1: separate q/k/v and gate/up GEMMs (wm_gemma_params.unfused) */
     uint64_t seed;                /* random-weight encoders (no checkpoint): weights and embedding rows */
     const wm_ckpt_entry *embed;   /* stays in the checkpoint mapping */
     wm_tensor final_norm;
@@ -31,6 +35,7 @@ struct wm_gemma {
     void *prof_ctx;
     /* activations, sized for max_tokens */
     wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
+    wm_tensor qkv_out, gu_out;    /* fused GEMM outputs (T, H*D + 2 Hkv*D), (T, 2F); f2 is gu_out's start */
     /* embedding lookup on the backend (embed_rows op): the prompt's rows gathered from the mapping
      * (erows, (max_tokens, C): the checkpoint's dtype when it is the activation dtype, else fp32) with
      * ids 0..T-1, or the random encoder's table rtable (R, C) fp32 with ids mod R; ids_dev (max_tokens)

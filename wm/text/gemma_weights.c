@@ -87,20 +87,23 @@ wm_status wm__gemma_slot_alloc(wm_gemma *g, gemma_layer *s, wm_error *err)
     int64_t C = c->hidden, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim;
     wm_tensor *norms[4] = {&s->in_norm, &s->post_attn, &s->pre_ffn, &s->post_ffn};
     for (int i = 0; i < 4; i++) WM_TRY(wm__gemma_alloc(g, WM_F32, C, 1, norms[i], err));
-    WM_TRY(wm__gemma_alloc(g, g->wdt, Q, C, &s->q, err));
-    WM_TRY(wm__gemma_alloc(g, g->wdt, K, C, &s->k, err));
-    WM_TRY(wm__gemma_alloc(g, g->wdt, K, C, &s->v, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, Q + 2 * K, C, &s->qkv, err));
+    WM_TRY(wm__gemma_alloc(g, g->wdt, 2 * (int64_t)c->ffn, C, &s->gu, err));
+    size_t es = wm_dtype_size(g->wdt);
+    char *qkv = s->qkv.data, *gu = s->gu.data;
+    s->q = wm_tensor_view4(g->wdt, g->be->device, qkv, 2, Q, C, 0, 0); /* row blocks of the fused weights */
+    s->k = wm_tensor_view4(g->wdt, g->be->device, qkv + (size_t)(Q * C) * es, 2, K, C, 0, 0);
+    s->v = wm_tensor_view4(g->wdt, g->be->device, qkv + (size_t)((Q + K) * C) * es, 2, K, C, 0, 0);
+    s->gate = wm_tensor_view4(g->wdt, g->be->device, gu, 2, c->ffn, C, 0, 0);
+    s->up = wm_tensor_view4(g->wdt, g->be->device, gu + (size_t)c->ffn * (size_t)C * es, 2, c->ffn, C, 0, 0);
     WM_TRY(wm__gemma_alloc(g, g->wdt, C, Q, &s->o, err));
-    WM_TRY(wm__gemma_alloc(g, g->wdt, c->ffn, C, &s->gate, err));
-    WM_TRY(wm__gemma_alloc(g, g->wdt, c->ffn, C, &s->up, err));
     return wm__gemma_alloc(g, g->wdt, C, c->ffn, &s->down, err);
 }
 
 void wm__gemma_slot_free(wm_gemma *g, gemma_layer *s)
 {
-    wm_tensor *all[11] = {&s->in_norm, &s->post_attn, &s->pre_ffn, &s->post_ffn, &s->q, &s->k,
-                          &s->v, &s->o, &s->gate, &s->up, &s->down};
-    for (int i = 0; i < 11; i++) {
+    wm_tensor *all[8] = {&s->in_norm, &s->post_attn, &s->pre_ffn, &s->post_ffn, &s->qkv, &s->gu, &s->o, &s->down};
+    for (int i = 0; i < 8; i++) {
         if (all[i]->data) wm_backend_mfree(g->be, all[i]->data);
         all[i]->data = NULL;
     }
