@@ -328,8 +328,10 @@ static int cmd_info(const args *a)
         wm_vae_decoder_params p = {.lat_h = a->lh, .lat_w = a->lw, .max_frames = a->chunk, .non_causal = !cfg.decoder_causal};
         wm_vae_plan_info pi;
         if (wm_vae_plan(&cfg, &lp, &p, &pi, &err) != WM_OK) { fprintf(stderr, "wm vae: %s\n", err.msg); return 1; }
-        printf("%s: weights %.1f MiB, decoder arena %.1f MiB, stream caches %.1f MiB\n", k ? "bf16" : "fp32",
+        printf("%s: weights %.1f MiB, decoder arena %.1f MiB, stream caches %.1f MiB", k ? "bf16" : "fp32",
                pi.weight_bytes / 1048576.0, pi.decoder_arena_bytes / 1048576.0, pi.decoder_cache_bytes / 1048576.0);
+        if (k) printf(", CUDA conv scratch %.1f MiB", pi.conv_scratch_bytes / 1048576.0);
+        printf("\n");
     }
     return 0;
 }

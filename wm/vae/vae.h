@@ -124,9 +124,12 @@ size_t wm_vae_conv_scratch_bytes(const wm_vae *vae);
 size_t wm_vae_decoder_memory(const wm_vae_decoder *d);
 
 /* Memory a model + decoder would take, without loading anything (session planning, `wm bench vae`):
- * weights, the decoder's activation arena and its stream caches, in the load params' dtypes. */
+ * weights, the decoder's activation arena and its stream caches, in the load params' dtypes, and on
+ * CUDA with bf16 activations the conv engine's channels-last scratch for the decoder's convs (padded
+ * input + output + repacked weights; cuDNN's workspace, at most 256 MiB, not included; 0 for fp32). */
 typedef struct wm_vae_plan_info {
     size_t weight_bytes, decoder_arena_bytes, decoder_cache_bytes;
+    size_t conv_scratch_bytes;
 } wm_vae_plan_info;
 wm_status wm_vae_plan(const wm_vae_config *cfg, const wm_vae_load_params *lp, const wm_vae_decoder_params *p,
                       wm_vae_plan_info *out, wm_error *err);

@@ -28,6 +28,7 @@ struct wm_vae_decoder {
     int trimmed[WM_VAE_MAX_BLOCKS];       /* 1: upsampler already dropped its first frame */
     void *cache_mem;
     size_t cache_bytes;
+    size_t scratch_need;                  /* CUDA conv engine scratch of this decoder's convs (bf16) */
 };
 
 wm_status wm__vae_tensor(vae_fwd *f, int64_t c, int64_t t, int64_t h, int64_t w, wm_tensor *out)
@@ -195,7 +196,7 @@ static wm_status plan(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decode
     wm_arena_init_measure(&d->arena, vae->be->device);
     int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
     wm_tensor z = wm_tensor_view(vae->act_dtype, vae->be->device, NULL, 4, zs);
-    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err, vae->conv_eng};
+    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err, vae->conv_eng, {0, 0, 0}};
     if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
     wm_status st = forward(d, &f, &z, NULL);
     *need = d->arena.peak;
@@ -205,6 +206,7 @@ static wm_status plan(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decode
         st = forward(d, &f, &z, NULL);
         *need = d->arena.peak;
     }
+    d->scratch_need = vae->act_dtype == WM_BF16 ? f.scratch[0] + f.scratch[1] + f.scratch[2] : 0;
     wm_vae_decoder_reset(d);
     wm_arena_free(&d->arena);
     return st;
@@ -246,6 +248,7 @@ wm_status wm_vae_plan(const wm_vae_config *cfg, const wm_vae_load_params *lp, co
     wm_vae_decoder *d = calloc(1, sizeof *d);
     wm_status st = d ? plan(v, p, d, &out->decoder_arena_bytes, err) : WM_ERR_OUT_OF_MEMORY;
     if (st == WM_OK && d->stream) out->decoder_cache_bytes = cache_layout(d, NULL);
+    if (st == WM_OK) out->conv_scratch_bytes = d->scratch_need;
     free(d);
     wm_vae_free(v);
     return st;
@@ -275,7 +278,7 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
         return wm__errf(err, WM_ERR_SHAPE, "VAE decode: pixels must be (%d, %lld, %lld, %lld)", c->out_channels,
                         (long long)tout, (long long)d->p.lat_h * sr, (long long)d->p.lat_w * sr);
     wm_arena_reset(&d->arena);
-    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err, d->vae->conv_eng};
+    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err, d->vae->conv_eng, {0, 0, 0}};
     return forward(d, &f, z, pixels);
 }
 

@@ -77,6 +77,7 @@ typedef struct vae_fwd {
     void *user;
     wm_error *err;
     struct wm_vae_conv_engine *eng;  /* the VAE's conv engine or NULL (op table) */
+    size_t scratch[3];               /* dry run: largest channels-last xp, yc, wr of the CUDA engine (bytes) */
 } vae_fwd;
 
 /* Allocate an activation tensor (C,T,H,W) in the forward's arena. */
