@@ -189,7 +189,7 @@ static void test_forward(const wm_dit_config *cfg, int T)
     for (int k = 0; k < 2 && w; k++) {
         float *v[2];
         for (int uf = 0; uf < 2; uf++) {
-            w->unfused = uf;
+            w->unfused = uf ? WM_DIT_UNFUSE_ALL : 0;
             wm_dit_run run = {0};
             run.variant = vars[k];
             size_t bytes = 0;

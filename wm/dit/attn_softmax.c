@@ -10,17 +10,54 @@
 
 #include <math.h>
 
-typedef struct {
-    wm_tensor *sk, *pk, *ck; /* sink / previous-chunk / save destination (streaming), per K or V */
-} kv_cache;
+/* In-place streaming window (fusion WM_DIT_UNFUSE_WINDOW): when the sink entry is full and the chunk fits,
+ * the current K/V are written (by their GEMM, then prepared in place) into the stream's [sink | prev |
+ * cur] buffer right after the entries the window uses -- the prev slot on chunk 1 (window [sink | cur]),
+ * the cur slot later ([sink | prev | cur]) -- so the window is a row prefix of that buffer and needs no
+ * copy. Chunk 0 attends to its own K/V (no copy either way). Measuring runs take the copy path, an
+ * upper bound of the arena. Returns the slot for buffer j (0 K, 1 V, 2 Kc, 3 Vc) or NULL. */
+static const wm_tensor *win_buf(dit_fwd *f, int j)
+{
+    const wm_dit_stream *st = f->run->stream;
+    if (f->run->variant != WM_DIT_STREAMING || !st || !dt_live(f) || !dt_fused(f, WM_DIT_UNFUSE_WINDOW)) return NULL;
+    if (st->n_saved < 1 || st->sink_frames != st->max_sink_frames || f->T > st->max_chunk_frames) return NULL;
+    const wm_tensor *w = &st->win[4 * f->block + j];
+    return w->data ? w : NULL;
+}
 
-/* Streaming key set [sink | prev | cur] in a new arena tensor. */
-static wm_status window(dit_fwd *f, const wm_tensor *cur, const wm_tensor *sink, const wm_tensor *prev,
+static int64_t win_cur_row(dit_fwd *f)
+{
+    const wm_dit_stream *st = f->run->stream;
+    return (int64_t)(st->max_sink_frames + (st->n_saved >= 2 ? st->max_chunk_frames : 0)) * f->S;
+}
+
+/* y = x W^T + b into the window slot of buffer j when there is one, else a new arena tensor. */
+static wm_status kv_linear(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, int j, wm_tensor *y)
+{
+    const wm_tensor *wb = win_buf(f, j);
+    if (!wb) return dt_linear(f, x, w, b, WM_ACT_NONE, y);
+    *y = dt_rows(wb, win_cur_row(f), f->N);
+    DT_RUN(f, wm_matmul(f->be, x, w, b && b->data ? b : NULL, WM_ACT_NONE, y));
+    return WM_OK;
+}
+
+/* Streaming key set [sink | prev | cur]: a prefix of the window buffer j (in place), cur itself (chunk 0),
+ * or a copy in a new arena tensor. */
+static wm_status window(dit_fwd *f, int j, const wm_tensor *cur, const wm_tensor *sink, const wm_tensor *prev,
                         wm_tensor *out)
 {
     const wm_dit_stream *st = f->run->stream;
     int64_t ns = st->n_saved >= 1 ? (int64_t)st->sink_frames * f->S : 0;
     int64_t np = st->n_saved >= 2 ? (int64_t)st->prev_frames * f->S : 0;
+    const wm_tensor *wb = win_buf(f, j);
+    if (wb && win_cur_row(f) == ns + np) { /* cur was written right after the entries in use */
+        *out = dt_rows(wb, 0, ns + np + f->N);
+        return WM_OK;
+    }
+    if (!ns && !np && dt_fused(f, WM_DIT_UNFUSE_WINDOW)) { /* chunk 0: the window is the chunk itself */
+        *out = *cur;
+        return WM_OK;
+    }
     WM_TRY(dt_new(f, ns + np + f->N, f->C, out));
     if (!dt_live(f)) return WM_OK; /* planning: the cache tensors may be bare headers */
     wm_tensor d;
@@ -38,6 +75,7 @@ static wm_status save_kv(dit_fwd *f, const wm_tensor *cur, wm_tensor *sink, wm_t
     if (wm_tensor_rows(dst) < f->N)
         return wm__errf(&f->be->err, WM_ERR_LIMIT, "dit stream: chunk of %d frames exceeds the cache", f->T);
     wm_tensor d = dt_rows(dst, 0, f->N);
+    if (d.data == cur->data) return WM_OK; /* chunk 1 in place: its K/V were written into the prev entry */
     return dt_copy(f, cur, &d);
 }
 
@@ -58,14 +96,14 @@ static wm_status attend(dit_fwd *f, const wm_tensor *q, const wm_tensor *k, cons
 }
 
 /* Attention over the variant's key set; streaming builds the window and saves on a save pass. */
-static wm_status branch_attend(dit_fwd *f, const wm_tensor *q, const wm_tensor *k, const wm_tensor *v, float scale,
-                               wm_tensor *ksink, wm_tensor *kprev, wm_tensor *vsink, wm_tensor *vprev,
+static wm_status branch_attend(dit_fwd *f, int j, const wm_tensor *q, const wm_tensor *k, const wm_tensor *v,
+                               float scale, wm_tensor *ksink, wm_tensor *kprev, wm_tensor *vsink, wm_tensor *vprev,
                                wm_tensor *out)
 {
     if (f->run->variant != WM_DIT_STREAMING) return attend(f, q, k, v, scale, out);
     wm_tensor kw, vw;
-    WM_TRY(window(f, k, ksink, kprev, &kw));
-    WM_TRY(window(f, v, vsink, vprev, &vw));
+    WM_TRY(window(f, j, k, ksink, kprev, &kw));
+    WM_TRY(window(f, j + 1, v, vsink, vprev, &vw));
     DT_RUN(f, wm_attention(f->be, q, &kw, &vw, NULL, f->H, scale, out));
     if (f->run->save) {
         WM_TRY(save_kv(f, k, ksink, kprev));
@@ -83,11 +121,11 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
     wm_tensor q, k, v;
     WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
-    WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &k));
-    WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
+    WM_TRY(kv_linear(f, h, &wk, NULL, 0, &k));
+    WM_TRY(kv_linear(f, h, &wv, NULL, 1, &v));
     WM_TRY(dt_qk_prep(f, &q, &b->q_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &q, NULL));
     WM_TRY(dt_qk_prep(f, &k, &b->k_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &k, NULL));
-    return branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
+    return branch_attend(f, 0, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
                          cc ? &cc->prev_k : NULL, cc ? &cc->sink_v : NULL, cc ? &cc->prev_v : NULL, out);
 }
 
@@ -108,8 +146,8 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
 {
     wm_tensor q, k, v;
     WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
-    WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &k));
-    WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
+    WM_TRY(kv_linear(f, h, &b->kc_w, &b->kc_b, 2, &k));
+    WM_TRY(kv_linear(f, h, &b->vc_w, &b->vc_b, 3, &v));
     float eps = f->cfg->eps_qk_norm;
     if (f->cfg->post_ucpe_renorm) { /* first-release switch: the renorm needs the pre-UCPE tensors */
         DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, eps, &q));
@@ -121,7 +159,7 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
         WM_TRY(dt_qk_prep(f, &k, &b->k_norm_cam, eps, 0, &f->Pinv, 0, 1, 0, &k, NULL));
     }
     WM_TRY(ucpe_maybe_renorm(f, &v, &f->Pinv, 0));
-    WM_TRY(branch_attend(f, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_cam), cc ? &cc->sink_kc : NULL,
+    WM_TRY(branch_attend(f, 2, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_cam), cc ? &cc->sink_kc : NULL,
                          cc ? &cc->prev_kc : NULL, cc ? &cc->sink_vc : NULL, cc ? &cc->prev_vc : NULL, out));
     return dit_ucpe(f, out, &f->P, 0, 1);
 }

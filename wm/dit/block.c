@@ -10,7 +10,7 @@ static wm_status attn_out(dit_fwd *f, const wm_dit_block_weights *b, const wm_te
 {
     wm_tensor gate;
     WM_TRY(dt_linear_add(f, cam_raw, &b->oc_w, &b->oc_b, main_raw));
-    if (dt_fused(f)) {
+    if (dt_fused(f, WM_DIT_UNFUSE_GATE)) {
         WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_NONE, &gate));
         DT_RUN(f, wm_mul_silu(f->be, main_raw, &gate, main_raw));
     } else {

@@ -34,8 +34,8 @@ typedef struct dit_fwd {
 enum { DT_TEXT_ARENA = 0, DT_TEXT_FILL, DT_TEXT_CACHED };
 
 static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
-/* Fused op sequence (dit_qk_prep, matmul_add, mul_silu) unless the weights ask for the unfused one. */
-static inline int dt_fused(const dit_fwd *f) { return !f->w->unfused; }
+/* Fusion `bit` (WM_DIT_UNFUSE_*) is on unless the weights ask for the unfused op sequence. */
+static inline int dt_fused(const dit_fwd *f, int bit) { return !(f->w->unfused & bit); }
 
 #define DT_RUN(f, expr)                                                                            \
     do {                                                                                           \

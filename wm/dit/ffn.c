@@ -29,7 +29,7 @@ wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h,
         size_t m2 = wm_arena_mark(f->ar);
         wm_tensor hs = dt_rows(h, f0 * S, nf * S), ys = dt_rows(&y, f0 * S, nf * S), u, g;
         int gh = f->cfg->latent_h, gw = f->cfg->latent_w;
-        if (dt_fused(f)) { /* SiLU applied by the conv as it reads u: no pass over the 2M-wide GEMM output */
+        if (dt_fused(f, WM_DIT_UNFUSE_DW)) { /* SiLU applied by the conv as it reads u: no pass over the 2M-wide GEMM output */
             WM_TRY(dt_linear(f, &hs, &b->inv_w, &b->inv_b, WM_ACT_NONE, &u));
             WM_TRY(dt_new(f, nf * S, M, &g));
             DT_RUN(f, wm_depthwise3x3_silu_glu(f->be, &u, &b->dw_w, &b->dw_b, nf, gh, gw, &g));
@@ -44,7 +44,7 @@ wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h,
     wm_dit_block_cache *cc = dit_cache(f);
     WM_TRY(dt_new(f, f->N, 3 * f->C, &cat));
     DT_RUN(f, wm_temporal_shift_cat(f->be, &y, cc ? &cc->ttail : NULL, f->bounds, f->n_chunks, &cat));
-    if (dt_fused(f)) { /* out = t_conv(y) + y in one GEMM */
+    if (dt_fused(f, WM_DIT_UNFUSE_ADD)) { /* out = t_conv(y) + y in one GEMM */
         DT_RUN(f, wm_matmul_add(f->be, &cat, &b->tconv_w, NULL, &y, out));
     } else {
         DT_RUN(f, wm_matmul(f->be, &cat, &b->tconv_w, NULL, WM_ACT_NONE, out));

@@ -12,7 +12,7 @@
 wm_status dt_linear_add(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, wm_tensor *acc)
 {
     const wm_tensor *bias = b && b->data ? b : NULL;
-    if (dt_fused(f)) {
+    if (dt_fused(f, WM_DIT_UNFUSE_ADD)) {
         DT_RUN(f, wm_matmul_add(f->be, x, w, bias, acc, acc));
         return WM_OK;
     }
@@ -29,7 +29,7 @@ wm_status dt_qk_prep(dit_fwd *f, wm_tensor *x, const wm_tensor *norm_w, float ep
 {
     const wm_tensor *cs = cam ? &f->cam_cos : &f->rope_cos, *sn = cam ? &f->cam_sin : &f->rope_sin;
     int off = cam ? f->D / 2 : 0;
-    if (dt_fused(f)) {
+    if (dt_fused(f, WM_DIT_UNFUSE_QK)) {
         DT_RUN(f, wm_dit_qk_prep(f->be, x, norm_w, eps, relu, mats, transpose, cs, sn, f->H, off, conj, y, y_pre));
         return WM_OK;
     }

@@ -29,7 +29,8 @@ static void take2(carver *cv, int64_t r, int64_t c, wm_tensor *t)
     take(cv, cv->adt, 2, sh, t);
 }
 
-static void carve_block(carver *cv, const wm_dit_config *g, int i, int sink, int chunk, wm_dit_block_cache *b)
+static void carve_block(carver *cv, const wm_dit_config *g, int i, int sink, int chunk, wm_dit_block_cache *b,
+                        wm_tensor *win)
 {
     int64_t C = g->hidden_size, H = g->num_heads, D = C / H, S = (int64_t)g->latent_h * g->latent_w;
     int64_t K1 = g->conv_kernel_size - 1;
@@ -45,9 +46,10 @@ static void carve_block(carver *cv, const wm_dit_config *g, int i, int sink, int
     }
     wm_tensor *sk[4] = {&b->sink_k, &b->sink_v, &b->sink_kc, &b->sink_vc};
     wm_tensor *pk[4] = {&b->prev_k, &b->prev_v, &b->prev_kc, &b->prev_vc};
-    for (int j = 0; j < 4; j++) {
-        take2(cv, sink * S, C, sk[j]);
-        take2(cv, chunk * S, C, pk[j]);
+    for (int j = 0; j < 4; j++) { /* [sink | prev | cur] contiguous (see wm_dit_stream.win) */
+        take2(cv, (sink + 2 * (int64_t)chunk) * S, C, &win[j]);
+        *sk[j] = wm_tensor_slice0(&win[j], 0, sink * S);
+        *pk[j] = wm_tensor_slice0(&win[j], sink * S, chunk * S);
     }
 }
 
@@ -55,7 +57,7 @@ static void carve_all(carver *cv, wm_dit_stream *s)
 {
     cv->off = 0;
     for (int i = 0; i < s->cfg.depth; i++)
-        carve_block(cv, &s->cfg, i, s->max_sink_frames, s->max_chunk_frames, &s->blocks[i]);
+        carve_block(cv, &s->cfg, i, s->max_sink_frames, s->max_chunk_frames, &s->blocks[i], &s->win[4 * i]);
     int mx = s->max_sink_frames > s->max_chunk_frames ? s->max_sink_frames : s->max_chunk_frames;
     int64_t n = (int64_t)(wm_dit_stage_bytes(&s->cfg, mx, 0) + 3) / 4; /* the six tables + alignment */
     take(cv, WM_F32, 1, &n, &s->tab);
@@ -99,10 +101,11 @@ wm_status wm_dit_stream_create_on(wm_backend *be, const wm_dit_config *cfg, int 
     if (mx > WM_DIT_MAX_CHUNK_FRAMES) { free(s); return WM_ERR_INVALID_ARG; }
     s->blocks = calloc((size_t)cfg->depth, sizeof *s->blocks);
     s->cap_kv = calloc((size_t)2 * cfg->depth, sizeof *s->cap_kv);
+    s->win = calloc((size_t)4 * cfg->depth, sizeof *s->win);
     s->cap_host_y = malloc((size_t)(cfg->caption_length > 0 ? cfg->caption_length : 1) * cfg->caption_channels * 4);
     s->cap_host_mask = malloc((size_t)(cfg->caption_length > 0 ? cfg->caption_length : 1));
     s->v = malloc((size_t)cfg->out_channels * mx * cfg->latent_h * cfg->latent_w * sizeof(float));
-    wm_status st = s->blocks && s->v && s->cap_kv && s->cap_host_y && s->cap_host_mask ? alloc_mem(s)
+    wm_status st = s->blocks && s->v && s->cap_kv && s->win && s->cap_host_y && s->cap_host_mask ? alloc_mem(s)
                                                                                       : WM_ERR_OUT_OF_MEMORY;
     if (st == WM_OK) st = wm_dit_stream_zero(s);
     if (st != WM_OK) {
@@ -144,6 +147,7 @@ void wm_dit_stream_free(wm_dit_stream *s)
     wm_arena_free(&s->stage);
     free(s->blocks);
     free(s->cap_kv);
+    free(s->win);
     free(s->cap_host_y);
     free(s->cap_host_mask);
     free(s->v);

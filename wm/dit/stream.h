@@ -54,6 +54,12 @@ typedef struct wm_dit_stream {
      * activation dtype: computed by the first forward of a prompt, reused while (L, caption, mask) stay
      * the same (key: host copies). Kept outside wm_dit_block_cache so state snapshots do not carry them. */
     wm_tensor cap_y, cap_mask, *cap_kv;
+    /* Softmax blocks: win[4i + j] (j = K, V, Kc, Vc) is ONE buffer [sink | prev | cur] of (max_sink +
+     * 2 max_chunk) * S rows; the cache tensors sink_* / prev_* are its first two entries. A forward whose
+     * window is a row prefix of it (sink entry full) writes its K/V straight after the entries it uses and
+     * attends to the prefix: no window copies. data NULL for GDN blocks. Not state (the cur rows are
+     * scratch of the running chunk). */
+    wm_tensor *win;
     int cap_valid, cap_L;
     float *cap_host_y;
     uint8_t *cap_host_mask;

@@ -324,8 +324,7 @@ static wm_status load_impl(const wm_checkpoint *ck, int random, uint64_t seed, c
     c.dt[FAM_VEC] = WM_F32;
     w->device = c.dev;
     w->be = c.be;
-    const char *uf = getenv("WM_DIT_UNFUSED"); /* the coordinator's switch if a fused kernel misbehaves */
-    w->unfused = uf && uf[0] == '1';
+    w->unfused = wm_dit_unfuse_parse(getenv("WM_DIT_UNFUSED")); /* switch if a fused kernel misbehaves */
     wm_status st = walk(&c, cfg, w); /* plan: shapes and bytes */
     if (st == WM_OK && (ck || random)) st = load_pass(&c, cfg, w);
     if (st != WM_OK) {
@@ -357,6 +356,22 @@ wm_status wm_dit_weights_random(const wm_dit_config *cfg, uint64_t seed, const w
 wm_status wm_dit_weights_shapes(const wm_dit_config *cfg, wm_dit_weights **out, wm_error *err)
 {
     return load_impl(NULL, 0, 0, cfg, NULL, out, err);
+}
+
+int wm_dit_unfuse_parse(const char *s)
+{
+    static const struct { const char *name; int bit; } tab[] = {
+        {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
+        {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"all", WM_DIT_UNFUSE_ALL},
+        {"1", WM_DIT_UNFUSE_ALL}};
+    int bits = 0;
+    while (s && *s) {
+        size_t n = strcspn(s, ",");
+        for (size_t i = 0; i < sizeof tab / sizeof *tab; i++)
+            if (strlen(tab[i].name) == n && !strncmp(s, tab[i].name, n)) bits |= tab[i].bit;
+        s += n + (s[n] == ',');
+    }
+    return bits;
 }
 
 void wm_dit_weights_free(wm_dit_weights *w)

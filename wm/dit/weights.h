@@ -58,11 +58,23 @@ typedef struct wm_dit_weights {
     wm_backend *be;              /* owner of mem[] (NULL: host memory) */
     void *mem[2];                /* family allocations: [0] GEMM weights/biases, [1] fp32 small weights */
     size_t mem_bytes[2];
-    int unfused;                 /* 1: the forward runs the unfused op sequence (rmsnorm/activate/ucpe/rope,
-                                  * matmul + gated_add, SiLU GEMM + mul) instead of dit_qk_prep, matmul_add,
-                                  * mul_silu. Set at load from the environment (WM_DIT_UNFUSED=1, read once
-                                  * there); a caller may flip it between forwards (plan with the same value). */
+    int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
+                                  * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
+                                  * = every bit, or a comma list of qk,add,gate,dw,window; a caller may flip
+                                  * bits between forwards (plan with the same value). */
 } wm_dit_weights;
+
+/* Fusions of the forward, each with its unfused op sequence kept (docs/cuda.md "Fused DiT ops"). */
+enum {
+    WM_DIT_UNFUSE_QK = 1,     /* dit_qk_prep -> rmsnorm, activate, convert, ucpe_apply, rope_apply */
+    WM_DIT_UNFUSE_ADD = 2,    /* matmul_add -> matmul + gated_add */
+    WM_DIT_UNFUSE_GATE = 4,   /* mul_silu -> SiLU GEMM + mul */
+    WM_DIT_UNFUSE_DW = 8,     /* depthwise3x3_silu_glu -> SiLU GEMM + depthwise3x3_glu */
+    WM_DIT_UNFUSE_WINDOW = 16, /* streaming K/V written in place in the window buffer -> window copies */
+    WM_DIT_UNFUSE_ALL = 31
+};
+/* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
+int wm_dit_unfuse_parse(const char *s);
 
 /* Where and how weights are placed. {0}: host memory, fp32 (= the CPU backend). */
 typedef struct wm_dit_weights_params {
