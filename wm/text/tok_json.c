@@ -60,8 +60,8 @@ static wm_status parse_normalizer(wm_tokenizer *t, json_t *n, wm_error *err)
     if (t->n_norm >= TOK_MAX_NORM) return JERR(WM_ERR_UNSUPPORTED, "%s: too many normalizer steps", t->source);
     tok_norm *s = &t->norm[t->n_norm];
     if (!strcmp(type, "Replace")) {
-        const char *p;
-        size_t plen;
+        const char *p = NULL; /* set by string_pattern on success (gcc -O2 cannot see it) */
+        size_t plen = 0;
         WM_TRY(string_pattern(t, n, "normalizer Replace", &p, &plen, err));
         json_t *c = json_object_get(n, "content");
         if (!json_is_string(c) || plen == 0)
@@ -113,8 +113,8 @@ static wm_status parse_pretokenizer(wm_tokenizer *t, json_t *n, wm_error *err)
                     type);
     if (t->n_split >= TOK_MAX_SPLIT) return JERR(WM_ERR_UNSUPPORTED, "%s: too many pre_tokenizer steps", t->source);
     if (jbool(n, "invert", 0)) return JERR(WM_ERR_UNSUPPORTED, "%s: inverted Split is not supported", t->source);
-    const char *p;
-    size_t plen;
+    const char *p = NULL; /* set by string_pattern on success (gcc -O2 cannot see it) */
+    size_t plen = 0;
     WM_TRY(string_pattern(t, n, "pre_tokenizer Split", &p, &plen, err));
     tok_split *s = &t->split[t->n_split];
     WM_TRY(parse_behavior(t, json_string_value(json_object_get(n, "behavior")), &s->behavior, err));
