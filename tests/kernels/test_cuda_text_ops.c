@@ -109,6 +109,9 @@ static void t_attn(const attn_cfg *g, wm_dtype dt, int mask_kind, int old)
                                    &o.ht));
     wm_backend *gb = old ? gpu_old : c->gpu;
     CP_OK(gb, wm_attention_gqa(gb, &q.dt, &k.dt, &v.dt, md, g->H, g->Hkv, g->scale, g->softcap, g->window, &o.dt));
+    /* the second backend has its own stream: wait for it before c->gpu's stream reads o (without this the
+     * read raced the old kernel and saw the NaN poison -- the 27 failures of the a42eb93 run) */
+    WM_ASSERT(wm_backend_sync(gb) == WM_OK);
     char lab[160];
     snprintf(lab, sizeof lab, "attention_gqa %s N%d win%d mask%d %s%s", g->name, g->N, g->window, mask_kind,
              dt == WM_BF16 ? "bf16" : "fp32", old ? " old" : "");
