@@ -7,8 +7,9 @@
  * output (coalesced stores, no write conflicts) and gather their source by the same index map as the
  * CPU reference. Tensors are read through gld()/gst(), which branch on a grid-uniform bf16 flag rather
  * than multiplying template instances (CI compiles on 2 cores). Arithmetic is fp32.
- * RMSNorm reduces over the slow channel axis: a thread owns one position and walks the C rows, so every
- * channel step is a coalesced row read across the warp (C <= 1024 in the VAE: 2 reads per element).
+ * RMSNorm reduces over the slow channel axis: 8 threads share one position (channel groups), each a
+ * coalesced row read across the warp per channel step, partial sums meet in shared memory (C <= 128 read
+ * once from registers; wider layers read twice).
  * vae_cache_push runs in two stream-ordered phases: old frames that survive move to the front with
  * cudaMemcpy2DAsync (frame by frame in ascending order when source and destination overlap), or a
  * fresh cache's front is filled with x's frame 0; then a kernel writes x's newest frames behind them.
@@ -33,19 +34,55 @@ __device__ __forceinline__ void gst(void *p, int bf, int64_t i, float v)
 
 /* ---- rmsnorm over channels ---- */
 
-__global__ void vae_rms_kernel(const void *x, int xb, void *y, int yb, int64_t C, int64_t P, float eps, int silu)
+/* Block (32, 8): 32 positions x 8 channel groups. Each thread sums the squares of channels ty, ty+8, ...
+ * of its position (the first 16 kept in registers, so C <= 128 reads x once), the 8 partial sums meet in
+ * shared memory, then every thread scales its channels. 8x the loads in flight of one thread per
+ * position walking all C rows; reads stay coalesced (32 consecutive positions of one channel). In place
+ * is safe: each element is read and written by the same thread. */
+__global__ void __launch_bounds__(256) vae_rms_kernel(const void *x, int xb, void *y, int yb, int64_t C, int64_t P,
+                                                      float eps, int silu)
 {
-    FOR_I(P) {
-        float ss = 0.0f;
-        for (int64_t c = 0; c < C; c++) {
-            float v = gld(x, xb, c * P + i);
-            ss += v * v;
+    __shared__ float red[8][33];
+    __shared__ float invs[32];
+    int tx = threadIdx.x, ty = threadIdx.y;
+    for (int64_t p0 = (int64_t)blockIdx.x * 32; p0 < P; p0 += (int64_t)gridDim.x * 32) {
+        int64_t p = p0 + tx;
+        bool ok = p < P;
+        float v[16], ss = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            int64_t c = ty + 8 * j;
+            v[j] = ok && c < C ? gld(x, xb, c * P + p) : 0.0f;
+            ss += v[j] * v[j];
         }
-        float inv = 1.0f / sqrtf(ss / (float)C + eps);
-        for (int64_t c = 0; c < C; c++) {
-            float v = gld(x, xb, c * P + i) * inv;
-            gst(y, yb, c * P + i, silu ? v / (1.0f + expf(-v)) : v);
+        for (int64_t c = ty + 128; c < C; c += 8) {
+            float u = ok ? gld(x, xb, c * P + p) : 0.0f;
+            ss += u * u;
         }
+        red[ty][tx] = ss;
+        __syncthreads();
+        if (ty == 0) {
+            float t = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 8; k++) t += red[k][tx];
+            invs[tx] = 1.0f / sqrtf(t / (float)C + eps);
+        }
+        __syncthreads();
+        float inv = invs[tx];
+        if (ok) {
+#pragma unroll
+            for (int j = 0; j < 16; j++) {
+                int64_t c = ty + 8 * j;
+                if (c >= C) break;
+                float u = v[j] * inv;
+                gst(y, yb, c * P + p, silu ? u / (1.0f + expf(-u)) : u);
+            }
+            for (int64_t c = ty + 128; c < C; c += 8) {
+                float u = gld(x, xb, c * P + p) * inv;
+                gst(y, yb, c * P + p, silu ? u / (1.0f + expf(-u)) : u);
+            }
+        }
+        __syncthreads(); /* red/invs are reused by the next positions */
     }
 }
 
@@ -57,7 +94,8 @@ extern "C" wm_status wm_vae_rmsnorm_silu_cuda(wm_backend *be, const wm_tensor *x
     WM_OP_CHECK(be, x->data != y->data || x->dtype == y->dtype, WM_ERR_DTYPE, "in-place needs x and y of one dtype");
     int64_t C = x->shape[0], P = wm_tensor_numel(x) / C;
     if (P == 0) return WM_OK;
-    vae_rms_kernel<<<GRID(P)>>>(x->data, BF(x), y->data, BF(y), C, P, eps, silu);
+    vae_rms_kernel<<<wm_grid1d((P + 31) / 32, 1, 1 << 20), dim3(32, 8), 0, wm__cuda_stream(be)>>>(x->data, BF(x), y->data,
+                                                                                              BF(y), C, P, eps, silu);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

@@ -199,12 +199,16 @@ static void t_small(wm_dtype dt)
 {
     char lab[128];
     const char *dn = dt == WM_BF16 ? "bf16" : "fp32";
-    for (int silu = 0; silu < 2; silu++) { /* rmsnorm over channels; the in-place form on the device */
-        tp x = MK(dt, 2.0f, 4, 37, 3, 5, 7, 0), y = OUT(dt, 4, 37, 3, 5, 7, 0);
-        CP_OK(c->cpu, wm_vae_rmsnorm_silu(c->cpu, &x.ht, 1e-6f, silu, &y.ht));
-        CP_OK(c->gpu, wm_vae_rmsnorm_silu(c->gpu, &x.dt, 1e-6f, silu, silu ? &x.dt : &y.dt));
-        if (silu) { wm_tensor t = y.dt; y.dt = x.dt; x.dt = t; }
-        snprintf(lab, sizeof lab, "rmsnorm_silu silu%d%s %s", silu, silu ? " in-place" : "", dn);
+    /* rmsnorm over channels; the in-place form on the device. C = 37 (< 128: registers only), 300 (the
+     * re-read path for channels >= 128) and 8 (fewer channels than groups); positions not a multiple of 32. */
+    const int64_t rc[3][4] = {{37, 3, 5, 7}, {300, 2, 3, 7}, {8, 1, 9, 5}};
+    for (int silu = 0; silu < 6; silu++) {
+        const int64_t *r = rc[silu / 2];
+        tp x = MK(dt, 2.0f, 4, r[0], r[1], r[2], r[3], 0), y = OUT(dt, 4, r[0], r[1], r[2], r[3], 0);
+        CP_OK(c->cpu, wm_vae_rmsnorm_silu(c->cpu, &x.ht, 1e-6f, silu & 1, &y.ht));
+        CP_OK(c->gpu, wm_vae_rmsnorm_silu(c->gpu, &x.dt, 1e-6f, silu & 1, (silu & 1) ? &x.dt : &y.dt));
+        if (silu & 1) { wm_tensor t = y.dt; y.dt = x.dt; x.dt = t; }
+        snprintf(lab, sizeof lab, "rmsnorm_silu C%lld silu%d%s %s", (long long)r[0], silu & 1, (silu & 1) ? " in-place" : "", dn);
         cmp(lab, &y, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
         rel(&x); rel(&y);
     }
