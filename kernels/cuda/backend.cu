@@ -103,6 +103,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
     c->gdn_old = gdn && strcmp(gdn, "old") == 0;
     c->conv_old = conv && strcmp(conv, "old") == 0;
+    const char *norms = getenv("WM_CUDA_NORMS"); /* "old": norms.cu kernels that re-read the row */
+    c->norms_old = norms && strcmp(norms, "old") == 0;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

@@ -8,6 +8,13 @@
  * 2240 values: relative error ~1e-6, far below bf16's 4e-3 storage step). LayerNorm uses the two-pass
  * mean/variance form (no catastrophic cancellation for rows with a large mean).
  * y may alias x: each element is read and then written by the same thread.
+ *
+ * Register-row variants (default; WM_CUDA_NORMS=old keeps the kernels above): when the row splits into
+ * 16-byte vectors, a block of 32 x ceil(C/8/U/32) threads holds the whole row in registers (U = 1
+ * vector of 8 per thread up to 8,192 channels, 2 up to 16,384): one global read per element, the
+ * statistics from registers, one write. At C = 2240 that is 288 threads of one vector each; the old
+ * kernels had 256 threads for 280 vectors, so 24 threads did a second round while the rest waited, and
+ * LayerNorm read the row three times (measured 21.8 us = 1.09 TB/s for 2640 x 2240). Expected ~9-10 us.
  */
 #include "vec.cuh"
 
@@ -71,6 +78,94 @@ __global__ void ln_mod_kernel(const TX *x, const void *shift, const void *scale,
     }
 }
 
+template <typename TX, typename TY, int U>
+__global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(const TX *x, const void *w, int w_bf16, TY *y, int64_t C,
+                                                           float eps)
+{
+    __shared__ float red[32];
+    const TX *xr = x + (int64_t)blockIdx.x * C;
+    TY *yr = y + (int64_t)blockIdx.x * C;
+    float v[U][8], ss = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i < C) vld<8>(xr, i, v[u]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) ss += i < C ? v[u][j] * v[u][j] : 0.0f;
+    }
+    const float inv = rsqrtf(wm_block_sum(ss, red) / (float)C + eps);
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i >= C) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) v[u][j] = v[u][j] * inv * (w ? wm_ldp(w, w_bf16, i + j) : 1.0f);
+        vst<8>(yr, i, v[u]);
+    }
+}
+
+template <typename TX, typename TY, int U>
+__global__ void __launch_bounds__(1024) ln_mod_reg_kernel(const TX *x, const void *shift, const void *scale, int p_bf16,
+                                                          TY *y, int64_t C, int64_t rpg, float eps)
+{
+    __shared__ float red[32];
+    const int64_t r = blockIdx.x, g = (r / rpg) * C;
+    const TX *xr = x + r * C;
+    TY *yr = y + r * C;
+    float v[U][8], s = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i < C) vld<8>(xr, i, v[u]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) s += i < C ? v[u][j] : 0.0f;
+    }
+    const float mean = wm_block_sum(s, red) / (float)C;
+    float q = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+#pragma unroll
+        for (int j = 0; j < 8; j++) q += i < C ? (v[u][j] - mean) * (v[u][j] - mean) : 0.0f;
+    }
+    const float inv = rsqrtf(wm_block_sum(q, red) / (float)C + eps);
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i >= C) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            float h = (v[u][j] - mean) * inv;
+            if (scale) h *= 1.0f + wm_ldp(scale, p_bf16, g + i + j);
+            if (shift) h += wm_ldp(shift, p_bf16, g + i + j);
+            v[u][j] = h;
+        }
+        vst<8>(yr, i, v[u]);
+    }
+}
+
+/* Register-row launch shape: U vectors of 8 per thread and the thread count; 0 when it does not apply. */
+static int reg_row_shape(wm_backend *be, int64_t C, int v8, int *threads)
+{
+    if (wm__cuda_ctx(be)->norms_old || !v8) return 0;
+    const int64_t units = C / 8;
+    const int U = units <= 1024 ? 1 : units <= 2048 ? 2 : 0;
+    if (!U) return 0;
+    int64_t t = (units + U - 1) / U;
+    t = (t + 31) / 32 * 32;
+    *threads = (int)(t < 64 ? 64 : t);
+    return U;
+}
+
+/* Expands BODY for the (x dtype, y dtype) pair at hand (register-row kernels: always 8-wide). */
+#define WM_DISPATCH_XY_REG(xt, yt, BODY)                                                           \
+    do {                                                                                           \
+        if ((xt) == WM_BF16 && (yt) == WM_BF16) { typedef bf16 TX; typedef bf16 TY; BODY; }        \
+        else if ((xt) == WM_BF16) { typedef bf16 TX; typedef float TY; BODY; }                     \
+        else if ((yt) == WM_BF16) { typedef float TX; typedef bf16 TY; BODY; }                     \
+        else { typedef float TX; typedef float TY; BODY; }                                         \
+    } while (0)
+
 /* Expands BODY for the (x dtype, y dtype, 8-wide or scalar) combination at hand. */
 #define WM_DISPATCH_XY(xt, yt, vec8, BODY)                                                         \
     do {                                                                                           \
@@ -106,9 +201,17 @@ extern "C" wm_status wm_rmsnorm_cuda(wm_backend *be, const wm_tensor *x, const w
     const void *wp = w ? w->data : NULL;
     int wb = w && w->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
-    WM_DISPATCH_XY(x->dtype, y->dtype, v8,
-                   (rmsnorm_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>((const TX *)x->data, wp, wb,
-                                                                                   (TY *)y->data, C, eps)));
+    int rt = 0, U = reg_row_shape(be, C, v8, &rt);
+    if (U == 1)
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (rmsnorm_reg_kernel<TX, TY, 1><<<(unsigned)N, rt, 0, s>>>(
+                                                   (const TX *)x->data, wp, wb, (TY *)y->data, C, eps)));
+    else if (U == 2)
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (rmsnorm_reg_kernel<TX, TY, 2><<<(unsigned)N, rt, 0, s>>>(
+                                                   (const TX *)x->data, wp, wb, (TY *)y->data, C, eps)));
+    else
+        WM_DISPATCH_XY(x->dtype, y->dtype, v8,
+                       (rmsnorm_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>((const TX *)x->data, wp, wb,
+                                                                                       (TY *)y->data, C, eps)));
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -139,9 +242,17 @@ extern "C" wm_status wm_layernorm_modulate_cuda(wm_backend *be, const wm_tensor 
     int v8 = wm_vec8_ok(C, x->data, y->data, NULL);
     const void *shp = shift ? shift->data : NULL, *scp = scale ? scale->data : NULL;
     cudaStream_t s = wm__cuda_stream(be);
-    WM_DISPATCH_XY(x->dtype, y->dtype, v8,
-                   (ln_mod_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>(
-                       (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
+    int rt = 0, U = reg_row_shape(be, C, v8, &rt);
+    if (U == 1)
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (ln_mod_reg_kernel<TX, TY, 1><<<(unsigned)N, rt, 0, s>>>(
+                                                   (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
+    else if (U == 2)
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (ln_mod_reg_kernel<TX, TY, 2><<<(unsigned)N, rt, 0, s>>>(
+                                                   (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
+    else
+        WM_DISPATCH_XY(x->dtype, y->dtype, v8,
+                       (ln_mod_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>(
+                           (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

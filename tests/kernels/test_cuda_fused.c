@@ -6,7 +6,8 @@
  * 2640x2240 -> 2240 with bias, in place, and 880x6720 -> 2240 as the t_conv GEMM), odd ones (37 tokens,
  * 3 heads of 16; 19 tokens x 3 heads of 10 = 30 channels, which takes the scalar path; a 7x13 -> 5 GEMM;
  * 407-element gates; depthwise grids 5x6 / 7x9 with partial row bands and column runs, M = 24 / 7 for
- * the generic kernel; the real 3 x 22x40 grid with M = 6720), bf16 and fp32. Every combination of dit_qk_prep the forward uses, in place and
+ * the generic kernel; the real 3 x 22x40 grid with M = 6720), bf16 and fp32. Also the register-row
+ * rmsnorm / layernorm_modulate of norms.cu (C = 64, 40, 2240, 12000: one and two vectors per thread). Every combination of dit_qk_prep the forward uses, in place and
  * out of place, with y_pre = x and a separate y_pre. Outputs that are not also inputs are poisoned (NaN)
  * before each run; NaN fails. Tolerance: bf16 outputs 1e-2 elementwise (relative, plus 1e-2 x RMS(ref)
  * absolute) and 5e-3 relative L2; fp32 outputs 1e-4 (rsqrtf / summation order). Exit 77 without a GPU.
@@ -225,6 +226,39 @@ static void t_dw_silu(int quick)
     if (!quick) dws_run("real-bf16", 3, 22, 40, 6720, WM_BF16);
 }
 
+/* rmsnorm / layernorm_modulate (norms.cu register-row kernels; the CPU references are the oracle). */
+static void norm_run(const char *name, int64_t N, int64_t C, int64_t rpg, wm_dtype dt, int inplace)
+{
+    int64_t G = (N + rpg - 1) / rpg;
+    tp x = mk(dt, 2.0f, N, C), w = mk(WM_F32, 0.3f, 1, C), sh = mk(WM_F32, 0.5f, G, C), sc = mk(WM_F32, 0.5f, G, C);
+    tp y = mk(dt, -1.0f, N, C);
+    for (int64_t i = 0; i < N * C; i++) x.h[i] += 0.7f; /* a row mean away from 0 (two-pass variance) */
+    upd(&x);
+    float *ref = calloc((size_t)(N * C), sizeof(float)), *ref2 = calloc((size_t)(N * C), sizeof(float));
+    wm_tensor rh = cp_host2(ref, N, C), rh2 = cp_host2(ref2, N, C);
+    CP_OK(c->cpu, wm_rmsnorm(c->cpu, &x.ht, &w.ht, 1e-6f, &rh));
+    CP_OK(c->cpu, wm_layernorm_modulate(c->cpu, &x.ht, &sh.ht, &sc.ht, rpg, 1e-6f, &rh2));
+    char l[160];
+    CP_OK(c->gpu, wm_rmsnorm(c->gpu, &x.dt, &w.dt, 1e-6f, &y.dt));
+    snprintf(l, sizeof l, "%s: rmsnorm %lldx%lld", name, (long long)N, (long long)C);
+    cmp(l, &y.dt, ref);
+    wm_tensor *yd = inplace ? &x.dt : &y.dt;
+    CP_OK(c->gpu, wm_layernorm_modulate(c->gpu, &x.dt, &sh.dt, &sc.dt, rpg, 1e-6f, yd));
+    snprintf(l, sizeof l, "%s: layernorm_modulate %lldx%lld rpg %lld%s", name, (long long)N, (long long)C,
+             (long long)rpg, inplace ? " in-place" : "");
+    cmp(l, yd, ref2);
+    free(ref), free(ref2);
+    rel(&x), rel(&w), rel(&sh), rel(&sc), rel(&y);
+}
+
+static void t_norms(int quick)
+{
+    norm_run("odd-f32", 7, 64, 3, WM_F32, 0);
+    norm_run("odd-bf16", 9, 40, 4, WM_BF16, 1);
+    norm_run("wide-bf16 (2 vectors per thread)", 5, 12000, 2, WM_BF16, 0);
+    if (!quick) norm_run("real-bf16", 2640, 2240, 880, WM_BF16, 1);
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
@@ -234,6 +268,7 @@ int main(int argc, char **argv)
     t_matmul_add(quick);
     t_mul_silu(quick);
     t_dw_silu(quick);
+    t_norms(quick);
     /* argument errors name the op */
     tp x = mk(WM_BF16, 1.0f, 4, 32), cs = mk(WM_F32, 1.0f, 4, 8);
     CHECK(wm_dit_qk_prep(c->gpu, &x.dt, NULL, 1e-6f, 0, NULL, 0, &cs.dt, &cs.dt, 2, 0, 0, &x.dt, &x.dt) ==
