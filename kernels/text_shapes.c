@@ -74,3 +74,15 @@ wm_status wm_gelu_mul_shape(wm_backend *be, const wm_tensor *gu, const wm_tensor
     WM_OP_CHECK(be, f->data != gu->data, WM_ERR_INVALID_ARG, "f may not alias gu");
     return WM_OK;
 }
+
+wm_status wm_norm_add_norm_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *a, const wm_tensor *w1,
+                                 const wm_tensor *w2, const wm_tensor *y)
+{
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
+    WM_OP_CHECK(be, C > 0 && wm_tensor_rows(a) == N && wm_tensor_cols(a) == C && wm_tensor_rows(y) == N &&
+                        wm_tensor_cols(y) == C,
+                WM_ERR_SHAPE, "x, a and y must all be (N, C)");
+    WM_OP_CHECK(be, wm_tensor_numel(w1) == C && wm_tensor_numel(w2) == C, WM_ERR_SHAPE, "w1 and w2 must have C elements");
+    WM_OP_CHECK(be, x->data != a->data && x->data != y->data, WM_ERR_INVALID_ARG, "x may not alias a or y");
+    return WM_OK;
+}

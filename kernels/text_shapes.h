@@ -28,6 +28,9 @@ wm_status wm_qkv_rope_split_shape(wm_backend *be, const wm_tensor *qkv, const wm
                                   const wm_tensor *v);
 /* gu (N, 2F), f (N, F); f does not alias gu. */
 wm_status wm_gelu_mul_shape(wm_backend *be, const wm_tensor *gu, const wm_tensor *f);
+/* x, a, y (N, C); w1, w2 C elements each; x aliases neither a nor y (y may alias a). */
+wm_status wm_norm_add_norm_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *a, const wm_tensor *w1,
+                                 const wm_tensor *w2, const wm_tensor *y);
 
 #ifdef __cplusplus
 }

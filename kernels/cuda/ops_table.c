@@ -60,4 +60,5 @@ const struct wm_ops wm__ops_cuda = {
     .embed_rows = wm_embed_rows_cuda,
     .qkv_rope_split = wm_qkv_rope_split_cuda,
     .gelu_mul = wm_gelu_mul_cuda,
+    .norm_add_norm = wm_norm_add_norm_cuda,
 };

@@ -244,3 +244,55 @@ extern "C" wm_status wm_gelu_mul_cuda(wm_backend *be, const wm_tensor *gu, wm_te
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
+
+/* norm_add_norm: one block of 256 threads per row (C = 2304: 9 strided elements per thread, coalesced),
+ * two block reductions. The normalised a is rounded to a's dtype and the new x to x's dtype exactly where
+ * the separate ops store them (rmsnorm -> a, gated_add -> x), so the fused form differs from them only
+ * in the order of the fp32 sums of squares. Each thread reads and writes only its own columns, so y may
+ * alias a. */
+#define NAN_THREADS 256
+
+__device__ __forceinline__ float round_as(int bf, float v) { return bf ? __bfloat162float(__float2bfloat16(v)) : v; }
+
+__global__ void __launch_bounds__(NAN_THREADS)
+    norm_add_norm_kernel(void *x, int xb, const void *a, int ab, const void *w1, int w1b, const void *w2, int w2b,
+                         void *y, int yb, int64_t C, float eps)
+{
+    __shared__ float red[32];
+    const int64_t r0 = (int64_t)blockIdx.x * C;
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < C; i += NAN_THREADS) {
+        float v = tld(a, ab, r0 + i);
+        ss += v * v;
+    }
+    float inv = rsqrtf(wm_block_sum(ss, red) / (float)C + eps);
+    ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < C; i += NAN_THREADS) {
+        float t = round_as(ab, tld(a, ab, r0 + i) * inv * wm_ldp(w1, w1b, i));
+        float xn = round_as(xb, tld(x, xb, r0 + i) + t);
+        tst(x, xb, r0 + i, xn);
+        ss += xn * xn;
+    }
+    inv = rsqrtf(wm_block_sum(ss, red) / (float)C + eps);
+    for (int64_t i = threadIdx.x; i < C; i += NAN_THREADS)
+        tst(y, yb, r0 + i, tld(x, xb, r0 + i) * inv * wm_ldp(w2, w2b, i));
+}
+
+extern "C" wm_status wm_norm_add_norm_cuda(wm_backend *be, wm_tensor *x, const wm_tensor *a, const wm_tensor *w1,
+                                           const wm_tensor *w2, float eps, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, a);
+    WM_CUDA_FLOAT(be, w1);
+    WM_CUDA_FLOAT(be, w2);
+    WM_CUDA_FLOAT(be, y);
+    WM_TRY(wm_norm_add_norm_shape(be, x, a, w1, w2, y));
+    WM_OP_CHECK(be, a->data != y->data || a->dtype == y->dtype, WM_ERR_DTYPE, "y aliasing a needs one dtype");
+    int64_t N = wm_tensor_rows(x);
+    WM_OP_CHECK(be, N < (1LL << 31), WM_ERR_LIMIT, "more than 2^31 rows");
+    if (N == 0) return WM_OK;
+    norm_add_norm_kernel<<<(unsigned)N, NAN_THREADS, 0, wm__cuda_stream(be)>>>(
+        x->data, BF(x), a->data, BF(a), w1->data, BF(w1), w2->data, BF(w2), y->data, BF(y), wm_tensor_cols(x), eps);
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}

@@ -10,7 +10,9 @@
  * kernel), so both paths are proven. Head dims 16, 32, 64 (group 4, window and 1-token / 64-token edge
  * cases) cover the tensor-core kernel's other instances and its block/tile boundaries.
  * qkv_rope_split (real head layout 8 / 4 x 256 and a small odd one) and gelu_mul (F = 9216 and an odd
- * F) in fp32 and bf16 against the CPU references: fp32 1e-5, bf16 1e-2 (one output rounding).
+ * F) in fp32 and bf16 against the CPU references: fp32 1e-5, bf16 1e-2 (one output rounding);
+ * norm_add_norm (300 x 2304 and an odd width, y aliasing a as wm/text calls it, fp32 (1 + w) weights):
+ * fp32 1e-5 for x and y, bf16 1e-2 for x and 2e-2 for y (x is rounded before the second norm).
  * embed_rows: fp32/bf16 tables into fp32/bf16 outputs, a repeated id and an out-of-range id (zero row);
  * bit-exact (one rounding of table * scale, as the CPU computes it). The CUDA side also rejects bad
  * calls through the shared contracts (kernels/text_shapes.c) with the same status as the CPU.
@@ -188,6 +190,19 @@ static void t_gelu_mul(wm_dtype dt, int64_t N, int64_t F)
     rel(&gu); rel(&f);
 }
 
+static void t_norm_add_norm(wm_dtype dt, int64_t N, int64_t C)
+{
+    tp x = mk(dt, 3.0f, N, C), a = mk(dt, 0.5f, N, C), w1 = mk(WM_F32, 1.0f, 1, C), w2 = mk(WM_F32, 1.0f, 1, C);
+    CP_OK(c->cpu, wm_norm_add_norm(c->cpu, &x.ht, &a.ht, &w1.ht, &w2.ht, 1e-6f, &a.ht));
+    CP_OK(c->gpu, wm_norm_add_norm(c->gpu, &x.dt, &a.dt, &w1.dt, &w2.dt, 1e-6f, &a.dt));
+    char lab[96];
+    snprintf(lab, sizeof lab, "norm_add_norm %ldx%ld x %s", (long)N, (long)C, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &x, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
+    snprintf(lab, sizeof lab, "norm_add_norm %ldx%ld y %s", (long)N, (long)C, dt == WM_BF16 ? "bf16" : "fp32");
+    cmp(lab, &a, dt == WM_BF16 ? 2e-2f : 1e-5f, dt == WM_BF16 ? 1e-2 : 1e-5);
+    rel(&x); rel(&a); rel(&w1); rel(&w2);
+}
+
 /* The shared attention / rope contracts reject bad calls on CUDA as on the CPU (test_text_ops). */
 static void t_contracts(void)
 {
@@ -255,6 +270,8 @@ int main(int argc, char **argv)
         t_qkv(dt, 7, 3, 1, 10);
         t_gelu_mul(dt, 300, 9216);
         t_gelu_mul(dt, 5, 37);
+        t_norm_add_norm(dt, 300, 2304);
+        t_norm_add_norm(dt, 3, 100);
     }
     const attn_cfg cfgs[] = {
         {37, 4, 2, 24, 0, 0.2f, 50.0f, "small"},

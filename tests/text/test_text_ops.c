@@ -4,7 +4,8 @@
  * soft-cap, GQA head mapping) over several shapes including the real Gemma head size (256, 8/4 heads);
  * embed_rows against a direct gather * scale (exact), with an out-of-range id giving a zero row;
  * qkv_rope_split against rope_half on the q and k column blocks plus a copy of v (exact: same formula),
- * gelu_mul against matmul's GELU epilogue followed by mul (exact).
+ * gelu_mul against matmul's GELU epilogue followed by mul (exact); norm_add_norm against rmsnorm +
+ * gated_add + rmsnorm (exact), with y aliasing a as wm/text calls it.
  * Tolerance: fp32 outputs vs double references, |d| <= 1e-5 + 1e-4 |ref|.
  * The shared shape contracts (kernels/text_shapes.c, also called by the CUDA kernels) reject every kind
  * of bad call with the expected status and a message naming the op.
@@ -175,6 +176,33 @@ static void test_fused(int N, int H, int Hk, int D)
     free(gu); free(f); free(eye); free(g1); free(u); free(g0);
 }
 
+static void test_norm_add_norm(int N, int C)
+{
+    t_rng r = {77 + (uint64_t)C};
+    size_t n = (size_t)N * C;
+    float *x = malloc(4 * n), *a = malloc(4 * n), *x2 = malloc(4 * n), *a2 = malloc(4 * n), *w1 = malloc(4 * (size_t)C);
+    float *w2 = malloc(4 * (size_t)C);
+    t_fill_normal(&r, x, n, 3.0f);
+    t_fill_normal(&r, a, n, 0.5f);
+    t_fill_normal(&r, w1, (size_t)C, 1.0f);
+    t_fill_normal(&r, w2, (size_t)C, 1.0f);
+    memcpy(x2, x, 4 * n);
+    memcpy(a2, a, 4 * n);
+    wm_tensor tx = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, x, 2, N, C, 0, 0), ta = tx, tx2 = tx, ta2 = tx;
+    wm_tensor tw1 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, w1, 1, C, 0, 0, 0), tw2 = tw1;
+    ta.data = a; tx2.data = x2; ta2.data = a2; tw2.data = w2;
+    /* separate ops, as the unfused forward runs them */
+    CHECK(wm_rmsnorm(be, &ta2, &tw1, 1e-6f, &ta2) == WM_OK && wm_gated_add(be, &tx2, &ta2, NULL, N) == WM_OK &&
+          wm_rmsnorm(be, &tx2, &tw2, 1e-6f, &ta2) == WM_OK);
+    CHECK(wm_norm_add_norm(be, &tx, &ta, &tw1, &tw2, 1e-6f, &ta) == WM_OK); /* y aliases a */
+    char label[64];
+    snprintf(label, sizeof label, "norm_add_norm N%d C%d x", N, C);
+    CHECK(t_allclose(label, x, x2, n, 0.0f, 0.0f));
+    snprintf(label, sizeof label, "norm_add_norm N%d C%d y", N, C);
+    CHECK(t_allclose(label, a, a2, n, 0.0f, 0.0f));
+    free(x); free(a); free(x2); free(a2); free(w1); free(w2);
+}
+
 /* Every rejection of the shared contracts: status and a message naming the op. */
 static int rejects(wm_status got, wm_status want, const char *op)
 {
@@ -264,6 +292,20 @@ static void test_contracts(void)
     CHECK(rejects(wm_gelu_mul(be, &gu, &f15), WM_ERR_SHAPE, "gelu_mul"));
     CHECK(rejects(wm_gelu_mul(be, &gu, &f5), WM_ERR_SHAPE, "gelu_mul"));
     CHECK(rejects(wm_gelu_mul(be, &gu, &fa), WM_ERR_INVALID_ARG, "gelu_mul"));
+    /* norm_add_norm: x, a, y (6, 16); w (16) */
+    wm_tensor nx = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 16, 0, 0);
+    wm_tensor na = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
+    wm_tensor na15 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 15, 0, 0);
+    wm_tensor ny5 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 5, 16, 0, 0);
+    wm_tensor nw = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[3], 1, 16, 0, 0, 0);
+    wm_tensor nw15 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[3], 1, 15, 0, 0, 0);
+    CHECK(wm_norm_add_norm(be, &nx, &na, &nw, &nw, 1e-6f, &na) == WM_OK);
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &na15, &nw, &nw, 1e-6f, &na), WM_ERR_SHAPE, "norm_add_norm"));
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw, &nw, 1e-6f, &ny5), WM_ERR_SHAPE, "norm_add_norm"));
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw15, &nw, 1e-6f, &na), WM_ERR_SHAPE, "norm_add_norm"));
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw, &nw15, 1e-6f, &na), WM_ERR_SHAPE, "norm_add_norm"));
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &nx, &nw, &nw, 1e-6f, &na), WM_ERR_INVALID_ARG, "norm_add_norm"));
+    CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw, &nw, 1e-6f, &nx), WM_ERR_INVALID_ARG, "norm_add_norm"));
 }
 
 int main(void)
@@ -284,6 +326,8 @@ int main(void)
     test_embed_rows();
     test_fused(5, 3, 1, 8);
     test_fused(33, 8, 4, 256);
+    test_norm_add_norm(7, 64);
+    test_norm_add_norm(3, 2304);
     test_contracts();
     wm_backend_free(be);
     TEST_MAIN_END();

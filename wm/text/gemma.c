@@ -198,10 +198,10 @@ void wm_gemma_set_profiler(wm_gemma *g, wm_gemma_mark_fn fn, void *ctx)
 
 const char *wm_gemma_stage_name(int stage)
 {
-    static const char *names[WM_GEMMA_N_STAGES] = {"inputs (host + upload)", "rmsnorm (x5)", "q/k/v GEMMs",
+    static const char *names[WM_GEMMA_N_STAGES] = {"inputs (host + upload)", "norms (+ fused adds)", "q/k/v GEMM(s)",
                                                    "rope (+ q/k/v split)", "attention_gqa", "o GEMM",
                                                    "gate/up GEMM(s)", "gelu * up", "down GEMM",
-                                                   "residual adds", "final norm + download"};
+                                                   "residual adds (separate)", "final norm + download"};
     return stage >= 0 && stage < WM_GEMMA_N_STAGES ? names[stage] : "?";
 }
 
@@ -277,7 +277,8 @@ static wm_status prepare_inputs(wm_gemma *g, const int32_t *ids, const uint8_t *
         OP(call);                                                                                  \
     } while (0)
 
-/* Attention half of layer li up to the residual add; a = norm_in(x) on entry. */
+/* Attention half of layer li through the residual add; a = norm_in(x) on entry, a = norm_pre_ffn(x) on
+ * exit. */
 static wm_status attention_block(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
@@ -299,20 +300,34 @@ static wm_status attention_block(wm_gemma *g, const gemma_layer *w, int li, int 
     OPS(WM_GEMMA_ATTENTION, wm_attention_gqa(be, &q, &k, &v, &mask, c->n_heads, c->n_kv_heads, c->query_scale,
                                              c->attn_softcap, window, &att)); /* (T, H*D) */
     OPS(WM_GEMMA_OPROJ, wm_matmul(be, &att, &w->o, NULL, WM_ACT_NONE, &a)); /* (T, C) */
-    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
-    OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));               /* x += a */
+    if (g->unfused) {
+        OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_attn, c->eps, &a));
+        OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));           /* x += a */
+        OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
+    } else { /* x += norm_post_attn(a); a = norm_pre_ffn(x) */
+        OPS(WM_GEMMA_NORMS, wm_norm_add_norm(be, &x, &a, &w->post_attn, &w->pre_ffn, c->eps, &a));
+    }
     return WM_OK;
 }
 
-static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_error *err)
+/* The norm applied to x after layer li: the next layer's input norm, or the final norm after the last
+ * layer; NULL when that weight is not loaded (streamed mode keeps one layer at a time). */
+static const wm_tensor *next_norm(const wm_gemma *g, int li)
+{
+    if (li + 1 == g->cfg.n_layers) return &g->final_norm;
+    return g->streamed ? NULL : &g->slots[li + 1].in_norm;
+}
+
+/* Layer li on x. *a_ready: on entry, a already holds norm_in(x) (the previous layer's fused step); on
+ * exit, a holds next_norm(x) (fused path) or not. */
+static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, int *a_ready, wm_error *err)
 {
     const wm_gemma_config *c = &g->cfg;
     wm_backend *be = g->be;
     wm_tensor x = rows(&g->x, T), a = rows(&g->a, T), f1 = rows(&g->f1, T), f2 = rows(&g->f2, T),
               gu = rows(&g->gu_out, T);
-    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a)); /* (T, C) */
+    if (!*a_ready) OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->in_norm, c->eps, &a)); /* (T, C) */
     WM_TRY(attention_block(g, w, li, T, err));
-    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &x, &w->pre_ffn, c->eps, &a));
     if (g->unfused) {
         OPS(WM_GEMMA_GATE_UP, wm_matmul(be, &a, &w->gate, NULL, WM_ACT_GELU_TANH, &f1)); /* (T, F) */
         OP(wm_matmul(be, &a, &w->up, NULL, WM_ACT_NONE, &f2));
@@ -322,8 +337,14 @@ static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, wm_
         OPS(WM_GEMMA_GELU_MUL, wm_gelu_mul(be, &gu, &f1));                       /* (T, F) */
     }
     OPS(WM_GEMMA_DOWN, wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a)); /* (T, C) */
-    OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
-    OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));
+    const wm_tensor *nn = g->unfused ? NULL : next_norm(g, li);
+    *a_ready = nn != NULL;
+    if (nn) { /* x += norm_post_ffn(a); a = next_norm(x) */
+        OPS(WM_GEMMA_NORMS, wm_norm_add_norm(be, &x, &a, &w->post_ffn, nn, c->eps, &a));
+    } else {
+        OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
+        OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));
+    }
     return WM_OK;
 }
 
@@ -334,19 +355,20 @@ wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask,
         return wm__errf(err, WM_ERR_LIMIT, "gemma: %d tokens; this encoder was set up for 1..%d", T, g->max_tokens);
     const wm_gemma_config *c = &g->cfg;
     size_t TC = (size_t)T * c->hidden;
-    int li = -1;
+    int li = -1, a_ready = 0;
     if (g->prof) OP(g->prof(g->prof_ctx, WM_GEMMA_INPUTS));
     WM_TRY(prepare_inputs(g, ids, mask, T, err));
     for (li = 0; li < c->n_layers; li++) {
         gemma_layer *w = &g->slots[g->streamed ? 0 : li];
         if (w->loaded_layer != li) WM_TRY(wm__gemma_slot_load(g, w, li, err));
         if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)li * TC, TC));
-        WM_TRY(run_layer(g, w, li, T, err));
+        WM_TRY(run_layer(g, w, li, T, &a_ready, err));
     }
     if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)c->n_layers * TC, TC));
     wm_tensor x = rows(&g->x, T), a = rows(&g->a, T);
     li = c->n_layers;
-    OPS(WM_GEMMA_OUTPUT, wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a));
+    if (g->prof) OP(g->prof(g->prof_ctx, WM_GEMMA_OUTPUT));
+    if (!a_ready) OP(wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a)); /* else the last layer applied it */
     wm_status st = download_f32(g, &a, out, TC);
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: download failed: %s", g->be->err.msg);
 }
