@@ -16,6 +16,7 @@
  * call of each conv shape picks its cuDNN algorithm (a timed search): chunk 0 and the warm-up chunk do
  * that, so the timed chunks see cached plans and no allocation.
  */
+#include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/vae_conv.h"
 #include "wm/cli/bench.h"
 #include "wm/vae/vae_internal.h"
@@ -33,6 +34,8 @@
 #pragma weak wm__vae_conv_engine_reserve
 #pragma weak wm__vae_conv3d_engine
 #pragma weak wm__vae_conv_engine_path
+#pragma weak wm__cuda_prof_mark
+#pragma weak wm__cuda_prof_collect
 
 static const char *conv_paths[4] = {"cudnn", "igemm", "old", "best"};
 
@@ -203,6 +206,23 @@ static wm_status run(vb *b, wm_error *err)
     return WM_OK;
 }
 
+/* One more steady chunk with device events around every conv: ms in the convs (engine: pack + conv +
+ * unpack) and in everything else (norms, shuffles, residual adds, cache pushes). */
+static wm_status profile_chunk(vb *b, double *conv_ms, double *other_ms, wm_error *err)
+{
+    double ms[WM_PROF_CATS] = {0};
+    *conv_ms = *other_ms = 0;
+    if (!wm__cuda_prof_mark || !wm__cuda_prof_collect) return WM_OK;
+    b->vae->prof = 1;
+    wm_status st = wm__cuda_prof_mark(b->be, 1);
+    if (st == WM_OK) st = wm_vae_decoder_decode(b->dec, &b->z, &b->px, err);
+    if (st == WM_OK) st = wm__cuda_prof_mark(b->be, -1);
+    if (st == WM_OK) st = wm__cuda_prof_collect(b->be, ms);
+    b->vae->prof = 0;
+    *conv_ms = ms[0], *other_ms = ms[1];
+    return st;
+}
+
 /* Decode-chunk p50 of every conv path (a fresh random model per path, WM_CUDA_CONV3D set before it is
  * created): the same chunk as the headline, 3 timed iterations after chunk 0 and one warm-up chunk. */
 static wm_status compare_paths(vb *b, wm_error *err)
@@ -229,10 +249,13 @@ static wm_status compare_paths(vb *b, wm_error *err)
             if (st == WM_OK) st = wm_backend_sync(b->be);
             t[i] = wm_bench_now_ms() - t0;
         }
+        double cm = 0, om = 0;
+        if (st == WM_OK) st = profile_chunk(b, &cm, &om, err);
         if (st != WM_OK) break;
         double p50 = wm_bench_percentile(t, 3, 0.5);
-        printf("  decode chunk with --conv %-5s: p50 %8.1f ms = %5.0f TFLOP/s  [%s]\n", conv_paths[k], p50,
-               fl / (p50 * 1e-3) / 1e12, wm_vae_conv_path(b->vae));
+        printf("  decode chunk with --conv %-5s: p50 %8.1f ms = %5.0f TFLOP/s (events: convs %.1f ms = %.0f TFLOP/s, "
+               "rest %.1f ms)  [%s]\n", conv_paths[k], p50, fl / (p50 * 1e-3) / 1e12, cm, cm > 0 ? fl / (cm * 1e-3) / 1e12 : 0.0,
+               om, wm_vae_conv_path(b->vae));
     }
     if (saved[0]) setenv("WM_CUDA_CONV3D", saved, 1);
     else unsetenv("WM_CUDA_CONV3D");

@@ -196,7 +196,7 @@ static wm_status plan(wm_vae *vae, const wm_vae_decoder_params *p, wm_vae_decode
     wm_arena_init_measure(&d->arena, vae->be->device);
     int64_t zs[4] = {vae->cfg.latent_channels, d->p.max_frames, p->lat_h, p->lat_w};
     wm_tensor z = wm_tensor_view(vae->act_dtype, vae->be->device, NULL, 4, zs);
-    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err, vae->conv_eng, {0, 0, 0}};
+    vae_fwd f = {vae->be, &d->arena, vae->act_dtype, 1, NULL, NULL, err, vae->conv_eng, {0, 0, 0}, 0};
     if (d->stream) memset(d->trimmed, 1, sizeof d->trimmed);
     wm_status st = forward(d, &f, &z, NULL);
     *need = d->arena.peak;
@@ -278,7 +278,8 @@ wm_status wm_vae_decoder_decode(wm_vae_decoder *d, const wm_tensor *z, wm_tensor
         return wm__errf(err, WM_ERR_SHAPE, "VAE decode: pixels must be (%d, %lld, %lld, %lld)", c->out_channels,
                         (long long)tout, (long long)d->p.lat_h * sr, (long long)d->p.lat_w * sr);
     wm_arena_reset(&d->arena);
-    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err, d->vae->conv_eng, {0, 0, 0}};
+    vae_fwd f = {d->vae->be, &d->arena, d->vae->act_dtype, 0, d->p.on_stage, d->p.user, err, d->vae->conv_eng,
+                 {0, 0, 0}, d->vae->prof};
     return forward(d, &f, z, pixels);
 }
 

@@ -93,7 +93,7 @@ wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, w
     WM_TRY(check_x(v, x, err));
     wm_arena arena;
     wm_arena_init_measure(&arena, v->be->device);
-    vae_fwd f = {v->be, &arena, v->act_dtype, 1, on_stage, user, err, v->conv_eng, {0, 0, 0}};
+    vae_fwd f = {v->be, &arena, v->act_dtype, 1, on_stage, user, err, v->conv_eng, {0, 0, 0}, v->prof};
     WM_TRY(forward(&f, v, x, NULL, NULL));
     WM_TRY(wm__vae_engine_reserve(v, err));
     size_t need = arena.peak;

@@ -18,6 +18,8 @@
 #pragma weak wm__vae_conv3d_engine
 #pragma weak wm__vae_conv_engine_name
 #pragma weak wm__vae_conv_engine_bytes
+#pragma weak wm__cuda_prof_mark
+wm_status wm__cuda_prof_mark(wm_backend *be, int cat); /* kernels/cuda/cuda_api.h (benchmarks) */
 
 wm_status wm__vae_engine_init(wm_vae *v, wm_error *err)
 {
@@ -66,6 +68,10 @@ wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, 
         for (int i = 0; i < 3; i++) f->scratch[i] = b[i] > f->scratch[i] ? b[i] : f->scratch[i];
         return f->eng ? wm__vae_conv_engine_plan(f->eng, x, w, causal, y) : WM_OK;
     }
-    if (f->eng) return wm__vae_op(f, wm__vae_conv3d_engine(f->eng, x, left, w, b, causal, reflect, y));
-    return wm__vae_op(f, wm_vae_conv3d(f->be, x, left, w, b, causal, reflect, y));
+    int prof = f->prof && wm__cuda_prof_mark; /* benchmarks: device time of convs (0) vs the rest (1) */
+    if (prof) WM_TRY(wm__vae_op(f, wm__cuda_prof_mark(f->be, 0)));
+    wm_status st = f->eng ? wm__vae_conv3d_engine(f->eng, x, left, w, b, causal, reflect, y)
+                          : wm_vae_conv3d(f->be, x, left, w, b, causal, reflect, y);
+    if (prof && st == WM_OK) st = wm__cuda_prof_mark(f->be, 1);
+    return wm__vae_op(f, st);
 }

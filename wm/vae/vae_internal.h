@@ -62,6 +62,7 @@ struct wm_vae {
     void *mem;                       /* all weights, one backend allocation */
     size_t mem_bytes;
     struct wm_vae_conv_engine *conv_eng; /* CUDA conv engine (vae_engine.c), NULL on CPU */
+    int prof;                        /* benchmarks: CUDA profiling marks around every conv (0 = convs, 1 = rest) */
 };
 
 #define WM_VAE_MAX_SLOTS 256
@@ -78,6 +79,7 @@ typedef struct vae_fwd {
     wm_error *err;
     struct wm_vae_conv_engine *eng;  /* the VAE's conv engine or NULL (op table) */
     size_t scratch[3];               /* dry run: largest channels-last xp, yc, wr of the CUDA engine (bytes) */
+    int prof;                        /* wm_vae.prof of the model */
 } vae_fwd;
 
 /* Allocate an activation tensor (C,T,H,W) in the forward's arena. */
