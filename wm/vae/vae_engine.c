@@ -63,9 +63,9 @@ wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, 
     if (f->dry) { /* the engine's scratch for this conv (its ve_bytes), for wm_vae_plan; then its own plan */
         int64_t ci8 = (x->shape[0] + 7) / 8 * 8, co8 = (w->shape[0] + 7) / 8 * 8, T = x->shape[1], H = x->shape[2];
         int64_t W = x->shape[3], kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
-        size_t b[3] = {(size_t)((T + kt - 1) * (H + kh - 1) * (W + kw - 1) * ci8 * 2), (size_t)(T * H * W * co8 * 2),
-                       (size_t)(co8 * kt * kh * kw * ci8 * 2)};
-        for (int i = 0; i < 3; i++) f->scratch[i] = b[i] > f->scratch[i] ? b[i] : f->scratch[i];
+        size_t nb[3] = {(size_t)((T + kt - 1) * (H + kh - 1) * (W + kw - 1) * ci8 * 2), (size_t)(T * H * W * co8 * 2),
+                        (size_t)(co8 * kt * kh * kw * ci8 * 2)};
+        for (int i = 0; i < 3; i++) f->scratch[i] = nb[i] > f->scratch[i] ? nb[i] : f->scratch[i];
         return f->eng ? wm__vae_conv_engine_plan(f->eng, x, w, causal, y) : WM_OK;
     }
     int prof = f->prof && wm__cuda_prof_mark; /* benchmarks: device time of convs (0) vs the rest (1) */
