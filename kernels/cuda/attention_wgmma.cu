@@ -13,8 +13,8 @@
  *   - S = Q K^T is one m64n128 wgmma chain per warpgroup (D/16 k-steps, both operands in shared memory);
  *     P = exp2(S - m) is packed to bf16 in registers and fed as the register A operand of O += P V
  *     (m64n64 + m64n48 for D = 112, V read MN-major with the transpose bit: no transpose pass);
- *   - inside each warpgroup S for tile t+1 is issued before the softmax of tile t, so the tensor cores
- *     work while the exponentials run; the two warpgroups drift freely and fill each other's gaps;
+ *   - S_t is queued behind P_{t-1} V_{t-1}; the two consumer warpgroups drift freely, so one's softmax
+ *     runs while the other's wgmmas keep the tensor cores busy (see wg_consume for why not more);
  *   - head dim 112 is used as is (7 k-steps); the scale folds into the exp2 argument; fully masked rows
  *     give 0, as the CPU reference does.
  * Compiled only in the sm_90a pass; the sm_90 pass gets an empty kernel that the launcher never runs
@@ -57,21 +57,22 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
     }
 }
 
-/* Online-softmax update of S in place to P (fp32), rescaling O and the row sums. Thread holds rows g and
- * g+8 of its warp's 16; s[4j+e] is column 8j + 2c + (e & 1), row g + 8 (e >> 1). */
+/* Online-softmax update: P = exp2(S * scale + mask - m) packed to bf16 (the register A operand of P.V),
+ * O and the row sums rescaled. S is only read: writing softmax values back into the wgmma accumulator
+ * registers makes ptxas serialise every wgmma of the kernel (C7515). Thread holds rows g and g+8 of its
+ * warp's 16; s[4j+e] is column 8j + 2c + (e & 1), row g + 8 (e >> 1); p[2j + (e >> 1)] packs e&1 = 0/1. */
 template <int D>
-__device__ __forceinline__ void wg_softmax(float *s, const float *mb, float *o, float *mrow, float *lrow,
-                                           float scale_log2)
+__device__ __forceinline__ void wg_softmax(const float *s, const float *mb, float *o, float *mrow, float *lrow,
+                                           float scale_log2, uint32_t *p, bool first)
 {
     const int c2 = 2 * (threadIdx.x & 3);
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < 16; j++) {
+        const float2 m2 = *(const float2 *)(mb + 8 * j + c2);
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            s[4 * j + e] = s[4 * j + e] * scale_log2 + mb[8 * j + c2 + (e & 1)];
-            mx[e >> 1] = fmaxf(mx[e >> 1], s[4 * j + e]);
-        }
+        for (int e = 0; e < 4; e++)
+            mx[e >> 1] = fmaxf(mx[e >> 1], fmaf(s[4 * j + e], scale_log2, (e & 1) ? m2.y : m2.x));
     }
     float corr[2], muse[2];
 #pragma unroll
@@ -85,36 +86,42 @@ __device__ __forceinline__ void wg_softmax(float *s, const float *mb, float *o, 
         lrow[r] *= corr[r];
     }
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) {
+    for (int n = 0; n < D / 8 && !first; n++) {
         o[4 * n + 0] *= corr[0]; o[4 * n + 1] *= corr[0];
         o[4 * n + 2] *= corr[1]; o[4 * n + 3] *= corr[1];
     }
 #pragma unroll
     for (int j = 0; j < 16; j++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            s[4 * j + e] = exp2f(s[4 * j + e] - muse[e >> 1]);
-            lrow[e >> 1] += s[4 * j + e];
-        }
+        /* the masked, scaled score again (one FMA; holding it would cost 64 registers) */
+        const float2 m2 = *(const float2 *)(mb + 8 * j + c2);
+        float e0 = exp2f(fmaf(s[4 * j], scale_log2, m2.x) - muse[0]);
+        float e1 = exp2f(fmaf(s[4 * j + 1], scale_log2, m2.y) - muse[0]);
+        float e2 = exp2f(fmaf(s[4 * j + 2], scale_log2, m2.x) - muse[1]);
+        float e3 = exp2f(fmaf(s[4 * j + 3], scale_log2, m2.y) - muse[1]);
+        lrow[0] += e0 + e1;
+        lrow[1] += e2 + e3;
+        p[2 * j] = pack_bf16(e0, e1);
+        p[2 * j + 1] = pack_bf16(e2, e3);
     }
 }
 
 /* Issue O += P V_t (not waited): 8 k-steps of 16 keys, each one wgmma per 64-wide block of d. O is laid
  * out as D/8 column chunks of 4 registers, so block 1 starts at o + 32. */
-template <int D> __device__ __forceinline__ void wg_issue_pv(float *o, const uint32_t *p, uint32_t vt)
+template <int D, bool FIRST> __device__ __forceinline__ void wg_issue_pv(float *o, const uint32_t *p, uint32_t vt)
 {
 #pragma unroll
     for (int kk = 0; kk < WG_BN / 16; kk++) {
-        wgmma_rs_n64_t(o, p + 4 * kk, wg_desc(vt + kk * 2048, 1024));
-        if (D == 112) wgmma_rs_n48_t(o + 32, p + 4 * kk, wg_desc(vt + WG_BLK + kk * 2048, 1024));
-        if (D == 128) wgmma_rs_n64_t(o + 32, p + 4 * kk, wg_desc(vt + WG_BLK + kk * 2048, 1024));
+        const uint64_t d0 = wg_desc(vt + kk * 2048, 1024), d1 = wg_desc(vt + WG_BLK + kk * 2048, 1024);
+        if (FIRST && kk == 0) { /* O = P V: the accumulator is never written by ordinary instructions */
+            wgmma_rs_n64_t_z(o, p, d0);
+            if (D == 112) wgmma_rs_n48_t_z(o + 32, p, d1);
+            if (D == 128) wgmma_rs_n64_t_z(o + 32, p, d1);
+        } else {
+            wgmma_rs_n64_t(o, p + 4 * kk, d0);
+            if (D == 112) wgmma_rs_n48_t(o + 32, p + 4 * kk, d1);
+            if (D == 128) wgmma_rs_n64_t(o + 32, p + 4 * kk, d1);
+        }
     }
-}
-
-__device__ __forceinline__ void wg_pack_p(const float *s, uint32_t *p)
-{
-#pragma unroll
-    for (int i = 0; i < 32; i++) p[i] = pack_bf16(s[2 * i], s[2 * i + 1]);
 }
 
 /* Normalise by the row sums and store rows g and g+8 of this warp (4-byte stores; a quad covers 16
@@ -142,38 +149,46 @@ __device__ __forceinline__ void wg_store(const float *o, float *lrow, bf16 *oh, 
 
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
-/* One key tile of a consumer warpgroup: S_t (in sc, issued earlier) is waited, S_{t+1} is issued into sn
- * (after its stage is full), softmax(S_t) runs meanwhile, then O += P_t V_t; the stage is released to the
- * producer once P_t V_t is done. */
+/* Consumer warpgroup: the key loop. Per tile: S_t = Q K_t^T is issued behind P_{t-1} V_{t-1} (both queued
+ * on the tensor cores back to back), one wait retires both, the stage of tile t-1 is released, then the
+ * softmax of S_t runs while the other warpgroup's wgmmas keep the tensor cores busy, and P_t V_t is issued
+ * without waiting. Live registers: S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does
+ * not fit in 240 registers at D = 112: ptxas then serialises the wgmmas, C7512). */
 template <int D>
-__device__ __forceinline__ void wg_step(int t, int ntiles, float *sc, float *sn, float *o_acc, float *mrow,
-                                        float *lrow, uint32_t qw, uint32_t kbase, uint32_t vbase, const float *mb,
-                                        uint32_t bars, float scale_log2)
+__device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *lrow, uint32_t qw, uint32_t kbase,
+                                           uint32_t vbase, const float *mb, uint32_t bars, float scale_log2)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
-    const int st = t % WG_STAGES;
+    float s[64], mrow[2] = {-INFINITY, -INFINITY};
     uint32_t p[32];
-    wg_wait<0>(); /* S_t done */
-    wg_pin<64>(sc);
-    if (t + 1 < ntiles) {
-        const int s1 = (t + 1) % WG_STAGES;
-        mbar_wait(bars + 8 * s1, ((t + 1) / WG_STAGES) & 1);
+#pragma unroll
+    for (int i = 0; i < 32; i++) p[i] = 0u;
+    for (int t = 0; t < ntiles; t++) {
+        const int st = t % WG_STAGES;
+        mbar_wait(bars + 8 * st, (t / WG_STAGES) & 1);
         wg_fence();
-        wg_issue_s<D>(sn, qw, kbase + s1 * TB);
+        wg_issue_s<D>(s, qw, kbase + st * TB);
+        wg_commit();
+        wg_wait<0>(); /* S_t and P_{t-1} V_{t-1} done */
+        wg_pin<64>(s);
+        wg_pin<D / 2>(o_acc);
+#pragma unroll
+        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
+        if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (t - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
+        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0);
+        /* Pin O before the fence so the rescale cannot sink past it. (Pinning P here as well makes ptxas
+         * serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
+        wg_pin<D / 2>(o_acc);
+        wg_fence();
+        if (t == 0) wg_issue_pv<D, true>(o_acc, p, vbase + st * TB);
+        else wg_issue_pv<D, false>(o_acc, p, vbase + st * TB);
         wg_commit();
     }
-    wg_softmax<D>(sc, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2);
-    wg_pack_p(sc, p);
-    wg_fence();
-    wg_issue_pv<D>(o_acc, p, vbase + st * TB);
-    wg_commit();
-    wg_wait<1>(); /* P_t V_t done (groups complete in order: S_{t+1} was committed first) */
     wg_wait<0>();
     wg_pin<D / 2>(o_acc);
 #pragma unroll
     for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-    mbar_arrive(bars + 8 * (WG_STAGES + st)); /* K_t, V_t and the mask row of stage st are free */
 #endif
 }
 
@@ -251,24 +266,15 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int wg = wgi - 1;
-    float o_acc[D / 2], s0[64], s1[64];
-#pragma unroll
-    for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
-    float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+    /* O is first written by the first P.V wgmma (zeroing form); zeroing it with ordinary instructions
+     * makes ptxas serialise every wgmma (C7515). No keys at all: zeros after the loop. */
+    float o_acc[D / 2], lrow[2] = {0.0f, 0.0f};
     const uint32_t qw = qs + wg * 64 * 128;
     mbar_wait(bars + 8 * (2 * WG_STAGES), 0);
-    if (ntiles > 0) {
-        mbar_wait(bars, 0);
-        wg_fence();
-        wg_issue_s<D>(s0, qw, kbase);
-        wg_commit();
-    }
-    /* Unrolled by two so the S registers swap roles without copies. */
-    for (int t = 0; t < ntiles; t += 2) {
-        wg_step<D>(t, ntiles, s0, s1, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
-        if (t + 1 < ntiles)
-            wg_step<D>(t + 1, ntiles, s1, s0, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
-    }
+    wg_consume<D>(ntiles, o_acc, lrow, qw, kbase, vbase, mb, bars, scale_log2);
+    if (ntiles == 0)
+#pragma unroll
+        for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
     const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2;
     wg_store<D>(o_acc, lrow, o + h * D, q0 + wg * 64 + warp * 16 + g, Nq, ld);
 #else
