@@ -72,6 +72,7 @@ static wm_status alloc_activations(wm_gemma *g, wm_error *err)
     WM_TRY(alloc_act(g, WM_F32, T, c->head_dim / 2, &g->sin, err));
     WM_TRY(alloc_act(g, WM_U8, T, 1, &g->mask, err));
     WM_TRY(alloc_act(g, WM_I32, T, 1, &g->ids_dev, err));
+    if (g->adt != WM_F32) WM_TRY(alloc_act(g, WM_F32, T, c->hidden, &g->outf, err));
     if (g->embed) { /* the checkpoint's dtype when the activations use it (a plain copy), else fp32 */
         wm_dtype et = g->embed->dtype == g->adt ? g->adt : WM_F32;
         WM_TRY(alloc_act(g, et, T, c->hidden, &g->erows, err));
@@ -175,9 +176,9 @@ void wm_gemma_free(wm_gemma *g)
     if (!g) return;
     for (int i = 0; i < g->n_slots; i++) wm__gemma_slot_free(g, &g->slots[i]);
     free(g->slots);
-    wm_tensor *acts[16] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->qkv_out, &g->gu_out, &g->cos,
-                           &g->sin, &g->mask, &g->final_norm, &g->erows, &g->rtable, &g->ids_dev};
-    for (int i = 0; i < 16; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
+    wm_tensor *acts[17] = {&g->x, &g->a, &g->q, &g->k, &g->v, &g->att, &g->f1, &g->qkv_out, &g->gu_out, &g->cos,
+                           &g->sin, &g->mask, &g->final_norm, &g->erows, &g->rtable, &g->ids_dev, &g->outf};
+    for (int i = 0; i < 17; i++) if (acts[i]->data) wm_backend_mfree(g->be, acts[i]->data);
     wm_checkpoint_close(g->ck);
     free(g->host);
     free(g->stage);
@@ -310,6 +311,9 @@ static wm_status attention_block(wm_gemma *g, const gemma_layer *w, int li, int 
     return WM_OK;
 }
 
+/* Where last_hidden_state goes: the fp32 buffer (bf16 activations) or a. */
+static wm_tensor out_rows(const wm_gemma *g, int T) { return rows(g->outf.data ? &g->outf : &g->a, T); }
+
 /* The norm applied to x after layer li: the next layer's input norm, or the final norm after the last
  * layer; NULL when that weight is not loaded (streamed mode keeps one layer at a time). */
 static const wm_tensor *next_norm(const wm_gemma *g, int li)
@@ -339,8 +343,9 @@ static wm_status run_layer(wm_gemma *g, const gemma_layer *w, int li, int T, int
     OPS(WM_GEMMA_DOWN, wm_matmul(be, &f1, &w->down, NULL, WM_ACT_NONE, &a)); /* (T, C) */
     const wm_tensor *nn = g->unfused ? NULL : next_norm(g, li);
     *a_ready = nn != NULL;
-    if (nn) { /* x += norm_post_ffn(a); a = next_norm(x) */
-        OPS(WM_GEMMA_NORMS, wm_norm_add_norm(be, &x, &a, &w->post_ffn, nn, c->eps, &a));
+    if (nn) { /* x += norm_post_ffn(a); a = next_norm(x) (the output buffer after the last layer) */
+        wm_tensor y = li + 1 == c->n_layers ? out_rows(g, T) : a;
+        OPS(WM_GEMMA_NORMS, wm_norm_add_norm(be, &x, &a, &w->post_ffn, nn, c->eps, &y));
     } else {
         OPS(WM_GEMMA_NORMS, wm_rmsnorm(be, &a, &w->post_ffn, c->eps, &a));
         OPS(WM_GEMMA_RESIDUAL, wm_gated_add(be, &x, &a, NULL, T));
@@ -365,10 +370,10 @@ wm_status wm_gemma_forward(wm_gemma *g, const int32_t *ids, const uint8_t *mask,
         WM_TRY(run_layer(g, w, li, T, &a_ready, err));
     }
     if (layers) WM_TRY(download_f32(g, &g->x, layers + (size_t)c->n_layers * TC, TC));
-    wm_tensor x = rows(&g->x, T), a = rows(&g->a, T);
+    wm_tensor x = rows(&g->x, T), o = out_rows(g, T);
     li = c->n_layers;
     if (g->prof) OP(g->prof(g->prof_ctx, WM_GEMMA_OUTPUT));
-    if (!a_ready) OP(wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &a)); /* else the last layer applied it */
-    wm_status st = download_f32(g, &a, out, TC);
+    if (!a_ready) OP(wm_rmsnorm(g->be, &x, &g->final_norm, c->eps, &o)); /* else the last layer applied it */
+    wm_status st = download_f32(g, &o, out, TC);
     return st == WM_OK ? WM_OK : wm__errf(err, st, "gemma: download failed: %s", g->be->err.msg);
 }

@@ -36,6 +36,8 @@ struct wm_gemma {
     /* activations, sized for max_tokens */
     wm_tensor x, a, q, k, v, att, f1, f2, cos, sin, mask;
     wm_tensor qkv_out, gu_out;    /* fused GEMM outputs (T, H*D + 2 Hkv*D), (T, 2F); f2 is gu_out's start */
+    wm_tensor outf;               /* (T, C) fp32 last_hidden_state written by the final norm (bf16 activations
+                                   * only; downloaded as is, no host conversion) */
     /* embedding lookup on the backend (embed_rows op): the prompt's rows gathered from the mapping
      * (erows, (max_tokens, C): the checkpoint's dtype when it is the activation dtype, else fp32) with
      * ids 0..T-1, or the random encoder's table rtable (R, C) fp32 with ids mod R; ids_dev (max_tokens)
