@@ -1,6 +1,8 @@
 /* `wm encode-text` end to end on the small model: arguments, the written file (y (1,1,300,C) F32 equal
  * to the reference procedure's cond0_y, mask (1,300) F32 0/1 readable by wm_checkpoint_read_f32, neg_y/neg_mask for --negative ""), exit
  * status 2 for bad arguments / missing model, 1 for an invalid prompt with no output file left behind.
+ * --device: this test links no CUDA backend, so `--device cuda` fails (1, no file) and `--device auto`
+ * falls back to the CPU with the same result; an unknown device is a usage error (2).
  * The command's source is compiled into this test, so no process spawning is needed.
  */
 #include "testing.h"
@@ -72,6 +74,25 @@ int main(void)
     CHECK(run(7, badopt) == 2);
     const char *badutf[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "bad \xff", "-o", path};
     CHECK(run(8, badutf) == 1 && access(path, F_OK) != 0);
+    const char *nocuda[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "p", "-o", path,
+                            "--device", "cuda"};
+    CHECK(run(10, nocuda) == 1 && access(path, F_OK) != 0);
+    const char *baddev[] = {"encode-text", "--model", GOLDEN "gemma_small", "p", "-o", path, "--device", "tpu"};
+    CHECK(run(8, baddev) == 2);
+    const char *autodev[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "--threads", "2",
+                             "A cat walking in a forest.", "-o", path, "--device", "auto"};
+    CHECK(run(12, autodev) == 0);
+    if (wm_checkpoint_open(path, &out, &err) == WM_OK && wm_checkpoint_open(GOLDEN "prompt_golden.safetensors", &gold, &err) == WM_OK) {
+        wm_tensor gy, y2;
+        CHECK(wm_checkpoint_load_f32(gold, "cond0_y", &gy, &err) == WM_OK && wm_checkpoint_load_f32(out, "y", &y2, &err) == WM_OK);
+        CHECK(t_allclose("cli y (--device auto -> cpu)", y2.data, gy.data, 300 * 64, 1e-4f * max_abs(gy.data, 300 * 64), 1e-4f));
+        wm_tensor_free(&gy); wm_tensor_free(&y2);
+        wm_checkpoint_close(gold);
+    } else {
+        CHECK_MSG(0, "--device auto output: %s", err.msg);
+    }
+    wm_checkpoint_close(out);
+    unlink(path);
     const char *badcfg[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "p", "-o", path,
                             "--config", "/nonexistent.yaml"};
     CHECK(run(10, badcfg) == 2 && access(path, F_OK) != 0);
