@@ -1,13 +1,15 @@
 /* Gemma-2 text encoder (Gemma2Model: last_hidden_state after the final norm), on any wm backend.
  *
  * Sana conditions on the last hidden state of Gemma-2-2B-it; spec: sana_initializers_spec.md §3.1,
- * settled details in docs/text.md. The forward is written once against kernels/ops.h (matmul, rmsnorm,
- * gated_add, mul + the Gemma ops rope_half and attention_gqa), so CPU and CUDA share it. Choices:
+ * settled details in docs/text.md. The forward is written once against kernels/ops.h (matmul, rmsnorm
+ * + the Gemma ops of ops_text.def: embed_rows, qkv_rope_split, attention_gqa, gelu_mul, norm_add_norm;
+ * the separate-GEMM form also gated_add, mul, rope_half), so CPU and CUDA share it. Choices:
  *   - (1 + w) norms: the norm weights are stored as 1 + w in fp32 at load, so the common rmsnorm op
  *     serves (HF computes (1 + w.float()) in fp32 too);
  *   - the embedding table (590 M of the 2.6 B parameters) never leaves the checkpoint mapping: the rows
- *     of the prompt's ids are gathered on the host, scaled by sqrt(hidden) rounded to the compute dtype,
- *     and uploaded;
+ *     of the prompt's ids are gathered on the host, uploaded, and scaled by sqrt(hidden) (rounded to the
+ *     compute dtype) on the backend;
+ *   - q/k/v and gate/up weights are stacked so each layer runs one GEMM for each group (gemma.c);
  *   - layer weights are either resident (converted once at load; the CUDA default) or streamed (each
  *     layer converted just before it runs, one layer of fp32 scratch; the CPU default, so the real
  *     model encodes on a CPU with ~0.5 GB instead of 10 GB).
