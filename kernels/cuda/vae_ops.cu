@@ -12,8 +12,9 @@
  * once from registers; wider layers read twice).
  * vae_cache_push runs in two stream-ordered phases: old frames that survive move to the front with
  * cudaMemcpy2DAsync (frame by frame in ascending order when source and destination overlap), or a
- * fresh cache's front is filled with x's frame 0; then a kernel writes x's newest frames behind them.
- * So no kernel reads what another thread of it writes.
+ * fresh cache's front is filled with x's frame 0 (a kernel); then x's newest frames are copied behind
+ * them with one more cudaMemcpy2DAsync (C rows; x and the cache never overlap). No kernel reads what
+ * another thread of it writes. depth_to_space runs one block per output row (d2s_row_kernel).
  */
 #include "cuda_common.cuh"
 #include "kernels/vae_shapes.h"
@@ -162,6 +163,25 @@ __global__ void d2s_kernel(const void *x, int xb, void *y, int yb, int64_t total
     }
 }
 
+/* The same map, one block per output row (cy, to, ho) of y (Cy, To, Ho, Wo): the row is decoded once
+ * (32-bit divisions), each element then costs one small division by sw. The per-element int64 divisions
+ * of d2s_kernel made the decoder's upsamplers and the final unpatchify compute bound. */
+__global__ void d2s_row_kernel(const void *x, int xb, void *y, int yb, int rows, shuf_args s)
+{
+    int Wo = (int)s.Wo, Ho = (int)s.Ho, To = (int)s.To, Cs = (int)s.Cs, sw = (int)s.sw, sh = (int)s.sh;
+    for (int row = blockIdx.x; row < rows; row += gridDim.x) {
+        int ho = row % Ho, r = row / Ho, to = r % To, cy = r / To, ch = cy % Cs;
+        int tf = to + (int)s.trim, t = tf / (int)s.st, it = tf - t * (int)s.st, h = ho / sh, ih = ho - h * sh;
+        int64_t ybase = (int64_t)row * Wo, xrow = (int64_t)t * s.H + h;
+        for (int wo = threadIdx.x; wo < Wo; wo += blockDim.x) {
+            int w = wo / sw, iw = wo - w * sw;
+            int64_t src = (int64_t)ch * s.n + sub_index(it, ih, iw, sh, sw, s.w_major);
+            float v = gld(x, xb, (src * s.T * s.H + xrow) * s.W + w);
+            gst(y, yb, ybase + wo, s.acc ? gld(y, yb, ybase + wo) + v : v);
+        }
+    }
+}
+
 extern "C" wm_status wm_vae_depth_to_space_cuda(wm_backend *be, const wm_tensor *x, int st, int sh, int sw,
                                                 int w_major, int trim, int accumulate, wm_tensor *y)
 {
@@ -170,9 +190,15 @@ extern "C" wm_status wm_vae_depth_to_space_cuda(wm_backend *be, const wm_tensor 
     WM_TRY(wm_vae_depth_to_space_shape(be, x, st, sh, sw, trim, y));
     int64_t n = (int64_t)st * sh * sw, Cs = x->shape[0] / n, T = x->shape[1], H = x->shape[2], W = x->shape[3];
     shuf_args s = {Cs, T, H, W, T * st - trim, H * sh, W * sw, st, sh, sw, trim, 1, n, w_major, accumulate};
-    int64_t total = wm_tensor_numel(y);
+    int64_t total = wm_tensor_numel(y), rows = s.Cs == 0 ? 0 : y->shape[0] * s.To * s.Ho;
     if (total == 0) return WM_OK;
-    d2s_kernel<<<GRID(total)>>>(x->data, BF(x), y->data, BF(y), total, s);
+    if (rows < (1LL << 31) && s.Wo < (1LL << 30) && y->shape[0] < (1LL << 30)) {
+        int threads = s.Wo >= 256 ? 256 : (int)((s.Wo + 31) / 32 * 32);
+        d2s_row_kernel<<<wm_grid1d(rows, 1, 1 << 20), threads, 0, wm__cuda_stream(be)>>>(x->data, BF(x), y->data, BF(y),
+                                                                                         (int)rows, s);
+    } else {
+        d2s_kernel<<<GRID(total)>>>(x->data, BF(x), y->data, BF(y), total, s);
+    }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -243,16 +269,6 @@ extern "C" wm_status wm_vae_pad_frames_cuda(wm_backend *be, const wm_tensor *x, 
     return WM_OK;
 }
 
-/* cache (C, n, HW) frames [keep, n) := x (C, T, HW) frames [T - (n - keep), T), the newest frames. */
-__global__ void cache_tail_kernel(void *cd, const void *xd, int bf, int64_t total, int64_t n, int64_t T, int64_t HW,
-                                  int64_t keep)
-{
-    FOR_I(total) {
-        int64_t p = i % HW, r = i / HW, j = r % (n - keep), c = r / (n - keep);
-        gst(cd, bf, (c * n + keep + j) * HW + p, gld(xd, bf, (c * T + T - (n - keep) + j) * HW + p));
-    }
-}
-
 /* cache (C, n, HW) frames [0, keep) := x's frame 0 (fresh cache: n copies of frame 0, then shifted). */
 __global__ void cache_fill_kernel(void *cd, const void *xd, int bf, int64_t total, int64_t n, int64_t T, int64_t HW,
                                   int64_t keep)
@@ -293,8 +309,10 @@ extern "C" wm_status wm_vae_cache_push_cuda(wm_backend *be, wm_tensor *cache, co
                                                   (size_t)C, cudaMemcpyDeviceToDevice, s));
         }
     }
-    cache_tail_kernel<<<GRID(C * (n - keep) * HW)>>>(cache->data, x->data, bf, C * (n - keep) * HW, n, T, HW, keep);
-    WM_CUDA_LAUNCHED(be);
+    /* x's newest n - keep frames behind them: C rows of (n - keep)*HW elements, pitches n*HW and T*HW. */
+    WM_CUDA_TRY(be, cudaMemcpy2DAsync((char *)cache->data + (size_t)(keep * HW) * es, (size_t)(n * HW) * es,
+                                      (const char *)x->data + (size_t)((T - (n - keep)) * HW) * es, (size_t)(T * HW) * es,
+                                      (size_t)((n - keep) * HW) * es, (size_t)C, cudaMemcpyDeviceToDevice, s));
     return WM_OK;
 }
 
