@@ -44,6 +44,14 @@ template <int D> static constexpr size_t wg_smem_bytes()
            (2 * WG_STAGES + 1) * 8 + 1024;
 }
 
+/* Tail balancing. Units (query tile, head) run one block per SM, so 420 units on 132 SMs leave a last
+ * wave of 24 blocks (25% of the time for 6% of the work). The last `rem` units are therefore split over
+ * nsplit key ranges each (partials in the backend scratch, then wg_combine_kernel). */
+struct wg_split {
+    int nqt, n_full, nsplit; /* query tiles per head; unsplit units; splits per tail unit */
+    float *po, *pml;         /* partial O (nsplit*rem blocks x 128 x D) and (m, l) pairs */
+};
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 /* Issue S(64 x 128) = Q_w K_t^T for this warpgroup (not waited). */
@@ -147,6 +155,33 @@ __device__ __forceinline__ void wg_store(const float *o, float *lrow, bf16 *oh, 
     }
 }
 
+/* A split block's partial result for rows rl, rl+8 of its 128: unnormalised O (fp32) and the row max
+ * (log2 domain) and row sum, combined by wg_combine_kernel. */
+template <int D>
+__device__ __forceinline__ void wg_store_part(const float *o, const float *mrow, float *lrow, const wg_split &sp, int pb,
+                                              int rl)
+{
+    const int c2 = 2 * (threadIdx.x & 3);
+    float *po = sp.po + (size_t)pb * WG_BM * D;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 1);
+        lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 2);
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+        *(float2 *)(po + rl * D + 8 * n + c2) = make_float2(o[4 * n], o[4 * n + 1]);
+        *(float2 *)(po + (rl + 8) * D + 8 * n + c2) = make_float2(o[4 * n + 2], o[4 * n + 3]);
+    }
+    if (c2 == 0) {
+        float *pml = sp.pml + (size_t)pb * WG_BM * 2;
+        pml[rl * 2] = mrow[0];
+        pml[rl * 2 + 1] = lrow[0];
+        pml[(rl + 8) * 2] = mrow[1];
+        pml[(rl + 8) * 2 + 1] = lrow[1];
+    }
+}
+
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
 /* Consumer warpgroup: the key loop. Per tile: S_t = Q K_t^T is issued behind P_{t-1} V_{t-1} (both queued
@@ -155,12 +190,13 @@ __device__ __forceinline__ void wg_store(const float *o, float *lrow, bf16 *oh, 
  * without waiting. Live registers: S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does
  * not fit in 240 registers at D = 112: ptxas then serialises the wgmmas, C7512). */
 template <int D>
-__device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *lrow, uint32_t qw, uint32_t kbase,
-                                           uint32_t vbase, const float *mb, uint32_t bars, float scale_log2)
+__device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow, float *lrow, uint32_t qw,
+                                           uint32_t kbase, uint32_t vbase, const float *mb, uint32_t bars,
+                                           float scale_log2)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
-    float s[64], mrow[2] = {-INFINITY, -INFINITY};
+    float s[64];
     uint32_t p[32];
 #pragma unroll
     for (int i = 0; i < 32; i++) p[i] = 0u;
@@ -192,12 +228,12 @@ __device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *lrow
 #endif
 }
 
-/* Producer warp: Q once, then every K/V tile into the ring (waiting for the stage to be released), with
+/* Producer warp: Q once, then the K/V tiles t0.. into the ring (waiting for the stage to be released), with
  * the tile's additive key mask (0 or -inf; keys past Nk masked) written by the 32 lanes. */
 template <int D>
 __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensorMap *tk, const CUtensorMap *tv,
                                            const uint8_t *mask, uint32_t qs, uint32_t kbase, uint32_t vbase,
-                                           float *mb, uint32_t bars, int h, int q0, int Nk, int ntiles)
+                                           float *mb, uint32_t bars, int h, int q0, int Nk, int t0, int ntiles)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int NB = wg_nb<D>();
@@ -209,7 +245,7 @@ __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensor
         for (int b = 0; b < NB; b++) tma_load_3d(qs + b * WG_BLK, tq, qbar, 64 * b, h, q0);
     }
     for (int t = 0; t < ntiles; t++) {
-        const int st = t % WG_STAGES, k0 = t * WG_BN;
+        const int st = t % WG_STAGES, k0 = (t0 + t) * WG_BN;
         const uint32_t full = bars + 8 * st;
         if (t >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((t / WG_STAGES) - 1) & 1);
 #pragma unroll
@@ -235,7 +271,7 @@ template <int D>
 __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     flash_attn_wgmma_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                             const __grid_constant__ CUtensorMap tv, const uint8_t *mask, bf16 *o, int Nq, int Nk,
-                            int ld, float scale_log2)
+                            int ld, float scale_log2, wg_split sp)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
@@ -245,8 +281,16 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     float *mb = (float *)(wg_raw + (base - raw) + (1 + 2 * WG_STAGES) * TB);
     /* mbarriers after the masks: full[WG_STAGES], empty[WG_STAGES], q */
     const uint32_t bars = base + (1 + 2 * WG_STAGES) * TB + WG_STAGES * WG_BN * 4;
-    const int h = blockIdx.y, q0 = blockIdx.x * WG_BM;
-    const int ntiles = (Nk + WG_BN - 1) / WG_BN;
+    /* Work unit (query tile, head) of this block; the last units may be split over key ranges. */
+    int unit = blockIdx.x, split = -1;
+    if (unit >= sp.n_full) {
+        split = (unit - sp.n_full) % sp.nsplit;
+        unit = sp.n_full + (unit - sp.n_full) / sp.nsplit;
+    }
+    const int h = unit / sp.nqt, q0 = (unit - h * sp.nqt) * WG_BM;
+    const int nk_all = (Nk + WG_BN - 1) / WG_BN;
+    const int t0 = split < 0 ? 0 : split * nk_all / sp.nsplit;
+    const int ntiles = split < 0 ? nk_all : (split + 1) * nk_all / sp.nsplit - t0;
     /* Warpgroup index through a shuffle: provably warp-uniform, so the compiler keeps the wgmma chains of
      * the consumer branch asynchronous (no serialising waits for a "divergent" path). */
     const int wgi = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
@@ -261,25 +305,55 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     __syncthreads();
     if (wgi == 0) { /* producer warpgroup: hands its registers to the consumers; warp 0 issues the loads */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-        if ((threadIdx.x >> 5) == 0) wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, h, q0, Nk, ntiles);
+        if ((threadIdx.x >> 5) == 0) wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, h, q0, Nk, t0, ntiles);
         return;
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int wg = wgi - 1;
     /* O is first written by the first P.V wgmma (zeroing form); zeroing it with ordinary instructions
      * makes ptxas serialise every wgmma (C7515). No keys at all: zeros after the loop. */
-    float o_acc[D / 2], lrow[2] = {0.0f, 0.0f};
+    float o_acc[D / 2], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
     const uint32_t qw = qs + wg * 64 * 128;
     mbar_wait(bars + 8 * (2 * WG_STAGES), 0);
-    wg_consume<D>(ntiles, o_acc, lrow, qw, kbase, vbase, mb, bars, scale_log2);
+    wg_consume<D>(ntiles, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
     if (ntiles == 0)
 #pragma unroll
         for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
-    const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2;
-    wg_store<D>(o_acc, lrow, o + h * D, q0 + wg * 64 + warp * 16 + g, Nq, ld);
+    const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2, rl = wg * 64 + warp * 16 + g;
+    if (split < 0) wg_store<D>(o_acc, lrow, o + h * D, q0 + rl, Nq, ld);
+    else wg_store_part<D>(o_acc, mrow, lrow, sp, blockIdx.x - sp.n_full, rl);
 #else
-    (void)tq; (void)tk; (void)tv; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2;
+    (void)tq; (void)tk; (void)tv; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2; (void)sp;
 #endif
+}
+
+/* Merge the split partials of the tail units: one warp per query row, o = sum_s w_s O_s / sum_s w_s l_s
+ * with w_s = 2^(m_s - max m); rows that saw no unmasked key anywhere give 0. Plain CUDA (any image). */
+template <int D>
+__global__ void wg_combine_kernel(wg_split sp, bf16 *o, int Nq, int ld, int rem)
+{
+    const int wrow = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (wrow >= rem * WG_BM) return;
+    const int j = wrow / WG_BM, r = wrow - j * WG_BM, unit = sp.n_full + j;
+    const int h = unit / sp.nqt, row = (unit - h * sp.nqt) * WG_BM + r;
+    if (row >= Nq) return;
+    float M = -INFINITY;
+    for (int s = 0; s < sp.nsplit; s++) M = fmaxf(M, sp.pml[((size_t)(j * sp.nsplit + s) * WG_BM + r) * 2]);
+    float acc[(D + 31) / 32], L = 0.0f;
+#pragma unroll
+    for (int i = 0; i < (D + 31) / 32; i++) acc[i] = 0.0f;
+    for (int s = 0; s < sp.nsplit; s++) {
+        const size_t pr = (size_t)(j * sp.nsplit + s) * WG_BM + r;
+        const float m = sp.pml[pr * 2], w = m == -INFINITY ? 0.0f : exp2f(m - M);
+        L += w * sp.pml[pr * 2 + 1];
+#pragma unroll
+        for (int i = 0; i < (D + 31) / 32; i++)
+            if (lane + 32 * i < D) acc[i] += w * sp.po[pr * D + lane + 32 * i];
+    }
+    const float inv = L > 0.0f ? 1.0f / L : 0.0f;
+#pragma unroll
+    for (int i = 0; i < (D + 31) / 32; i++)
+        if (lane + 32 * i < D) o[(int64_t)row * ld + h * D + lane + 32 * i] = __float2bfloat16(acc[i] * inv);
 }
 
 /* The sm_90 image of the kernel is empty: run the wgmma path only when the loaded image is the sm_90a
@@ -305,6 +379,28 @@ static int wg_tmap(PFN_cuTensorMapEncodeTiled_v12000 enc, CUtensorMap *m, const 
                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+/* Split plan: when the last wave is at most half full and the key loop is long (>= 8 tiles), split the
+ * last rem units into up to n_sm / rem key ranges (at least 4 tiles each, at most 8 ranges), if the
+ * partials fit in the backend scratch. */
+static wg_split wg_plan(wm_cuda_ctx *c, int D, int H, int Nq, int Nk)
+{
+    wg_split sp = {(Nq + WG_BM - 1) / WG_BM, 0, 1, NULL, NULL};
+    const int units = sp.nqt * H, nk = (Nk + WG_BN - 1) / WG_BN, nsm = c->n_sm > 0 ? c->n_sm : 1;
+    sp.n_full = units;
+    const int rem = units % nsm;
+    if (rem == 0 || 2 * rem > nsm || nk < 8) return sp;
+    int ns = nsm / rem;
+    if (ns > 8) ns = 8;
+    if (ns > nk / 4) ns = nk / 4;
+    const size_t need = (size_t)rem * ns * WG_BM * (D + 2) * sizeof(float);
+    if (ns < 2 || need > c->scratch_bytes) return sp;
+    sp.n_full = units - rem;
+    sp.nsplit = ns;
+    sp.po = (float *)c->scratch;
+    sp.pml = sp.po + (size_t)rem * ns * WG_BM * D;
+    return sp;
+}
+
 template <int D>
 static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *mask, bf16 *o, int H, int Nq, int Nk,
                            int ld, float scale)
@@ -312,10 +408,17 @@ static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *
     size_t smem = wg_smem_bytes<D>();
     WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_wgmma_kernel<D>,
                                D == 112 ? WM_SMEM_WG112 : D == 128 ? WM_SMEM_WG128 : WM_SMEM_WG64, smem));
-    dim3 grid((unsigned)((Nq + WG_BM - 1) / WG_BM), (unsigned)H);
-    flash_attn_wgmma_kernel<D><<<grid, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
-        m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f);
+    const wg_split sp = wg_plan(wm__cuda_ctx(be), D, H, Nq, Nk);
+    const int units = sp.nqt * H, rem = units - sp.n_full;
+    const unsigned blocks = (unsigned)(sp.n_full + rem * sp.nsplit);
+    flash_attn_wgmma_kernel<D><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
+        m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp);
     WM_CUDA_LAUNCHED(be);
+    if (rem > 0) {
+        const unsigned cb = (unsigned)((rem * WG_BM + 7) / 8);
+        wg_combine_kernel<D><<<cb, 256, 0, wm__cuda_stream(be)>>>(sp, o, Nq, ld, rem);
+        WM_CUDA_LAUNCHED(be);
+    }
     return WM_OK;
 }
 

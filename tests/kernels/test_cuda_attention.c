@@ -7,7 +7,8 @@
  * run, so an unwritten element fails. Pass = |got - ref| <= 1e-2 + 1e-2 |ref| per element AND relative
  * L2 <= 1e-2, no NaN/Inf anywhere in the output.
  * Shapes: single query/key, odd lengths that are not multiples of the 64/128 tiles, each tensor-core
- * head dim (64/112/128), masks (random, all keys masked, a whole leading tile masked), the fallbacks
+ * head dim (64/112/128), masks (random, all keys masked, a whole leading tile masked), key ranges long
+ * enough for the wgmma kernel's split-over-keys tail path (a whole split fully masked too), the fallbacks
  * (head dim 40, fp32), and the real SANA-WM shapes (2640 x 8800 streaming window, 9680 x 9680
  * bidirectional, 2640 x 300 masked text). At the real shapes the fp32 reference is computed for a
  * sample of query rows (a whole leading 128-row tile, the last rows and evenly spaced rows): rows are
@@ -71,7 +72,8 @@ static void run_case(at_ctx *a, int64_t Nq, int64_t Nk, int H, int D, wm_dtype d
         int keep = 1;
         if (mask_kind == MASK_RANDOM) keep = (t_rng_u64(&c->rng) % 4) != 0 || j == 0;
         if (mask_kind == MASK_ALL) keep = 0;
-        if (mask_kind == MASK_LEAD) keep = j >= 150; /* the whole first 64- and 128-key tile masked */
+        /* the whole first 64- and 128-key tile masked; with long key ranges the whole first split too */
+        if (mask_kind == MASK_LEAD) keep = j >= (Nk > 1000 ? 600 : 150);
         mh[j] = (uint8_t)keep;
         m[j] = keep;
     }
@@ -144,6 +146,11 @@ int main(int argc, char **argv)
     run_case(&a, 65, 129, 2, 128, WM_BF16, MASK_NONE, 0);
     run_case(&a, 300, 777, 2, 128, WM_BF16, MASK_RANDOM, 0);
     run_case(&a, 130, 1000, 3, 64, WM_BF16, MASK_NONE, 0);
+    /* Few units, long key loops: the wgmma kernel splits them over key ranges (partials + combine). */
+    run_case(&a, 200, 3000, 3, 112, WM_BF16, MASK_RANDOM, 0);
+    run_case(&a, 129, 1100, 2, 128, WM_BF16, MASK_LEAD, 0);
+    run_case(&a, 77, 1100, 2, 112, WM_BF16, MASK_ALL, 0);
+    run_case(&a, 100, 1500, 1, 112, WM_BF16, MASK_LEAD, 0);
     /* Fallbacks (simple kernel): other head dim, fp32. */
     run_case(&a, 50, 70, 2, 40, WM_BF16, MASK_RANDOM, 0);
     run_case(&a, 50, 70, 2, 112, WM_F32, MASK_RANDOM, 0);
