@@ -85,7 +85,8 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
     if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
-    cublasLtEpilogue_t epi = (cublasLtEpilogue_t)p->epi;
+    cublasLtEpilogue_t epi = (cublasLtEpilogue_t)(p->epi & 0xFFFF);
+    const int nb = p->epi >> 16; /* matmul_batched: batch count in the key's high bits (0/1: none) */
     if (ok) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
     if (ok && p->bt >= 0) {
         cudaDataType_t bt = lt_type((wm_dtype)p->bt);
@@ -94,6 +95,20 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
     ok = ok && cublasLtMatrixLayoutCreate(&p->la, lt_type((wm_dtype)p->wt), p->k, p->m, p->k) == CUBLAS_STATUS_SUCCESS;
     ok = ok && cublasLtMatrixLayoutCreate(&p->lb, lt_type((wm_dtype)p->xt), p->k, p->n, p->k) == CUBLAS_STATUS_SUCCESS;
     ok = ok && cublasLtMatrixLayoutCreate(&p->lc, lt_type((wm_dtype)p->yt), p->m, p->n, p->m) == CUBLAS_STATUS_SUCCESS;
+    if (ok && nb > 1) { /* W batch stride M*K, X shared (stride 0), D stride N*M, bias stride M */
+        int32_t cnt = nb;
+        int64_t sa = p->m * p->k, sb = 0, sc = p->m * p->n, sbias = p->m;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->la, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &cnt, sizeof cnt) == CUBLAS_STATUS_SUCCESS;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->la, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sa, sizeof sa) == CUBLAS_STATUS_SUCCESS;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->lb, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &cnt, sizeof cnt) == CUBLAS_STATUS_SUCCESS;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->lb, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sb, sizeof sb) == CUBLAS_STATUS_SUCCESS;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->lc, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &cnt, sizeof cnt) == CUBLAS_STATUS_SUCCESS;
+        ok &= cublasLtMatrixLayoutSetAttribute(p->lc, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sc, sizeof sc) == CUBLAS_STATUS_SUCCESS;
+        if (ok && p->bt >= 0)
+            ok &= cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &sbias, sizeof sbias) ==
+                  CUBLAS_STATUS_SUCCESS;
+        if (!ok) return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "matmul_batched: cuBLASLt batch attributes refused");
+    }
     if (!ok) return wm__errf(&be->err, WM_ERR_CUDA, "matmul: cuBLASLt descriptor creation failed");
     cublasLtMatmulPreference_t pref;
     if (cublasLtMatmulPreferenceCreate(&pref) != CUBLAS_STATUS_SUCCESS)
@@ -249,4 +264,74 @@ extern "C" wm_status wm_matmul_add_cuda(wm_backend *be, const wm_tensor *x, cons
 {
     WM_OP_CHECK(be, res != NULL, WM_ERR_INVALID_ARG, "res is required");
     return mm_run(be, x, w, bias, WM_ACT_NONE, res, y);
+}
+
+/* n_batch GEMMs sharing x (kernels/ops_dit.def): ONE strided-batched cuBLASLt call -- W stride M*K, X batch
+ * stride 0 (the same activations for each), D stride N*M, bias stride M -- so the q|k|v projections run
+ * as one (N, 3C)-sized problem (1.4 waves of tiles per C->C GEMM at N = 2640 become one 4.2-wave grid).
+ * The batch count lives in the plan key's epilogue high bits. If Lt refuses the batched layout, the
+ * n_batch GEMMs run one by one (same result). */
+extern "C" wm_status wm_matmul_batched_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w,
+                                            const wm_tensor *bias, int n_batch, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, y);
+    WM_OP_CHECK(be, n_batch >= 1 && n_batch < 32768 && wm_tensor_rows(w) % n_batch == 0, WM_ERR_SHAPE,
+                "w must stack n_batch (M, K) matrices");
+    int64_t N = wm_tensor_rows(x), K = wm_tensor_cols(x), M = wm_tensor_rows(w) / n_batch;
+    WM_OP_CHECK(be, wm_tensor_cols(w) == K, WM_ERR_SHAPE, "w must be (n_batch*M, K) with K = x's last dim");
+    WM_OP_CHECK(be, wm_tensor_rows(y) == (int64_t)n_batch * N && wm_tensor_cols(y) == M, WM_ERR_SHAPE,
+                "y must be (n_batch*N, M)");
+    WM_OP_CHECK(be, x->dtype == w->dtype, WM_ERR_DTYPE, "x and w must have the same dtype");
+    WM_OP_CHECK(be, y->data != x->data && y->data != w->data, WM_ERR_INVALID_ARG, "y may not alias x or w");
+    if (bias) {
+        WM_CUDA_FLOAT(be, bias);
+        WM_OP_CHECK(be, wm_tensor_numel(bias) == (int64_t)n_batch * M, WM_ERR_SHAPE, "bias must have n_batch*M elements");
+    }
+    if (N == 0 || M == 0) return WM_OK;
+    wm_status st = WM_ERR_UNSUPPORTED;
+    if (n_batch > 1) {
+        int post_act = 0;
+        wm_cuda_plan key;
+        memset(&key, 0, sizeof key);
+        key.n = N; key.m = M; key.k = K;
+        key.xt = x->dtype; key.wt = w->dtype; key.yt = y->dtype; key.bt = bias ? (int)bias->dtype : -1;
+        key.epi = act_epilogue(WM_ACT_NONE, bias != NULL, &post_act) | (n_batch << 16);
+        int al = ptr_align(x->data), a2 = ptr_align(w->data), a3 = ptr_align(y->data);
+        if (a2 < al) al = a2;
+        if (a3 < al) al = a3;
+        if (bias && ptr_align(bias->data) < al) al = ptr_align(bias->data);
+        key.align = al;
+        wm_cuda_plan *p;
+        mm_ptrs mp = {x->data, w->data, y->data, bias ? bias->data : NULL};
+        st = plan_get(be, &key, &mp, &p);
+        if (st == WM_OK) {
+            wm_cuda_ctx *c = wm__cuda_ctx(be);
+            if (bias) {
+                const void *bp = bias->data;
+                cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp);
+            }
+            float alpha = 1.0f, beta = 0.0f;
+            cublasStatus_t s = cublasLtMatmul(c->lt, p->desc, &alpha, w->data, p->la, x->data, p->lb, &beta, y->data,
+                                              p->lc, y->data, p->lc, &p->algo, c->workspace, c->workspace_bytes,
+                                              c->stream);
+            if (s != CUBLAS_STATUS_SUCCESS)
+                return wm__errf(&be->err, WM_ERR_CUDA, "matmul_batched: cublasLtMatmul failed (%s) for %d x N=%lld "
+                                "M=%lld K=%lld", cublasLtGetStatusString(s), n_batch, (long long)N, (long long)M,
+                                (long long)K);
+            return WM_OK;
+        }
+        if (st != WM_ERR_UNSUPPORTED) return st;
+    }
+    for (int b = 0; b < n_batch; b++) { /* one by one */
+        wm_tensor wb = wm_tensor_slice0(w, b * M, M), yb = wm_tensor_slice0(y, b * N, N), bb;
+        if (bias) {
+            int64_t sh[1] = {M};
+            bb = wm_tensor_view(bias->dtype, bias->device, (char *)bias->data + (size_t)b * M * wm_dtype_size(bias->dtype),
+                                1, sh);
+        }
+        WM_TRY(mm_run(be, x, &wb, bias ? &bb : NULL, WM_ACT_NONE, NULL, &yb));
+    }
+    return WM_OK;
 }

@@ -8,7 +8,8 @@
  *     16) and the golden width (224 = 2 x 112); bad arguments refused;
  *   matmul_add vs matmul + gated_add (out of place, in place, with / without bias);
  *   mul_silu vs activate(SiLU) + mul;
- *   depthwise3x3_silu_glu vs activate(SiLU) + depthwise3x3_glu.
+ *   depthwise3x3_silu_glu vs activate(SiLU) + depthwise3x3_glu;
+ *   matmul_batched vs one matmul per batch.
  */
 #include "dit_golden.h"
 #include "kernels/ops.h"
@@ -140,6 +141,28 @@ static void test_matmul_add(void)
         }
 }
 
+static void test_matmul_batched(void)
+{
+    for (int bias_on = 0; bias_on < 2; bias_on++) {
+        int64_t N = 11, K = 17, M = 9;
+        wm_tensor x = mk2(N, K, 1), w = mk2(3 * M, K, 0.3f), b = mk2(1, 3 * M, 0.5f), y = mk2(3 * N, M, 4);
+        wm_tensor r = mk2(3 * N, M, 0);
+        for (int j = 0; j < 3; j++) {
+            wm_tensor wj = wm_tensor_slice0(&w, j * M, M), rj = wm_tensor_slice0(&r, j * N, N);
+            int64_t sh[1] = {M};
+            wm_tensor bj = wm_tensor_view(WM_F32, WM_DEVICE_CPU, (float *)b.data + j * M, 1, sh);
+            CHECK(wm_matmul(be, &x, &wj, bias_on ? &bj : NULL, WM_ACT_NONE, &rj) == WM_OK);
+        }
+        int64_t sb[1] = {3 * M};
+        wm_tensor b1 = wm_tensor_view(WM_F32, WM_DEVICE_CPU, b.data, 1, sb);
+        CHECK(wm_matmul_batched(be, &x, &w, bias_on ? &b1 : NULL, 3, &y) == WM_OK);
+        CHECK(same(bias_on ? "matmul_batched bias" : "matmul_batched", &r, &y));
+        CHECK(wm_matmul_batched(be, &x, &w, NULL, 2, &y) == WM_ERR_SHAPE); /* 27 rows do not split in 2 */
+        wm_tensor *all[] = {&x, &w, &b, &y, &r};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) wm_tensor_free(all[i]);
+    }
+}
+
 static void test_mul_silu(void)
 {
     wm_tensor a = mk2(13, 29, 1), g = mk2(13, 29, 2), au = dup(&a), gu = dup(&g), y = mk2(13, 29, 5);
@@ -223,6 +246,7 @@ int main(void)
     test_qk_prep();
     test_matmul_add();
     test_mul_silu();
+    test_matmul_batched();
     test_dw_silu();
     wm_dit_config cfg;
     int T = 0;

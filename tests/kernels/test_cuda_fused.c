@@ -7,7 +7,8 @@
  * 3 heads of 16; 19 tokens x 3 heads of 10 = 30 channels, which takes the scalar path; a 7x13 -> 5 GEMM;
  * 407-element gates; depthwise grids 5x6 / 7x9 with partial row bands and column runs, M = 24 / 7 for
  * the generic kernel; the real 3 x 22x40 grid with M = 6720), bf16 and fp32. Also the register-row
- * rmsnorm / layernorm_modulate of norms.cu (C = 64, 40, 2240, 12000: one and two vectors per thread). Every combination of dit_qk_prep the forward uses, in place and
+ * rmsnorm / layernorm_modulate of norms.cu (C = 64, 40, 2240, 12000: one and two vectors per thread),
+ * and matmul_batched (q|k|v in one strided-batched GEMM, 3 x 2640x2240->2240 with and without bias). Every combination of dit_qk_prep the forward uses, in place and
  * out of place, with y_pre = x and a separate y_pre. Outputs that are not also inputs are poisoned (NaN)
  * before each run; NaN fails. Tolerance: bf16 outputs 1e-2 elementwise (relative, plus 1e-2 x RMS(ref)
  * absolute) and 5e-3 relative L2; fp32 outputs 1e-4 (rsqrtf / summation order). Exit 77 without a GPU.
@@ -167,12 +168,37 @@ static void mma_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype 
     rel(&x), rel(&w), rel(&b), rel(&r), rel(&y);
 }
 
+/* q|k|v as one batched GEMM: y (3N, M) against the CPU reference; bias fp32 or none. */
+static void mmb_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype dt, int bias_on)
+{
+    tp x = mk(dt, 1.0f, N, K), w = mk(dt, 1.0f / sqrtf((float)K), 3 * M, K), b = mk(dt, 0.5f, 1, 3 * M);
+    tp y = mk(dt, -1.0f, 3 * N, M);
+    float *ref = calloc((size_t)(3 * N * M), sizeof(float));
+    wm_tensor refh = cp_host2(ref, 3 * N, M);
+    int64_t sb[1] = {3 * M};
+    wm_tensor bh = wm_tensor_view(WM_F32, WM_DEVICE_CPU, b.h, 1, sb), bd = b.dt;
+    bd.ndim = 1, bd.shape[0] = 3 * M;
+    CP_OK(c->cpu, wm_matmul_batched(c->cpu, &x.ht, &w.ht, bias_on ? &bh : NULL, 3, &refh));
+    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, 3, &y.dt));
+    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, 3, &y.dt)); /* cached plan */
+    char l[160];
+    snprintf(l, sizeof l, "%s: matmul_batched 3 x %lldx%lld->%lld%s", name, (long long)N, (long long)K, (long long)M,
+             bias_on ? " bias" : "");
+    cmp(l, &y.dt, ref);
+    free(ref);
+    rel(&x), rel(&w), rel(&b), rel(&y);
+}
+
 static void t_matmul_add(int quick)
 {
     mma_run("odd-bf16", 7, 13, 5, WM_BF16, 1, 0);
     mma_run("odd-bf16", 7, 13, 5, WM_BF16, 0, 1);
     mma_run("odd-f32", 9, 21, 11, WM_F32, 1, 1);
+    mmb_run("odd-bf16", 7, 13, 5, WM_BF16, 1);
+    mmb_run("odd-f32", 9, 21, 11, WM_F32, 0);
     if (quick) return;
+    mmb_run("real-bf16 qkv", 2640, 2240, 2240, WM_BF16, 0);
+    mmb_run("real-bf16 cam qkv", 2640, 2240, 2240, WM_BF16, 1);
     mma_run("real-bf16 proj", 2640, 2240, 2240, WM_BF16, 1, 1);
     mma_run("real-bf16 t_conv", 880, 6720, 2240, WM_BF16, 0, 0);
 }

@@ -70,12 +70,8 @@ static wm_status gates(dit_fwd *f, const wm_dit_block_weights *b, const wm_tenso
 static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, const wm_tensor *beta,
                              const wm_tensor *g, wm_dit_block_cache *cc, wm_tensor *out)
 {
-    int64_t C = f->C;
-    wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
     wm_tensor q, kraw, k, v, qr, kr, Mf, Mr, zf, zr;
-    WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
-    WM_TRY(dt_linear(f, h, &wk, NULL, WM_ACT_NONE, &kraw));
-    WM_TRY(dt_linear(f, h, &wv, NULL, WM_ACT_NONE, &v));
+    WM_TRY(dt_linear3(f, h, &b->qkv, NULL, &q, &kraw, &v));
     WM_TRY(conv_k(f, &kraw, &b->conv_k, cc ? &cc->ktail : NULL, 1, &k));
     WM_TRY(norm_relu_rope(f, &q, &b->q_norm, &qr));
     WM_TRY(norm_relu_rope(f, &k, &b->k_norm_s, &kr));
@@ -90,9 +86,7 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
                             const wm_tensor *g, wm_dit_block_cache *cc, wm_tensor *out)
 {
     wm_tensor q, kraw, k, v, kpre, bc, Mf, Mr;
-    WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
-    WM_TRY(dt_linear(f, h, &b->kc_w, &b->kc_b, WM_ACT_NONE, &kraw));
-    WM_TRY(dt_linear(f, h, &b->vc_w, &b->vc_b, WM_ACT_NONE, &v));
+    WM_TRY(dt_linear3(f, h, &b->qkvc_w, &b->qkvc_b, &q, &kraw, &v));
     WM_TRY(conv_k(f, &kraw, &b->conv_k_cam, cc ? &cc->kctail : NULL, f->cfg->cam_conv_cache, &k));
     float eps = f->cfg->eps_qk_norm;
     WM_TRY(dt_new(f, f->N, f->C, &kpre));

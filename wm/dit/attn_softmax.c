@@ -120,9 +120,13 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     int64_t C = f->C;
     wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
     wm_tensor q, k, v;
-    WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
-    WM_TRY(kv_linear(f, h, &wk, NULL, 0, &k));
-    WM_TRY(kv_linear(f, h, &wv, NULL, 1, &v));
+    if (win_buf(f, 0)) { /* K, V go straight into the window buffers */
+        WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
+        WM_TRY(kv_linear(f, h, &wk, NULL, 0, &k));
+        WM_TRY(kv_linear(f, h, &wv, NULL, 1, &v));
+    } else {
+        WM_TRY(dt_linear3(f, h, &b->qkv, NULL, &q, &k, &v));
+    }
     WM_TRY(dt_qk_prep(f, &q, &b->q_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &q, NULL));
     WM_TRY(dt_qk_prep(f, &k, &b->k_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &k, NULL));
     return branch_attend(f, 0, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
@@ -145,9 +149,13 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
                             wm_tensor *out)
 {
     wm_tensor q, k, v;
-    WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
-    WM_TRY(kv_linear(f, h, &b->kc_w, &b->kc_b, 2, &k));
-    WM_TRY(kv_linear(f, h, &b->vc_w, &b->vc_b, 3, &v));
+    if (win_buf(f, 2)) {
+        WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
+        WM_TRY(kv_linear(f, h, &b->kc_w, &b->kc_b, 2, &k));
+        WM_TRY(kv_linear(f, h, &b->vc_w, &b->vc_b, 3, &v));
+    } else {
+        WM_TRY(dt_linear3(f, h, &b->qkvc_w, &b->qkvc_b, &q, &k, &v));
+    }
     float eps = f->cfg->eps_qk_norm;
     if (f->cfg->post_ucpe_renorm) { /* first-release switch: the renorm needs the pre-UCPE tensors */
         DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, eps, &q));

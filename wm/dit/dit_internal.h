@@ -73,6 +73,10 @@ static inline wm_status dt_linear(dit_fwd *f, const wm_tensor *x, const wm_tenso
 {
     return dt_linear_as(f, f->adt, x, w, b, act, y);
 }
+/* q, k, v (N, C each) = x W_j^T + b_j for the three row blocks of w3 (3C, C) / b3 (3C, may be NULL): one
+ * batched GEMM into one arena tensor (fused), or three matmuls. */
+wm_status dt_linear3(dit_fwd *f, const wm_tensor *x, const wm_tensor *w3, const wm_tensor *b3, wm_tensor *q,
+                     wm_tensor *k, wm_tensor *v);
 /* acc += x W^T + b: one GEMM with the residual in its epilogue (fused), or matmul + gated_add. */
 wm_status dt_linear_add(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, wm_tensor *acc);
 /* In place: x = RoPE(UCPE(ReLU(RMSNorm(x)))) as dit_qk_prep defines it (norm_w NULL: no norm, mats NULL:

@@ -24,6 +24,27 @@ wm_status dt_linear_add(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, cons
     return WM_OK;
 }
 
+wm_status dt_linear3(dit_fwd *f, const wm_tensor *x, const wm_tensor *w3, const wm_tensor *b3, wm_tensor *q,
+                     wm_tensor *k, wm_tensor *v)
+{
+    int64_t M = wm_tensor_rows(w3) / 3, N = wm_tensor_rows(x);
+    const wm_tensor *bias = b3 && b3->data ? b3 : NULL;
+    wm_tensor *out[3] = {q, k, v};
+    if (dt_fused(f, WM_DIT_UNFUSE_QKV)) {
+        wm_tensor all;
+        WM_TRY(dt_new(f, 3 * N, M, &all));
+        DT_RUN(f, wm_matmul_batched(f->be, x, w3, bias, 3, &all));
+        for (int j = 0; j < 3; j++) *out[j] = dt_rows(&all, j * N, N);
+        return WM_OK;
+    }
+    for (int j = 0; j < 3; j++) {
+        wm_tensor wj = dt_rows(w3, j * M, M), bj;
+        if (bias) bj = dt_rows(bias, j * M, M);
+        WM_TRY(dt_linear(f, x, &wj, bias ? &bj : NULL, WM_ACT_NONE, out[j]));
+    }
+    return WM_OK;
+}
+
 wm_status dt_qk_prep(dit_fwd *f, wm_tensor *x, const wm_tensor *norm_w, float eps, int relu, const wm_tensor *mats,
                      int transpose, int cam, int conj, wm_tensor *y, wm_tensor *y_pre)
 {

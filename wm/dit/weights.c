@@ -161,6 +161,41 @@ static wm_status ld_lin(ld_ctx *c, const char *pre, int64_t o, int64_t i, wm_ten
     return ld(c, b, FAM_MAT, 1, S1(o), o, 0);
 }
 
+/* Carve a (rows, cols) tensor of family fam without filling it (load pass) / count its bytes (plan). */
+static void carve(ld_ctx *c, wm_tensor *dst, int fam, int64_t rows, int64_t cols)
+{
+    int64_t sh[2] = {rows, cols};
+    *dst = wm_tensor_view(c->dt[fam], c->dev, NULL, cols ? 2 : 1, sh);
+    size_t nb = (wm_tensor_nbytes(dst) + 255) & ~(size_t)255;
+    if (!c->load) {
+        c->bytes[fam] += nb;
+        return;
+    }
+    dst->data = c->base[fam] + c->off[fam];
+    c->off[fam] += nb;
+}
+
+/* Three Linear layers "<pre[k]>" (o, i) + bias placed as ONE (3o, i) weight and ONE (3o) bias, each layer a
+ * row view: the checkpoint names stay, the forward runs one batched GEMM over the three. Keys are read in
+ * the same order as three ld_lin calls (the random initializer's stream is unchanged). */
+static wm_status ld_lin3(ld_ctx *c, const char *const pre[3], int64_t o, int64_t i, wm_tensor *all_w,
+                         wm_tensor *all_b, wm_tensor *w[3], wm_tensor *b[3])
+{
+    carve(c, all_w, FAM_MAT, 3 * o, i);
+    carve(c, all_b, FAM_MAT, 3 * o, 0);
+    for (int k = 0; k < 3; k++) {
+        *w[k] = wm_tensor_slice0(all_w, k * o, o);
+        *b[k] = wm_tensor_slice0(all_b, k * o, o);
+        NAME("%s.weight", pre[k]);
+        WM_TRY(rd(c, 2, S2(o, i)));
+        if (c->load) WM_TRY(store(c, w[k], FAM_MAT, c->h));
+        NAME("%s.bias", pre[k]);
+        WM_TRY(rd(c, 1, S1(o)));
+        if (c->load) WM_TRY(store(c, b[k], FAM_MAT, c->h));
+    }
+    return WM_OK;
+}
+
 static wm_status ld_vec(ld_ctx *c, const char *name, int64_t n, wm_tensor *t)
 {
     NAME("%s", name);
@@ -217,9 +252,15 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
     WM_TRY(ld_vec(c, P("dt_bias"), H, &b->dt_bias));
     WM_TRY(ld_lin(c, P("output_gate"), C, C, &b->og_w, &b->og_b));
     WM_TRY(ld_lin(c, P("proj"), C, C, &b->proj_w, &b->proj_b));
-    WM_TRY(ld_lin(c, P("q_proj_cam"), C, C, &b->qc_w, &b->qc_b));
-    WM_TRY(ld_lin(c, P("k_proj_cam"), C, C, &b->kc_w, &b->kc_b));
-    WM_TRY(ld_lin(c, P("v_proj_cam"), C, C, &b->vc_w, &b->vc_b));
+    {
+        char pq[96], pk[96], pv[96];
+        snprintf(pq, sizeof pq, "blocks.%d.attn.q_proj_cam", i);
+        snprintf(pk, sizeof pk, "blocks.%d.attn.k_proj_cam", i);
+        snprintf(pv, sizeof pv, "blocks.%d.attn.v_proj_cam", i);
+        const char *const pre[3] = {pq, pk, pv};
+        wm_tensor *ws[3] = {&b->qc_w, &b->kc_w, &b->vc_w}, *bs[3] = {&b->qc_b, &b->kc_b, &b->vc_b};
+        WM_TRY(ld_lin3(c, pre, C, C, &b->qkvc_w, &b->qkvc_b, ws, bs));
+    }
     WM_TRY(ld_lin(c, P("out_proj_cam"), C, C, &b->oc_w, &b->oc_b));
     WM_TRY(ld_vec(c, P("q_norm_cam.weight"), C, &b->q_norm_cam));
     WM_TRY(ld_vec(c, P("k_norm_cam.weight"), C, &b->k_norm_cam));
@@ -362,7 +403,8 @@ int wm_dit_unfuse_parse(const char *s)
 {
     static const struct { const char *name; int bit; } tab[] = {
         {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
-        {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"all", WM_DIT_UNFUSE_ALL},
+        {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"qkv", WM_DIT_UNFUSE_QKV},
+        {"all", WM_DIT_UNFUSE_ALL},
         {"1", WM_DIT_UNFUSE_ALL}};
     int bits = 0;
     while (s && *s) {

@@ -26,7 +26,8 @@ typedef struct wm_dit_block_weights {
     wm_tensor beta_w, beta_b, gate_w, gate_b;      /* (H, C), (H) */
     wm_tensor A_log, dt_bias;                      /* (H) */
     wm_tensor og_w, og_b, proj_w, proj_b;          /* output gate, proj */
-    wm_tensor qc_w, qc_b, kc_w, kc_b, vc_w, vc_b;  /* camera projections */
+    wm_tensor qc_w, qc_b, kc_w, kc_b, vc_w, vc_b;  /* camera projections: views of qkvc_w / qkvc_b */
+    wm_tensor qkvc_w, qkvc_b;                      /* (3C, C), (3C): q|k|v_proj_cam in one buffer (one GEMM) */
     wm_tensor oc_w, oc_b;                          /* out_proj_cam */
     wm_tensor q_norm_cam, k_norm_cam;              /* (C) */
     wm_tensor pp_w, pp_b;                          /* plucker_proj */
@@ -60,7 +61,7 @@ typedef struct wm_dit_weights {
     size_t mem_bytes[2];
     int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
                                   * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
-                                  * = every bit, or a comma list of qk,add,gate,dw,window; a caller may flip
+                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv; a caller may flip
                                   * bits between forwards (plan with the same value). */
 } wm_dit_weights;
 
@@ -71,7 +72,8 @@ enum {
     WM_DIT_UNFUSE_GATE = 4,   /* mul_silu -> SiLU GEMM + mul */
     WM_DIT_UNFUSE_DW = 8,     /* depthwise3x3_silu_glu -> SiLU GEMM + depthwise3x3_glu */
     WM_DIT_UNFUSE_WINDOW = 16, /* streaming K/V written in place in the window buffer -> window copies */
-    WM_DIT_UNFUSE_ALL = 31
+    WM_DIT_UNFUSE_QKV = 32,   /* matmul_batched over q|k|v weights -> three matmul calls */
+    WM_DIT_UNFUSE_ALL = 63
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
 int wm_dit_unfuse_parse(const char *s);
