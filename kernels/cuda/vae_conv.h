@@ -48,6 +48,13 @@ size_t wm__vae_conv_engine_bytes(const wm_vae_conv_engine *e);
 /* The convolution, same contract as wm_vae_conv3d (kernels/ops_vae.def); e must not be NULL. */
 wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
                                 const wm_tensor *bias, int causal, int reflect, wm_tensor *y);
+/* Same with acc != 0: y += conv (the ResNet's residual add fused into the conv's output pass: the cuDNN
+ * path's unpack and igemm's epilogue read y and add in fp32; the old path adds a temporary). y must not
+ * alias x or left. fuses_add() says whether acc saves a pass for this x (bf16 on cuDNN/igemm), i.e.
+ * whether a caller should prefer it to conv + gated_add. */
+wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                                   const wm_tensor *bias, int causal, int reflect, int acc, wm_tensor *y);
+int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const wm_tensor *x);
 
 #ifdef __cplusplus
 }

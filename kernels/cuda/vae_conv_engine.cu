@@ -41,7 +41,7 @@
 extern "C" int wm__vae_igemm_fits(int ci8);
 extern "C" wm_status wm__vae_igemm_init(wm_backend *be);
 extern "C" wm_status wm__vae_igemm(wm_backend *be, const void *xp, const void *wr, const void *bias, int b_bf16,
-                                   void *y, int y_bf16, int Co, int co8, int ci8, int T, int H, int W, int kt,
+                                   void *y, int y_bf16, int acc, int Co, int co8, int ci8, int T, int H, int W, int kt,
                                    int kh, int kw);
 
 #define VE_MAX_PLANS 256
@@ -180,8 +180,8 @@ __global__ void ve_wrepack_kernel(const void *w, int w_bf16, bf16 *wr, int Co, i
     }
 }
 
-/* y (Co, P) = yc (P, co8) + bias; block (32, 8) transposes 32 positions x 32 channels. */
-__global__ void __launch_bounds__(256) ve_unpack_kernel(const bf16 *yc, void *y, int y_bf16, const void *bias,
+/* y (Co, P) = (y +, when acc) yc (P, co8) + bias; block (32, 8) transposes 32 positions x 32 channels. */
+__global__ void __launch_bounds__(256) ve_unpack_kernel(const bf16 *yc, void *y, int y_bf16, int acc, const void *bias,
                                                         int b_bf16, int64_t P, int Co, int co8)
 {
     __shared__ float tile[32][33];
@@ -200,8 +200,9 @@ __global__ void __launch_bounds__(256) ve_unpack_kernel(const bf16 *yc, void *y,
         int64_t p = p0 + tx;
         if (c >= Co || p >= P) continue;
         float v = tile[tx][ty + 8 * i] + (bias ? wm_ldp(bias, b_bf16, c) : 0.0f);
-        if (y_bf16) ((bf16 *)y)[(int64_t)c * P + p] = __float2bfloat16(v);
-        else ((float *)y)[(int64_t)c * P + p] = v;
+        int64_t o = (int64_t)c * P + p;
+        if (y_bf16) ((bf16 *)y)[o] = __float2bfloat16(acc ? __bfloat162float(((bf16 *)y)[o]) + v : v);
+        else ((float *)y)[o] = acc ? ((float *)y)[o] + v : v;
     }
 }
 
@@ -448,17 +449,17 @@ extern "C" wm_status wm__vae_conv_engine_reserve(wm_vae_conv_engine *e)
     return WM_OK;
 }
 
-/* cuDNN's step 3-4 (forward with the plan's algorithm + unpack into y) or igemm into y. */
+/* cuDNN's step 3-4 (forward with the plan's algorithm + unpack into y) or igemm into y; acc: y += conv. */
 static wm_status ve_conv(wm_vae_conv_engine *e, ve_plan *p, int igemm, const wm_tensor *w, const wm_tensor *bias,
-                         wm_tensor *y)
+                         wm_tensor *y, int acc)
 {
     wm_backend *be = e->be;
     const ve_shape *s = &p->s;
     const void *bd = bias ? bias->data : NULL;
     int bb = bias && bias->dtype == WM_BF16, yb = y->dtype == WM_BF16, Co = (int)w->shape[0];
     if (igemm)
-        return wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bd, bb, y->data, yb, Co, s->co, s->ci, s->t, s->h, s->w,
-                             s->kt, s->kh, s->kw);
+        return wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bd, bb, y->data, yb, acc, Co, s->co, s->ci, s->t, s->h,
+                             s->w, s->kt, s->kh, s->kw);
 #ifdef WM_HAVE_CUDNN
     float one = 1.0f, zero = 0.0f;
     e->f.cudnnSetConvolutionMathType(p->cd, p->math);
@@ -475,8 +476,8 @@ static wm_status ve_conv(wm_vae_conv_engine *e, ve_plan *p, int igemm, const wm_
 #endif
     int64_t P = (int64_t)s->t * s->h * s->w;
     dim3 ug((unsigned)((P + 31) / 32), (unsigned)((s->co + 31) / 32));
-    ve_unpack_kernel<<<ug, dim3(32, 8), 0, wm__cuda_stream(be)>>>((const bf16 *)e->buf[VE_YC], y->data, yb, bd, bb, P, Co,
-                                                                 s->co);
+    ve_unpack_kernel<<<ug, dim3(32, 8), 0, wm__cuda_stream(be)>>>((const bf16 *)e->buf[VE_YC], y->data, yb, acc, bd, bb,
+                                                                 P, Co, s->co);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -494,9 +495,9 @@ static void ve_choose(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *w, con
     int ok = 1;
     for (int rep = 0; rep < 2 && ok; rep++) {
         cudaEventRecord(ev[0], st);
-        ok = ve_conv(e, p, 0, w, bias, y) == WM_OK;
+        ok = ve_conv(e, p, 0, w, bias, y, 0) == WM_OK;
         cudaEventRecord(ev[1], st);
-        ok = ok && ve_conv(e, p, 1, w, bias, y) == WM_OK;
+        ok = ok && ve_conv(e, p, 1, w, bias, y, 0) == WM_OK;
         cudaEventRecord(ev[2], st);
         ok = ok && cudaEventSynchronize(ev[2]) == cudaSuccess;
     }
@@ -511,8 +512,11 @@ static void ve_choose(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *w, con
 #endif
 
 /* Channels-last conv of a planned shape: pack, repack, cuDNN + unpack (or igemm). */
+static wm_status ve_old(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc);
+
 static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, const wm_tensor *left,
-                        const wm_tensor *w, const wm_tensor *bias, int causal, int reflect, wm_tensor *y)
+                        const wm_tensor *w, const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc)
 {
     wm_backend *be = e->be;
     const ve_shape *s = &p->s;
@@ -539,27 +543,64 @@ static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, c
     ve_wrepack_kernel<<<wm_grid1d(nw, 256, 1 << 16), 256, 0, st>>>(w->data, w->dtype == WM_BF16, (bf16 *)e->buf[VE_WR],
                                                                    (int)w->shape[0], (int)w->shape[1], taps, s->co, s->ci);
     WM_CUDA_LAUNCHED(be);
-    if (e->path == WM_VAE_CONV_IGEMM) return ve_conv(e, p, 1, w, bias, y);
+    if (e->path == WM_VAE_CONV_IGEMM) return ve_conv(e, p, 1, w, bias, y, acc);
 #ifdef WM_HAVE_CUDNN
     if (p->state == 0) {
         ve_cudnn_pick(e, p);
         if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
-        if (e->best && wm__vae_igemm_fits(s->ci)) ve_choose(e, p, w, bias, y);
+        if (e->best && wm__vae_igemm_fits(s->ci) && !acc) ve_choose(e, p, w, bias, y); /* acc: y is live */
     }
     if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
 #endif
-    wm_status r = p->state < 0 ? WM_ERR_UNSUPPORTED : ve_conv(e, p, p->igemm, w, bias, y);
+    wm_status r = p->state < 0 ? WM_ERR_UNSUPPORTED : ve_conv(e, p, p->igemm, w, bias, y, acc);
     if (r == WM_ERR_UNSUPPORTED && p->state < 0) /* cuDNN refused it at run time: old kernel from now on */
-        return wm_vae_conv3d_cuda(be, x, left, w, bias, causal, reflect, y);
+        return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
     return r;
+}
+
+__global__ void ve_add_kernel(void *y, int y_bf16, const void *t, int64_t n)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = wm_ldp(t, y_bf16, i);
+        if (y_bf16) ((bf16 *)y)[i] = __float2bfloat16(__bfloat162float(((bf16 *)y)[i]) + v);
+        else ((float *)y)[i] += v;
+    }
+}
+
+/* The op's kernel; with acc, into a y-shaped temporary in the YC scratch (grown if needed), then added. */
+static wm_status ve_old(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
+                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc)
+{
+    if (!acc) return wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, y);
+    WM_TRY(ve_grow(e, VE_YC, wm_tensor_nbytes(y)));
+    wm_tensor t = *y;
+    t.data = e->buf[VE_YC];
+    WM_TRY(wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, &t));
+    int64_t n = wm_tensor_numel(y);
+    ve_add_kernel<<<wm_grid1d(n, 256, 1 << 16), 256, 0, wm__cuda_stream(e->be)>>>(y->data, y->dtype == WM_BF16, t.data, n);
+    return wm__cuda_launch_check(e->be, "vae_conv3d (accumulate)");
 }
 
 extern "C" wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left,
                                            const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
                                            wm_tensor *y)
 {
-    if (e->path == WM_VAE_CONV_OLD || x->dtype != WM_BF16)
-        return wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, y);
+    return wm__vae_conv3d_engine_ex(e, x, left, w, bias, causal, reflect, 0, y);
+}
+
+extern "C" int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const wm_tensor *x)
+{
+    return e && e->path != WM_VAE_CONV_OLD && x->dtype == WM_BF16;
+}
+
+extern "C" wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left,
+                                              const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
+                                              int acc, wm_tensor *y)
+{
+    if (e->path == WM_VAE_CONV_OLD || x->dtype != WM_BF16) {
+        if (acc) WM_TRY(wm_vae_conv3d_shape(e->be, x, left, w, bias, causal, reflect, y));
+        return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
+    }
     wm_backend *be = e->be;
     WM_CUDA_DEV(be, x);
     WM_CUDA_FLOAT(be, w);
@@ -577,6 +618,6 @@ extern "C" wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tenso
                 WM_ERR_LIMIT, "sizes beyond the engine's limits");
     ve_shape s = ve_shape_of(x, w);
     ve_plan *p = ve_plan_get(e, &s);
-    if (!p || p->state < 0) return wm_vae_conv3d_cuda(be, x, left, w, bias, causal, reflect, y);
-    return ve_run(e, p, x, left, w, bias, causal, reflect, y);
+    if (!p || p->state < 0) return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
+    return ve_run(e, p, x, left, w, bias, causal, reflect, y, acc);
 }

@@ -37,7 +37,7 @@ typedef struct {
     const bf16 *xp, *wr;
     const void *bias;
     void *y;
-    int b_bf16, y_bf16;
+    int b_bf16, y_bf16, acc;
     int Co, co8, ci8, T, H, W, hp, wp, kh, kw, nk; /* nk K chunks of 32 */
     int64_t P, K;
 } ig_args;
@@ -163,8 +163,13 @@ __global__ void __launch_bounds__(256, 2) vae_igemm_kernel(ig_args a)
             int64_t p = p0 + m;
             if (p >= a.P) continue;
             float v = cs[n * IG_CP + m] + bv;
-            if (a.y_bf16) ((bf16 *)a.y)[co * a.P + p] = __float2bfloat16(v);
-            else ((float *)a.y)[co * a.P + p] = v;
+            if (a.y_bf16) {
+                bf16 *yp = (bf16 *)a.y + co * a.P + p;
+                *yp = __float2bfloat16(a.acc ? __bfloat162float(*yp) + v : v);
+            } else {
+                float *yp = (float *)a.y + co * a.P + p;
+                *yp = a.acc ? *yp + v : v;
+            }
         }
     }
 }
@@ -179,13 +184,14 @@ extern "C" wm_status wm__vae_igemm_init(wm_backend *be)
     return WM_OK;
 }
 
-/* y (Co, T*H*W) channels-first = conv of xp (padded (T+kt-1, hp, wp, ci8)) with wr (co8, kt*kh*kw, ci8). */
+/* y (Co, T*H*W) channels-first = (y +, when acc) conv of xp (padded (T+kt-1, hp, wp, ci8)) with wr (co8, kt*kh*kw, ci8). */
 extern "C" wm_status wm__vae_igemm(wm_backend *be, const void *xp, const void *wr, const void *bias, int b_bf16,
-                                   void *y, int y_bf16, int Co, int co8, int ci8, int T, int H, int W, int kt,
+                                   void *y, int y_bf16, int acc, int Co, int co8, int ci8, int T, int H, int W, int kt,
                                    int kh, int kw)
 {
     ig_args a;
     a.xp = (const bf16 *)xp, a.wr = (const bf16 *)wr, a.bias = bias, a.y = y, a.b_bf16 = b_bf16, a.y_bf16 = y_bf16;
+    a.acc = acc;
     a.Co = Co, a.co8 = co8, a.ci8 = ci8, a.T = T, a.H = H, a.W = W, a.hp = H + 2 * (kh / 2), a.wp = W + 2 * (kw / 2);
     a.kh = kh, a.kw = kw, a.nk = kt * kh * kw * (ci8 / IG_BK);
     a.P = (int64_t)T * H * W, a.K = (int64_t)kt * kh * kw * ci8;

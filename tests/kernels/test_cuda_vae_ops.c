@@ -131,6 +131,37 @@ static void t_conv(const conv_case *k)
     rel(&x); rel(&w); rel(&b); rel(&l); rel(&y);
 }
 
+/* Engine with acc = 1: y += conv (the fused ResNet residual) on every engine path; reference y0 + conv. */
+static void t_conv_acc(const conv_case *k)
+{
+    tp x = mk_r(k->x, 1.0f, 1, 4, k->Ci, k->T, k->H, k->W, 0);
+    tp w = mk_r(k->w, 1.0f / sqrtf((float)(k->Ci * 27)), 1, 5, k->Co, k->Ci, 3, 3, 3);
+    tp b = mk_r(k->w, 0.5f, 1, 1, k->Co, 0, 0, 0, 0);
+    tp l = mk_r(k->x, 1.0f, 1, 4, k->Ci, 2, k->H, k->W, 0);
+    tp y = mk_r(k->y, 1.0f, 1, 4, k->Co, k->T, k->H, k->W, 0);
+    size_t n = (size_t)wm_tensor_numel(&y.ht);
+    float *y0 = malloc(n * sizeof(float));
+    memcpy(y0, y.h, n * sizeof(float));
+    const wm_tensor *lh = k->use_left ? &l.ht : NULL, *ld = k->use_left ? &l.dt : NULL;
+    CP_OK(c->cpu, wm_vae_conv3d(c->cpu, &x.ht, lh, &w.ht, &b.ht, k->causal, k->reflect, &y.ht));
+    for (size_t i = 0; i < n; i++) y.h[i] += y0[i]; /* reference: y0 + conv */
+    char lab[192];
+    for (int e = 0; e < 4; e++) {
+        if (!eng[e]) continue;
+        wm_tensor t = y.dt; /* fresh y0 on the device */
+        cp_free(c, &y.dt);
+        y.dt = cp_dev(c, t.dtype, y0, 4, t.shape);
+        WM_ASSERT(wm__vae_conv_engine_plan(eng[e], &x.dt, &w.dt, k->causal, &y.dt) == WM_OK);
+        WM_ASSERT(wm__vae_conv_engine_reserve(eng[e]) == WM_OK);
+        CP_OK(c->gpu, wm__vae_conv3d_engine_ex(eng[e], &x.dt, ld, &w.dt, &b.dt, k->causal, k->reflect, 1, &y.dt));
+        snprintf(lab, sizeof lab, "conv3d acc %s [%s]", k->name, eng_name[e]);
+        int loose = k->y == WM_BF16 || e == 1 || e == 3;
+        cmp(lab, &y, loose ? 1e-2f : 1e-3f, loose ? 5e-3 : 1e-4);
+    }
+    free(y0);
+    rel(&x); rel(&w); rel(&b); rel(&l); rel(&y);
+}
+
 /* Whole-clip causal conv of 5 frames == chunks of 2 then 3 frames with the left cache, bit for bit. */
 static void t_conv_stream(wm_dtype dt, int64_t Ci, int64_t Co, wm_vae_conv_engine *e)
 {
@@ -394,6 +425,13 @@ int main(int argc, char **argv)
         if (quick && engine_cases[i].Ci >= 256) continue;
         t_conv(&engine_cases[i]);
     }
+    const conv_case acc_cases[] = { /* y += conv: ResNet conv2 shapes (igemm: Ci % 32 == 0) and the fallbacks */
+        {64, 64, 3, 9, 21, 3, 3, 3, 1, 1, 1, B, B, B, 1, "64->64 causal+left reflect bf16"},
+        {32, 40, 2, 7, 10, 3, 3, 3, 1, 0, 0, B, B, F, 1, "32->40 causal zeros, fp32 y"},
+        {12, 20, 2, 6, 9, 3, 3, 3, 0, 0, 1, B, B, B, 1, "12->20 non-causal (igemm falls back)"},
+        {8, 16, 2, 5, 7, 3, 3, 3, 1, 1, 1, F, F, F, 1, "8->16 fp32 (old kernel + add)"},
+    };
+    for (size_t i = 0; i < sizeof acc_cases / sizeof acc_cases[0]; i++) t_conv_acc(&acc_cases[i]);
     t_conv_stream(B, 12, 70, NULL); /* the 128-channel tile */
     t_conv_stream(F, 12, 40, NULL); /* the 64-channel tile; fp32: true-fp32 kernel */
     if (eng[1]) t_conv_stream(B, 32, 70, eng[1]);

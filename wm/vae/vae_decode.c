@@ -56,9 +56,15 @@ void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t)
 wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
                        wm_tensor *caches, int *fresh, wm_tensor *y)
 {
+    return wm__vae_conv_ex(f, cv, x, causal, reflect, caches, fresh, 0, y);
+}
+
+wm_status wm__vae_conv_ex(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
+                          wm_tensor *caches, int *fresh, int acc, wm_tensor *y)
+{
     int s = caches ? cv->slot : -1;
     const wm_tensor *left = s >= 0 && !fresh[s] ? &caches[s] : NULL;
-    WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, y));
+    WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, acc, y));
     if (s >= 0) {
         OP(f, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
         if (!f->dry) fresh[s] = 0;
@@ -66,7 +72,9 @@ wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int c
     return WM_OK;
 }
 
-/* x += conv2(silu(rms(conv1(silu(rms(x)))))), in place; temporaries released on return. */
+/* x += conv2(silu(rms(conv1(silu(rms(x)))))), in place; temporaries released on return. On the CUDA
+ * engine's bf16 paths the residual add is fused into conv2's output pass (x += conv2(.), one pass fewer
+ * than conv2 -> t1 and gated_add; the sum is formed in fp32 and rounded once). */
 wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int causal, int reflect,
                          wm_tensor *caches, int *fresh)
 {
@@ -78,8 +86,12 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
     OP(f, wm_vae_rmsnorm_silu(f->be, x, 1e-8f, 1, &t1));
     WM_TRY(wm__vae_conv(f, &r->conv1, &t1, causal, reflect, caches, fresh, &t2));
     OP(f, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
-    WM_TRY(wm__vae_conv(f, &r->conv2, &t2, causal, reflect, caches, fresh, &t1));
-    OP(f, wm_gated_add(f->be, x, &t1, NULL, 0));
+    if (wm__vae_fuses_add(f, &t2)) {
+        WM_TRY(wm__vae_conv_ex(f, &r->conv2, &t2, causal, reflect, caches, fresh, 1, x));
+    } else {
+        WM_TRY(wm__vae_conv(f, &r->conv2, &t2, causal, reflect, caches, fresh, &t1));
+        OP(f, wm_gated_add(f->be, x, &t1, NULL, 0));
+    }
     wm_arena_rewind(f->arena, mark);
     return WM_OK;
 }

@@ -16,6 +16,8 @@
 #pragma weak wm__vae_conv_engine_plan
 #pragma weak wm__vae_conv_engine_reserve
 #pragma weak wm__vae_conv3d_engine
+#pragma weak wm__vae_conv3d_engine_ex
+#pragma weak wm__vae_conv_engine_fuses_add
 #pragma weak wm__vae_conv_engine_name
 #pragma weak wm__vae_conv_engine_bytes
 #pragma weak wm__cuda_prof_mark
@@ -56,9 +58,15 @@ size_t wm_vae_conv_scratch_bytes(const wm_vae *v)
     return v->conv_eng ? wm__vae_conv_engine_bytes(v->conv_eng) : 0;
 }
 
-/* One conv: the engine when there is one (planning in a dry run), else the op. */
+int wm__vae_fuses_add(const vae_fwd *f, const wm_tensor *x)
+{
+    return f->eng && wm__vae_conv_engine_fuses_add && wm__vae_conv3d_engine_ex && wm__vae_conv_engine_fuses_add(f->eng, x);
+}
+
+/* One conv: the engine when there is one (planning in a dry run), else the op. acc (only when
+ * wm__vae_fuses_add): y += conv. */
 wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                         const wm_tensor *b, int causal, int reflect, wm_tensor *y)
+                         const wm_tensor *b, int causal, int reflect, int acc, wm_tensor *y)
 {
     if (f->dry) { /* the engine's scratch for this conv (its ve_bytes), for wm_vae_plan; then its own plan */
         int64_t ci8 = (x->shape[0] + 7) / 8 * 8, co8 = (w->shape[0] + 7) / 8 * 8, T = x->shape[1], H = x->shape[2];
@@ -70,8 +78,10 @@ wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, 
     }
     int prof = f->prof && wm__cuda_prof_mark; /* benchmarks: device time of convs (0) vs the rest (1) */
     if (prof) WM_TRY(wm__vae_op(f, wm__cuda_prof_mark(f->be, 0)));
-    wm_status st = f->eng ? wm__vae_conv3d_engine(f->eng, x, left, w, b, causal, reflect, y)
-                          : wm_vae_conv3d(f->be, x, left, w, b, causal, reflect, y);
+    wm_status st;
+    if (acc && !wm__vae_fuses_add(f, x)) st = wm__errf(&f->be->err, WM_ERR_INVALID_ARG, "VAE: accumulating conv without engine");
+    else if (f->eng) st = wm__vae_conv3d_engine_ex(f->eng, x, left, w, b, causal, reflect, acc, y);
+    else st = wm_vae_conv3d(f->be, x, left, w, b, causal, reflect, y);
     if (prof && st == WM_OK) st = wm__cuda_prof_mark(f->be, 1);
     return wm__vae_op(f, st);
 }
