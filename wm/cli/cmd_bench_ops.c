@@ -101,9 +101,9 @@ static wm_status bench_attn(wm_backend *be, const char *name, int64_t Nq, int64_
  * numbers behind the per-category profile of `wm bench dit` without its launch gaps. */
 typedef struct {
     int op;
-    wm_tensor k, v, beta, P, A, g, M, Mf, Mr, x2, w9, b2, y, wk, tail;
+    wm_tensor k, v, beta, P, A, g, M, Mf, Mr, x2, w9, b2, y, wk, tail, nw, mats, cs, sn;
 } dop_ctx;
-enum { D_GRAM, D_GRAM1, D_SCANF, D_SCANR, D_SCANZ, D_OUT, D_DW, D_SCONV, D_SHIFT };
+enum { D_GRAM, D_GRAM1, D_SCANF, D_SCANR, D_SCANZ, D_OUT, D_DW, D_SCONV, D_SHIFT, D_DWS, D_QKP };
 static const int k_bounds[2] = {0, 3};
 
 static wm_status dop_step(wm_backend *be, void *p, int i)
@@ -133,6 +133,10 @@ static wm_status dop_step(wm_backend *be, void *p, int i)
         wm_tensor t1 = wm_tensor_slice0(&c->tail, 0, 880);
         return wm_temporal_shift_cat(be, &c->k, &t1, k_bounds, 1, &c->y);
     }
+    /* fused ops (docs/cuda.md "Fused DiT ops") */
+    case D_DWS: return wm_depthwise3x3_silu_glu(be, &c->x2, &c->w9, &c->b2, 3, 22, 40, &c->y);
+    case D_QKP: /* GDN camera k: RMSNorm + ReLU + k_pre copy + UCPE + camera RoPE */
+        return wm_dit_qk_prep(be, &c->k, &c->nw, 1e-6f, 1, &c->mats, 0, &c->cs, &c->sn, 20, 56, 0, &c->v, &c->tail);
     default: return WM_ERR_INVALID_ARG;
     }
 }
@@ -157,6 +161,10 @@ static wm_status bench_dit_ops(wm_backend *be)
     if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 2640, 6720, 13, 1.0f, &c.y);
     if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2240, 4, 14, 0.3f, &c.wk);
     if (st == WM_OK) st = wm_bench_tensor(be, WM_BF16, 3 * 880, 2240, 15, 1.0f, &c.tail);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 1, 2240, 16, 0.1f, &c.nw);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2640, 16, 17, 0.5f, &c.mats);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2640, 28, 18, 0.7f, &c.cs);
+    if (st == WM_OK) st = wm_bench_tensor(be, WM_F32, 2640, 28, 19, 0.7f, &c.sn);
     c.P = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.P.data, 4, sP);
     c.A = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.A.data, 4, sP);
     c.Mf = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.Mf.data, 4, sP);
@@ -164,17 +172,19 @@ static wm_status bench_dit_ops(wm_backend *be)
     c.M = wm_tensor_view(WM_F32, WM_DEVICE_CUDA, c.M.data, 3, sM);
     static const char *const names[] = {"gdn_gram k,v (P, A)", "gdn_gram k (P, b)", "gdn_scan forward (3 frames)",
                                         "gdn_scan reverse", "gdn_scan fwd Dv=1 (z)", "gdn_output (tensor cores)",
-                                        "depthwise3x3_glu", "short_conv_t (tail)", "temporal_shift_cat"};
+                                        "depthwise3x3_glu", "short_conv_t (tail)", "temporal_shift_cat",
+                                        "depthwise3x3_silu_glu (fused)", "dit_qk_prep cam k + k_pre (fused)"};
     printf("DiT ops, one 3-frame chunk (device time per call; x calls per chunk):\n");
-    static const int per_chunk[] = {150, 75, 150, 150, 150, 150, 100, 150, 100};
-    for (int op = 0; op <= D_SHIFT && st == WM_OK; op++) {
+    static const int per_chunk[] = {150, 75, 150, 150, 150, 150, 100, 150, 100, 100, 600};
+    for (int op = 0; op <= D_QKP && st == WM_OK; op++) {
         double ms = 0;
         c.op = op;
         st = wm_bench_time(be, dop_step, &c, 50, 7, &ms);
         if (st == WM_OK) printf("%-34s %9.4f ms  x%3d = %6.1f ms\n", names[op], ms, per_chunk[op], ms * per_chunk[op]);
         else fprintf(stderr, "%s: %s\n", names[op], be->err.msg);
     }
-    wm_tensor *all[] = {&c.k, &c.v, &c.beta, &c.P, &c.A, &c.Mf, &c.Mr, &c.M, &c.g, &c.x2, &c.w9, &c.b2, &c.y, &c.wk, &c.tail};
+    wm_tensor *all[] = {&c.k, &c.v, &c.beta, &c.P, &c.A, &c.Mf, &c.Mr, &c.M, &c.g, &c.x2, &c.w9, &c.b2, &c.y, &c.wk, &c.tail,
+                        &c.nw, &c.mats, &c.cs, &c.sn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) wm_backend_mfree(be, all[i]->data);
     return st;
 }
