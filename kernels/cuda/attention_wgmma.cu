@@ -41,7 +41,7 @@ template <int D> static constexpr int wg_nb() { return (D + 63) / 64; }
 template <int D> static constexpr size_t wg_smem_bytes()
 {
     return (size_t)(1 + 2 * WG_STAGES) * wg_nb<D>() * WG_BLK + WG_STAGES * WG_BN * sizeof(float) +
-           (2 * WG_STAGES + 1) * 8 + 1024;
+           (2 * WG_STAGES + 1) * 8 + 8 + WG_STAGES * 4 + 1024; /* + per-stage "no masked key" flags */
 }
 
 /* Tail balancing. Units (query tile, head) run one block per SM, so 420 units on 132 SMs leave a last
@@ -71,16 +71,25 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
  * warp's 16; s[4j+e] is column 8j + 2c + (e & 1), row g + 8 (e >> 1); p[2j + (e >> 1)] packs e&1 = 0/1. */
 template <int D>
 __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, float *o, float *mrow, float *lrow,
-                                           float scale_log2, uint32_t *p, bool first)
+                                           float scale_log2, uint32_t *p, bool first, bool clean)
 {
     const int c2 = 2 * (threadIdx.x & 3);
     float mx[2] = {-INFINITY, -INFINITY};
+    if (clean) { /* no masked key in the tile: max of the raw scores (scale > 0), one FMA per exp below */
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-        const float2 m2 = *(const float2 *)(mb + 8 * j + c2);
+        for (int j = 0; j < 16; j++)
 #pragma unroll
-        for (int e = 0; e < 4; e++)
-            mx[e >> 1] = fmaxf(mx[e >> 1], fmaf(s[4 * j + e], scale_log2, (e & 1) ? m2.y : m2.x));
+            for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[4 * j + e]);
+        mx[0] *= scale_log2;
+        mx[1] *= scale_log2;
+    } else {
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const float2 m2 = *(const float2 *)(mb + 8 * j + c2);
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                mx[e >> 1] = fmaxf(mx[e >> 1], fmaf(s[4 * j + e], scale_log2, (e & 1) ? m2.y : m2.x));
+        }
     }
     float corr[2], muse[2];
 #pragma unroll
@@ -98,14 +107,20 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
         o[4 * n + 0] *= corr[0]; o[4 * n + 1] *= corr[0];
         o[4 * n + 2] *= corr[1]; o[4 * n + 3] *= corr[1];
     }
+    const float nm0 = -muse[0], nm1 = -muse[1];
 #pragma unroll
     for (int j = 0; j < 16; j++) {
         /* the masked, scaled score again (one FMA; holding it would cost 64 registers) */
-        const float2 m2 = *(const float2 *)(mb + 8 * j + c2);
-        float e0 = exp2f(fmaf(s[4 * j], scale_log2, m2.x) - muse[0]);
-        float e1 = exp2f(fmaf(s[4 * j + 1], scale_log2, m2.y) - muse[0]);
-        float e2 = exp2f(fmaf(s[4 * j + 2], scale_log2, m2.x) - muse[1]);
-        float e3 = exp2f(fmaf(s[4 * j + 3], scale_log2, m2.y) - muse[1]);
+        float2 m2 = make_float2(nm0, nm0), m3 = make_float2(nm1, nm1);
+        if (!clean) {
+            const float2 mk = *(const float2 *)(mb + 8 * j + c2);
+            m2 = make_float2(mk.x + nm0, mk.y + nm0);
+            m3 = make_float2(mk.x + nm1, mk.y + nm1);
+        }
+        float e0 = exp2f(fmaf(s[4 * j], scale_log2, m2.x));
+        float e1 = exp2f(fmaf(s[4 * j + 1], scale_log2, m2.y));
+        float e2 = exp2f(fmaf(s[4 * j + 2], scale_log2, m3.x));
+        float e3 = exp2f(fmaf(s[4 * j + 3], scale_log2, m3.y));
         lrow[0] += e0 + e1;
         lrow[1] += e2 + e3;
         p[2 * j] = pack_bf16(e0, e1);
@@ -212,7 +227,8 @@ __device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow
 #pragma unroll
         for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
         if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (t - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
-        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0);
+        const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
+        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0, clean);
         /* Pin O before the fence so the rescale cannot sink past it. (Pinning P here as well makes ptxas
          * serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
         wg_pin<D / 2>(o_acc);
@@ -248,13 +264,17 @@ __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensor
         const int st = t % WG_STAGES, k0 = (t0 + t) * WG_BN;
         const uint32_t full = bars + 8 * st;
         if (t >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((t / WG_STAGES) - 1) & 1);
+        int all_ok = 1;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             int key = k0 + 4 * lane + i;
             int ok = key < Nk && (!mask || mask[key]);
+            all_ok &= ok;
             mb[st * WG_BN + 4 * lane + i] = ok ? 0.0f : -INFINITY;
         }
+        all_ok = __all_sync(0xffffffffu, all_ok);
         if (lane == 0) {
+            ((volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] = all_ok; /* tile has no masked key */
             mbar_arrive_tx(full, 2 * TB);
             for (int b = 0; b < NB; b++) {
                 tma_load_3d(kbase + st * TB + b * WG_BLK, tk, full, 64 * b, h, k0);
