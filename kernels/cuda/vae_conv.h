@@ -48,12 +48,17 @@ size_t wm__vae_conv_engine_bytes(const wm_vae_conv_engine *e);
 /* The convolution, same contract as wm_vae_conv3d (kernels/ops_vae.def); e must not be NULL. */
 wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
                                 const wm_tensor *bias, int causal, int reflect, wm_tensor *y);
-/* Same with acc != 0: y += conv (the ResNet's residual add fused into the conv's output pass: the cuDNN
- * path's unpack and igemm's epilogue read y and add in fp32; the old path adds a temporary). y must not
- * alias x or left. fuses_add() says whether acc saves a pass for this x (bf16 on cuDNN/igemm), i.e.
- * whether a caller should prefer it to conv + gated_add. */
+/* Same with a post operation fused into the conv's output pass (the ResNet's):
+ *   WM_VAE_CONV_POST_ACC:      y += conv (residual add; cuDNN's unpack and igemm's epilogue read y and add
+ *                              in fp32; the old path adds a temporary kept in the engine's scratch);
+ *   WM_VAE_CONV_POST_RMS_SILU: y = silu(conv / sqrt(mean_c conv^2 + eps)) (vae_rmsnorm_silu of the output;
+ *                              cuDNN's unpack computes it from the fp32 sum before rounding; igemm and old
+ *                              run the rmsnorm op after).
+ * y must not alias x or left. fuses_add() says whether these save a pass for this x (bf16 on cuDNN or
+ * igemm), i.e. whether a caller should prefer them to separate ops. */
+enum { WM_VAE_CONV_POST_ACC = 1, WM_VAE_CONV_POST_RMS_SILU = 2 };
 wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                                   const wm_tensor *bias, int causal, int reflect, int acc, wm_tensor *y);
+                                   const wm_tensor *bias, int causal, int reflect, int post, float eps, wm_tensor *y);
 int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const wm_tensor *x);
 
 #ifdef __cplusplus

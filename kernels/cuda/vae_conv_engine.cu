@@ -206,6 +206,59 @@ __global__ void __launch_bounds__(256) ve_unpack_kernel(const bf16 *yc, void *y,
     }
 }
 
+/* y (Co, P) = silu(rms_c(yc + bias)) (the ResNet's norm + SiLU after its first conv, fused into the
+ * unpack): block (32, 8) owns 32 positions and all channels. Pass 1: warp ty sums the squares of
+ * positions ty + 8j over channel chunks of 32 (lanes = channels, shuffle-reduced); pass 2 re-reads the
+ * block's yc (L2-resident: 32 x co8 x 2 bytes), scales, applies SiLU and writes channels-first through a
+ * shared tile. Padded channels (>= Co) are not part of the mean. */
+__global__ void __launch_bounds__(256) ve_unpack_norm_kernel(const bf16 *yc, void *y, int y_bf16, const void *bias,
+                                                             int b_bf16, int64_t P, int Co, int co8, float eps)
+{
+    __shared__ float tile[32][33];
+    __shared__ float inv[32];
+    int64_t p0 = (int64_t)blockIdx.x * 32;
+    int tx = threadIdx.x, ty = threadIdx.y;
+    float ss[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int c0 = 0; c0 < Co; c0 += 32) {
+        int c = c0 + tx;
+        float bv = c < Co && bias ? wm_ldp(bias, b_bf16, c) : 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int64_t p = p0 + ty + 8 * j;
+            float v = p < P && c < Co ? __bfloat162float(yc[p * co8 + c]) + bv : 0.0f;
+            ss[j] += v * v;
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        for (int o = 16; o > 0; o >>= 1) ss[j] += __shfl_xor_sync(0xffffffffu, ss[j], o);
+        if (tx == 0) inv[ty + 8 * j] = 1.0f / sqrtf(ss[j] / (float)Co + eps);
+    }
+    __syncthreads();
+    for (int c0 = 0; c0 < Co; c0 += 32) {
+        int c = c0 + tx;
+        float bv = c < Co && bias ? wm_ldp(bias, b_bf16, c) : 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int pl = ty + 8 * j;
+            int64_t p = p0 + pl;
+            float v = p < P && c < Co ? (__bfloat162float(yc[p * co8 + c]) + bv) * inv[pl] : 0.0f;
+            tile[pl][tx] = v / (1.0f + expf(-v));
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            int cc = c0 + ty + 8 * i;
+            int64_t p = p0 + tx;
+            if (cc >= Co || p >= P) continue;
+            float v = tile[tx][ty + 8 * i];
+            if (y_bf16) ((bf16 *)y)[(int64_t)cc * P + p] = __float2bfloat16(v);
+            else ((float *)y)[(int64_t)cc * P + p] = v;
+        }
+        __syncthreads();
+    }
+}
+
 /* ---- scratch ---- */
 
 static wm_status ve_grow(wm_vae_conv_engine *e, int i, size_t bytes)
@@ -449,17 +502,21 @@ extern "C" wm_status wm__vae_conv_engine_reserve(wm_vae_conv_engine *e)
     return WM_OK;
 }
 
-/* cuDNN's step 3-4 (forward with the plan's algorithm + unpack into y) or igemm into y; acc: y += conv. */
+/* cuDNN's step 3-4 (forward with the plan's algorithm + unpack into y) or igemm into y. post: 0, or
+ * WM_VAE_CONV_POST_ACC (y += conv), or WM_VAE_CONV_POST_RMS_SILU (y = silu(rms_c(conv))). */
 static wm_status ve_conv(wm_vae_conv_engine *e, ve_plan *p, int igemm, const wm_tensor *w, const wm_tensor *bias,
-                         wm_tensor *y, int acc)
+                         wm_tensor *y, int post, float eps)
 {
+    int acc = post == WM_VAE_CONV_POST_ACC;
     wm_backend *be = e->be;
     const ve_shape *s = &p->s;
     const void *bd = bias ? bias->data : NULL;
     int bb = bias && bias->dtype == WM_BF16, yb = y->dtype == WM_BF16, Co = (int)w->shape[0];
-    if (igemm)
-        return wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bd, bb, y->data, yb, acc, Co, s->co, s->ci, s->t, s->h,
-                             s->w, s->kt, s->kh, s->kw);
+    if (igemm) {
+        WM_TRY(wm__vae_igemm(be, e->buf[VE_XP], e->buf[VE_WR], bd, bb, y->data, yb, acc, Co, s->co, s->ci, s->t, s->h,
+                             s->w, s->kt, s->kh, s->kw));
+        return post == WM_VAE_CONV_POST_RMS_SILU ? wm_vae_rmsnorm_silu_cuda(be, y, eps, 1, y) : WM_OK;
+    }
 #ifdef WM_HAVE_CUDNN
     float one = 1.0f, zero = 0.0f;
     e->f.cudnnSetConvolutionMathType(p->cd, p->math);
@@ -475,6 +532,12 @@ static wm_status ve_conv(wm_vae_conv_engine *e, ve_plan *p, int igemm, const wm_
     return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "vae_conv3d: built without cuDNN");
 #endif
     int64_t P = (int64_t)s->t * s->h * s->w;
+    if (post == WM_VAE_CONV_POST_RMS_SILU) {
+        ve_unpack_norm_kernel<<<(unsigned)((P + 31) / 32), dim3(32, 8), 0, wm__cuda_stream(be)>>>(
+            (const bf16 *)e->buf[VE_YC], y->data, yb, bd, bb, P, Co, s->co, eps);
+        WM_CUDA_LAUNCHED(be);
+        return WM_OK;
+    }
     dim3 ug((unsigned)((P + 31) / 32), (unsigned)((s->co + 31) / 32));
     ve_unpack_kernel<<<ug, dim3(32, 8), 0, wm__cuda_stream(be)>>>((const bf16 *)e->buf[VE_YC], y->data, yb, acc, bd, bb,
                                                                  P, Co, s->co);
@@ -495,9 +558,9 @@ static void ve_choose(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *w, con
     int ok = 1;
     for (int rep = 0; rep < 2 && ok; rep++) {
         cudaEventRecord(ev[0], st);
-        ok = ve_conv(e, p, 0, w, bias, y, 0) == WM_OK;
+        ok = ve_conv(e, p, 0, w, bias, y, 0, 0.0f) == WM_OK;
         cudaEventRecord(ev[1], st);
-        ok = ok && ve_conv(e, p, 1, w, bias, y, 0) == WM_OK;
+        ok = ok && ve_conv(e, p, 1, w, bias, y, 0, 0.0f) == WM_OK;
         cudaEventRecord(ev[2], st);
         ok = ok && cudaEventSynchronize(ev[2]) == cudaSuccess;
     }
@@ -513,10 +576,11 @@ static void ve_choose(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *w, con
 
 /* Channels-last conv of a planned shape: pack, repack, cuDNN + unpack (or igemm). */
 static wm_status ve_old(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc);
+                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int post, float eps);
 
 static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, const wm_tensor *left,
-                        const wm_tensor *w, const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc)
+                        const wm_tensor *w, const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int post,
+                        float eps)
 {
     wm_backend *be = e->be;
     const ve_shape *s = &p->s;
@@ -543,18 +607,18 @@ static wm_status ve_run(wm_vae_conv_engine *e, ve_plan *p, const wm_tensor *x, c
     ve_wrepack_kernel<<<wm_grid1d(nw, 256, 1 << 16), 256, 0, st>>>(w->data, w->dtype == WM_BF16, (bf16 *)e->buf[VE_WR],
                                                                    (int)w->shape[0], (int)w->shape[1], taps, s->co, s->ci);
     WM_CUDA_LAUNCHED(be);
-    if (e->path == WM_VAE_CONV_IGEMM) return ve_conv(e, p, 1, w, bias, y, acc);
+    if (e->path == WM_VAE_CONV_IGEMM) return ve_conv(e, p, 1, w, bias, y, post, eps);
 #ifdef WM_HAVE_CUDNN
     if (p->state == 0) {
         ve_cudnn_pick(e, p);
         if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
-        if (e->best && wm__vae_igemm_fits(s->ci) && !acc) ve_choose(e, p, w, bias, y); /* acc: y is live */
+        if (e->best && wm__vae_igemm_fits(s->ci) && post != WM_VAE_CONV_POST_ACC) ve_choose(e, p, w, bias, y); /* acc: y is live */
     }
     if (p->ws > e->cap[VE_WS]) WM_TRY(ve_grow(e, VE_WS, p->ws));
 #endif
-    wm_status r = p->state < 0 ? WM_ERR_UNSUPPORTED : ve_conv(e, p, p->igemm, w, bias, y, acc);
+    wm_status r = p->state < 0 ? WM_ERR_UNSUPPORTED : ve_conv(e, p, p->igemm, w, bias, y, post, eps);
     if (r == WM_ERR_UNSUPPORTED && p->state < 0) /* cuDNN refused it at run time: old kernel from now on */
-        return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
+        return ve_old(e, x, left, w, bias, causal, reflect, y, post, eps);
     return r;
 }
 
@@ -567,11 +631,16 @@ __global__ void ve_add_kernel(void *y, int y_bf16, const void *t, int64_t n)
     }
 }
 
-/* The op's kernel; with acc, into a y-shaped temporary in the YC scratch (grown if needed), then added. */
+/* The op's kernel; with acc, into a y-shaped temporary in the YC scratch (grown if needed), then added;
+ * with the norm, followed by the rmsnorm op in place. */
 static wm_status ve_old(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int acc)
+                        const wm_tensor *bias, int causal, int reflect, wm_tensor *y, int post, float eps)
 {
-    if (!acc) return wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, y);
+    if (post == WM_VAE_CONV_POST_RMS_SILU) {
+        WM_TRY(wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, y));
+        return wm_vae_rmsnorm_silu_cuda(e->be, y, eps, 1, y);
+    }
+    if (post != WM_VAE_CONV_POST_ACC) return wm_vae_conv3d_cuda(e->be, x, left, w, bias, causal, reflect, y);
     WM_TRY(ve_grow(e, VE_YC, wm_tensor_nbytes(y)));
     wm_tensor t = *y;
     t.data = e->buf[VE_YC];
@@ -585,7 +654,7 @@ extern "C" wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tenso
                                            const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
                                            wm_tensor *y)
 {
-    return wm__vae_conv3d_engine_ex(e, x, left, w, bias, causal, reflect, 0, y);
+    return wm__vae_conv3d_engine_ex(e, x, left, w, bias, causal, reflect, 0, 0.0f, y);
 }
 
 extern "C" int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const wm_tensor *x)
@@ -595,11 +664,12 @@ extern "C" int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const 
 
 extern "C" wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left,
                                               const wm_tensor *w, const wm_tensor *bias, int causal, int reflect,
-                                              int acc, wm_tensor *y)
+                                              int post, float eps, wm_tensor *y)
 {
+    WM_OP_CHECK(e->be, post >= 0 && post <= WM_VAE_CONV_POST_RMS_SILU, WM_ERR_INVALID_ARG, "unknown post operation");
     if (e->path == WM_VAE_CONV_OLD || x->dtype != WM_BF16) {
-        if (acc) WM_TRY(wm_vae_conv3d_shape(e->be, x, left, w, bias, causal, reflect, y));
-        return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
+        if (post) WM_TRY(wm_vae_conv3d_shape(e->be, x, left, w, bias, causal, reflect, y));
+        return ve_old(e, x, left, w, bias, causal, reflect, y, post, eps);
     }
     wm_backend *be = e->be;
     WM_CUDA_DEV(be, x);
@@ -618,6 +688,6 @@ extern "C" wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_te
                 WM_ERR_LIMIT, "sizes beyond the engine's limits");
     ve_shape s = ve_shape_of(x, w);
     ve_plan *p = ve_plan_get(e, &s);
-    if (!p || p->state < 0) return ve_old(e, x, left, w, bias, causal, reflect, y, acc);
-    return ve_run(e, p, x, left, w, bias, causal, reflect, y, acc);
+    if (!p || p->state < 0) return ve_old(e, x, left, w, bias, causal, reflect, y, post, eps);
+    return ve_run(e, p, x, left, w, bias, causal, reflect, y, post, eps);
 }

@@ -131,8 +131,10 @@ static void t_conv(const conv_case *k)
     rel(&x); rel(&w); rel(&b); rel(&l); rel(&y);
 }
 
-/* Engine with acc = 1: y += conv (the fused ResNet residual) on every engine path; reference y0 + conv. */
-static void t_conv_acc(const conv_case *k)
+/* Engine post operations on every engine path: WM_VAE_CONV_POST_ACC (y += conv, the fused ResNet
+ * residual; reference y0 + conv) and WM_VAE_CONV_POST_RMS_SILU (y = silu(rms_c(conv)); reference the CPU
+ * conv then the CPU vae_rmsnorm_silu). */
+static void t_conv_post(const conv_case *k, int post)
 {
     tp x = mk_r(k->x, 1.0f, 1, 4, k->Ci, k->T, k->H, k->W, 0);
     tp w = mk_r(k->w, 1.0f / sqrtf((float)(k->Ci * 27)), 1, 5, k->Co, k->Ci, 3, 3, 3);
@@ -144,7 +146,10 @@ static void t_conv_acc(const conv_case *k)
     memcpy(y0, y.h, n * sizeof(float));
     const wm_tensor *lh = k->use_left ? &l.ht : NULL, *ld = k->use_left ? &l.dt : NULL;
     CP_OK(c->cpu, wm_vae_conv3d(c->cpu, &x.ht, lh, &w.ht, &b.ht, k->causal, k->reflect, &y.ht));
-    for (size_t i = 0; i < n; i++) y.h[i] += y0[i]; /* reference: y0 + conv */
+    if (post == WM_VAE_CONV_POST_ACC)
+        for (size_t i = 0; i < n; i++) y.h[i] += y0[i]; /* reference: y0 + conv */
+    else
+        CP_OK(c->cpu, wm_vae_rmsnorm_silu(c->cpu, &y.ht, 1e-6f, 1, &y.ht));
     char lab[192];
     for (int e = 0; e < 4; e++) {
         if (!eng[e]) continue;
@@ -153,8 +158,10 @@ static void t_conv_acc(const conv_case *k)
         y.dt = cp_dev(c, t.dtype, y0, 4, t.shape);
         WM_ASSERT(wm__vae_conv_engine_plan(eng[e], &x.dt, &w.dt, k->causal, &y.dt) == WM_OK);
         WM_ASSERT(wm__vae_conv_engine_reserve(eng[e]) == WM_OK);
-        CP_OK(c->gpu, wm__vae_conv3d_engine_ex(eng[e], &x.dt, ld, &w.dt, &b.dt, k->causal, k->reflect, 1, &y.dt));
-        snprintf(lab, sizeof lab, "conv3d acc %s [%s]", k->name, eng_name[e]);
+        CP_OK(c->gpu, wm__vae_conv3d_engine_ex(eng[e], &x.dt, ld, &w.dt, &b.dt, k->causal, k->reflect, post, 1e-6f,
+                                               &y.dt));
+        snprintf(lab, sizeof lab, "conv3d %s %s [%s]", post == WM_VAE_CONV_POST_ACC ? "acc" : "rms+silu", k->name,
+                 eng_name[e]);
         int loose = k->y == WM_BF16 || e == 1 || e == 3;
         cmp(lab, &y, loose ? 1e-2f : 1e-3f, loose ? 5e-3 : 1e-4);
     }
@@ -425,13 +432,18 @@ int main(int argc, char **argv)
         if (quick && engine_cases[i].Ci >= 256) continue;
         t_conv(&engine_cases[i]);
     }
-    const conv_case acc_cases[] = { /* y += conv: ResNet conv2 shapes (igemm: Ci % 32 == 0) and the fallbacks */
+    const conv_case acc_cases[] = { /* fused post ops: ResNet shapes (igemm: Ci % 32 == 0) and the fallbacks */
         {64, 64, 3, 9, 21, 3, 3, 3, 1, 1, 1, B, B, B, 1, "64->64 causal+left reflect bf16"},
         {32, 40, 2, 7, 10, 3, 3, 3, 1, 0, 0, B, B, F, 1, "32->40 causal zeros, fp32 y"},
         {12, 20, 2, 6, 9, 3, 3, 3, 0, 0, 1, B, B, B, 1, "12->20 non-causal (igemm falls back)"},
         {8, 16, 2, 5, 7, 3, 3, 3, 1, 1, 1, F, F, F, 1, "8->16 fp32 (old kernel + add)"},
     };
-    for (size_t i = 0; i < sizeof acc_cases / sizeof acc_cases[0]; i++) t_conv_acc(&acc_cases[i]);
+    for (size_t i = 0; i < sizeof acc_cases / sizeof acc_cases[0]; i++) {
+        t_conv_post(&acc_cases[i], WM_VAE_CONV_POST_ACC);
+        t_conv_post(&acc_cases[i], WM_VAE_CONV_POST_RMS_SILU);
+    }
+    const conv_case wide = {160, 136, 2, 5, 9, 3, 3, 3, 1, 1, 1, B, B, B, 1, "160->136 (channel chunks of 32, Co % 32)"};
+    t_conv_post(&wide, WM_VAE_CONV_POST_RMS_SILU);
     t_conv_stream(B, 12, 70, NULL); /* the 128-channel tile */
     t_conv_stream(F, 12, 40, NULL); /* the 64-channel tile; fp32: true-fp32 kernel */
     if (eng[1]) t_conv_stream(B, 32, 70, eng[1]);

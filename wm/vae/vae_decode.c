@@ -12,6 +12,7 @@
  * until the call ends (bump arena); the largest level dominates, so this costs < 1/3 extra.
  */
 #include "wm/vae/vae_internal.h"
+#include "kernels/cuda/vae_conv.h"
 #include "kernels/ops.h"
 
 #include <stdio.h>
@@ -60,11 +61,11 @@ wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int c
 }
 
 wm_status wm__vae_conv_ex(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
-                          wm_tensor *caches, int *fresh, int acc, wm_tensor *y)
+                          wm_tensor *caches, int *fresh, int post, wm_tensor *y)
 {
     int s = caches ? cv->slot : -1;
     const wm_tensor *left = s >= 0 && !fresh[s] ? &caches[s] : NULL;
-    WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, acc, y));
+    WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, post, y));
     if (s >= 0) {
         OP(f, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
         if (!f->dry) fresh[s] = 0;
@@ -73,8 +74,8 @@ wm_status wm__vae_conv_ex(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, in
 }
 
 /* x += conv2(silu(rms(conv1(silu(rms(x)))))), in place; temporaries released on return. On the CUDA
- * engine's bf16 paths the residual add is fused into conv2's output pass (x += conv2(.), one pass fewer
- * than conv2 -> t1 and gated_add; the sum is formed in fp32 and rounded once). */
+ * engine's bf16 paths conv1's output pass applies the norm + SiLU and conv2's adds the residual (x +=
+ * conv2(.)), each from fp32 before the single rounding: two passes over the activations fewer each. */
 wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int causal, int reflect,
                          wm_tensor *caches, int *fresh)
 {
@@ -84,11 +85,12 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
     WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t1));
     WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t2));
     OP(f, wm_vae_rmsnorm_silu(f->be, x, 1e-8f, 1, &t1));
-    WM_TRY(wm__vae_conv(f, &r->conv1, &t1, causal, reflect, caches, fresh, &t2));
-    OP(f, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
-    if (wm__vae_fuses_add(f, &t2)) {
-        WM_TRY(wm__vae_conv_ex(f, &r->conv2, &t2, causal, reflect, caches, fresh, 1, x));
+    if (wm__vae_fuses_add(f, &t1)) {
+        WM_TRY(wm__vae_conv_ex(f, &r->conv1, &t1, causal, reflect, caches, fresh, WM_VAE_CONV_POST_RMS_SILU, &t2));
+        WM_TRY(wm__vae_conv_ex(f, &r->conv2, &t2, causal, reflect, caches, fresh, WM_VAE_CONV_POST_ACC, x));
     } else {
+        WM_TRY(wm__vae_conv(f, &r->conv1, &t1, causal, reflect, caches, fresh, &t2));
+        OP(f, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
         WM_TRY(wm__vae_conv(f, &r->conv2, &t2, causal, reflect, caches, fresh, &t1));
         OP(f, wm_gated_add(f->be, x, &t1, NULL, 0));
     }

@@ -63,10 +63,10 @@ int wm__vae_fuses_add(const vae_fwd *f, const wm_tensor *x)
     return f->eng && wm__vae_conv_engine_fuses_add && wm__vae_conv3d_engine_ex && wm__vae_conv_engine_fuses_add(f->eng, x);
 }
 
-/* One conv: the engine when there is one (planning in a dry run), else the op. acc (only when
- * wm__vae_fuses_add): y += conv. */
+/* One conv: the engine when there is one (planning in a dry run), else the op. post (only when
+ * wm__vae_fuses_add): WM_VAE_CONV_POST_ACC y += conv, WM_VAE_CONV_POST_RMS_SILU y = silu(rms(conv)). */
 wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                         const wm_tensor *b, int causal, int reflect, int acc, wm_tensor *y)
+                         const wm_tensor *b, int causal, int reflect, int post, wm_tensor *y)
 {
     if (f->dry) { /* the engine's scratch for this conv (its ve_bytes), for wm_vae_plan; then its own plan */
         int64_t ci8 = (x->shape[0] + 7) / 8 * 8, co8 = (w->shape[0] + 7) / 8 * 8, T = x->shape[1], H = x->shape[2];
@@ -79,8 +79,8 @@ wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, 
     int prof = f->prof && wm__cuda_prof_mark; /* benchmarks: device time of convs (0) vs the rest (1) */
     if (prof) WM_TRY(wm__vae_op(f, wm__cuda_prof_mark(f->be, 0)));
     wm_status st;
-    if (acc && !wm__vae_fuses_add(f, x)) st = wm__errf(&f->be->err, WM_ERR_INVALID_ARG, "VAE: accumulating conv without engine");
-    else if (f->eng) st = wm__vae_conv3d_engine_ex(f->eng, x, left, w, b, causal, reflect, acc, y);
+    if (post && !wm__vae_fuses_add(f, x)) st = wm__errf(&f->be->err, WM_ERR_INVALID_ARG, "VAE: fused conv without engine");
+    else if (f->eng) st = wm__vae_conv3d_engine_ex(f->eng, x, left, w, b, causal, reflect, post, 1e-8f, y);
     else st = wm_vae_conv3d(f->be, x, left, w, b, causal, reflect, y);
     if (prof && st == WM_OK) st = wm__cuda_prof_mark(f->be, 1);
     return wm__vae_op(f, st);

@@ -91,9 +91,9 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
                          wm_tensor *caches, int *fresh);
 wm_status wm__vae_conv(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
                        wm_tensor *caches, int *fresh, wm_tensor *y);
-/* Same with acc: y += conv(x) (only where wm__vae_fuses_add). */
+/* Same with a fused post operation (only where wm__vae_fuses_add; see wm__vae_conv3d). */
 wm_status wm__vae_conv_ex(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, int causal, int reflect,
-                          wm_tensor *caches, int *fresh, int acc, wm_tensor *y);
+                          wm_tensor *caches, int *fresh, int post, wm_tensor *y);
 void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t);
 /* The CUDA conv engine (vae_engine.c): created with the model on a CUDA backend when the program links
  * the CUDA library; conv3d goes through it (a dry run plans its scratch), else through the op table. */
@@ -101,8 +101,9 @@ wm_status wm__vae_engine_init(wm_vae *v, wm_error *err);
 void wm__vae_engine_fini(wm_vae *v);
 wm_status wm__vae_engine_reserve(wm_vae *v, wm_error *err);
 wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
-                         const wm_tensor *b, int causal, int reflect, int acc, wm_tensor *y);
-/* Whether the engine can fuse a residual add into a conv of x (acc = 1 above): bf16 on cuDNN/igemm. */
+                         const wm_tensor *b, int causal, int reflect, int post, wm_tensor *y);
+/* Whether the engine can fuse the ResNet's residual add or norm + SiLU (eps 1e-8) into a conv of x
+ * (post = WM_VAE_CONV_POST_ACC / _RMS_SILU of kernels/cuda/vae_conv.h): bf16 on cuDNN/igemm. */
 int wm__vae_fuses_add(const vae_fwd *f, const wm_tensor *x);
 /* Encoder forward with its own arena: normalised mean into latent and/or raw conv_out into raw. */
 wm_status wm__vae_encode_run(wm_vae *v, const wm_tensor *x, wm_tensor *latent, wm_tensor *raw,
