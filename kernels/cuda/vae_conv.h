@@ -55,7 +55,8 @@ wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tensor *x, const
  *                              cuDNN's unpack computes it from the fp32 sum before rounding; igemm and old
  *                              run the rmsnorm op after).
  * y must not alias x or left. fuses_add() says whether these save a pass for this x (bf16 on cuDNN or
- * igemm), i.e. whether a caller should prefer them to separate ops. */
+ * igemm), i.e. whether a caller should prefer them to separate ops; WM_VAE_FUSE=0 (read at creation)
+ * makes it say no. */
 enum { WM_VAE_CONV_POST_ACC = 1, WM_VAE_CONV_POST_RMS_SILU = 2 };
 wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
                                    const wm_tensor *bias, int causal, int reflect, int post, float eps, wm_tensor *y);

@@ -87,6 +87,7 @@ typedef struct {
 struct wm_vae_conv_engine {
     wm_backend *be;
     int path, find, best; /* best: cuDNN or igemm per shape, whichever ran faster at the first call */
+    int fuse;             /* fuses_add() answers yes (WM_VAE_FUSE=0 turns the fused ResNet ops off) */
     char name[192];
     ve_plan plans[VE_MAX_PLANS];
     int n_plans, warned_grow;
@@ -422,7 +423,8 @@ extern "C" wm_status wm__vae_conv_engine_create(wm_backend *be, int mode, wm_vae
     wm_vae_conv_engine *e = (wm_vae_conv_engine *)calloc(1, sizeof *e);
     if (!e) return wm__errf(&be->err, WM_ERR_OUT_OF_MEMORY, "vae conv engine: no memory");
     e->be = be;
-    const char *env = getenv("WM_CUDA_CONV3D"), *fenv = getenv("WM_CUDNN_FIND");
+    const char *env = getenv("WM_CUDA_CONV3D"), *fenv = getenv("WM_CUDNN_FIND"), *uenv = getenv("WM_VAE_FUSE");
+    e->fuse = !(uenv && !strcmp(uenv, "0"));
     if (mode == WM_VAE_CONV_AUTO)
         mode = env && !strcmp(env, "old")     ? WM_VAE_CONV_OLD
                : env && !strcmp(env, "igemm") ? WM_VAE_CONV_IGEMM
@@ -659,7 +661,7 @@ extern "C" wm_status wm__vae_conv3d_engine(wm_vae_conv_engine *e, const wm_tenso
 
 extern "C" int wm__vae_conv_engine_fuses_add(const wm_vae_conv_engine *e, const wm_tensor *x)
 {
-    return e && e->path != WM_VAE_CONV_OLD && x->dtype == WM_BF16;
+    return e && e->fuse && e->path != WM_VAE_CONV_OLD && x->dtype == WM_BF16;
 }
 
 extern "C" wm_status wm__vae_conv3d_engine_ex(wm_vae_conv_engine *e, const wm_tensor *x, const wm_tensor *left,

@@ -37,7 +37,7 @@
 #pragma weak wm__cuda_prof_mark
 #pragma weak wm__cuda_prof_collect
 
-static const char *conv_paths[4] = {"cudnn", "igemm", "old", "best"};
+static const char *conv_paths[5] = {"cudnn", "igemm", "old", "best", "cudnn"}; /* [4]: WM_VAE_FUSE=0 */
 
 typedef struct {
     wm_vae *v;
@@ -233,11 +233,13 @@ static wm_status compare_paths(vb *b, wm_error *err)
     const char *env = getenv("WM_CUDA_CONV3D");
     if (env) snprintf(saved, sizeof saved, "%s", env);
     wm_status st = WM_OK;
-    for (int k = 0; k < 4 && st == WM_OK; k++) {
+    for (int k = 0; k < 5 && st == WM_OK; k++) {
         wm_vae_decoder_free(b->dec), wm_vae_free(b->vae);
         b->dec = NULL, b->vae = NULL;
         setenv("WM_CUDA_CONV3D", conv_paths[k], 1);
+        if (k == 4) setenv("WM_VAE_FUSE", "0", 1); /* the cuDNN path with separate norm / residual ops */
         st = vae_random(b->be, &b->vae, err);
+        if (k == 4) unsetenv("WM_VAE_FUSE");
         wm_vae_decoder_params dp = {.lat_h = b->lh, .lat_w = b->lw, .max_frames = b->frames + 1};
         if (st == WM_OK) st = wm_vae_decoder_create(b->vae, &dp, &b->dec, err);
         if (st == WM_OK) st = wm_vae_decoder_decode(b->dec, &b->z0, &b->px0, err);
@@ -253,8 +255,8 @@ static wm_status compare_paths(vb *b, wm_error *err)
         if (st == WM_OK) st = profile_chunk(b, &cm, &om, err);
         if (st != WM_OK) break;
         double p50 = wm_bench_percentile(t, 3, 0.5);
-        printf("  decode chunk with --conv %-5s: p50 %8.1f ms = %5.0f TFLOP/s (events: convs %.1f ms = %.0f TFLOP/s, "
-               "rest %.1f ms)  [%s]\n", conv_paths[k], p50, fl / (p50 * 1e-3) / 1e12, cm, cm > 0 ? fl / (cm * 1e-3) / 1e12 : 0.0,
+        printf("  decode chunk with --conv %-5s%s: p50 %8.1f ms = %5.0f TFLOP/s (events: convs %.1f ms = %.0f TFLOP/s, "
+               "rest %.1f ms)  [%s]\n", conv_paths[k], k == 4 ? " unfused" : "", p50, fl / (p50 * 1e-3) / 1e12, cm, cm > 0 ? fl / (cm * 1e-3) / 1e12 : 0.0,
                om, wm_vae_conv_path(b->vae));
     }
     if (saved[0]) setenv("WM_CUDA_CONV3D", saved, 1);
