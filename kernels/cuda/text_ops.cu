@@ -221,14 +221,24 @@ extern "C" wm_status wm_qkv_rope_split_cuda(wm_backend *be, const wm_tensor *qkv
     return WM_OK;
 }
 
-/* gelu_mul: one thread per output element, f = gelu_tanh(gate) * up in fp32 (wm_act_dev's formula, the
- * one the cuBLASLt-free epilogues use); ~2.8 M elements at the real size, bandwidth-bound (~6 us). */
+/* gelu_mul: one thread per output element, f = gelu_tanh(gate) * up in fp32; ~2.8 M elements at the real
+ * size, bandwidth-bound (~6 us). tanh is computed as 1 - 2 / (exp(2z) + 1): under --use_fast_math the
+ * library tanhf was ~1e-6 off near saturation (|z| ~ 4..9), which a large up value turned into 4.4e-5 at
+ * a near-zero output (the one fp32 parity failure of the 14:32 run); this form is exact to ~1e-7 there
+ * and saturates cleanly (exp -> 0 gives -1, exp -> inf gives 1). */
+__device__ __forceinline__ float gelu_tanh_acc(float x)
+{
+    float z = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    float t = 1.0f - 2.0f / (__expf(2.0f * z) + 1.0f);
+    return 0.5f * x * (1.0f + t);
+}
+
 __global__ void gelu_mul_kernel(const void *gu, int gb, void *f, int fb, int64_t F, int64_t total)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = e / F, i = e - n * F;
         float g = tld(gu, gb, n * 2 * F + i), u = tld(gu, gb, n * 2 * F + F + i);
-        tst(f, fb, e, wm_act_dev(WM_ACT_GELU_TANH, g) * u);
+        tst(f, fb, e, gelu_tanh_acc(g) * u);
     }
 }
 

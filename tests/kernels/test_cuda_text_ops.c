@@ -186,7 +186,9 @@ static void t_gelu_mul(wm_dtype dt, int64_t N, int64_t F)
     CP_OK(c->gpu, wm_gelu_mul(c->gpu, &gu.dt, &f.dt));
     char lab[96];
     snprintf(lab, sizeof lab, "gelu_mul %ldx%ld %s", (long)N, (long)F, dt == WM_BF16 ? "bf16" : "fp32");
-    cmp(lab, &f, dt == WM_BF16 ? 1e-2f : 1e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
+    /* fp32: elementwise 3e-5 (libm tanhf on the CPU vs the device formula differ by a few ulp of 1 near
+     * saturation, times |up| up to ~10), relative L2 1e-5 */
+    cmp(lab, &f, dt == WM_BF16 ? 1e-2f : 3e-5f, dt == WM_BF16 ? 5e-3 : 1e-5);
     rel(&gu); rel(&f);
 }
 
