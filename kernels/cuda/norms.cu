@@ -256,3 +256,104 @@ extern "C" wm_status wm_layernorm_modulate_cuda(wm_backend *be, const wm_tensor 
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
+
+/* ---------------------------------------------------------------- gated_add_ln_mod
+ * x += gate[g] * h and y = adaLN(x) in one pass: the row of x and h in registers (as ln_mod_reg_kernel),
+ * the updated x stored and rounded to its dtype before the statistics (exactly the values the unfused
+ * layernorm_modulate would read back). Saves one read of x per block boundary. Shapes the register
+ * path cannot take fall back to gated_add + layernorm_modulate. */
+__device__ __forceinline__ float round_to(float v, const bf16 *) { return __bfloat162float(__float2bfloat16(v)); }
+__device__ __forceinline__ float round_to(float v, const float *) { return v; }
+
+template <typename T, int U>
+__global__ void __launch_bounds__(1024) gadd_ln_reg_kernel(T *x, const T *hh, const void *gate, int g_bf16,
+                                                           const void *shift, const void *scale, int p_bf16, T *y,
+                                                           int64_t C, int64_t rpg, float eps)
+{
+    __shared__ float red[32];
+    const int64_t r = blockIdx.x, g = (r / rpg) * C;
+    T *xr = x + r * C;
+    const T *hr = hh + r * C;
+    T *yr = y + r * C;
+    float v[U][8], hv[8], s = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i < C) {
+            vld<8>(xr, i, v[u]);
+            vld<8>(hr, i, hv);
+#pragma unroll
+            for (int j = 0; j < 8; j++) v[u][j] += (gate ? wm_ldp(gate, g_bf16, g + i + j) : 1.0f) * hv[j];
+            vst<8>(xr, i, v[u]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) v[u][j] = round_to(v[u][j], (const T *)0);
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) s += i < C ? v[u][j] : 0.0f;
+    }
+    const float mean = wm_block_sum(s, red) / (float)C;
+    float q = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+#pragma unroll
+        for (int j = 0; j < 8; j++) q += i < C ? (v[u][j] - mean) * (v[u][j] - mean) : 0.0f;
+    }
+    const float inv = rsqrtf(wm_block_sum(q, red) / (float)C + eps);
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i >= C) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            float hn = (v[u][j] - mean) * inv;
+            if (scale) hn *= 1.0f + wm_ldp(scale, p_bf16, g + i + j);
+            if (shift) hn += wm_ldp(shift, p_bf16, g + i + j);
+            v[u][j] = hn;
+        }
+        vst<8>(yr, i, v[u]);
+    }
+}
+
+extern "C" wm_status wm_gated_add_ln_mod_cuda(wm_backend *be, wm_tensor *x, const wm_tensor *h, const wm_tensor *gate,
+                                              const wm_tensor *shift, const wm_tensor *scale, int64_t rows_per_group,
+                                              float eps, wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, h);
+    WM_CUDA_FLOAT(be, y);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
+    WM_OP_CHECK(be, wm_tensor_numel(h) == N * C && wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "h and y must have x's shape");
+    WM_OP_CHECK(be, y->data != x->data && y->data != h->data, WM_ERR_INVALID_ARG, "y may not alias x or h");
+    WM_OP_CHECK(be, rows_per_group > 0, WM_ERR_INVALID_ARG, "rows_per_group must be > 0");
+    WM_OP_CHECK(be, N < (1LL << 31), WM_ERR_LIMIT, "more than 2^31 rows");
+    int64_t G = (N + rows_per_group - 1) / rows_per_group;
+    const wm_tensor *pv[3] = {gate, shift, scale};
+    for (int k = 0; k < 3; k++)
+        if (pv[k]) {
+            WM_CUDA_FLOAT(be, pv[k]);
+            WM_OP_CHECK(be, wm_tensor_numel(pv[k]) >= G * C, WM_ERR_SHAPE, "gate, shift and scale must be (G, C)");
+        }
+    WM_OP_CHECK(be, !shift || !scale || shift->dtype == scale->dtype, WM_ERR_DTYPE,
+                "shift and scale must have the same dtype");
+    if (N == 0) return WM_OK;
+    int v8 = wm_vec8_ok(C, x->data, y->data, h->data), rt = 0;
+    int U = reg_row_shape(be, C, v8, &rt);
+    if (!U || x->dtype != h->dtype || x->dtype != y->dtype) { /* the unfused pair */
+        WM_TRY(wm_gated_add_cuda(be, x, h, gate, rows_per_group));
+        return wm_layernorm_modulate_cuda(be, x, shift, scale, rows_per_group, eps, y);
+    }
+    int gb = gate && gate->dtype == WM_BF16;
+    int pb = (shift && shift->dtype == WM_BF16) || (scale && scale->dtype == WM_BF16);
+    const void *gp = gate ? gate->data : NULL, *shp = shift ? shift->data : NULL, *scp = scale ? scale->data : NULL;
+    cudaStream_t s = wm__cuda_stream(be);
+    if (x->dtype == WM_BF16) {
+        if (U == 1) gadd_ln_reg_kernel<bf16, 1><<<(unsigned)N, rt, 0, s>>>((bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
+        else gadd_ln_reg_kernel<bf16, 2><<<(unsigned)N, rt, 0, s>>>((bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
+    } else {
+        if (U == 1) gadd_ln_reg_kernel<float, 1><<<(unsigned)N, rt, 0, s>>>((float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
+        else gadd_ln_reg_kernel<float, 2><<<(unsigned)N, rt, 0, s>>>((float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
+    }
+    WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}

@@ -9,7 +9,7 @@
  *   matmul_add vs matmul + gated_add (out of place, in place, with / without bias);
  *   mul_silu vs activate(SiLU) + mul;
  *   depthwise3x3_silu_glu vs activate(SiLU) + depthwise3x3_glu;
- *   matmul_batched vs one matmul per batch.
+ *   matmul_batched vs one matmul per batch; gated_add_ln_mod vs gated_add + layernorm_modulate.
  */
 #include "dit_golden.h"
 #include "kernels/ops.h"
@@ -163,6 +163,21 @@ static void test_matmul_batched(void)
     }
 }
 
+static void test_gadd_ln(void)
+{
+    int64_t N = 12, C = 20, rpg = 5, G = 3;
+    wm_tensor x = mk2(N, C, 1), h = mk2(N, C, 1), g = mk2(G, C, 0.5f), sh = mk2(G, C, 0.3f), sc = mk2(G, C, 0.3f);
+    wm_tensor xu = dup(&x), yu = mk2(N, C, 0), yf = mk2(N, C, 6);
+    CHECK(wm_gated_add(be, &xu, &h, &g, rpg) == WM_OK);
+    CHECK(wm_layernorm_modulate(be, &xu, &sh, &sc, rpg, 1e-6f, &yu) == WM_OK);
+    CHECK(wm_gated_add_ln_mod(be, &x, &h, &g, &sh, &sc, rpg, 1e-6f, &yf) == WM_OK);
+    CHECK(same("gated_add_ln_mod x", &xu, &x));
+    CHECK(same("gated_add_ln_mod y", &yu, &yf));
+    CHECK(wm_gated_add_ln_mod(be, &x, &h, &g, &sh, &sc, rpg, 1e-6f, &x) == WM_ERR_INVALID_ARG);
+    wm_tensor *all[] = {&x, &h, &g, &sh, &sc, &xu, &yu, &yf};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) wm_tensor_free(all[i]);
+}
+
 static void test_mul_silu(void)
 {
     wm_tensor a = mk2(13, 29, 1), g = mk2(13, 29, 2), au = dup(&a), gu = dup(&g), y = mk2(13, 29, 5);
@@ -247,6 +262,7 @@ int main(void)
     test_matmul_add();
     test_mul_silu();
     test_matmul_batched();
+    test_gadd_ln();
     test_dw_silu();
     wm_dit_config cfg;
     int T = 0;

@@ -277,12 +277,36 @@ static void norm_run(const char *name, int64_t N, int64_t C, int64_t rpg, wm_dty
     rel(&x), rel(&w), rel(&sh), rel(&sc), rel(&y);
 }
 
+/* gated_add_ln_mod: x updated in place and y, against gated_add + layernorm_modulate on the CPU. */
+static void gln_run(const char *name, int64_t N, int64_t C, int64_t rpg, wm_dtype dt, int gate_on)
+{
+    int64_t G = (N + rpg - 1) / rpg;
+    tp x = mk(dt, 2.0f, N, C), h = mk(dt, 1.0f, N, C), g = mk(WM_F32, 0.5f, G, C), sh = mk(WM_F32, 0.5f, G, C);
+    tp sc = mk(WM_F32, 0.5f, G, C), y = mk(dt, -1.0f, N, C);
+    float *xr = hcopy(&x), *ref = calloc((size_t)(N * C), sizeof(float));
+    wm_tensor xh = cp_host2(xr, N, C), rh = cp_host2(ref, N, C);
+    CP_OK(c->cpu, wm_gated_add_ln_mod(c->cpu, &xh, &h.ht, gate_on ? &g.ht : NULL, &sh.ht, &sc.ht, rpg, 1e-6f, &rh));
+    CP_OK(c->gpu, wm_gated_add_ln_mod(c->gpu, &x.dt, &h.dt, gate_on ? &g.dt : NULL, &sh.dt, &sc.dt, rpg, 1e-6f, &y.dt));
+    char l[160];
+    snprintf(l, sizeof l, "%s: gated_add_ln_mod %lldx%lld%s x", name, (long long)N, (long long)C, gate_on ? " gate" : "");
+    cmp(l, &x.dt, xr);
+    snprintf(l, sizeof l, "%s: gated_add_ln_mod %lldx%lld%s y", name, (long long)N, (long long)C, gate_on ? " gate" : "");
+    cmp(l, &y.dt, ref);
+    free(xr), free(ref);
+    rel(&x), rel(&h), rel(&g), rel(&sh), rel(&sc), rel(&y);
+}
+
 static void t_norms(int quick)
 {
     norm_run("odd-f32", 7, 64, 3, WM_F32, 0);
     norm_run("odd-bf16", 9, 40, 4, WM_BF16, 1);
     norm_run("wide-bf16 (2 vectors per thread)", 5, 12000, 2, WM_BF16, 0);
     if (!quick) norm_run("real-bf16", 2640, 2240, 880, WM_BF16, 1);
+    gln_run("odd-f32", 7, 64, 3, WM_F32, 1);
+    gln_run("odd-bf16", 9, 40, 4, WM_BF16, 0);
+    gln_run("scalar-bf16 (fallback pair)", 5, 30, 2, WM_BF16, 1);
+    gln_run("wide-bf16", 5, 12000, 2, WM_BF16, 1);
+    if (!quick) gln_run("real-bf16", 2640, 2240, 880, WM_BF16, 1);
 }
 
 int main(int argc, char **argv)

@@ -28,12 +28,19 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     size_t mark = wm_arena_mark(f->ar);
     int64_t T = f->T;
     wm_tensor mod, h, main_raw, cam_raw, a, t;
-    WM_TRY(dt_new_f32(f, 6 * T, f->C, &mod));
-    DT_RUN(f, wm_dit_adaln_table(f->be, &f->t0, &b->sst, &mod));
+    if (f->pre) { /* made by the previous block's gated_add_ln_mod (block 0: below) */
+        mod = f->pre_mod[i & 1];
+        h = f->pre_h[i & 1];
+    } else {
+        WM_TRY(dt_new_f32(f, 6 * T, f->C, &mod));
+        WM_TRY(dt_new(f, f->N, f->C, &h));
+    }
     wm_tensor sh_msa = dt_rows(&mod, 0, T), sc_msa = dt_rows(&mod, T, T), g_msa = dt_rows(&mod, 2 * T, T);
     wm_tensor sh_mlp = dt_rows(&mod, 3 * T, T), sc_mlp = dt_rows(&mod, 4 * T, T), g_mlp = dt_rows(&mod, 5 * T, T);
-    WM_TRY(dt_new(f, f->N, f->C, &h));
-    DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_msa, &sc_msa, f->S, f->cfg->eps_layernorm, &h));
+    if (!f->pre || i == 0) {
+        DT_RUN(f, wm_dit_adaln_table(f->be, &f->t0, &b->sst, &mod));
+        DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_msa, &sc_msa, f->S, f->cfg->eps_layernorm, &h));
+    }
     dt_record(f, "attn_in", &h);
     if (f->cfg->is_softmax[i]) WM_TRY(dit_attn_softmax(f, b, &h, &main_raw, &cam_raw));
     else WM_TRY(dit_attn_gdn(f, b, &h, &main_raw, &cam_raw));
@@ -51,7 +58,14 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_mlp, &sc_mlp, f->S, f->cfg->eps_layernorm, &h));
     WM_TRY(dit_ffn(f, b, &h, &t));
     dt_record(f, "mlp.out", &t);
-    DT_RUN(f, wm_gated_add(f->be, x, &t, &g_mlp, f->S));
+    if (f->pre && i + 1 < f->cfg->depth) { /* x += g_mlp t fused with the next block's adaLN LayerNorm */
+        wm_tensor *nm = &f->pre_mod[(i + 1) & 1], *nh = &f->pre_h[(i + 1) & 1];
+        wm_tensor nsh = dt_rows(nm, 0, T), nsc = dt_rows(nm, T, T);
+        DT_RUN(f, wm_dit_adaln_table(f->be, &f->t0, &f->w->blocks[i + 1].sst, nm));
+        DT_RUN(f, wm_gated_add_ln_mod(f->be, x, &t, &g_mlp, &nsh, &nsc, f->S, f->cfg->eps_layernorm, nh));
+    } else {
+        DT_RUN(f, wm_gated_add(f->be, x, &t, &g_mlp, f->S));
+    }
     dt_record(f, "out", x);
     wm_arena_rewind(f->ar, mark);
     return WM_OK;

@@ -29,6 +29,9 @@ typedef struct dit_fwd {
     int block;                         /* index of the running block (record names, caches) */
     wm_dtype adt;                      /* activation dtype (wm_dit_act_dtype) */
     int text;                          /* caption K/V: DT_TEXT_ARENA, _FILL (into the stream), _CACHED */
+    int pre;                           /* block boundaries fused (gated_add_ln_mod): block i+1's adaLN table
+                                        * and attention input are made by block i into these, by parity */
+    wm_tensor pre_h[2], pre_mod[2];    /* (N, C), (6T, C) fp32 */
 } dit_fwd;
 
 enum { DT_TEXT_ARENA = 0, DT_TEXT_FILL, DT_TEXT_CACHED };

@@ -119,8 +119,15 @@ static wm_status forward(dit_fwd *f, const wm_dit_inputs *in, float *v_out)
     int skip = 0;
     if (hook) WM_TRY(hook(f->run->blocks_user, 0, &key, &skip));
     if (!skip) {
+        size_t mark = wm_arena_mark(f->ar);
+        f->pre = dt_fused(f, WM_DIT_UNFUSE_LN) && f->cfg->depth > 1;
+        for (int k = 0; k < 2 && f->pre; k++) {
+            WM_TRY(dt_new(f, f->N, f->C, &f->pre_h[k]));
+            WM_TRY(dt_new_f32(f, 6 * (int64_t)f->T, f->C, &f->pre_mod[k]));
+        }
         for (int i = 0; i < f->cfg->depth; i++) WM_TRY(dit_block(f, i, &x));
         if (hook) WM_TRY(hook(f->run->blocks_user, 1, &key, &skip));
+        wm_arena_rewind(f->ar, mark);
     }
     return dit_final_layer(f, &x, v_out);
 }
