@@ -65,16 +65,14 @@ __device__ __forceinline__ void gf_load_kv(const gf_args &a, const bf16 *kh, con
     }
 }
 
-/* One key tile for this warp's 16 rows (qrow0..qrow0+15): S = Q K^T (16 x 32), cap, visibility, online
- * softmax update, O += P V. */
+/* S = Q K^T for this warp's 16 rows (qrow0..qrow0+15) and the tile's 32 keys, then scale, soft-cap and
+ * the causal / window / key-mask rule, in log2 units (-inf = not visible). */
 template <int D>
-__device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const bf16 *Kb, const bf16 *Vb,
-                                        const float *valid, int k0, int qrow0, float (*acc)[4], float *mrow,
-                                        float *lrow)
+__device__ __forceinline__ void gf_scores(const gf_args &a, const bf16 *Qw, const bf16 *Kb, const float *valid, int k0,
+                                          int qrow0, float (*s)[4])
 {
-    constexpr int DP = D + 8, KS = D / 16, NT = D / 8;
+    constexpr int DP = D + 8, KS = D / 16;
     const int lane = threadIdx.x & 31, g = lane >> 2, c4 = lane & 3;
-    float s[4][4];
 #pragma unroll
     for (int n = 0; n < 4; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
@@ -89,7 +87,6 @@ __device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const 
             mma_bf16(s[2 * j + 1], qa, b[2], b[3]);
         }
     }
-    float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < 4; n++) {
 #pragma unroll
@@ -98,10 +95,47 @@ __device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const 
             float x = s[n][e] * a.scale;
             if (a.softcap > 0.0f) x = a.softcap * tanhf(x * a.inv_cap);
             int vis = kj <= qi && (a.window <= 0 || qi - kj < a.window);
-            x = vis ? x * GF_LOG2E + valid[col] : -INFINITY;
-            s[n][e] = x;
-            mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            s[n][e] = vis ? x * GF_LOG2E + valid[col] : -INFINITY;
         }
+    }
+}
+
+/* O += P V over the tile's 32 keys: P (the exponentiated scores, in the accumulator layout, which is the
+ * A-operand layout) goes to the mma as bf16; V through ldmatrix.trans. */
+template <int D>
+__device__ __forceinline__ void gf_pv(const bf16 *Vb, float (*s)[4], float (*acc)[4])
+{
+    constexpr int DP = D + 8;
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int t2 = 0; t2 < 2; t2++) { /* keys 16 t2 .. 16 t2 + 15 */
+        uint32_t pa[4] = {pack_bf16(s[2 * t2][0], s[2 * t2][1]), pack_bf16(s[2 * t2][2], s[2 * t2][3]),
+                          pack_bf16(s[2 * t2 + 1][0], s[2 * t2 + 1][1]), pack_bf16(s[2 * t2 + 1][2], s[2 * t2 + 1][3])};
+#pragma unroll
+        for (int dp = 0; dp < D / 16; dp++) {
+            uint32_t b[4];
+            ldsm_x4_t(b, Vb + (16 * t2 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + 16 * dp + ((lane >> 4) & 1) * 8);
+            mma_bf16(acc[2 * dp], pa, b[0], b[1]);
+            mma_bf16(acc[2 * dp + 1], pa, b[2], b[3]);
+        }
+    }
+}
+
+/* One key tile for this warp's 16 rows: scores, online softmax update (running max m, sum l, rescaled
+ * accumulator), O += P V. */
+template <int D>
+__device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const bf16 *Kb, const bf16 *Vb,
+                                        const float *valid, int k0, int qrow0, float (*acc)[4], float *mrow,
+                                        float *lrow)
+{
+    constexpr int NT = D / 8;
+    float s[4][4];
+    gf_scores<D>(a, Qw, Kb, valid, k0, qrow0, s);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < 4; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
     }
     float corr[2], muse[2];
 #pragma unroll
@@ -127,18 +161,7 @@ __device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const 
             lrow[e >> 1] += s[n][e];
         }
     }
-#pragma unroll
-    for (int t2 = 0; t2 < 2; t2++) { /* keys 16 t2 .. 16 t2 + 15 */
-        uint32_t pa[4] = {pack_bf16(s[2 * t2][0], s[2 * t2][1]), pack_bf16(s[2 * t2][2], s[2 * t2][3]),
-                          pack_bf16(s[2 * t2 + 1][0], s[2 * t2 + 1][1]), pack_bf16(s[2 * t2 + 1][2], s[2 * t2 + 1][3])};
-#pragma unroll
-        for (int dp = 0; dp < D / 16; dp++) {
-            uint32_t b[4];
-            ldsm_x4_t(b, Vb + (16 * t2 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + 16 * dp + ((lane >> 4) & 1) * 8);
-            mma_bf16(acc[2 * dp], pa, b[0], b[1]);
-            mma_bf16(acc[2 * dp + 1], pa, b[2], b[3]);
-        }
-    }
+    gf_pv<D>(Vb, s, acc);
 }
 
 /* Normalise this warp's 16 rows by their sums and store them, staged through the warp's own Q rows so
