@@ -211,11 +211,12 @@ static int rejects(wm_status got, wm_status want, const char *op)
     return ok;
 }
 
-static void test_contracts(void)
+static float buf[6][4096];
+static uint8_t m8[16];
+static int32_t i32[16];
+
+static void contracts_rope(void)
 {
-    static float buf[6][4096];
-    static uint8_t m8[16];
-    static int32_t i32[16];
     /* rope: x (4, 3*8), cos/sin (4, 4) */
     wm_tensor x = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 4, 24, 0, 0);
     wm_tensor y = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 4, 24, 0, 0);
@@ -229,6 +230,10 @@ static void test_contracts(void)
     CHECK(rejects(wm_rope_half(be, &x, &cs, &cs, 3, &y2), WM_ERR_SHAPE, "rope_half"));
     CHECK(rejects(wm_rope_half(be, &x, &cs3, &cs, 3, &y), WM_ERR_SHAPE, "rope_half"));
     CHECK(rejects(wm_rope_half(be, &x, &cs, &cs3, 3, &y), WM_ERR_SHAPE, "rope_half"));
+}
+
+static void contracts_attention(void)
+{
     /* attention: q, o (6, 4*8); k, v (6, 2*8); mask (6) */
     wm_tensor q = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 32, 0, 0);
     wm_tensor k = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[1], 2, 6, 16, 0, 0);
@@ -250,6 +255,10 @@ static void test_contracts(void)
     CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk, 4, 2, 0.3f, 5.0f, 2, &q), WM_ERR_INVALID_ARG, "attention_gqa"));
     CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mkf, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_DTYPE, "attention_gqa"));
     CHECK(rejects(wm_attention_gqa(be, &q, &k, &v, &mk5, 4, 2, 0.3f, 5.0f, 2, &o), WM_ERR_SHAPE, "attention_gqa"));
+}
+
+static void contracts_embed_qkv(void)
+{
     /* embed_rows: table (8, 16), ids (6), x (6, 16) */
     wm_tensor tab = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 8, 16, 0, 0);
     wm_tensor tab1 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 1, 128, 0, 0, 0);
@@ -278,8 +287,13 @@ static void test_contracts(void)
     CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 2, 3, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
     CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &k2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
     CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &q2, &k2, &q2), WM_ERR_SHAPE, "qkv_rope_split"));
-    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &cs, &c4, 4, 2, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
+    wm_tensor cs3 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[2], 2, 4, 3, 0, 0);
+    CHECK(rejects(wm_qkv_rope_split(be, &qkv, &cs3, &c4, 4, 2, &q2, &k2, &v2), WM_ERR_SHAPE, "qkv_rope_split"));
     CHECK(rejects(wm_qkv_rope_split(be, &qkv, &c4, &c4, 4, 2, &q2, &k2, &v2a), WM_ERR_INVALID_ARG, "qkv_rope_split"));
+}
+
+static void contracts_mlp_norm(void)
+{
     /* gelu_mul: gu (6, 32), f (6, 16) */
     wm_tensor gu = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 32, 0, 0);
     wm_tensor gu31 = wm_tensor_view4(WM_F32, WM_DEVICE_CPU, buf[0], 2, 6, 31, 0, 0);
@@ -306,6 +320,14 @@ static void test_contracts(void)
     CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw, &nw15, 1e-6f, &na), WM_ERR_SHAPE, "norm_add_norm"));
     CHECK(rejects(wm_norm_add_norm(be, &nx, &nx, &nw, &nw, 1e-6f, &na), WM_ERR_INVALID_ARG, "norm_add_norm"));
     CHECK(rejects(wm_norm_add_norm(be, &nx, &na, &nw, &nw, 1e-6f, &nx), WM_ERR_INVALID_ARG, "norm_add_norm"));
+}
+
+static void test_contracts(void)
+{
+    contracts_rope();
+    contracts_attention();
+    contracts_embed_qkv();
+    contracts_mlp_norm();
 }
 
 int main(void)
