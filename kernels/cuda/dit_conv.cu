@@ -65,12 +65,13 @@ template <int NC> __device__ __forceinline__ int dw_slot(int col) { return NC % 
 template <int NC>
 __device__ __forceinline__ void dw_emit(const float (&A)[NC][4], bf16 *__restrict__ yrow, int c0, int gw, int M)
 {
+    bf16 *yc = yrow + (int64_t)c0 * M;
 #pragma unroll
-    for (int j = 0; j < NC; j++) {
+    for (int j = 0; j < NC; j++, yc += M) {
         if (c0 + j >= gw) break;
         const float o0 = A[j][0] * (A[j][2] / (1.0f + __expf(-A[j][2])));
         const float o1 = A[j][1] * (A[j][3] / (1.0f + __expf(-A[j][3])));
-        *(__nv_bfloat162 *)(yrow + (int64_t)(c0 + j) * M) = __floats2bfloat162_rn(o0, o1);
+        *(__nv_bfloat162 *)yc = __floats2bfloat162_rn(o0, o1);
     }
 }
 
@@ -123,14 +124,16 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
     const bool act = ch < M; /* M % 8 == 0: a pair is wholly inside or outside */
     const int64_t C2 = 2 * (int64_t)M;
     const int ri0 = max(0, r0 - 1), ri1 = min(gh, r1 + 1), nin = ri1 - ri0;
+    /* copy u = 4 idx + q: 8 channels (q) of (half, col) = idx; idx < 2 gw, so half is one compare (no
+     * integer division by the runtime width); q is fixed per thread because DW_THREADS % 4 == 0 */
+    const int lq = threadIdx.x & 3, lcq = cb + 8 * lq, c2i = 2 * M; /* M < 2^24: in-row offsets fit int */
+    const bool lok = lcq < M;
     auto load = [&](int i) { /* input row ri0 + i into ring slot i % DW_NS; 16 B = 8 channels per copy */
-        bf16 *d = rows + (i % DW_NS) * rowsz;
-        const bf16 *src = x + ((int64_t)f * gh + ri0 + i) * gw * C2;
-        for (int u = threadIdx.x; u < 2 * gw * (DW_CH / 8); u += DW_THREADS) {
-            const int q = u & 3, col = (u >> 2) % gw, half = (u >> 2) / gw, cq = cb + 8 * q;
-            const bool ok = cq < M;
-            cp_async16(d + (half * SL + dw_slot<NC>(col)) * DW_CH + 8 * q, src + col * C2 + half * M + (ok ? cq : 0),
-                       ok ? 16 : 0);
+        bf16 *d = rows + (i % DW_NS) * rowsz + 8 * lq;
+        const bf16 *src = x + ((int64_t)f * gh + ri0 + i) * gw * C2 + (lok ? lcq : 0);
+        for (int idx = threadIdx.x >> 2; idx < 2 * gw; idx += DW_THREADS / 4) {
+            const int half = idx >= gw, col = idx - half * gw;
+            cp_async16(d + (half * SL + dw_slot<NC>(col)) * DW_CH, src + (col * c2i + half * M), lok ? 16 : 0);
         }
     };
 #pragma unroll
@@ -218,7 +221,7 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda_v2(wm_backend *be, const wm_tensor
                w->device == WM_DEVICE_CUDA && b->device == WM_DEVICE_CUDA && x->dtype == WM_BF16 &&
                y->dtype == WM_BF16 && (w->dtype == WM_BF16 || w->dtype == WM_F32) && w->dtype == b->dtype &&
                n_frames > 0 && n_frames <= 65535 && grid_h > 0 && grid_w > 0 && grid_w <= DW_MAXW &&
-               N == (int64_t)n_frames * grid_h * grid_w && C2 % 16 == 0 && M <= 0x3fffffff &&
+               N == (int64_t)n_frames * grid_h * grid_w && C2 % 16 == 0 && M < (1 << 24) &&
                wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2 && wm_tensor_numel(y) == N * M &&
                al_ok(x->data, 16) && al_ok(y->data, 4);
     if (!fast) return wm_depthwise3x3_glu_cuda(be, x, w, b, n_frames, grid_h, grid_w, y);
