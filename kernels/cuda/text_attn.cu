@@ -242,13 +242,15 @@ template <int D> __global__ void __launch_bounds__(GF_THREADS, 2) gqa_flash_kern
     if (qrow0 < a.N) gf_store<D>(a, acc, lrow, Qw, qrow0, h);
 }
 
-template <int D> static wm_status gf_launch(wm_backend *be, const gf_args *a)
+template <int D> static wm_status gf_launch(wm_backend *be, const gf_args *a, int *used)
 {
     size_t smem = gf_smem_bytes<D>();
+    if (smem > wm__cuda_ctx(be)->smem_optin) return WM_OK; /* a GPU with less shared memory: general kernel */
     if (smem > 48 * 1024) WM_TRY(wm__cuda_smem_optin(be, (const void *)gqa_flash_kernel<D>, WM_SMEM_TEXT_GQA, smem));
     dim3 grid((unsigned)((a->N + GF_BM - 1) / GF_BM), (unsigned)a->H);
     gqa_flash_kernel<D><<<grid, GF_THREADS, smem, wm__cuda_stream(be)>>>(*a);
     WM_CUDA_LAUNCHED(be);
+    *used = 1;
     return WM_OK;
 }
 
@@ -269,14 +271,11 @@ extern "C" wm_status wm__text_gqa_flash(wm_backend *be, const wm_tensor *q, cons
     gf_args a = {(const bf16 *)q->data, (const bf16 *)k->data, (const bf16 *)v->data,
                  key_mask ? (const uint8_t *)key_mask->data : NULL, (bf16 *)o->data, (int)N, n_heads,
                  n_heads / n_kv_heads, window, scale, softcap, softcap > 0.0f ? 1.0f / softcap : 0.0f};
-    wm_status st = WM_OK;
     switch (D) {
-    case 16: st = gf_launch<16>(be, &a); break;
-    case 32: st = gf_launch<32>(be, &a); break;
-    case 64: st = gf_launch<64>(be, &a); break;
-    case 256: st = gf_launch<256>(be, &a); break;
+    case 16: return gf_launch<16>(be, &a, used);
+    case 32: return gf_launch<32>(be, &a, used);
+    case 64: return gf_launch<64>(be, &a, used);
+    case 256: return gf_launch<256>(be, &a, used);
     default: return WM_OK;
     }
-    if (st == WM_OK) *used = 1;
-    return st;
 }
