@@ -12,6 +12,8 @@
  * 3. The real head geometry (8 / 4 heads of 256, window 64 < 300 tokens, soft-cap 50) on a random-weight
  *    encoder at hidden 256: CUDA bf16 vs the CPU encoder (fp32) with the same weights, 300 tokens with
  *    trailing padding.
+ * 4. `wm encode-text --device cuda` end to end (the command's source is compiled in): y and neg_y of the
+ *    written file vs the golden prompt procedure.
  * Tolerances (relative L2 over the tensor, and every element within a fraction of max|ref|; NaN/Inf
  * fail): fp32 1e-4 and 1e-4; bf16 2e-2 and 8e-2 (bf16 activations through every layer, as HF's bf16
  * forward; the tensor-core attention adds one bf16 rounding of P). A float64 emulation of exactly these
@@ -20,11 +22,13 @@
  * Part 3 also rounds the CPU's fp32 weights to bf16: 3e-2 and 1e-1. Masks must match exactly.
  */
 #include "testing.h"
+#include "wm/cli/cli.h"
 #include "wm/io/checkpoint.h"
 #include "wm/text/text_encoder.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GOLDEN "tests/golden/text/"
 
@@ -216,6 +220,43 @@ static void real_heads(wm_backend *gpu, const char *what)
     wm_backend_free(cpu);
 }
 
+/* wm encode-text --device cuda on the small model: the file's y / neg_y vs the golden procedure. */
+static void cli_cuda(void)
+{
+    char path[] = "/tmp/wm_enc_cuda_XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    const char *argv[] = {"encode-text", "--model", GOLDEN "gemma_small", "--tokenizer", GOLDEN, "--device", "cuda",
+                          "A cat walking in a forest.", "-o", path, "--negative", ""};
+    CHECK(wm_cmd_encode_text(12, (char **)argv) == 0);
+    wm_checkpoint *out = NULL, *gold = NULL;
+    wm_error err = {0};
+    if (wm_checkpoint_open(path, &out, &err) == WM_OK &&
+        wm_checkpoint_open(GOLDEN "prompt_golden.safetensors", &gold, &err) == WM_OK) {
+        const char *pairs[2][2] = {{"y", "cond0_y"}, {"neg_y", "uncond_y"}};
+        for (int i = 0; i < 2; i++) {
+            wm_tensor got = {0}, ref = {0};
+            CHECK(wm_checkpoint_load_f32(out, pairs[i][0], &got, &err) == WM_OK &&
+                  wm_checkpoint_load_f32(gold, pairs[i][1], &ref, &err) == WM_OK);
+            char label[64];
+            snprintf(label, sizeof label, "wm encode-text --device cuda %s", pairs[i][0]);
+            if (got.data && ref.data && wm_tensor_numel(&got) == wm_tensor_numel(&ref))
+                CHECK(compare(label, got.data, ref.data, (size_t)wm_tensor_numel(&ref), TOL_BF16));
+            else
+                CHECK_MSG(0, "%s: missing or wrong size", label);
+            wm_tensor_free(&got);
+            wm_tensor_free(&ref);
+        }
+    } else {
+        CHECK_MSG(0, "encode-text output: %s", err.msg);
+    }
+    wm_checkpoint_close(out);
+    wm_checkpoint_close(gold);
+    unlink(path);
+}
+
 int main(void)
 {
     wm_backend *gpu = NULL, *gpu_old = NULL;
@@ -241,6 +282,7 @@ int main(void)
     prompts(gpu_old, "cuda bf16 (old attention)", 0);
     real_heads(gpu, "cuda bf16 vs cpu");
     real_heads(gpu_old, "cuda bf16 (old attention) vs cpu");
+    cli_cuda();
     free(g.layers);
     free(g.out);
     wm_backend_free(gpu_old);
