@@ -180,8 +180,9 @@ static void usage(FILE *f)
                "  vae [--frames N] [--size HxW] [--iters N]\n"
                "                LTX-2 VAE, real config, random bf16 weights: steady-state decode chunk\n"
                "                (3 latent -> 24 frames at 704x1280), image encode, TFLOP/s vs the GEMM ceiling\n"
-               "  text [--tokens N] [--iters N]\n"
-               "                Gemma-2-2B, real config, random weights: ms per prompt encode (300 tokens)\n"
+               "  text [--tokens N] [--iters N] [--no-profile]\n"
+               "                Gemma-2-2B, real config, random weights: ms per prompt encode (300 tokens),\n"
+               "                fused and separate-GEMM forwards, then device ms per stage of one encode\n"
                "Needs a CUDA GPU; prints a table and exits 0, or 1 on a device error, 2 on bad arguments.\n");
 }
 
