@@ -94,6 +94,88 @@ template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_k
     }
 }
 
+/* Warp-per-row variant (the default where it applies): measured on the H200 the block-per-row kernel
+ * above took 41 us for the camera-k call (2640 x 2240 in, two outputs: 0.86 TB/s) -- latency-bound on
+ * its three barriered phases with only 7 rows in flight per SM. Here a warp owns a row and keeps it in
+ * registers (U 16-byte vectors per lane, U = 9 at C = 2240), the sum of squares is a warp shuffle, the
+ * 4x4 matrix is spread by shuffles, and because head_dim % 8 == 0 and dim_offset is even every UCPE group
+ * and RoPE pair lies inside one 8-wide vector: no shared memory, no barrier, 4 rows per 128-thread block.
+ * Expected ~12-15 us for that call (bandwidth). */
+template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp_kernel(const qkp_args a, int N)
+{
+    const int lane = threadIdx.x & 31;
+    const int n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (n >= N) return; /* the whole warp leaves together */
+    const int C = a.C, D = a.D;
+    const T *xr = (const T *)a.x + (int64_t)n * C;
+    float v[U][8], ss = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int i = (lane + u * 32) * 8;
+        if (i < C) {
+            vld<8>(xr, i, v[u]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) ss += v[u][j] * v[u][j];
+        }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    const float inv = a.norm ? rsqrtf(ss / (float)C + a.eps) : 1.0f;
+    float mm[16];
+    {
+        const int t = lane & 15; /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
+        const float mv = a.m ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
+#pragma unroll
+        for (int k = 0; k < 16; k++) mm[k] = __shfl_sync(0xffffffffu, mv, k);
+    }
+    T *pr = a.yp ? (T *)a.yp + (int64_t)n * C : NULL, *yr = (T *)a.y + (int64_t)n * C;
+    const int half = a.m ? D / 2 : 0, r0 = a.cs ? a.off : D, r1 = a.cs ? a.off + 2 * a.P : D;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int i = (lane + u * 32) * 8;
+        if (i >= C) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            float x = v[u][j];
+            if (a.norm) x = x * inv * (a.w ? wm_ldp(a.w, a.wb, i + j) : 1.0f);
+            if (a.relu) x = x > 0.0f ? x : 0.0f;
+            v[u][j] = x;
+        }
+        if (pr) vst<8>(pr, i, v[u]);
+        const int hd0 = i % D; /* a multiple of 8: the vector is inside one head */
+        float o[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const int hd = hd0 + j;
+            if (hd < half) {
+                const int g = j & ~3, r = (j & 3) * 4;
+                o[j] = mm[r] * v[u][g] + mm[r + 1] * v[u][g + 1] + mm[r + 2] * v[u][g + 2] + mm[r + 3] * v[u][g + 3];
+            } else if (hd >= r0 && hd < r1) {
+                const int64_t t = (int64_t)n * a.P + ((hd - r0) >> 1);
+                const float c = wm_ldp(a.cs, a.tb, t), s = a.sg * wm_ldp(a.sn, a.tb, t);
+                o[j] = (j & 1) ? v[u][j - 1] * s + v[u][j] * c : v[u][j] * c - v[u][j + 1] * s;
+            } else {
+                o[j] = v[u][j];
+            }
+        }
+        vst<8>(yr, i, o);
+    }
+}
+
+/* Launch the warp kernel with the smallest instantiated U covering the row; 0 if none applies. */
+template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStream_t s)
+{
+    const int units = (a.C + 7) / 8, need = (units + 31) / 32;
+    const unsigned grid = (unsigned)((N + 3) / 4);
+    if (need <= 1) qk_prep_warp_kernel<T, 1><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 2) qk_prep_warp_kernel<T, 2><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 4) qk_prep_warp_kernel<T, 4><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 9) qk_prep_warp_kernel<T, 9><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 12) qk_prep_warp_kernel<T, 12><<<grid, 128, 0, s>>>(a, N);
+    else return 0;
+    return 1;
+}
+
 extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *norm_w, float eps,
                                          int relu, const wm_tensor *mats, int transpose, const wm_tensor *cos,
                                          const wm_tensor *sin, int n_heads, int dim_offset, int conj, wm_tensor *y,
@@ -149,6 +231,14 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     if (threads < 32) threads = 32;
     size_t smem = (size_t)C * sizeof(float);
     cudaStream_t s = wm__cuda_stream(be);
+    /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */
+    if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old) {
+        int done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
+        if (done) {
+            WM_CUDA_LAUNCHED(be);
+            return WM_OK;
+        }
+    }
     if (x->dtype == WM_BF16) {
         if (v8) qk_prep_kernel<bf16, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
         else qk_prep_kernel<bf16, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
@@ -219,6 +309,7 @@ extern "C" wm_status wm_mul_silu_cuda(wm_backend *be, const wm_tensor *a, const 
  */
 #define DS_CV 64
 #define DS_RUN 4
+#define DS_LD 5
 
 __device__ __forceinline__ uint4 silu_bf16x8(uint4 u)
 {
@@ -241,14 +332,24 @@ __global__ void __launch_bounds__(256) dw_silu_glu_tile_kernel(const bf16 *x, co
     const int64_t c0 = (int64_t)blockIdx.x * DS_CV, S = (int64_t)gh * gw, C2 = 2 * M;
     const int bands = (gh + R - 1) / R, f = (int)(blockIdx.y / bands), r0 = (int)(blockIdx.y % bands) * R;
     const int items = (R + 2) * gw * 16; /* 16-byte pieces: 8 of a, 8 of g per token */
-    for (int i = threadIdx.x; i < items; i += blockDim.x) {
-        const int tok = i >> 4, part = i & 15, rr = r0 - 1 + tok / gw, cc = tok % gw;
-        uint4 u = make_uint4(0u, 0u, 0u, 0u); /* zero padding (bf16 +0) */
-        if (rr >= 0 && rr < gh) {
-            const int64_t ch = part < 8 ? c0 + part * 8 : M + c0 + (part - 8) * 8;
-            u = silu_bf16x8(*(const uint4 *)(x + ((int64_t)f * S + (int64_t)rr * gw + cc) * C2 + ch));
+    /* Loads issued DS_LD at a time before any is used (the first device run, one load in flight per
+     * thread, took 121 us: latency-bound), then SiLU and the shared stores. */
+    for (int i0 = threadIdx.x; i0 < items; i0 += DS_LD * blockDim.x) {
+        uint4 u[DS_LD];
+#pragma unroll
+        for (int k = 0; k < DS_LD; k++) {
+            const int i = i0 + k * blockDim.x, tok = i >> 4, part = i & 15, rr = r0 - 1 + tok / gw, cc = tok % gw;
+            u[k] = make_uint4(0u, 0u, 0u, 0u); /* zero padding (bf16 +0) */
+            if (i < items && rr >= 0 && rr < gh) {
+                const int64_t ch = part < 8 ? c0 + part * 8 : M + c0 + (part - 8) * 8;
+                u[k] = *(const uint4 *)(x + ((int64_t)f * S + (int64_t)rr * gw + cc) * C2 + ch);
+            }
         }
-        *(uint4 *)(tile + tok * 128 + part * 8) = u;
+#pragma unroll
+        for (int k = 0; k < DS_LD; k++) {
+            const int i = i0 + k * blockDim.x;
+            if (i < items) *(uint4 *)(tile + (i >> 4) * 128 + (i & 15) * 8) = silu_bf16x8(u[k]);
+        }
     }
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     const int64_t ca = c0 + 2 * lane; /* this thread's two channels of a; M + ca those of g */

@@ -226,30 +226,43 @@ static void t_mul_silu(int quick)
     if (!quick) ms_run("real-bf16 frame", 880, 2240, WM_BF16, 0);
 }
 
-/* depthwise3x3_silu_glu: tiled path (bf16, M % 64 == 0) and the generic one; w/b fp32 as the model. */
-static void dws_run(const char *name, int T, int gh, int gw, int64_t M, wm_dtype dt)
+/* depthwise3x3_silu_glu: tiled path (bf16, M % 64 == 0) and the generic one; w/b fp32 as the model.
+ * The tiled kernel stores SiLU(x) as bf16 in shared memory -- the values the unfused path stores after its
+ * SiLU pass -- so its reference is depthwise3x3_glu on bf16-rounded SiLU(x) (the first device run showed
+ * 3e-3 rel. L2 against the unrounded reference with single elements 4% off: intermediate bf16 noise
+ * amplified by the GLU, not an index error); the exact reference must still agree to 5e-3 rel. L2. */
+static void dws_run(const char *name, int T, int gh, int gw, int64_t M, wm_dtype dt, int rounded)
 {
     int64_t N = (int64_t)T * gh * gw;
     tp x = mk(dt, 1.5f, N, 2 * M), w = mk(WM_F32, 0.3f, 2 * M, 9), b = mk(WM_F32, 0.2f, 1, 2 * M);
     tp y = mk(dt, -1.0f, N, M);
-    float *ref = calloc((size_t)(N * M), sizeof(float));
-    wm_tensor refh = cp_host2(ref, N, M);
+    float *ref = calloc((size_t)(N * M), sizeof(float)), *xs = malloc((size_t)(N * 2 * M) * sizeof(float));
+    wm_tensor refh = cp_host2(ref, N, M), xsh = cp_host2(xs, N, 2 * M);
     CP_OK(c->cpu, wm_depthwise3x3_silu_glu(c->cpu, &x.ht, &w.ht, &b.ht, T, gh, gw, &refh));
     CP_OK(c->gpu, wm_depthwise3x3_silu_glu(c->gpu, &x.dt, &w.dt, &b.dt, T, gh, gw, &y.dt));
     char l[160];
-    snprintf(l, sizeof l, "%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld", name, T, gh, gw, (long long)M);
+    snprintf(l, sizeof l, "%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld vs exact", name, T, gh, gw, (long long)M);
+    float *got = cp_read(c, &y.dt);
+    CHECK(cp_compare(l, got, ref, (size_t)(N * M), 1e30f, 0.0f, 5e-3)); /* rel. L2 only */
+    free(got);
+    if (rounded) {
+        for (int64_t i = 0; i < N * 2 * M; i++) xs[i] = wm_round_bf16(x.h[i] / (1.0f + expf(-x.h[i])));
+        CP_OK(c->cpu, wm_depthwise3x3_glu(c->cpu, &xsh, &w.ht, &b.ht, T, gh, gw, &refh));
+    }
+    snprintf(l, sizeof l, "%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld%s", name, T, gh, gw, (long long)M,
+             rounded ? " vs bf16 SiLU(x)" : "");
     cmp(l, &y.dt, ref);
-    free(ref);
+    free(ref), free(xs);
     rel(&x), rel(&w), rel(&b), rel(&y);
 }
 
 static void t_dw_silu(int quick)
 {
-    dws_run("odd-bf16 tiled", 4, 5, 6, 64, WM_BF16);    /* R = 4: bands 0-3, 4 (partial) */
-    dws_run("odd-bf16 tiled", 2, 7, 9, 128, WM_BF16);   /* partial runs of 4 columns (9 = 4 + 4 + 1) */
-    dws_run("odd-bf16 generic", 3, 5, 6, 24, WM_BF16);  /* M % 64 != 0 */
-    dws_run("odd-f32 generic", 2, 3, 5, 7, WM_F32);
-    if (!quick) dws_run("real-bf16", 3, 22, 40, 6720, WM_BF16);
+    dws_run("odd-bf16 tiled", 4, 5, 6, 64, WM_BF16, 1);    /* R = 4: bands 0-3, 4 (partial) */
+    dws_run("odd-bf16 tiled", 2, 7, 9, 128, WM_BF16, 1);   /* partial runs of 4 columns (9 = 4 + 4 + 1) */
+    dws_run("odd-bf16 generic", 3, 5, 6, 24, WM_BF16, 0);  /* M % 64 != 0 */
+    dws_run("odd-f32 generic", 2, 3, 5, 7, WM_F32, 0);
+    if (!quick) dws_run("real-bf16", 3, 22, 40, 6720, WM_BF16, 1);
 }
 
 /* rmsnorm / layernorm_modulate (norms.cu register-row kernels; the CPU references are the oracle). */
