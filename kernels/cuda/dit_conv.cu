@@ -77,7 +77,7 @@ __device__ __forceinline__ void dw_emit(const float (&A)[NC][4], bf16 *__restric
 
 /* One staged input row: it is tap ky = 2 of output row rr-1 (P), ky = 1 of rr (C), ky = 0 of rr+1 (N,
  * started here from the bias). pa/pg: this thread's first column (c0) in the a/g half of the row. */
-template <int NC>
+template <int NC, bool SILU>
 __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], float (&N)[NC][4],
                                        const bf16 *pa, const bf16 *pg, const float (&wa)[9][2],
                                        const float (&wg)[9][2], const float (&bb)[4], int c0, int gw)
@@ -94,6 +94,10 @@ __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], fl
         if (c >= 0 && c < gw) {
             xa = __bfloat1622float2(*(const __nv_bfloat162 *)(pa + off));
             xg = __bfloat1622float2(*(const __nv_bfloat162 *)(pg + off));
+            if (SILU) { /* depthwise3x3_silu_glu: SiLU of the input as it is read, kept in fp32 */
+                xa.x = xa.x / (1.0f + __expf(-xa.x)); xa.y = xa.y / (1.0f + __expf(-xa.y));
+                xg.x = xg.x / (1.0f + __expf(-xg.x)); xg.y = xg.y / (1.0f + __expf(-xg.y));
+            }
         }
 #pragma unroll
         for (int kx = 0; kx < 3; kx++) {
@@ -109,7 +113,7 @@ __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], fl
     }
 }
 
-template <int NC>
+template <int NC, bool SILU>
 __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
     dw_glu_cols_kernel(const bf16 *__restrict__ x, const void *w, const void *b, int pb, bf16 *__restrict__ y,
                        int gh, int gw, int M, int rb)
@@ -184,7 +188,7 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
         if (i + DW_NS - 1 < nin) load(i + DW_NS - 1);
         cp_async_commit();
         const bf16 *pa = rows + (i % DW_NS) * rowsz + (c0 + pad) * DW_CH + 2 * p;
-        dw_row<NC>(P, Cc, N, pa, pa + SL * DW_CH, wa, wg, bb, c0, gw);
+        dw_row<NC, SILU>(P, Cc, N, pa, pa + SL * DW_CH, wa, wg, bb, c0, gw);
         const int orow = ri0 + i - 1; /* P is complete */
         if (act && orow >= r0 && orow < r1) dw_emit<NC>(P, ybase + (int64_t)orow * gw * M, c0, gw, M);
     };
@@ -205,26 +209,34 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
 
 template <int NC>
 static void dw_launch(dim3 grid, size_t smem, cudaStream_t s, const wm_tensor *x, const wm_tensor *w,
-                      const wm_tensor *b, wm_tensor *y, int gh, int gw, int M, int rb)
+                      const wm_tensor *b, wm_tensor *y, int gh, int gw, int M, int rb, int silu)
 {
-    dw_glu_cols_kernel<NC><<<grid, DW_THREADS, smem, s>>>((const bf16 *)x->data, w->data, b->data,
-                                                          w->dtype == WM_BF16, (bf16 *)y->data, gh, gw, M, rb);
+    const bf16 *xp = (const bf16 *)x->data;
+    bf16 *yp = (bf16 *)y->data;
+    const int pb = w->dtype == WM_BF16;
+    if (silu) dw_glu_cols_kernel<NC, true><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb);
+    else dw_glu_cols_kernel<NC, false><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb);
 }
 
-extern "C" wm_status wm_depthwise3x3_glu_cuda_v2(wm_backend *be, const wm_tensor *x, const wm_tensor *w,
-                                                 const wm_tensor *b, int n_frames, int grid_h, int grid_w,
-                                                 wm_tensor *y)
+/* depthwise3x3_glu (silu = 0) or depthwise3x3_silu_glu (silu = 1: SiLU of every input value as the conv
+ * reads it, in fp32 -- the CPU reference's order, no bf16 rounding of SiLU(x)) through the column-group
+ * kernel when the shape allows: bf16 x/y, fp32 or bf16 w/b, width <= 64, M % 8 == 0, M < 2^24, 16-byte
+ * aligned x, 4-byte aligned y. Arguments are assumed validated by the op entry; *done = 0 when declined
+ * (the caller runs its own kernel). Exported for dit_fused.cu's depthwise3x3_silu_glu. */
+extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                     int n_frames, int grid_h, int grid_w, wm_tensor *y, int silu, int *done)
 {
-    wm_cuda_ctx *cx = wm__cuda_ctx(be);
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x), M = C2 / 2;
-    int fast = !cx->conv_old && x->device == WM_DEVICE_CUDA && y->device == WM_DEVICE_CUDA &&
-               w->device == WM_DEVICE_CUDA && b->device == WM_DEVICE_CUDA && x->dtype == WM_BF16 &&
-               y->dtype == WM_BF16 && (w->dtype == WM_BF16 || w->dtype == WM_F32) && w->dtype == b->dtype &&
-               n_frames > 0 && n_frames <= 65535 && grid_h > 0 && grid_w > 0 && grid_w <= DW_MAXW &&
+    *done = 0;
+    int fast = x->device == WM_DEVICE_CUDA && y->device == WM_DEVICE_CUDA && w->device == WM_DEVICE_CUDA &&
+               b->device == WM_DEVICE_CUDA && x->dtype == WM_BF16 && y->dtype == WM_BF16 &&
+               (w->dtype == WM_BF16 || w->dtype == WM_F32) && w->dtype == b->dtype && n_frames > 0 &&
+               n_frames <= 65535 && grid_h > 0 && grid_w > 0 && grid_w <= DW_MAXW &&
                N == (int64_t)n_frames * grid_h * grid_w && C2 % 16 == 0 && M < (1 << 24) &&
                wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2 && wm_tensor_numel(y) == N * M &&
-               al_ok(x->data, 16) && al_ok(y->data, 4);
-    if (!fast) return wm_depthwise3x3_glu_cuda(be, x, w, b, n_frames, grid_h, grid_w, y);
+               x->data != y->data && al_ok(x->data, 16) && al_ok(y->data, 4);
+    if (!fast) return WM_OK;
+    *done = 1;
     if (N == 0) return WM_OK;
     int nrb = (grid_h + 11) / 12, rb = (grid_h + nrb - 1) / nrb;
     nrb = (grid_h + rb - 1) / rb;
@@ -234,17 +246,27 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda_v2(wm_backend *be, const wm_tensor
     cudaStream_t s = wm__cuda_stream(be);
     int gh = grid_h, gw = grid_w, m = (int)M;
     switch ((grid_w + DW_NG - 1) / DW_NG) {
-    case 1: dw_launch<1>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 2: dw_launch<2>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 3: dw_launch<3>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 4: dw_launch<4>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 5: dw_launch<5>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 6: dw_launch<6>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    case 7: dw_launch<7>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
-    default: dw_launch<8>(grid, smem, s, x, w, b, y, gh, gw, m, rb); break;
+    case 1: dw_launch<1>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 2: dw_launch<2>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 3: dw_launch<3>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 4: dw_launch<4>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 5: dw_launch<5>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 6: dw_launch<6>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 7: dw_launch<7>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    default: dw_launch<8>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
+}
+
+extern "C" wm_status wm_depthwise3x3_glu_cuda_v2(wm_backend *be, const wm_tensor *x, const wm_tensor *w,
+                                                 const wm_tensor *b, int n_frames, int grid_h, int grid_w,
+                                                 wm_tensor *y)
+{
+    int done = 0;
+    if (!wm__cuda_ctx(be)->conv_old)
+        WM_TRY(wm__dw_glu_cols(be, x, w, b, n_frames, grid_h, grid_w, y, 0, &done));
+    return done ? WM_OK : wm_depthwise3x3_glu_cuda(be, x, w, b, n_frames, grid_h, grid_w, y);
 }
 
 /* ---------------------------------------------------------------- short conv (K = 4) */

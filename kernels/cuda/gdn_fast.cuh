@@ -30,4 +30,10 @@ wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tenso
                               const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps, wm_tensor *out,
                               int *done);
 
+/* dit_conv.cu: depthwise 3x3 + GLU on the column-group kernel; silu = 1 applies SiLU to every input value
+ * as it is read (the depthwise3x3_silu_glu op of dit_fused.cu can call this first). *done = 0 when the
+ * shape is declined (the caller runs its own kernel). */
+extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                     int n_frames, int grid_h, int grid_w, wm_tensor *y, int silu, int *done);
+
 #endif

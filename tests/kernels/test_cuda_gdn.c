@@ -7,7 +7,9 @@
  * of the 64-token tile or even (S = 7, 30, 201; S = 1 leaves one CTA of a Gram cluster empty), chunk
  * bounds with size-1 chunks, 11-frame sequences, head dims 16/64/112/128 of the tensor-core scan, Dv = 1
  * (vector scan), Dv = 24 and grid width 65 (shapes the new kernels decline: the fallback must answer),
- * channel counts that leave a partial 32-channel block, grids tall enough to split into row blocks.
+ * channel counts that leave a partial 32-channel block, grids tall enough to split into row blocks,
+ * 1..8 columns per thread of the depthwise column-group kernel (and its SiLU variant against the
+ * depthwise3x3_silu_glu reference), bf16 and unaligned short-conv taps.
  * Tolerances: Gram sums (bf16 tensor cores, beta*k rounded to bf16) |err| <= 4.1e-3 x sum_s |beta k_i v_j|
  * per element (the a-priori bound, see gram_bound) and relative L2 5e-3; readout (bf16 out, fp32 state split hi + lo) 1e-2 + 1e-2 x RMS; scan (fp32 state,
  * 3xTF32 products) 1e-4 elementwise and relative L2; bf16 conv outputs 1e-2 + 1e-2 x RMS, relative L2
@@ -217,6 +219,26 @@ static void t_dw(int T, int gh, int gw, int M, wm_dtype wdt, const char *name)
 
 /* Short conv taps of dtype wdt; skew = 1 shifts the (C, 4) taps one element into a larger buffer, so the
  * pointer is not 16-byte aligned (the new kernel's scalar tap loads; aligned taps are read as vectors). */
+/* The column-group depthwise kernel with SiLU on its input (wm__dw_glu_cols(.., silu = 1), exported by
+ * dit_conv.cu for depthwise3x3_silu_glu) against the CPU reference of that op. */
+wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, int n_frames,
+                          int grid_h, int grid_w, wm_tensor *y, int silu, int *done);
+
+static void t_dw_silu(int T, int gh, int gw, int M, wm_dtype wdt, const char *name)
+{
+    char l[128];
+    int64_t N = (int64_t)T * gh * gw;
+    int done = 0;
+    tp x = mk(WM_BF16, 1.0f, 2, N, 2 * M, 0, 0), w = mk(wdt, 0.3f, 2, 2 * M, 9, 0, 0), b = mk(wdt, 0.3f, 1, 2 * M, 0, 0, 0);
+    tp y = OUT(WM_BF16, 2, N, M, 0, 0);
+    CP_OK(c->cpu, wm_depthwise3x3_silu_glu(c->cpu, &x.ht, &w.ht, &b.ht, T, gh, gw, &y.ht));
+    CP_OK(c->gpu, wm__dw_glu_cols(c->gpu, &x.dt, &w.dt, &b.dt, T, gh, gw, &y.dt, 1, &done));
+    CHECK_MSG(done, "%s: the column-group kernel declined the shape", name);
+    snprintf(l, sizeof l, "%s dw_glu_cols silu", name);
+    if (done) cmp(l, &y, 1e-2f, 5e-3);
+    rel(&x); rel(&w); rel(&b); rel(&y);
+}
+
 static void t_tconv(int S, int64_t C, int nb, const int *bounds, const char *name, wm_dtype wdt, int skew)
 {
     char l[128];
@@ -272,6 +294,11 @@ static void run_all(int quick)
     t_dw(1, 25, 9, 40, WM_BF16, "T1 25x9 M40 (NC 2, 3 row blocks)");
     t_dw(2, 4, 45, 16, WM_F32, "T2 4x45 M16 (NC 6)");
     t_dw(1, 2, 23, 8, WM_BF16, "T1 2x23 M8 (NC 3)");
+    if (!strcmp(gen, "new")) { /* the SiLU variant does not depend on the backend's kernel generation */
+        t_dw_silu(2, 5, 7, 24, WM_F32, "T2 5x7 M24");
+        t_dw_silu(1, 25, 9, 40, WM_BF16, "T1 25x9 M40");
+        t_dw_silu(2, 1, 64, 40, WM_F32, "T2 1x64 M40");
+    }
     /* short conv: positions not a multiple of the 32-position block, channel vectors not of the 8 */
     t_tconv(30, 48, 2, b4, "S30 C48 chunks{1,3}", WM_F32, 0);
     t_tconv(7, 16, 4, bmix, "S7 C16 chunks{1,2,1,1}", WM_F32, 0);
@@ -287,6 +314,7 @@ static void run_all(int quick)
     t_scan(3, 20, 112, 1, 1, b1, "real T3 H20 D112 Dv1");
     t_out(3, 880, 20, "real T3 S880 H20");
     t_dw(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
+    if (!strcmp(gen, "new")) t_dw_silu(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
     t_tconv(880, 2240, 1, b1, "real S880 C2240", WM_F32, 0);
 }
 
