@@ -14,7 +14,7 @@
 
 struct wm_model {
     wm_backend *be;             /* DiT + VAE (CPU or CUDA) */
-    wm_backend *cpu;            /* text encoder: the CPU backend (== be when be is the CPU) */
+    wm_backend *cpu;            /* the CPU backend, always created (== be when be is the CPU) */
     wm_dit_config cfg;          /* latent grid set for the frame size */
     wm_dit_weights *dit;
     wm_vae *vae;
