@@ -131,6 +131,7 @@ static void t_qk_prep(int quick)
         {37, 3, 16, WM_BF16, "odd-bf16"},
         {37, 3, 16, WM_F32, "odd-f32"},
         {19, 3, 10, WM_BF16, "scalar-bf16"}, /* 30 channels: VEC = 1, no UCPE (D % 8) */
+        {21, 4, 10, WM_BF16, "block-vec8-bf16"}, /* 40 channels, D % 8 != 0: the block-per-row kernel, 8-wide */
         {2640, 20, 112, WM_BF16, "real-bf16"},
     };
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
