@@ -208,7 +208,7 @@ static wm_status run(vb *b, wm_error *err)
 
 /* One more steady chunk with device events around every conv: ms in the convs (engine: pack + conv +
  * unpack) and in everything else (norms, shuffles, residual adds, cache pushes). */
-static wm_status profile_chunk(vb *b, double *conv_ms, double *other_ms, wm_error *err)
+static wm_status profile_chunk(vb *b, double *conv_ms, double *other_ms, double *cat_ms, wm_error *err)
 {
     double ms[WM_PROF_CATS] = {0};
     *conv_ms = *other_ms = 0;
@@ -219,7 +219,8 @@ static wm_status profile_chunk(vb *b, double *conv_ms, double *other_ms, wm_erro
     if (st == WM_OK) st = wm__cuda_prof_mark(b->be, -1);
     if (st == WM_OK) st = wm__cuda_prof_collect(b->be, ms);
     b->vae->prof = 0;
-    *conv_ms = ms[0], *other_ms = ms[1];
+    *conv_ms = ms[0];
+    for (int i = 1; i < WM_VAE_PROF_CATS; i++) *other_ms += ms[i], cat_ms[i] = ms[i];
     return st;
 }
 
@@ -251,13 +252,15 @@ static wm_status compare_paths(vb *b, wm_error *err)
             if (st == WM_OK) st = wm_backend_sync(b->be);
             t[i] = wm_bench_now_ms() - t0;
         }
-        double cm = 0, om = 0;
-        if (st == WM_OK) st = profile_chunk(b, &cm, &om, err);
+        double cm = 0, om = 0, cat[WM_VAE_PROF_CATS] = {0};
+        if (st == WM_OK) st = profile_chunk(b, &cm, &om, cat, err);
         if (st != WM_OK) break;
         double p50 = wm_bench_percentile(t, 3, 0.5);
         printf("  decode chunk with --conv %-5s%s: p50 %8.1f ms = %5.0f TFLOP/s (events: convs %.1f ms = %.0f TFLOP/s, "
                "rest %.1f ms)  [%s]\n", conv_paths[k], k == 4 ? " unfused" : "", p50, fl / (p50 * 1e-3) / 1e12, cm, cm > 0 ? fl / (cm * 1e-3) / 1e12 : 0.0,
                om, wm_vae_conv_path(b->vae));
+        printf("      rest = rmsnorm %.1f + depth_to_space %.1f + cache push %.1f + residual add %.1f + other %.1f ms\n",
+               cat[2], cat[3], cat[4], cat[5], cat[1]);
     }
     if (saved[0]) setenv("WM_CUDA_CONV3D", saved, 1);
     else unsetenv("WM_CUDA_CONV3D");

@@ -48,6 +48,15 @@ wm_status wm__vae_op(vae_fwd *f, wm_status st)
 }
 
 #define OP(f, call) do { if (!(f)->dry) WM_TRY(wm__vae_op((f), (call))); } while (0)
+/* OP with a profiling category (wm__vae_mark) around it; the marks are no-ops unless benchmarking. */
+#define OPC(f, cat, call)                                                                          \
+    do {                                                                                           \
+        if (!(f)->dry) {                                                                           \
+            wm__vae_mark((f), (cat));                                                              \
+            WM_TRY(wm__vae_op((f), (call)));                                                       \
+            wm__vae_mark((f), 1);                                                                  \
+        }                                                                                          \
+    } while (0)
 
 void wm__vae_stage(vae_fwd *f, const char *name, const wm_tensor *t)
 {
@@ -67,7 +76,7 @@ wm_status wm__vae_conv_ex(vae_fwd *f, const vae_conv *cv, const wm_tensor *x, in
     const wm_tensor *left = s >= 0 && !fresh[s] ? &caches[s] : NULL;
     WM_TRY(wm__vae_conv3d(f, x, left, &cv->w, &cv->b, causal, reflect, post, y));
     if (s >= 0) {
-        OP(f, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
+        OPC(f, 4, wm_vae_cache_push(f->be, &caches[s], x, fresh[s]));  /* after the conv read the old one */
         if (!f->dry) fresh[s] = 0;
     }
     return WM_OK;
@@ -84,15 +93,15 @@ wm_status wm__vae_resnet(vae_fwd *f, const vae_resnet *r, wm_tensor *x, int caus
     const int64_t *s = x->shape;
     WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t1));
     WM_TRY(wm__vae_tensor(f, s[0], s[1], s[2], s[3], &t2));
-    OP(f, wm_vae_rmsnorm_silu(f->be, x, 1e-8f, 1, &t1));
+    OPC(f, 2, wm_vae_rmsnorm_silu(f->be, x, 1e-8f, 1, &t1));
     if (wm__vae_fuses_add(f, &t1)) {
         WM_TRY(wm__vae_conv_ex(f, &r->conv1, &t1, causal, reflect, caches, fresh, WM_VAE_CONV_POST_RMS_SILU, &t2));
         WM_TRY(wm__vae_conv_ex(f, &r->conv2, &t2, causal, reflect, caches, fresh, WM_VAE_CONV_POST_ACC, x));
     } else {
         WM_TRY(wm__vae_conv(f, &r->conv1, &t1, causal, reflect, caches, fresh, &t2));
-        OP(f, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
+        OPC(f, 2, wm_vae_rmsnorm_silu(f->be, &t2, 1e-8f, 1, &t2));
         WM_TRY(wm__vae_conv(f, &r->conv2, &t2, causal, reflect, caches, fresh, &t1));
-        OP(f, wm_gated_add(f->be, x, &t1, NULL, 0));
+        OPC(f, 5, wm_gated_add(f->be, x, &t1, NULL, 0));
     }
     wm_arena_rewind(f->arena, mark);
     return WM_OK;
@@ -110,8 +119,8 @@ static wm_status upsample(wm_vae_decoder *d, vae_fwd *f, const vae_up *u, const 
     wm_tensor c;
     WM_TRY(wm__vae_tensor(f, s[0] * n / u->factor, s[1], s[2], s[3], &c));
     WM_TRY(wm__vae_conv(f, &u->conv, x, d->causal, reflect, d->stream ? d->caches : NULL, d->fresh, &c));
-    OP(f, wm_vae_depth_to_space(f->be, &c, u->s[0], u->s[1], u->s[2], 0, trim, 0, y));
-    if (u->residual) OP(f, wm_vae_depth_to_space(f->be, x, u->s[0], u->s[1], u->s[2], 0, trim, 1, y));
+    OPC(f, 3, wm_vae_depth_to_space(f->be, &c, u->s[0], u->s[1], u->s[2], 0, trim, 0, y));
+    if (u->residual) OPC(f, 3, wm_vae_depth_to_space(f->be, x, u->s[0], u->s[1], u->s[2], 0, trim, 1, y));
     wm_arena_rewind(f->arena, mark);
     if (d->stream && !f->dry) d->trimmed[u->trim_slot] = 1;
     return WM_OK;
@@ -144,11 +153,11 @@ static wm_status forward(wm_vae_decoder *d, vae_fwd *f, const wm_tensor *z, wm_t
         snprintf(name, sizeof name, "decoder.up_blocks.%d", i);
         wm__vae_stage(f, name, &x);
     }
-    OP(f, wm_vae_rmsnorm_silu(f->be, &x, 1e-8f, 1, &x));
+    OPC(f, 2, wm_vae_rmsnorm_silu(f->be, &x, 1e-8f, 1, &x));
     WM_TRY(wm__vae_tensor(f, v->dec_out.w.shape[0], x.shape[1], x.shape[2], x.shape[3], &y));
     WM_TRY(wm__vae_conv(f, &v->dec_out, &x, causal, reflect, caches, d->fresh, &y));
     wm__vae_stage(f, "decoder.conv_out", &y);
-    if (pixels) OP(f, wm_vae_depth_to_space(f->be, &y, 1, p, p, 1, 0, 0, pixels));   /* 4x4 unpatchify */
+    if (pixels) OPC(f, 3, wm_vae_depth_to_space(f->be, &y, 1, p, p, 1, 0, 0, pixels));   /* 4x4 unpatchify */
     return WM_OK;
 }
 

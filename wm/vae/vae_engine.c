@@ -63,6 +63,11 @@ int wm__vae_fuses_add(const vae_fwd *f, const wm_tensor *x)
     return f->eng && wm__vae_conv_engine_fuses_add && wm__vae_conv3d_engine_ex && wm__vae_conv_engine_fuses_add(f->eng, x);
 }
 
+void wm__vae_mark(vae_fwd *f, int cat)
+{
+    if (f->prof && !f->dry && wm__cuda_prof_mark) wm__cuda_prof_mark(f->be, cat);
+}
+
 /* One conv: the engine when there is one (planning in a dry run), else the op. post (only when
  * wm__vae_fuses_add): WM_VAE_CONV_POST_ACC y += conv, WM_VAE_CONV_POST_RMS_SILU y = silu(rms(conv)). */
 wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,

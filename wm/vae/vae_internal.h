@@ -102,6 +102,10 @@ void wm__vae_engine_fini(wm_vae *v);
 wm_status wm__vae_engine_reserve(wm_vae *v, wm_error *err);
 wm_status wm__vae_conv3d(vae_fwd *f, const wm_tensor *x, const wm_tensor *left, const wm_tensor *w,
                          const wm_tensor *b, int causal, int reflect, int post, wm_tensor *y);
+/* Benchmarks (wm_vae.prof): a device-time mark opening category cat (0 convs, 1 other, 2 rmsnorm,
+ * 3 depth-to-space, 4 cache pushes, 5 residual adds); no-op unless profiling. */
+void wm__vae_mark(vae_fwd *f, int cat);
+#define WM_VAE_PROF_CATS 6
 /* Whether the engine can fuse the ResNet's residual add or norm + SiLU (eps 1e-8) into a conv of x
  * (post = WM_VAE_CONV_POST_ACC / _RMS_SILU of kernels/cuda/vae_conv.h): bf16 on cuDNN/igemm. */
 int wm__vae_fuses_add(const vae_fwd *f, const wm_tensor *x);
