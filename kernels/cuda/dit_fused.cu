@@ -176,6 +176,52 @@ template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStre
     return 1;
 }
 
+/* Optional tensors of dit_qk_prep: shapes/dtypes as the CPU reference checks them; *P = RoPE pairs. */
+static wm_status qkp_check_opt(wm_backend *be, int64_t N, int64_t C, int64_t D, const wm_tensor *norm_w,
+                               const wm_tensor *mats, const wm_tensor *cos, const wm_tensor *sin, int dim_offset,
+                               int64_t *P)
+{
+    if (norm_w) {
+        WM_CUDA_FLOAT(be, norm_w);
+        WM_OP_CHECK(be, wm_tensor_numel(norm_w) == C, WM_ERR_SHAPE, "norm_w must have C elements");
+    }
+    if (mats) {
+        WM_CUDA_FLOAT(be, mats);
+        WM_OP_CHECK(be, D % 8 == 0, WM_ERR_SHAPE, "head dim must be a multiple of 8 for UCPE");
+        WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
+    }
+    WM_OP_CHECK(be, !cos == !sin, WM_ERR_INVALID_ARG, "cos and sin must be given together");
+    *P = 0;
+    if (cos) {
+        WM_CUDA_FLOAT(be, cos);
+        WM_CUDA_FLOAT(be, sin);
+        *P = wm_tensor_cols(cos);
+        WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
+                    "cos/sin must be (N, n_pairs)");
+        WM_OP_CHECK(be, cos->dtype == sin->dtype, WM_ERR_DTYPE, "cos and sin must share a dtype");
+        WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * *P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
+        WM_OP_CHECK(be, !mats || dim_offset >= D / 2, WM_ERR_INVALID_ARG, "RoPE pairs overlap the UCPE half");
+    }
+    return WM_OK;
+}
+
+/* Block-per-row kernel (the general path: any head dim / offset / alignment). */
+static void qkp_launch_block(const qkp_args &a, wm_dtype dt, int v8, int64_t N, cudaStream_t s)
+{
+    const int vec = v8 ? 8 : 1;
+    int64_t units = (a.C + vec - 1) / vec, threads = (units + 31) / 32 * 32;
+    if (threads > 1024) threads = 1024;
+    if (threads < 32) threads = 32;
+    const size_t smem = (size_t)a.C * sizeof(float);
+    if (dt == WM_BF16) {
+        if (v8) qk_prep_kernel<bf16, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<bf16, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+    } else {
+        if (v8) qk_prep_kernel<float, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<float, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+    }
+}
+
 extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *norm_w, float eps,
                                          int relu, const wm_tensor *mats, int transpose, const wm_tensor *cos,
                                          const wm_tensor *sin, int n_heads, int dim_offset, int conj, wm_tensor *y,
@@ -195,26 +241,7 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
         WM_OP_CHECK(be, y_pre->dtype == x->dtype, WM_ERR_DTYPE, "y_pre must have x's dtype");
         WM_OP_CHECK(be, y_pre->data != y->data, WM_ERR_INVALID_ARG, "y_pre may not alias y");
     }
-    if (norm_w) {
-        WM_CUDA_FLOAT(be, norm_w);
-        WM_OP_CHECK(be, wm_tensor_numel(norm_w) == C, WM_ERR_SHAPE, "norm_w must have C elements");
-    }
-    if (mats) {
-        WM_CUDA_FLOAT(be, mats);
-        WM_OP_CHECK(be, D % 8 == 0, WM_ERR_SHAPE, "head dim must be a multiple of 8 for UCPE");
-        WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
-    }
-    WM_OP_CHECK(be, !cos == !sin, WM_ERR_INVALID_ARG, "cos and sin must be given together");
-    if (cos) {
-        WM_CUDA_FLOAT(be, cos);
-        WM_CUDA_FLOAT(be, sin);
-        P = wm_tensor_cols(cos);
-        WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
-                    "cos/sin must be (N, n_pairs)");
-        WM_OP_CHECK(be, cos->dtype == sin->dtype, WM_ERR_DTYPE, "cos and sin must share a dtype");
-        WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
-        WM_OP_CHECK(be, !mats || dim_offset >= D / 2, WM_ERR_INVALID_ARG, "RoPE pairs overlap the UCPE half");
-    }
+    WM_TRY(qkp_check_opt(be, N, C, D, norm_w, mats, cos, sin, dim_offset, &P));
     if (N == 0) return WM_OK;
     qkp_args a;
     memset(&a, 0, sizeof a);
@@ -224,28 +251,12 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     a.cs = cos ? cos->data : NULL; a.sn = sin ? sin->data : NULL; a.tb = cos && cos->dtype == WM_BF16;
     a.norm = norm_w != NULL; a.relu = relu != 0; a.eps = eps; a.sg = conj ? -1.0f : 1.0f;
     a.C = (int)C; a.D = (int)D; a.P = (int)P; a.off = dim_offset;
-    int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL);
-    int vec = v8 ? 8 : 1;
-    int64_t units = (C + vec - 1) / vec, threads = (units + 31) / 32 * 32;
-    if (threads > 1024) threads = 1024;
-    if (threads < 32) threads = 32;
-    size_t smem = (size_t)C * sizeof(float);
+    int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL), done = 0;
     cudaStream_t s = wm__cuda_stream(be);
     /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */
-    if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old) {
-        int done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
-        if (done) {
-            WM_CUDA_LAUNCHED(be);
-            return WM_OK;
-        }
-    }
-    if (x->dtype == WM_BF16) {
-        if (v8) qk_prep_kernel<bf16, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
-        else qk_prep_kernel<bf16, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
-    } else {
-        if (v8) qk_prep_kernel<float, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
-        else qk_prep_kernel<float, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
-    }
+    if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old)
+        done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
+    if (!done) qkp_launch_block(a, x->dtype, v8, N, s);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
