@@ -16,7 +16,10 @@
  * phases 1 and 2, and phase 3 starts after a barrier, so y and y_pre may alias x (the whole row is in
  * shared memory before anything is written). Launch: grid N, block = 32 * ceil(C/VEC/32) threads
  * (288 at C = 2240), dynamic shared memory C * 4 bytes (8,960 B; at most 48 KB, C <= 12,288).
- * Expected at 2640 x 2240 bf16: 23.6 MB (35.5 MB with y_pre) at ~2.5 TB/s = ~10 (~14) us per call.
+ * Expected at 2640 x 2240 bf16: 23.6 MB (35.5 MB with y_pre) at ~2.5 TB/s = ~10 (~14) us per call;
+ * measured 41 us (latency-bound), so the default is now the warp-per-row kernel further down (row in
+ * registers, no barrier) wherever head_dim % 8 == 0 and C <= 3072; this block kernel serves the rest
+ * and WM_CUDA_NORMS=old.
  */
 #include "vec.cuh"
 
