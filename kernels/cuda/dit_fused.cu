@@ -21,6 +21,7 @@
  * registers, no barrier) wherever head_dim % 8 == 0 and C <= 3072; this block kernel serves the rest
  * and WM_CUDA_NORMS=old.
  */
+#include "gdn_fast.cuh" /* wm__dw_glu_cols: the conv engineer's column-group depthwise kernel (SiLU variant) */
 #include "vec.cuh"
 
 #define QKP_MAX_C 12288
@@ -462,6 +463,14 @@ extern "C" wm_status wm_depthwise3x3_silu_glu_cuda(wm_backend *be, const wm_tens
     WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
     WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
     if (N == 0 || C2 == 0) return WM_OK;
+    /* First choice: dit_conv.cu's column-group depthwise kernel with SiLU applied in fp32 as it unpacks
+     * its rows (61.9 us without SiLU at abeb839, the tile kernel below measured 120.6 us there). It
+     * declines shapes it does not take (and WM_CUDA_CONV=old keeps the tile kernel). */
+    if (!wm__cuda_ctx(be)->conv_old) {
+        int done = 0;
+        WM_TRY(wm__dw_glu_cols(be, x, w, b, n_frames, grid_h, grid_w, y, 1, &done));
+        if (done) return WM_OK;
+    }
     const int64_t M = C2 / 2;
     const int pb = w->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);

@@ -228,10 +228,12 @@ static void t_mul_silu(int quick)
 }
 
 /* depthwise3x3_silu_glu: tiled path (bf16, M % 64 == 0) and the generic one; w/b fp32 as the model.
- * The tiled kernel stores SiLU(x) as bf16 in shared memory -- the values the unfused path stores after its
- * SiLU pass -- so its reference is depthwise3x3_glu on bf16-rounded SiLU(x) (the first device run showed
- * 3e-3 rel. L2 against the unrounded reference with single elements 4% off: intermediate bf16 noise
- * amplified by the GLU, not an index error); the exact reference must still agree to 5e-3 rel. L2. */
+ * Two kernels can serve bf16: dit_conv.cu's column-group kernel (SiLU in fp32: the exact reference) or,
+ * when it declines or WM_CUDA_CONV=old, the tile kernel, which stores SiLU(x) as bf16 in shared memory --
+ * the values the unfused path stores after its SiLU pass -- so its reference is depthwise3x3_glu on
+ * bf16-rounded SiLU(x) (the first device run showed 3e-3 rel. L2 against the unrounded reference with
+ * single elements 4% off: intermediate bf16 noise amplified by the GLU, not an index error). Every
+ * element must pass against one of the two, and the exact reference to 5e-3 rel. L2. NaN fails both. */
 static void dws_run(const char *name, int T, int gh, int gw, int64_t M, wm_dtype dt, int rounded)
 {
     int64_t N = (int64_t)T * gh * gw;
@@ -246,13 +248,28 @@ static void dws_run(const char *name, int T, int gh, int gw, int64_t M, wm_dtype
     float *got = cp_read(c, &y.dt);
     CHECK(cp_compare(l, got, ref, (size_t)(N * M), 1e30f, 0.0f, 5e-3)); /* rel. L2 only */
     free(got);
-    if (rounded) {
+    if (rounded) { /* either kernel may run: pass against the exact OR the bf16-SiLU reference */
+        float *got2 = cp_read(c, &y.dt), *rr = malloc((size_t)(N * M) * sizeof(float));
+        wm_tensor rrh = cp_host2(rr, N, M);
         for (int64_t i = 0; i < N * 2 * M; i++) xs[i] = wm_round_bf16(x.h[i] / (1.0f + expf(-x.h[i])));
-        CP_OK(c->cpu, wm_depthwise3x3_glu(c->cpu, &xsh, &w.ht, &b.ht, T, gh, gw, &refh));
+        CP_OK(c->cpu, wm_depthwise3x3_glu(c->cpu, &xsh, &w.ht, &b.ht, T, gh, gw, &rrh));
+        int64_t bad[2] = {0, 0};
+        for (int r = 0; r < 2; r++) {
+            const float *rf = r ? rr : ref;
+            double r2 = 0;
+            for (int64_t i = 0; i < N * M; i++) r2 += (double)rf[i] * rf[i];
+            float atol = 1e-2f * (float)sqrt(r2 / (double)(N * M)) + 1e-6f;
+            for (int64_t i = 0; i < N * M; i++)
+                bad[r] += !(fabsf(got2[i] - rf[i]) <= atol + 1e-2f * fabsf(rf[i]));
+        }
+        printf("%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld: %lld / %lld elements out of 1e-2 vs exact / vs bf16 SiLU(x)\n",
+               name, T, gh, gw, (long long)M, (long long)bad[0], (long long)bad[1]);
+        CHECK(bad[0] == 0 || bad[1] == 0);
+        free(got2), free(rr);
+    } else {
+        snprintf(l, sizeof l, "%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld", name, T, gh, gw, (long long)M);
+        cmp(l, &y.dt, ref);
     }
-    snprintf(l, sizeof l, "%s: depthwise3x3_silu_glu T=%d %dx%d M=%lld%s", name, T, gh, gw, (long long)M,
-             rounded ? " vs bf16 SiLU(x)" : "");
-    cmp(l, &y.dt, ref);
     free(ref), free(xs);
     rel(&x), rel(&w), rel(&b), rel(&y);
 }
@@ -261,7 +278,8 @@ static void t_dw_silu(int quick)
 {
     dws_run("odd-bf16 tiled", 4, 5, 6, 64, WM_BF16, 1);    /* R = 4: bands 0-3, 4 (partial) */
     dws_run("odd-bf16 tiled", 2, 7, 9, 128, WM_BF16, 1);   /* partial runs of 4 columns (9 = 4 + 4 + 1) */
-    dws_run("odd-bf16 generic", 3, 5, 6, 24, WM_BF16, 0);  /* M % 64 != 0 */
+    dws_run("odd-bf16 generic", 3, 5, 6, 24, WM_BF16, 1);  /* M % 64 != 0 (column-group kernel takes it) */
+    dws_run("odd-bf16 generic", 2, 3, 5, 7, WM_BF16, 1);   /* M % 8 != 0: the generic kernel */
     dws_run("odd-f32 generic", 2, 3, 5, 7, WM_F32, 0);
     if (!quick) dws_run("real-bf16", 3, 22, 40, 6720, WM_BF16, 1);
 }
