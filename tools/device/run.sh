@@ -85,6 +85,11 @@ if has top; then
     timeout 200 /tmp/wm_top/wm/cli/wm bench dit --model ${MODEL_ARGS:-} >"$OUT/bench_model.log" 2>&1
     say "wm bench dit --model: rc=$?"
     cat "$OUT/bench_model.log" | tee -a "$SUMMARY" >/dev/null
+    # MODEL_VARIANTS="WM_DIT_UNFUSED=1 WM_DIT_UNFUSED=dw": the same benchmark (10 chunks) with each switch
+    for v in ${MODEL_VARIANTS:-}; do
+      env "$v" timeout 120 /tmp/wm_top/wm/cli/wm bench dit --model --chunks 10 --warmup 2 >"$OUT/bench_model_$v.log" 2>&1
+      say "wm bench dit --model with $v: rc=$? $(grep -m1 'p50' "$OUT/bench_model_$v.log")"
+    done
   fi
 fi
 
