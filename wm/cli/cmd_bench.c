@@ -177,7 +177,7 @@ static void usage(FILE *f)
                "  dit [--model] [--chunks N] [--warmup N] [--no-graph]\n"
                "                stage-1 DiT at the full config, random weights: streaming chunk + 11-frame\n"
                "                forward; default = op-sequence replica, --model = the wm/dit forward itself\n"
-               "  vae [--frames N] [--size HxW] [--iters N]\n"
+               "  vae [--frames N] [--size HxW] [--iters N] [--conv old|cudnn|igemm|best] [--no-compare]\n"
                "                LTX-2 VAE, real config, random bf16 weights: steady-state decode chunk\n"
                "                (3 latent -> 24 frames at 704x1280), image encode, TFLOP/s vs the GEMM ceiling\n"
                "  text [--tokens N] [--iters N] [--no-profile]\n"
