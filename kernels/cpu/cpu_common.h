@@ -45,6 +45,11 @@ static inline float wm_act_apply(wm_act act, float x)
     }
 }
 
+/* depthwise3x3_glu and depthwise3x3_silu_glu share one loop (depthwise3x3_glu.c); op names the caller. */
+wm_status wm__depthwise3x3_glu_ref(wm_backend *be, const char *op, const wm_tensor *x, const wm_tensor *w,
+                                   const wm_tensor *b, int n_frames, int grid_h, int grid_w, wm_tensor *y,
+                                   int silu_input);
+
 /* CPU ops require host fp32 tensors; these checks return WM_ERR_DTYPE naming the op otherwise. */
 #define WM_CPU_F32(be, t)                                                                          \
     WM_OP_CHECK(be, (t)->dtype == WM_F32 && (t)->device == WM_DEVICE_CPU, WM_ERR_DTYPE,            \

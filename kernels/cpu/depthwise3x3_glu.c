@@ -2,6 +2,8 @@
  * latent frame's grid, fused with the GLU u = a * SiLU(g) (a = first M channels, g = last M), so the
  * 2M-channel conv output is never stored. Parallel over tokens.
  * x (T*gh*gw, 2M) tokens-major, w (2M, 9) taps row-major (ky*3+kx), b (2M), y (T*gh*gw, M).
+ * The fused variant depthwise3x3_silu_glu (SiLU applied to every input value as it is read) shares this
+ * loop through wm__depthwise3x3_glu_ref, so both keep one summation order.
  */
 #include "cpu_common.h"
 
@@ -9,6 +11,7 @@ typedef struct {
     const float *x, *w, *b;
     float *y;
     int64_t gh, gw, M;
+    int silu_input;
 } dw_ctx;
 
 static float dw_at(const dw_ctx *c, int64_t f, int64_t r, int64_t col, int64_t ch)
@@ -21,7 +24,9 @@ static float dw_at(const dw_ctx *c, int64_t f, int64_t r, int64_t col, int64_t c
         for (int kx = 0; kx < 3; kx++) {
             int64_t cc = col + kx - 1;
             if (cc < 0 || cc >= c->gw) continue;
-            s += c->w[ch * 9 + ky * 3 + kx] * c->x[((f * c->gh + rr) * c->gw + cc) * C2 + ch];
+            float v = c->x[((f * c->gh + rr) * c->gw + cc) * C2 + ch];
+            if (c->silu_input) v = wm_act_apply(WM_ACT_SILU, v);
+            s += c->w[ch * 9 + ky * 3 + kx] * v;
         }
     }
     return s;
@@ -41,20 +46,34 @@ static void dw_items(void *p, int64_t i0, int64_t i1)
     }
 }
 
+/* Checks name the op that was called (op), not this shared function. */
+#define DW_CHECK(cond, code, what)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) return wm__op_check(be, op, 0, (code), (what));                               \
+    } while (0)
+
+wm_status wm__depthwise3x3_glu_ref(wm_backend *be, const char *op, const wm_tensor *x, const wm_tensor *w,
+                                   const wm_tensor *b, int n_frames, int grid_h, int grid_w, wm_tensor *y,
+                                   int silu_input)
+{
+    const wm_tensor *ts[4] = {x, w, b, y};
+    for (int i = 0; i < 4; i++)
+        DW_CHECK(ts[i]->dtype == WM_F32 && ts[i]->device == WM_DEVICE_CPU, WM_ERR_DTYPE,
+                 "x, w, b and y must be fp32 host tensors");
+    int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
+    DW_CHECK(n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w, WM_ERR_SHAPE,
+             "x must have n_frames*grid_h*grid_w rows");
+    DW_CHECK(C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
+             "w must be (2M, 9) and b (2M)");
+    DW_CHECK(wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    DW_CHECK(!silu_input || y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
+    dw_ctx c = {x->data, w->data, b->data, y->data, grid_h, grid_w, C2 / 2, silu_input};
+    wm_threadpool_run(be->pool, N, 8, dw_items, &c);
+    return WM_OK;
+}
+
 wm_status wm_depthwise3x3_glu_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
                                   int n_frames, int grid_h, int grid_w, wm_tensor *y)
 {
-    WM_CPU_F32(be, x);
-    WM_CPU_F32(be, w);
-    WM_CPU_F32(be, b);
-    WM_CPU_F32(be, y);
-    int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w,
-                WM_ERR_SHAPE, "x must have n_frames*grid_h*grid_w rows");
-    WM_OP_CHECK(be, C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
-                "w must be (2M, 9) and b (2M)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
-    dw_ctx c = {x->data, w->data, b->data, y->data, grid_h, grid_w, C2 / 2};
-    wm_threadpool_run(be->pool, N, 8, dw_items, &c);
-    return WM_OK;
+    return wm__depthwise3x3_glu_ref(be, "wm_depthwise3x3_glu_cpu", x, w, b, n_frames, grid_h, grid_w, y, 0);
 }
