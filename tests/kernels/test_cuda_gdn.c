@@ -221,6 +221,7 @@ static void t_dw(int T, int gh, int gw, int M, wm_dtype wdt, const char *name)
  * pointer is not 16-byte aligned (the new kernel's scalar tap loads; aligned taps are read as vectors). */
 /* The column-group depthwise kernel with SiLU on its input (wm__dw_glu_cols(.., silu = 1), exported by
  * dit_conv.cu for depthwise3x3_silu_glu) against the CPU reference of that op. */
+#pragma weak wm__dw_glu_cols /* CUDA library only: a build without CUDA still links (and skips) */
 wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b, int n_frames,
                           int grid_h, int grid_w, wm_tensor *y, int silu, int *done);
 

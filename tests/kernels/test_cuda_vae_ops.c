@@ -25,6 +25,15 @@
  */
 #include "cuda_parity.h"
 #include "kernels/cuda/vae_conv.h"
+/* The conv engine lives in the CUDA library: weak, so a build without CUDA still links (and skips). */
+#pragma weak wm__vae_conv3d_engine
+#pragma weak wm__vae_conv3d_engine_ex
+#pragma weak wm__vae_conv_engine_create
+#pragma weak wm__vae_conv_engine_free
+#pragma weak wm__vae_conv_engine_name
+#pragma weak wm__vae_conv_engine_path
+#pragma weak wm__vae_conv_engine_plan
+#pragma weak wm__vae_conv_engine_reserve
 
 #include <time.h>
 
