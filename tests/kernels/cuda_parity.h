@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "wm/core/backend.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -110,6 +111,51 @@ static inline wm_tensor cp_host2(float *p, int64_t rows, int64_t cols)
 {
     int64_t s[2] = {rows, cols};
     return wm_tensor_view(WM_F32, WM_DEVICE_CPU, p, 2, s);
+}
+
+/* One test tensor: host fp32 values h (the reference reads them; for inputs they are exactly what the
+ * device holds) with their view ht, and the device copy dt. scale >= 0: fresh random values of that
+ * scale, rounded to round_dt; scale < 0: a poisoned output (host zeros, device all-0xFF bytes). */
+typedef struct {
+    float *h;
+    wm_tensor ht, dt;
+} cp_tensor;
+
+static inline cp_tensor cp_tensor_make(cp_ctx *c, wm_dtype dt, wm_dtype round_dt, float scale, int ndim,
+                                       const int64_t *shape)
+{
+    cp_tensor t;
+    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, ndim, shape);
+    size_t n = (size_t)wm_tensor_numel(&t.ht);
+    t.h = scale >= 0 ? cp_rand(c, n, scale, round_dt) : calloc(n ? n : 1, sizeof(float));
+    t.ht.data = t.h;
+    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, ndim, shape);
+    return t;
+}
+
+/* Re-upload host values changed after cp_tensor_make (e.g. made positive), converted to the device dtype. */
+static inline void cp_tensor_upload(cp_ctx *c, cp_tensor *t)
+{
+    size_t n = (size_t)wm_tensor_numel(&t->ht), nb = wm_tensor_nbytes(&t->dt);
+    void *b = malloc(nb ? nb : 1);
+    WM_ASSERT(wm_convert_from_f32(t->dt.dtype, t->h, b, n) == 0);
+    WM_ASSERT(wm_backend_upload(c->gpu, t->dt.data, b, nb) == WM_OK);
+    free(b);
+}
+
+static inline void cp_tensor_free(cp_ctx *c, cp_tensor *t)
+{
+    free(t->h);
+    t->h = NULL;
+    cp_free(c, &t->dt);
+}
+
+/* Root mean square of n host values (the scale of element tolerances). */
+static inline float cp_rms(const float *h, size_t n)
+{
+    double r2 = 0;
+    for (size_t i = 0; i < n; i++) r2 += (double)h[i] * h[i];
+    return n ? (float)sqrt(r2 / n) : 0.0f;
 }
 
 /* Elementwise tolerance AND relative L2 (||got-ref|| / ||ref|| <= l2max); prints one line. */

@@ -20,38 +20,16 @@
 static cp_ctx C_;
 static cp_ctx *c = &C_;
 
-typedef struct {
-    float *h;      /* host values (inputs: what the device holds) */
-    wm_tensor ht;  /* host fp32 view of h */
-    wm_tensor dt;  /* device tensor */
-} tp;
+typedef cp_tensor tp; /* h: host values (inputs: what the device holds), ht its view, dt the device copy */
 
 static tp mk(wm_dtype dt, float scale, int64_t r, int64_t cols)
 {
-    tp t;
     int64_t sh[2] = {r, cols};
-    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 2, sh);
-    size_t n = (size_t)(r * cols);
-    t.h = scale >= 0 ? cp_rand(c, n, scale, dt) : calloc(n ? n : 1, sizeof(float));
-    t.ht.data = t.h;
-    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, 2, sh);
-    return t;
+    return cp_tensor_make(c, dt, dt, scale, 2, sh);
 }
 
-static void upd(tp *t)
-{
-    size_t n = (size_t)wm_tensor_numel(&t->ht), nb = wm_tensor_nbytes(&t->dt);
-    void *b = malloc(nb);
-    WM_ASSERT(wm_convert_from_f32(t->dt.dtype, t->h, b, n) == 0);
-    WM_ASSERT(wm_backend_upload(c->gpu, t->dt.data, b, nb) == WM_OK);
-    free(b);
-}
-
-static void rel(tp *t)
-{
-    free(t->h);
-    cp_free(c, &t->dt);
-}
+static void upd(tp *t) { cp_tensor_upload(c, t); }
+static void rel(tp *t) { cp_tensor_free(c, t); }
 
 static float *hcopy(const tp *t)
 {

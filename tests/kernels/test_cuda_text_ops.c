@@ -29,37 +29,22 @@ static cp_ctx C_;
 static cp_ctx *c = &C_;
 static wm_backend *gpu_old; /* WM_CUDA_TEXT_ATTN=old */
 
-typedef struct {
-    float *h;
-    wm_tensor ht, dt;
-} tp;
+typedef cp_tensor tp;
 
 static tp mk(wm_dtype dt, float scale, int64_t rows, int64_t cols)
 {
-    tp t;
     int64_t sh[2] = {rows, cols};
-    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, 2, sh);
-    size_t n = (size_t)(rows * cols);
-    t.h = scale >= 0 ? cp_rand(c, n, scale, dt) : calloc(n ? n : 1, sizeof(float));
-    t.ht.data = t.h;
-    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, 2, sh);
-    return t;
+    return cp_tensor_make(c, dt, dt, scale, 2, sh);
 }
 #define OUT(dt, r, k) mk(dt, -1.0f, r, k)
 
-static void rel(tp *t)
-{
-    free(t->h);
-    cp_free(c, &t->dt);
-}
+static void rel(tp *t) { cp_tensor_free(c, t); }
 
 static void cmp(const char *label, tp *o, float tol, double l2)
 {
     size_t n = (size_t)wm_tensor_numel(&o->ht);
     float *got = cp_read(c, &o->dt);
-    double r2 = 0;
-    for (size_t i = 0; i < n; i++) r2 += (double)o->h[i] * o->h[i];
-    float rms = n ? (float)sqrt(r2 / n) : 0.0f;
+    float rms = cp_rms(o->h, n);
     CHECK(cp_compare(label, got, o->h, n, tol * rms + 1e-7f, tol, l2));
     free(got);
 }

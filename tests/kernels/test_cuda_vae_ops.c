@@ -37,10 +37,7 @@
 
 #include <time.h>
 
-typedef struct {
-    float *h;
-    wm_tensor ht, dt;
-} tp;
+typedef cp_tensor tp;
 
 static cp_ctx C_;
 static cp_ctx *c = &C_;
@@ -49,41 +46,20 @@ static cp_ctx *c = &C_;
 static tp mk_r(wm_dtype dt, float scale, int round_bf16, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                int64_t d4)
 {
-    tp t;
     int64_t sh[5] = {d0, d1, d2, d3, d4};
-    t.ht = wm_tensor_view(WM_F32, WM_DEVICE_CPU, NULL, ndim, sh);
-    size_t n = (size_t)wm_tensor_numel(&t.ht);
-    t.h = scale >= 0 ? cp_rand(c, n, scale, round_bf16 ? WM_BF16 : dt) : calloc(n ? n : 1, sizeof(float));
-    t.ht.data = t.h;
-    t.dt = cp_dev(c, dt, scale >= 0 ? t.h : NULL, ndim, sh);
-    return t;
+    return cp_tensor_make(c, dt, round_bf16 ? WM_BF16 : dt, scale, ndim, sh);
 }
 #define MK(dt, scale, ...) mk_r(dt, scale, 1, __VA_ARGS__)
 #define OUT(dt, ...) mk_r(dt, -1.0f, 0, __VA_ARGS__)
-
-static void upd(tp *t) /* upload the host values to the device copy (same values on both sides) */
-{
-    size_t n = (size_t)wm_tensor_numel(&t->ht), nb = wm_tensor_nbytes(&t->dt);
-    void *b = malloc(nb ? nb : 1);
-    WM_ASSERT(wm_convert_from_f32(t->dt.dtype, t->h, b, n) == 0);
-    WM_ASSERT(wm_backend_upload(c->gpu, t->dt.data, b, nb) == WM_OK);
-    free(b);
-}
-
-static void rel(tp *t)
-{
-    free(t->h);
-    cp_free(c, &t->dt);
-}
+static void upd(tp *t) { cp_tensor_upload(c, t); } /* same values on both sides */
+static void rel(tp *t) { cp_tensor_free(c, t); }
 
 /* Elementwise |d| <= tol |ref| + tol * rms(ref), and relative L2 <= l2. */
 static void cmp(const char *label, tp *o, float tol, double l2)
 {
     size_t n = (size_t)wm_tensor_numel(&o->ht);
     float *got = cp_read(c, &o->dt);
-    double r2 = 0;
-    for (size_t i = 0; i < n; i++) r2 += (double)o->h[i] * o->h[i];
-    float rms = n ? (float)sqrt(r2 / n) : 0.0f;
+    float rms = cp_rms(o->h, n);
     CHECK(cp_compare(label, got, o->h, n, tol * rms + 1e-6f, tol, l2));
     free(got);
 }
