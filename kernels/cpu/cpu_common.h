@@ -45,6 +45,10 @@ static inline float wm_act_apply(wm_act act, float x)
     }
 }
 
+/* The matmul loop (matmul.c): y = act(x . w^T + b), plus res(N, M) when res is not NULL (matmul_add). */
+void wm__matmul_rows(wm_backend *be, const float *x, const float *w, const float *b, const float *res, float *y,
+                     int64_t N, int64_t K, int64_t M, wm_act act);
+
 /* depthwise3x3_glu and depthwise3x3_silu_glu share one loop (depthwise3x3_glu.c); op names the caller. */
 wm_status wm__depthwise3x3_glu_ref(wm_backend *be, const char *op, const wm_tensor *x, const wm_tensor *w,
                                    const wm_tensor *b, int n_frames, int grid_h, int grid_w, wm_tensor *y,

@@ -2,31 +2,8 @@
  * fused into its GEMM (the CUDA version is cuBLASLt with beta = 1). Each output is computed as the
  * unfused pair matmul -> gated_add(gate NULL) computes it, res + (dot + b), so the fused CPU forward is
  * bit-identical to the unfused one. res may alias y: every element is read before it is written by the
- * same thread. */
+ * same thread. The loop is matmul.c's (wm__matmul_rows). */
 #include "cpu_common.h"
-
-typedef struct {
-    const float *x, *w, *b, *res;
-    float *y;
-    int64_t K, M;
-} mma_ctx;
-
-static void mma_rows(void *p, int64_t r0, int64_t r1)
-{
-    const mma_ctx *c = p;
-    for (int64_t r = r0; r < r1; r += 4) {
-        int64_t nr = r1 - r < 4 ? r1 - r : 4;
-        for (int64_t j = 0; j < c->M; j++) {
-            const float *wj = c->w + j * c->K;
-            float bj = c->b ? c->b[j] : 0.0f;
-            for (int64_t i = 0; i < nr; i++) {
-                float v = wm_dot_f32(c->x + (r + i) * c->K, wj, c->K) + bj;
-                int64_t o = (r + i) * c->M + j;
-                c->y[o] = c->res[o] + v;
-            }
-        }
-    }
-}
 
 wm_status wm_matmul_add_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *bias,
                             const wm_tensor *res, wm_tensor *y)
@@ -45,7 +22,6 @@ wm_status wm_matmul_add_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor 
     }
     WM_OP_CHECK(be, y->data != x->data && y->data != w->data && res->data != x->data, WM_ERR_INVALID_ARG,
                 "y and res may not alias x or w");
-    mma_ctx c = {x->data, w->data, bias ? bias->data : NULL, res->data, y->data, K, M};
-    wm_threadpool_run(be->pool, N, 4, mma_rows, &c);
+    wm__matmul_rows(be, x->data, w->data, bias ? bias->data : NULL, res->data, y->data, N, K, M, WM_ACT_NONE);
     return WM_OK;
 }
