@@ -6,6 +6,7 @@
  * streamed), both key layouts ("model." prefixed bf16 as shipped; unprefixed fp32 re-saved here), and
  * the load/forward errors (missing config, missing tensor, bad token id, too many tokens).
  */
+#include "gemma_golden.h"
 #include "testing.h"
 #include "wm/io/checkpoint.h"
 #include "wm/text/gemma.h"
@@ -13,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define GOLDEN "tests/golden/text/"
 
 static wm_backend *be;
 
@@ -30,35 +29,6 @@ static int close_to(const char *label, const float *got, const float *ref, size_
     return t_allclose(label, got, ref, n, 1e-4f * max_abs(ref, n), 1e-4f);
 }
 
-typedef struct golden { int T, L, C; int32_t ids[64]; uint8_t mask[64]; float *layers, *out; } golden;
-
-static int load_golden(golden *g)
-{
-    wm_checkpoint *ck = NULL;
-    wm_error err = {0};
-    if (wm_checkpoint_open(GOLDEN "gemma_golden.safetensors", &ck, &err) != WM_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    const wm_ckpt_entry *ids = wm_checkpoint_find(ck, "ids"), *mask = wm_checkpoint_find(ck, "mask"),
-                        *layers = wm_checkpoint_find(ck, "layers");
-    g->T = (int)ids->shape[0];
-    g->L = (int)layers->shape[0];
-    g->C = (int)layers->shape[2];
-    for (int t = 0; t < g->T; t++) {
-        int64_t v; /* safetensors data need not be 8-byte aligned */
-        memcpy(&v, (const char *)ids->data + 8 * t, 8);
-        g->ids[t] = (int32_t)v;
-        g->mask[t] = ((const uint8_t *)mask->data)[t];
-    }
-    wm_tensor tl, to;
-    CHECK(wm_checkpoint_load_f32(ck, "layers", &tl, &err) == WM_OK);
-    CHECK(wm_checkpoint_load_f32(ck, "out", &to, &err) == WM_OK);
-    g->layers = tl.data;
-    g->out = to.data;
-    wm_checkpoint_close(ck);
-    return 0;
-}
 
 static void run_and_compare(const char *label, const char *dir, int weights, const golden *g)
 {

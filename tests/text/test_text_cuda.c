@@ -21,6 +21,7 @@
  * output (all-bf16 torch: 1.5e-2), so 2e-2 leaves 2x margin while any indexing or masking bug is O(0.1-1).
  * Part 3 also rounds the CPU's fp32 weights to bf16: 3e-2 and 1e-1. Masks must match exactly.
  */
+#include "gemma_golden.h"
 #include "testing.h"
 #include "wm/cli/cli.h"
 #include "wm/io/checkpoint.h"
@@ -30,7 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define GOLDEN "tests/golden/text/"
 
 typedef struct { double l2, el; } tol;
 static const tol TOL_F32 = {1e-4, 1e-4}, TOL_BF16 = {2e-2, 8e-2}, TOL_BF16_W = {3e-2, 1e-1};
@@ -64,34 +64,6 @@ static wm_status make_backend(int old_attn, wm_backend **be, wm_error *err)
     return st;
 }
 
-typedef struct golden { int T, L, C; int32_t ids[64]; uint8_t mask[64]; float *layers, *out; } golden;
-
-static int load_golden(golden *g)
-{
-    wm_checkpoint *ck = NULL;
-    wm_error err = {0};
-    if (wm_checkpoint_open(GOLDEN "gemma_golden.safetensors", &ck, &err) != WM_OK) {
-        fprintf(stderr, "%s (run from the repository root)\n", err.msg);
-        return -1;
-    }
-    const wm_ckpt_entry *ids = wm_checkpoint_find(ck, "ids"), *mask = wm_checkpoint_find(ck, "mask"),
-                        *layers = wm_checkpoint_find(ck, "layers");
-    g->T = (int)ids->shape[0];
-    g->L = (int)layers->shape[0];
-    g->C = (int)layers->shape[2];
-    for (int t = 0; t < g->T; t++) {
-        int64_t v;
-        memcpy(&v, (const char *)ids->data + 8 * t, 8);
-        g->ids[t] = (int32_t)v;
-        g->mask[t] = ((const uint8_t *)mask->data)[t];
-    }
-    wm_tensor tl = {0}, to = {0};
-    int ok = wm_checkpoint_load_f32(ck, "layers", &tl, &err) == WM_OK && wm_checkpoint_load_f32(ck, "out", &to, &err) == WM_OK;
-    g->layers = tl.data;
-    g->out = to.data;
-    wm_checkpoint_close(ck);
-    return ok ? 0 : -1;
-}
 
 static void golden_encoder(wm_backend *be, const char *what, int fp32, int unfused, const golden *g)
 {
