@@ -31,7 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 typedef struct { double l2, el; } tol;
 static const tol TOL_F32 = {1e-4, 1e-4}, TOL_BF16 = {2e-2, 8e-2}, TOL_BF16_W = {3e-2, 1e-1};
 
