@@ -104,22 +104,14 @@ __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(const TX *x, const vo
     }
 }
 
-template <typename TX, typename TY, int U>
-__global__ void __launch_bounds__(1024) ln_mod_reg_kernel(const TX *x, const void *shift, const void *scale, int p_bf16,
-                                                          TY *y, int64_t C, int64_t rpg, float eps)
+/* The adaLN tail of the register-row kernels (ln_mod_reg_kernel, gadd_ln_reg_kernel): the row is in v (U
+ * vectors of 8 per thread, s = this thread's sum of it); mean and variance over C, normalise, modulate with
+ * frame group g's scale/shift (NULL = none), store to yr. */
+template <typename TY, int U>
+__device__ __forceinline__ void ln_mod_row_tail(float (&v)[U][8], float s, float *red, const void *shift,
+                                                const void *scale, int p_bf16, TY *yr, int64_t C, int64_t g,
+                                                float eps)
 {
-    __shared__ float red[32];
-    const int64_t r = blockIdx.x, g = (r / rpg) * C;
-    const TX *xr = x + r * C;
-    TY *yr = y + r * C;
-    float v[U][8], s = 0.0f;
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
-        if (i < C) vld<8>(xr, i, v[u]);
-#pragma unroll
-        for (int j = 0; j < 8; j++) s += i < C ? v[u][j] : 0.0f;
-    }
     const float mean = wm_block_sum(s, red) / (float)C;
     float q = 0.0f;
 #pragma unroll
@@ -142,6 +134,25 @@ __global__ void __launch_bounds__(1024) ln_mod_reg_kernel(const TX *x, const voi
         }
         vst<8>(yr, i, v[u]);
     }
+}
+
+template <typename TX, typename TY, int U>
+__global__ void __launch_bounds__(1024) ln_mod_reg_kernel(const TX *x, const void *shift, const void *scale, int p_bf16,
+                                                          TY *y, int64_t C, int64_t rpg, float eps)
+{
+    __shared__ float red[32];
+    const int64_t r = blockIdx.x, g = (r / rpg) * C;
+    const TX *xr = x + r * C;
+    TY *yr = y + r * C;
+    float v[U][8], s = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
+        if (i < C) vld<8>(xr, i, v[u]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) s += i < C ? v[u][j] : 0.0f;
+    }
+    ln_mod_row_tail<TY, U>(v, s, red, shift, scale, p_bf16, yr, C, g, eps);
 }
 
 __device__ __forceinline__ float round_to(float v, const bf16 *) { return __bfloat162float(__float2bfloat16(v)); }
@@ -402,28 +413,7 @@ __global__ void __launch_bounds__(1024) gadd_ln_reg_kernel(T *x, const T *hh, co
 #pragma unroll
         for (int j = 0; j < 8; j++) s += i < C ? v[u][j] : 0.0f;
     }
-    const float mean = wm_block_sum(s, red) / (float)C;
-    float q = 0.0f;
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
-#pragma unroll
-        for (int j = 0; j < 8; j++) q += i < C ? (v[u][j] - mean) * (v[u][j] - mean) : 0.0f;
-    }
-    const float inv = rsqrtf(wm_block_sum(q, red) / (float)C + eps);
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        const int64_t i = ((int64_t)threadIdx.x + (int64_t)u * blockDim.x) * 8;
-        if (i >= C) continue;
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            float hn = (v[u][j] - mean) * inv;
-            if (scale) hn *= 1.0f + wm_ldp(scale, p_bf16, g + i + j);
-            if (shift) hn += wm_ldp(shift, p_bf16, g + i + j);
-            v[u][j] = hn;
-        }
-        vst<8>(yr, i, v[u]);
-    }
+    ln_mod_row_tail<T, U>(v, s, red, shift, scale, p_bf16, yr, C, g, eps);
 }
 
 extern "C" wm_status wm_gated_add_ln_mod_cuda(wm_backend *be, wm_tensor *x, const wm_tensor *h, const wm_tensor *gate,
