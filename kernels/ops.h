@@ -51,6 +51,12 @@ struct wm_ops {
 WM_OPS_ALL(WM__OP_PROTO)
 #undef WM__OP_PROTO
 
+/* Op ids (WM_OP_<name>, in list order) for observers (wm_backend.op_observer) and their names. */
+#define WM__OP_ID(name, params, args) WM_OP_##name,
+typedef enum wm_op_id { WM_OPS_ALL(WM__OP_ID) WM_OP_COUNT } wm_op_id;
+#undef WM__OP_ID
+const char *wm_op_name(int op_id); /* "matmul"; "?" out of range */
+
 extern const struct wm_ops wm__ops_cpu;
 extern const struct wm_ops wm__ops_cuda;
 

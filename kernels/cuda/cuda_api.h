@@ -40,7 +40,7 @@ wm_status wm__cuda_fill_normal(wm_backend *be, wm_tensor *t, uint64_t seed, floa
  * event before an op of category cat (0..WM_PROF_CATS-1); the time until the next mark is charged to
  * cat. wm__cuda_prof_collect(be, ms) synchronises, adds each category's milliseconds into ms[] and
  * clears the marks. A mark with cat < 0 closes the last interval. */
-#define WM_PROF_CATS 16
+#define WM_PROF_CATS 96 /* >= WM_OP_COUNT: per-op profiles use op ids as categories */
 wm_status wm__cuda_prof_mark(wm_backend *be, int cat);
 wm_status wm__cuda_prof_collect(wm_backend *be, double *ms);
 

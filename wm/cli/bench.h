@@ -26,6 +26,6 @@ int wm_bench_dit(int argc, char **argv);
 int wm_bench_vae(int argc, char **argv);  /* cmd_bench_vae.c */
 int wm_bench_text(int argc, char **argv); /* cmd_bench_text.c */
 /* cmd_model_bench.c (only in builds with wm/dit) */
-int wm_bench_dit_model(int chunks, int warm, int graph);
+int wm_bench_dit_model(int chunks, int warm, int graph, int profile);
 
 #endif

@@ -418,14 +418,15 @@ static wm_status run(dit *d, int chunks, int warm, int use_graph)
 
 int wm_bench_dit(int argc, char **argv)
 {
-    int chunks = 25, warm = 3, graph = 1, model = 0;
+    int chunks = 25, warm = 3, graph = 1, model = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--chunks") && i + 1 < argc) chunks = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-graph")) graph = 0;
         else if (!strcmp(argv[i], "--model")) model = 1;
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
         else {
-            fprintf(stderr, "wm bench dit: unknown option '%s' (options: --model --chunks N --warmup N --no-graph)\n", argv[i]);
+            fprintf(stderr, "wm bench dit: unknown option '%s' (options: --model [--profile] --chunks N --warmup N --no-graph)\n", argv[i]);
             return 2;
         }
     }
@@ -442,7 +443,7 @@ int wm_bench_dit(int argc, char **argv)
             fprintf(stderr, "wm bench dit --model: this build has no wm/dit model (use the `wm` CLI)\n");
             return 1;
         }
-        return wm_bench_dit_model(chunks, warm, graph);
+        return wm_bench_dit_model(chunks, warm, graph, profile);
     }
     dit *d = calloc(1, sizeof *d);
     if (!d || wm_bench_open(&d->be) != WM_OK) { free(d); return 1; }

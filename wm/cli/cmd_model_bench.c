@@ -3,6 +3,10 @@
  * streaming chunks (p50/p95) and 11-frame bidirectional forwards, with the block stack of each forward
  * captured once per key as a CUDA graph through wm/dit's blocks hook and replayed after that.
  *
+ * --profile: one more steady-state chunk runs op by op (no graph) with a device event before every op
+ * (wm_backend.op_observer -> wm__cuda_prof_mark), and the device time per op is printed, largest first:
+ * where the chunk's milliseconds go in the real model, fused ops included.
+ *
  * Separate from cmd_bench_dit.c (the op-sequence replica) because it needs the model library: it is
  * linked into `wm` only, not into the standalone device build (tools/device).
  */
@@ -17,8 +21,12 @@
 #pragma weak wm__cuda_graph_launch
 #pragma weak wm__cuda_graph_free
 #pragma weak wm__cuda_mem_info
+#pragma weak wm__cuda_prof_mark
+#pragma weak wm__cuda_prof_collect
 
-int wm_bench_dit_model(int chunks, int warm, int graph);
+_Static_assert(WM_OP_COUNT <= WM_PROF_CATS, "per-op profile: raise WM_PROF_CATS");
+
+int wm_bench_dit_model(int chunks, int warm, int graph, int profile);
 
 /* ---------------------------------------------------------------- --model: the real wm/dit forward */
 
@@ -31,6 +39,7 @@ typedef struct {
     wm_dit_blocks_key key[MAX_GRAPHS];
     wm_cuda_graph *g[MAX_GRAPHS];
     int capturing;
+    int bypass; /* profiling: run op by op, neither capture nor replay */
 } graph_cache;
 
 static int key_eq(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b)
@@ -42,6 +51,7 @@ static int key_eq(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b)
 static wm_status blocks_hook(void *user, int phase, const wm_dit_blocks_key *key, int *skip)
 {
     graph_cache *gc = user;
+    if (gc->bypass) return WM_OK;
     if (phase == 0) {
         for (int i = 0; i < gc->n; i++)
             if (key_eq(&gc->key[i], key)) {
@@ -81,7 +91,53 @@ static wm_status time_steps(wm_backend *be, wm_dit_bench *b, int warm, int n, do
     return WM_OK;
 }
 
-static wm_status run_model_variant(wm_backend *be, int streaming, int graph, int warm, int n, double ceil)
+typedef struct { wm_backend *be; int calls[WM_OP_COUNT]; wm_status st; } op_profile;
+
+static void observe_op(void *ctx, int op)
+{
+    op_profile *p = ctx;
+    if (op >= 0 && op < WM_OP_COUNT) p->calls[op]++;
+    if (p->st == WM_OK) p->st = wm__cuda_prof_mark(p->be, op);
+}
+
+/* One step op by op with a device event before each op; prints device ms per op, largest first. */
+static wm_status profile_step(wm_backend *be, wm_dit_bench *b, graph_cache *gc, double graph_ms)
+{
+    op_profile p;
+    memset(&p, 0, sizeof p);
+    p.be = be;
+    double ms[WM_PROF_CATS] = {0}, tot = 0;
+    WM_TRY(wm_backend_sync(be));
+    gc->bypass = 1;
+    be->op_observer = observe_op;
+    be->op_observer_ctx = &p;
+    double t0 = wm_bench_now_ms();
+    wm_status st = wm_dit_bench_step(b);
+    be->op_observer = NULL;
+    be->op_observer_ctx = NULL;
+    gc->bypass = 0;
+    if (st == WM_OK) st = p.st;
+    if (st == WM_OK) st = wm__cuda_prof_mark(be, -1);
+    if (st == WM_OK) st = wm__cuda_prof_collect(be, ms);
+    double wall = wm_bench_now_ms() - t0;
+    if (st != WM_OK) return st;
+    int order[WM_OP_COUNT], n = 0;
+    for (int i = 0; i < WM_OP_COUNT; i++)
+        if (p.calls[i]) { order[n++] = i; tot += ms[i]; }
+    for (int i = 1; i < n; i++) /* insertion sort by ms, descending */
+        for (int j = i; j > 0 && ms[order[j]] > ms[order[j - 1]]; j--) { int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t; }
+    printf("  per op (one step op by op, device events before every op; %.1f ms of device time, %.1f ms wall; "
+           "graph replay p50 %.1f ms):\n", tot, wall, graph_ms);
+    printf("    %-24s %6s %9s %6s %9s\n", "op", "calls", "ms", "share", "us/call");
+    for (int k = 0; k < n; k++) {
+        int i = order[k];
+        printf("    %-24s %6d %9.2f %5.1f%% %9.1f\n", wm_op_name(i), p.calls[i], ms[i], tot > 0 ? 100 * ms[i] / tot : 0.0,
+               1e3 * ms[i] / p.calls[i]);
+    }
+    return WM_OK;
+}
+
+static wm_status run_model_variant(wm_backend *be, int streaming, int graph, int warm, int n, double ceil, int profile)
 {
     wm_dit_config cfg = wm_dit_config_default();
     graph_cache gc;
@@ -116,7 +172,9 @@ static wm_status run_model_variant(wm_backend *be, int streaming, int graph, int
                "(before the model %.2f GB)%s\n", info.weight_bytes / 1e9, info.cache_bytes / 1e9, info.arena_bytes / 1e9,
                info.arena_peak / 1e9, used / 1e9, used0 / 1e9, graph ? "" : "");
         if (graph) printf("  graphs captured %d, replayed %d\n", gc.captures, gc.replays);
-    } else {
+        if (profile) st = profile_step(be, b, &gc, p50);
+    }
+    if (st != WM_OK) {
         fprintf(stderr, "wm bench dit --model: %s: %s\n", wm_status_str(st), be->err.msg);
     }
     wm_dit_bench_free(b);
@@ -124,15 +182,15 @@ static wm_status run_model_variant(wm_backend *be, int streaming, int graph, int
     return st;
 }
 
-int wm_bench_dit_model(int chunks, int warm, int graph)
+int wm_bench_dit_model(int chunks, int warm, int graph, int profile)
 {
     wm_backend *be;
     if (wm_bench_open(&be) != WM_OK) return 1;
     wm_bench_header(be, "dit --model");
     double ceil = 0;
     wm_status st = wm_bench_gemm_ceiling(be, &ceil);
-    if (st == WM_OK) st = run_model_variant(be, 1, graph, warm, chunks, ceil);
-    if (st == WM_OK) st = run_model_variant(be, 0, graph, 1, 5, ceil);
+    if (st == WM_OK) st = run_model_variant(be, 1, graph, warm, chunks, ceil, profile);
+    if (st == WM_OK) st = run_model_variant(be, 0, graph, 1, 5, ceil, profile);
     wm_backend_free(be);
     return st == WM_OK ? 0 : 1;
 }

@@ -22,6 +22,11 @@ typedef struct wm_backend_params {
 
 struct wm_ops; /* kernels/ops.h */
 
+/* Called by the op dispatch (kernels/ops.c) before every wm_<op>() with the op's id (enum wm_op_id in
+ * kernels/ops.h): lets a profiler attribute device time to ops without touching the model code. NULL
+ * (the default) costs one pointer test per op. Not for graph capture. */
+typedef void (*wm_op_observer)(void *ctx, int op_id);
+
 typedef struct wm_backend {
     wm_backend_kind kind;
     wm_device device;           /* memory the backend's tensors live in */
@@ -29,6 +34,8 @@ typedef struct wm_backend {
     wm_threadpool *pool;        /* CPU workers (CUDA backend: host-side helpers) */
     void *cuda;                 /* CUDA context (stream, cuBLASLt handle, workspace); NULL on CPU */
     wm_error err;               /* last error with detail */
+    wm_op_observer op_observer; /* optional, see above; set by benchmarks only */
+    void *op_observer_ctx;
 } wm_backend;
 
 wm_backend_params wm_backend_default_params(void);
