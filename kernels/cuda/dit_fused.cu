@@ -33,6 +33,8 @@ typedef struct {
     int norm, relu, tr;
     float eps, sg; /* sg: +1, or -1 for the conjugate rotation */
     int C, D, P, off;
+    int pv, tv; /* warp kernel: norm weight 16-byte aligned (vector loads); RoPE range in whole 8-vectors with
+                 * 4-pair table vectors aligned */
 } qkp_args;
 
 template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_kernel(const qkp_args a)
@@ -104,7 +106,10 @@ template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_k
  * registers (U 16-byte vectors per lane, U = 9 at C = 2240), the sum of squares is a warp shuffle, the
  * 4x4 matrix is spread by shuffles, and because head_dim % 8 == 0 and dim_offset is even every UCPE group
  * and RoPE pair lies inside one 8-wide vector: no shared memory, no barrier, 4 rows per 128-thread block.
- * Expected ~12-15 us for that call (bandwidth). */
+ * Second version (first measured at 39-47 us on the H100, ncu: 33% SM, 36% memory throughput, latency-
+ * bound): the row is loaded raw (bf16 stays packed: 36 registers at U = 9) before anything else, and the
+ * norm weight and the RoPE tables are read as vectors through the read-only path (ldp8/ldp4: a.pv, a.tv)
+ * instead of 3 scalar loads per element issued between the stores. */
 template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp_kernel(const qkp_args a, int N)
 {
     const int lane = threadIdx.x & 31;
@@ -112,54 +117,77 @@ template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp
     if (n >= N) return; /* the whole warp leaves together */
     const int C = a.C, D = a.D;
     const T *xr = (const T *)a.x + (int64_t)n * C;
-    float v[U][8], ss = 0.0f;
+    raw8<T> xv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+        if ((lane + u * 32) * 8 < C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
+    const int t = lane & 15; /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
+    const float mv = a.m ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
+    float ss = 0.0f;
 #pragma unroll
     for (int u = 0; u < U; u++) {
-        const int i = (lane + u * 32) * 8;
-        if (i < C) {
-            vld<8>(xr, i, v[u]);
+        if ((lane + u * 32) * 8 >= C) continue;
+        float v[8];
+        cvt_raw8(xv[u], v);
 #pragma unroll
-            for (int j = 0; j < 8; j++) ss += v[u][j] * v[u][j];
-        }
+        for (int j = 0; j < 8; j++) ss += v[j] * v[j];
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
     const float inv = a.norm ? rsqrtf(ss / (float)C + a.eps) : 1.0f;
     float mm[16];
-    {
-        const int t = lane & 15; /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
-        const float mv = a.m ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
 #pragma unroll
-        for (int k = 0; k < 16; k++) mm[k] = __shfl_sync(0xffffffffu, mv, k);
-    }
+    for (int k = 0; k < 16; k++) mm[k] = __shfl_sync(0xffffffffu, mv, k);
     T *pr = a.yp ? (T *)a.yp + (int64_t)n * C : NULL, *yr = (T *)a.y + (int64_t)n * C;
     const int half = a.m ? D / 2 : 0, r0 = a.cs ? a.off : D, r1 = a.cs ? a.off + 2 * a.P : D;
 #pragma unroll
     for (int u = 0; u < U; u++) {
         const int i = (lane + u * 32) * 8;
         if (i >= C) continue;
+        float v[8], wv[8];
+        cvt_raw8(xv[u], v);
+        if (a.norm) {
+            if (a.w && a.pv) ldp8(a.w, a.wb, i, wv);
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            float x = v[u][j];
-            if (a.norm) x = x * inv * (a.w ? wm_ldp(a.w, a.wb, i + j) : 1.0f);
-            if (a.relu) x = x > 0.0f ? x : 0.0f;
-            v[u][j] = x;
+            for (int j = 0; j < 8; j++) v[j] *= inv * (!a.w ? 1.0f : a.pv ? wv[j] : wm_ldp(a.w, a.wb, i + j));
         }
-        if (pr) vst<8>(pr, i, v[u]);
+        if (a.relu)
+#pragma unroll
+            for (int j = 0; j < 8; j++) v[j] = v[j] > 0.0f ? v[j] : 0.0f;
+        if (pr) vst<8>(pr, i, v);
         const int hd0 = i % D; /* a multiple of 8: the vector is inside one head */
         float o[8];
+        if (hd0 + 8 <= half) {
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const int hd = hd0 + j;
-            if (hd < half) {
+            for (int j = 0; j < 8; j++) {
                 const int g = j & ~3, r = (j & 3) * 4;
-                o[j] = mm[r] * v[u][g] + mm[r + 1] * v[u][g + 1] + mm[r + 2] * v[u][g + 2] + mm[r + 3] * v[u][g + 3];
-            } else if (hd >= r0 && hd < r1) {
-                const int64_t t = (int64_t)n * a.P + ((hd - r0) >> 1);
-                const float c = wm_ldp(a.cs, a.tb, t), s = a.sg * wm_ldp(a.sn, a.tb, t);
-                o[j] = (j & 1) ? v[u][j - 1] * s + v[u][j] * c : v[u][j] * c - v[u][j + 1] * s;
-            } else {
-                o[j] = v[u][j];
+                o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
+            }
+        } else if (a.tv && hd0 >= half && hd0 >= r0 && hd0 + 8 <= r1) { /* 4 whole pairs: tables as vectors */
+            float c4[4], s4[4];
+            const int64_t t0 = (int64_t)n * a.P + ((hd0 - r0) >> 1);
+            ldp4(a.cs, a.tb, t0, c4);
+            ldp4(a.sn, a.tb, t0, s4);
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+                const float c = c4[p], sn = a.sg * s4[p];
+                o[2 * p] = v[2 * p] * c - v[2 * p + 1] * sn;
+                o[2 * p + 1] = v[2 * p] * sn + v[2 * p + 1] * c;
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int hd = hd0 + j;
+                if (hd < half) {
+                    const int g = j & ~3, r = (j & 3) * 4;
+                    o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
+                } else if (hd >= r0 && hd < r1) {
+                    const int64_t tt = (int64_t)n * a.P + ((hd - r0) >> 1);
+                    const float c = wm_ldp(a.cs, a.tb, tt), sn = a.sg * wm_ldp(a.sn, a.tb, tt);
+                    o[j] = (j & 1) ? v[j - 1] * sn + v[j] * c : v[j] * c - v[j + 1] * sn;
+                } else {
+                    o[j] = v[j];
+                }
             }
         }
         vst<8>(yr, i, o);
@@ -255,6 +283,8 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     a.cs = cos ? cos->data : NULL; a.sn = sin ? sin->data : NULL; a.tb = cos && cos->dtype == WM_BF16;
     a.norm = norm_w != NULL; a.relu = relu != 0; a.eps = eps; a.sg = conj ? -1.0f : 1.0f;
     a.C = (int)C; a.D = (int)D; a.P = (int)P; a.off = dim_offset;
+    a.pv = wm_aligned16(a.w, NULL, NULL, NULL);
+    a.tv = a.cs && a.off % 8 == 0 && P % 4 == 0 && ((uintptr_t)a.cs | (uintptr_t)a.sn) % (a.tb ? 8 : 16) == 0;
     int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL), done = 0;
     cudaStream_t s = wm__cuda_stream(be);
     /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */

@@ -171,23 +171,37 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
     if (n >= N) return;
     const int64_t g = (n / rpg) * (int64_t)C;
     T *xr = x + (int64_t)n * C;
-    float v[U][8], s = 0.0f;
+    /* Every load of the row first (x and, for mode 2, h, raw: bf16 stays packed), then the arithmetic and
+     * the stores; the row stays raw between passes (mode 2 keeps the updated x rounded to T, exactly the
+     * values stored); per-channel parameters come as vectors through the read-only path (16-byte aligned:
+     * see norm_warp). */
+    raw8<T> xv[U], hv[MODE == 2 ? U : 1];
 #pragma unroll
     for (int u = 0; u < U; u++) {
         const int i = (lane + u * 32) * 8;
         if (i >= C) continue;
-        vld<8>(xr, i, v[u]);
+        ld_raw8(xr, i, xv[u]);
+        if (MODE == 2) ld_raw8(hh + (int64_t)n * C, i, hv[u]);
+    }
+    float s = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int i = (lane + u * 32) * 8;
+        if (i >= C) continue;
+        float v[8];
+        cvt_raw8(xv[u], v);
         if (MODE == 2) {
-            float hv[8];
-            vld<8>(hh + (int64_t)n * C, i, hv);
+            float h8[8], g8[8];
+            cvt_raw8(hv[u], h8);
+            if (gate) ldp8(gate, gb, g + i, g8);
 #pragma unroll
-            for (int j = 0; j < 8; j++) v[u][j] += (gate ? wm_ldp(gate, gb, g + i + j) : 1.0f) * hv[j];
-            vst<8>(xr, i, v[u]);
-#pragma unroll
-            for (int j = 0; j < 8; j++) v[u][j] = round_to(v[u][j], (const T *)0);
+            for (int j = 0; j < 8; j++) v[j] += (gate ? g8[j] : 1.0f) * h8[j];
+            pack_raw8(v, xv[u]);
+            st_raw8(xr, i, xv[u]);
+            cvt_raw8(xv[u], v);
         }
 #pragma unroll
-        for (int j = 0; j < 8; j++) s += MODE == 0 ? v[u][j] * v[u][j] : v[u][j];
+        for (int j = 0; j < 8; j++) s += MODE == 0 ? v[j] * v[j] : v[j];
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
@@ -199,10 +213,11 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
         float q = 0.0f;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int i = (lane + u * 32) * 8;
-            if (i >= C) continue;
+            if ((lane + u * 32) * 8 >= C) continue;
+            float v[8];
+            cvt_raw8(xv[u], v);
 #pragma unroll
-            for (int j = 0; j < 8; j++) q += (v[u][j] - mean) * (v[u][j] - mean);
+            for (int j = 0; j < 8; j++) q += (v[j] - mean) * (v[j] - mean);
         }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) q += __shfl_xor_sync(0xffffffffu, q, o);
@@ -213,18 +228,24 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
     for (int u = 0; u < U; u++) {
         const int i = (lane + u * 32) * 8;
         if (i >= C) continue;
+        float v[8], p8[8], q8[8];
+        cvt_raw8(xv[u], v);
+        if (MODE == 0) {
+            if (w) ldp8(w, wb, i, p8);
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            if (MODE == 0) {
-                v[u][j] = v[u][j] * inv * (w ? wm_ldp(w, wb, i + j) : 1.0f);
-            } else {
-                float hn = (v[u][j] - mean) * inv;
-                if (scale) hn *= 1.0f + wm_ldp(scale, pb, g + i + j);
-                if (shift) hn += wm_ldp(shift, pb, g + i + j);
-                v[u][j] = hn;
+            for (int j = 0; j < 8; j++) v[j] = v[j] * inv * (w ? p8[j] : 1.0f);
+        } else {
+            if (scale) ldp8(scale, pb, g + i, p8);
+            if (shift) ldp8(shift, pb, g + i, q8);
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                float hn = (v[j] - mean) * inv;
+                if (scale) hn *= 1.0f + p8[j];
+                if (shift) hn += q8[j];
+                v[j] = hn;
             }
         }
-        vst<8>(yr, i, v[u]);
+        vst<8>(yr, i, v);
     }
 }
 
@@ -234,6 +255,7 @@ static int norm_warp(wm_backend *be, T *x, const T *h, const void *w, int wb, co
                      const void *shift, const void *scale, int pb, T *y, int64_t C, int64_t N, int64_t rpg, float eps)
 {
     if (wm__cuda_ctx(be)->norms_old || C > 3072 || C % 8 || N >= (1LL << 31)) return 0;
+    if (!wm_aligned16(w, gate, shift, scale)) return 0; /* the parameters are read as 16-byte vectors */
     const int need = (int)((C / 8 + 31) / 32);
     const unsigned grid = (unsigned)((N + 3) / 4);
     cudaStream_t s = wm__cuda_stream(be);

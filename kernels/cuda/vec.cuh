@@ -60,6 +60,89 @@ template <int VEC> __device__ __forceinline__ void vst(bf16 *p, int64_t i, const
     }
 }
 
+/* Raw 8-element vectors of a row held in registers before any conversion: 4 registers for bf16, 8 for
+ * fp32. The warp-per-row kernels load a whole row this way first and only then compute and store, so
+ * every load of the row is in flight at once (a load issued after a store to a possibly aliasing pointer
+ * must wait for it: with loads and stores interleaved, each row became a chain of serial round trips). */
+template <typename T> struct raw8 { uint4 r[sizeof(T) / 2]; };
+
+template <typename T> __device__ __forceinline__ void ld_raw8(const T *p, int64_t i, raw8<T> &o)
+{
+#pragma unroll
+    for (int k = 0; k < (int)(sizeof(T) / 2); k++) o.r[k] = ((const uint4 *)(p + i))[k];
+}
+
+__device__ __forceinline__ void cvt_raw8(const raw8<bf16> &o, float *v)
+{
+    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&o.r[0];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        float2 f = __bfloat1622float2(h[j]);
+        v[2 * j] = f.x;
+        v[2 * j + 1] = f.y;
+    }
+}
+
+__device__ __forceinline__ void cvt_raw8(const raw8<float> &o, float *v)
+{
+    const float *f = (const float *)&o.r[0];
+#pragma unroll
+    for (int j = 0; j < 8; j++) v[j] = f[j];
+}
+
+__device__ __forceinline__ void pack_raw8(const float *v, raw8<bf16> &o)
+{
+    __nv_bfloat162 *h = (__nv_bfloat162 *)&o.r[0];
+#pragma unroll
+    for (int j = 0; j < 4; j++) h[j] = __floats2bfloat162_rn(v[2 * j], v[2 * j + 1]);
+}
+
+__device__ __forceinline__ void pack_raw8(const float *v, raw8<float> &o)
+{
+    float *f = (float *)&o.r[0];
+#pragma unroll
+    for (int j = 0; j < 8; j++) f[j] = v[j];
+}
+
+template <typename T> __device__ __forceinline__ void st_raw8(T *p, int64_t i, const raw8<T> &o)
+{
+#pragma unroll
+    for (int k = 0; k < (int)(sizeof(T) / 2); k++) ((uint4 *)(p + i))[k] = o.r[k];
+}
+
+/* Read-only parameters (norm weights, modulation and RoPE tables; fp32 or bf16 by flag) as vectors through
+ * the non-coherent cache: 8 elements from p + i (p + i 16-byte aligned), or 4 (8-byte aligned for bf16,
+ * 16-byte for fp32). One or two loads instead of 8 scalar loads each touching a different sector. */
+__device__ __forceinline__ void ldp8(const void *p, int is_bf16, int64_t i, float *v)
+{
+    if (is_bf16) {
+        raw8<bf16> r;
+        r.r[0] = __ldg((const uint4 *)((const bf16 *)p + i));
+        cvt_raw8(r, v);
+    } else {
+        const float4 a = __ldg((const float4 *)((const float *)p + i)), b = __ldg((const float4 *)((const float *)p + i) + 1);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    }
+}
+
+__device__ __forceinline__ void ldp4(const void *p, int is_bf16, int64_t i, float *v)
+{
+    if (is_bf16) {
+        const uint2 u = __ldg((const uint2 *)((const bf16 *)p + i));
+        const float2 a = __bfloat1622float2(*(const __nv_bfloat162 *)&u.x), b = __bfloat1622float2(*(const __nv_bfloat162 *)&u.y);
+        v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+    } else {
+        const float4 a = __ldg((const float4 *)((const float *)p + i));
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    }
+}
+
+/* 1 if every non-NULL pointer is 16-byte aligned. */
+static inline int wm_aligned16(const void *a, const void *b, const void *c, const void *d)
+{
+    return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d) & 15u) == 0;
+}
+
 /* 1 if the 8-wide path is safe for these pointers and row length. */
 static inline int wm_vec8_ok(int64_t cols, const void *a, const void *b, const void *c)
 {
