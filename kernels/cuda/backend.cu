@@ -17,6 +17,7 @@
 
 #define WM_CUDA_WORKSPACE_BYTES ((size_t)64 << 20)
 #define WM_CUDA_SCRATCH_BYTES ((size_t)32 << 20)
+#define WM_CUDA_MM_CANDIDATES_DEFAULT 8 /* measured: see docs/perf.md (GEMM autotune) */
 
 extern "C" wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaError_t e)
 {
@@ -105,6 +106,9 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->conv_old = conv && strcmp(conv, "old") == 0;
     const char *norms = getenv("WM_CUDA_NORMS"); /* "old": norms.cu kernels that re-read the row */
     c->norms_old = norms && strcmp(norms, "old") == 0;
+    const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */
+    c->mm_candidates = mmc ? atoi(mmc) : WM_CUDA_MM_CANDIDATES_DEFAULT;
+    if (c->mm_candidates < 1 || c->mm_candidates > 64) c->mm_candidates = WM_CUDA_MM_CANDIDATES_DEFAULT;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);
@@ -150,7 +154,11 @@ extern "C" wm_status wm__cuda_memcpy(wm_backend *be, void *dst, const void *src,
 {
     cudaStream_t s = wm__cuda_stream(be);
     WM_CUDA_TRY(be, cudaMemcpyAsync(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost, s));
-    WM_CUDA_TRY(be, cudaStreamSynchronize(s));
+    /* Host memory here is pageable (nothing is pinned), so an upload returns once src has been staged
+     * (the caller may reuse it at once) and needs no stream synchronisation: the GPU keeps running the
+     * work queued before it instead of draining at every upload (a forward uploads its inputs and tables
+     * each time). A download must complete before the caller reads dst. */
+    if (!to_device) WM_CUDA_TRY(be, cudaStreamSynchronize(s));
     return WM_OK;
 }
 

@@ -73,8 +73,6 @@ static int pick_algo(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuris
     return pick;
 }
 
-#define WM_MM_CANDIDATES 8
-
 static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
 {
     cublasStatus_t s;
@@ -121,9 +119,9 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al, sizeof al);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al, sizeof al);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al, sizeof al);
-    cublasLtMatmulHeuristicResult_t res[WM_MM_CANDIDATES];
+    cublasLtMatmulHeuristicResult_t res[64];
     int found = 0;
-    s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, WM_MM_CANDIDATES, res, &found);
+    s = cublasLtMatmulAlgoGetHeuristic(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, c->mm_candidates, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (s != CUBLAS_STATUS_SUCCESS || found < 1)
         return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "matmul: cuBLASLt has no algorithm for N=%lld M=%lld K=%lld "

@@ -223,9 +223,10 @@ static void t_small(wm_dtype dt)
     char lab[128];
     const char *dn = dt == WM_BF16 ? "bf16" : "fp32";
     /* rmsnorm over channels; the in-place form on the device. C = 37 (< 128: registers only), 300 (the
-     * re-read path for channels >= 128) and 8 (fewer channels than groups); positions not a multiple of 32. */
-    const int64_t rc[3][4] = {{37, 3, 5, 7}, {300, 2, 3, 7}, {8, 1, 9, 5}};
-    for (int silu = 0; silu < 6; silu++) {
+     * re-read path for channels >= 128) and 8 (fewer channels than groups); positions not a multiple of 32,
+     * then positions a multiple of 8 (the 8-wide kernel: one tile, several tiles, a partial last tile). */
+    const int64_t rc[6][4] = {{37, 3, 5, 7}, {300, 2, 3, 7}, {8, 1, 9, 5}, {37, 2, 4, 8}, {300, 2, 4, 40}, {8, 3, 4, 24}};
+    for (int silu = 0; silu < 12; silu++) {
         const int64_t *r = rc[silu / 2];
         tp x = MK(dt, 2.0f, 4, r[0], r[1], r[2], r[3], 0), y = OUT(dt, 4, r[0], r[1], r[2], r[3], 0);
         CP_OK(c->cpu, wm_vae_rmsnorm_silu(c->cpu, &x.ht, 1e-6f, silu & 1, &y.ht));
@@ -260,16 +261,17 @@ static void t_shuffle(wm_dtype dt)
     const char *dn = dt == WM_BF16 ? "bf16" : "fp32";
     /* (st,sh,sw,w_major, trim, Cs, repeat r) */
     int d2s[3][7] = {{2, 2, 2, 0, 1, 3, 2}, {1, 4, 4, 1, 0, 3, 1}, {2, 1, 2, 0, 0, 5, 1}};
-    for (int k = 0; k < 3; k++)
+    /* W = 5: the per-row kernel; W = 8: output widths of 8k take the 8-wide kernel */
+    for (int k = 0; k < 6; k++)
         for (int acc = 0; acc < 2; acc++) {
-            int st = d2s[k][0], sh = d2s[k][1], sw = d2s[k][2], wmj = d2s[k][3], trim = d2s[k][4];
-            int64_t Cs = d2s[k][5], r = d2s[k][6], n = (int64_t)st * sh * sw, T = 3, H = 3, W = 5;
+            int st = d2s[k % 3][0], sh = d2s[k % 3][1], sw = d2s[k % 3][2], wmj = d2s[k % 3][3], trim = d2s[k % 3][4];
+            int64_t Cs = d2s[k % 3][5], r = d2s[k % 3][6], n = (int64_t)st * sh * sw, T = 3, H = 3, W = k < 3 ? 5 : 8;
             tp x = MK(dt, 1.0f, 4, Cs * n, T, H, W, 0);
             tp y = acc ? MK(dt, 1.0f, 4, Cs * r, T * st - trim, H * sh, W * sw, 0)
                        : OUT(dt, 4, Cs * r, T * st - trim, H * sh, W * sw, 0);
             CP_OK(c->cpu, wm_vae_depth_to_space(c->cpu, &x.ht, st, sh, sw, wmj, trim, acc, &y.ht));
             CP_OK(c->gpu, wm_vae_depth_to_space(c->gpu, &x.dt, st, sh, sw, wmj, trim, acc, &y.dt));
-            snprintf(lab, sizeof lab, "depth_to_space %d%d%d wm%d trim%d acc%d %s", st, sh, sw, wmj, trim, acc, dn);
+            snprintf(lab, sizeof lab, "depth_to_space %d%d%d wm%d trim%d acc%d W%d %s", st, sh, sw, wmj, trim, acc, (int)W, dn);
             cmp(lab, &y, TOL(dt), L2(dt));
             rel(&x); rel(&y);
         }
