@@ -70,8 +70,8 @@ __device__ __forceinline__ void dw_emit(const float (&A)[NC][4], bf16 *__restric
 #pragma unroll
     for (int j = 0; j < NC; j++, yc += M) {
         if (c0 + j >= gw) break;
-        const float o0 = A[j][0] * (A[j][2] / (1.0f + __expf(-A[j][2])));
-        const float o1 = A[j][1] * (A[j][3] / (1.0f + __expf(-A[j][3])));
+        const float o0 = A[j][0] * wm_silu_fast(A[j][2]);
+        const float o1 = A[j][1] * wm_silu_fast(A[j][3]);
         *(__nv_bfloat162 *)yc = __floats2bfloat162_rn(o0, o1);
     }
 }
@@ -96,8 +96,8 @@ __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], fl
             xa = __bfloat1622float2(*(const __nv_bfloat162 *)(pa + off));
             xg = __bfloat1622float2(*(const __nv_bfloat162 *)(pg + off));
             if (SILU) { /* depthwise3x3_silu_glu: SiLU of the input as it is read, kept in fp32 */
-                xa.x = xa.x / (1.0f + __expf(-xa.x)); xa.y = xa.y / (1.0f + __expf(-xa.y));
-                xg.x = xg.x / (1.0f + __expf(-xg.x)); xg.y = xg.y / (1.0f + __expf(-xg.y));
+                xa.x = wm_silu_fast(xa.x); xa.y = wm_silu_fast(xa.y);
+                xg.x = wm_silu_fast(xg.x); xg.y = wm_silu_fast(xg.y);
             }
         }
 #pragma unroll

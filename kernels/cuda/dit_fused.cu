@@ -305,7 +305,7 @@ template <typename T, int VEC> __global__ void mul_silu_kernel(const T *a, const
         vld<VEC>(a, i, u);
         vld<VEC>(g, i, v);
 #pragma unroll
-        for (int j = 0; j < VEC; j++) u[j] *= v[j] / (1.0f + __expf(-v[j]));
+        for (int j = 0; j < VEC; j++) u[j] *= wm_silu_fast(v[j]);
         vst<VEC>(y, i, u);
     }
 }

@@ -322,9 +322,10 @@ __global__ void gdn_scan_kernel(const float *P, const float *A, const void *g, i
     }
 }
 
-extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
-                                      const wm_tensor *init, int reverse, const int *bounds, int n_chunks,
-                                      wm_tensor *states, wm_tensor *final_state)
+/* The argument contract of gdn_scan (and of each half of gdn_scan_fr); fills sb with the bounds. */
+static wm_status scan_check(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
+                            const wm_tensor *init, int reverse, const int *bounds, int n_chunks,
+                            const wm_tensor *states, const wm_tensor *final_state, scan_bounds *sb)
 {
     WM_CUDA_DEV(be, P);
     WM_CUDA_DEV(be, A);
@@ -339,11 +340,13 @@ extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const 
     WM_OP_CHECK(be, wm_tensor_numel(g) == T * H, WM_ERR_SHAPE, "g must be (T, H)");
     WM_OP_CHECK(be, wm_tensor_numel(states) == T * H * D * Dv, WM_ERR_SHAPE, "states must be (T,H,D,Dv)");
     WM_OP_CHECK(be, D <= 128, WM_ERR_UNSUPPORTED, "head dim above 128");
+    memset(sb, 0, sizeof *sb);
     if (reverse) {
         WM_OP_CHECK(be, bounds && n_chunks > 0 && n_chunks <= WM_MAX_SCAN_CHUNKS && bounds[0] == 0 &&
                             bounds[n_chunks] == T, WM_ERR_INVALID_ARG, "reverse scan needs bounds from 0 to T");
         for (int k = 0; k < n_chunks; k++)
             WM_OP_CHECK(be, bounds[k + 1] > bounds[k], WM_ERR_INVALID_ARG, "bounds must increase");
+        for (int i = 0; i <= n_chunks; i++) sb->b[i] = bounds[i];
     }
     if (init) {
         WM_CUDA_DEV(be, init);
@@ -355,14 +358,20 @@ extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const 
         WM_OP_CHECK(be, final_state->dtype == WM_F32 && wm_tensor_numel(final_state) == H * D * Dv, WM_ERR_SHAPE,
                     "final_state must be fp32 (H, D, Dv)");
     }
+    return WM_OK;
+}
+
+extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
+                                      const wm_tensor *init, int reverse, const int *bounds, int n_chunks,
+                                      wm_tensor *states, wm_tensor *final_state)
+{
+    scan_bounds sb;
+    WM_TRY(scan_check(be, P, A, g, init, reverse, bounds, n_chunks, states, final_state, &sb));
+    int64_t T = P->shape[0], H = P->shape[1], D = P->shape[2], Dv = A->shape[3];
     if (T == 0 || H == 0) return WM_OK;
     cudaStream_t s = wm__cuda_stream(be);
-    scan_bounds sb;
-    memset(&sb, 0, sizeof sb);
-    if (reverse)
-        for (int i = 0; i <= n_chunks; i++) sb.b[i] = bounds[i];
     int done = 0;
-    WM_TRY(wm__gdn_scan_fast(be, P, A, g, init, reverse, &sb, n_chunks, states, final_state, &done));
+    WM_TRY(wm__gdn_scan_fast(be, P, A, g, init, reverse, &sb, n_chunks, states, final_state, NULL, &done));
     if (done) return WM_OK;
     size_t smem = ((size_t)D * (D + 1) + 2 * (size_t)D * SC_W) * sizeof(float);
     WM_TRY(wm__cuda_smem_optin(be, (const void *)gdn_scan_kernel, WM_SMEM_SCAN, smem));
@@ -374,6 +383,25 @@ extern "C" wm_status wm_gdn_scan_cuda(wm_backend *be, const wm_tensor *P, const 
                                                    (int)T, (int)H, (int)D, (int)Dv, reverse, sb, n_chunks);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
+}
+
+/* Forward + reverse in one launch of the second-generation kernels (WM_CUDA_GDN=old, or a shape they do
+ * not take: the two scans one after the other). */
+extern "C" wm_status wm_gdn_scan_fr_cuda(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
+                                         const wm_tensor *init, const int *bounds, int n_chunks, wm_tensor *states,
+                                         wm_tensor *final_state, wm_tensor *rstates)
+{
+    WM_OP_CHECK(be, rstates && states && rstates->data != states->data, WM_ERR_INVALID_ARG,
+                "rstates must be a tensor of its own");
+    scan_bounds sb, sbr;
+    WM_TRY(scan_check(be, P, A, g, init, 0, bounds, n_chunks, states, final_state, &sb));
+    WM_TRY(scan_check(be, P, A, g, NULL, 1, bounds, n_chunks, rstates, NULL, &sbr));
+    if (P->shape[0] == 0 || P->shape[1] == 0) return WM_OK;
+    int done = 0;
+    WM_TRY(wm__gdn_scan_fast(be, P, A, g, init, 0, &sbr, n_chunks, states, final_state, rstates, &done));
+    if (done) return WM_OK;
+    WM_TRY(wm_gdn_scan_cuda(be, P, A, g, init, 0, bounds, n_chunks, states, final_state));
+    return wm_gdn_scan_cuda(be, P, A, g, NULL, 1, bounds, n_chunks, rstates, NULL);
 }
 
 /* ---------------------------------------------------------------- output (fp32) */

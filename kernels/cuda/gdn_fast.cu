@@ -253,10 +253,13 @@ template <int D> __device__ __forceinline__ void stage_rows(const float *src, fl
 template <int D>
 __global__ void __launch_bounds__(2 * D)
     gdn_scan_tc_kernel(const float *__restrict__ P, const float *__restrict__ A, const void *g, int g_bf16,
-                       const float *init, float *st, float *fin, int T, int H, int Dv, int rev,
-                       const __grid_constant__ scan_bounds bnd, int n_chunks)
+                       const float *init, float *st_f, float *fin, int T, int H, int Dv, int rev_in,
+                       const __grid_constant__ scan_bounds bnd, int n_chunks, float *st_r)
 {
     constexpr int KS = D / 8, PP = D + 4;
+    /* st_r != NULL (gdn_scan_fr): blockIdx.z = 1 runs the reverse scan into st_r beside the forward one */
+    const int rev = st_r ? (int)blockIdx.z : rev_in;
+    float *st = rev && st_r ? st_r : st_f;
     extern __shared__ __align__(16) float ts_smem[];
     float *Ps = ts_smem, *Mc = Ps + D * PP, *Mn = Mc + D * ST_MS;
     const int h = blockIdx.x, js = blockIdx.y * ST_SLAB, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -349,10 +352,12 @@ __global__ void __launch_bounds__(2 * D)
 
 __global__ void __launch_bounds__(512)
     gdn_scan_vec_kernel(const float *__restrict__ P, const float *__restrict__ A, const void *g, int g_bf16,
-                        const float *init, float *st, float *fin, int T, int H, int D, int rev,
-                        const __grid_constant__ scan_bounds bnd, int n_chunks)
+                        const float *init, float *st_f, float *fin, int T, int H, int D, int rev_in,
+                        const __grid_constant__ scan_bounds bnd, int n_chunks, float *st_r)
 {
     extern __shared__ __align__(16) float sv_smem[];
+    const int rev = st_r ? (int)blockIdx.y : rev_in; /* as the tensor-core scan, on grid y */
+    float *st = rev && st_r ? st_r : st_f;
     float *Ps = sv_smem, *zc = Ps + SV_NS * D * D, *zn = zc + D;
     const int h = blockIdx.x, i = threadIdx.x >> 2, c = threadIdx.x & 3, nth = blockDim.x;
     const int64_t DD = (int64_t)D * D;
@@ -406,20 +411,20 @@ __global__ void __launch_bounds__(512)
 template <int D>
 static wm_status launch_scan_tc(wm_backend *be, int slot, const float *P, const float *A, const void *g, int gb,
                                 const float *init, float *st, float *fin, int T, int H, int Dv, int rev,
-                                const scan_bounds *sb, int n_chunks)
+                                const scan_bounds *sb, int n_chunks, float *st_r)
 {
     size_t smem = ((size_t)D * (D + 4) + 2 * (size_t)D * ST_MS) * sizeof(float);
     WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_scan_tc_kernel<D>, slot, smem));
-    dim3 grid((unsigned)H, (unsigned)(Dv / ST_SLAB));
+    dim3 grid((unsigned)H, (unsigned)(Dv / ST_SLAB), st_r ? 2u : 1u);
     gdn_scan_tc_kernel<D><<<grid, 2 * D, smem, wm__cuda_stream(be)>>>(P, A, g, gb, init, st, fin, T, H, Dv, rev, *sb,
-                                                                     n_chunks);
+                                                                     n_chunks, st_r);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
 
 wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
                                        const wm_tensor *init, int reverse, const scan_bounds *sb, int n_chunks,
-                                       wm_tensor *states, wm_tensor *final_state, int *done)
+                                       wm_tensor *states, wm_tensor *final_state, wm_tensor *rstates, int *done)
 {
     wm_cuda_ctx *cx = wm__cuda_ctx(be);
     *done = 0;
@@ -427,17 +432,19 @@ wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor 
     int64_t T = P->shape[0], H = P->shape[1], D = P->shape[2], Dv = A->shape[3];
     float *fin = (!reverse && final_state) ? (float *)final_state->data : NULL;
     const float *ini = (!reverse && init) ? (const float *)init->data : NULL;
-    if (!al16(P->data) || !al16(A->data) || !al16(states->data) || (ini && !al16(ini)) || (fin && !al16(fin)))
+    float *str = rstates ? (float *)rstates->data : NULL;
+    if (!al16(P->data) || !al16(A->data) || !al16(states->data) || (ini && !al16(ini)) || (fin && !al16(fin)) ||
+        (str && !al16(str)))
         return WM_OK;
     if (T > 0x7fffffff || H > 65535) return WM_OK;
     const float *p = (const float *)P->data, *a = (const float *)A->data;
     float *st = (float *)states->data;
-    int gb = g->dtype == WM_BF16, nc = reverse ? n_chunks : 0;
+    int gb = g->dtype == WM_BF16, nc = reverse || str ? n_chunks : 0;
     if (Dv == 1 && D % 8 == 0 && D <= 128) { /* 4D threads: whole warps for the quad shuffles */
         size_t smem = ((size_t)SV_NS * D * D + 2 * D) * sizeof(float);
         WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_scan_vec_kernel, WM_GSM_SCAN_VEC, smem));
-        gdn_scan_vec_kernel<<<(unsigned)H, (unsigned)(4 * D), smem, wm__cuda_stream(be)>>>(
-            p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)D, reverse, *sb, nc);
+        gdn_scan_vec_kernel<<<dim3((unsigned)H, str ? 2u : 1u), (unsigned)(4 * D), smem, wm__cuda_stream(be)>>>(
+            p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)D, reverse, *sb, nc, str);
         WM_CUDA_LAUNCHED(be);
         *done = 1;
         return WM_OK;
@@ -445,7 +452,7 @@ wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor 
     if (Dv % ST_SLAB || Dv / ST_SLAB > 65535) return WM_OK;
     wm_status s = WM_OK;
 #define WM_SCAN_TC(DD, SLOT)                                                                                    \
-    s = launch_scan_tc<DD>(be, SLOT, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc)
+    s = launch_scan_tc<DD>(be, SLOT, p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)Dv, reverse, sb, nc, str)
     switch (D) {
     case 16: WM_SCAN_TC(16, WM_GSM_SCAN_TC16); break;
     case 64: WM_SCAN_TC(64, WM_GSM_SCAN_TC64); break;

@@ -21,10 +21,11 @@ wm_status wm__gdn_smem_optin(wm_backend *be, const void *func, int slot, size_t 
 /* P, A fp32 (T,H,D,D) / (T,H,D,Dv); k, v bf16 (N, H*D); beta (N, H). */
 wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
                             int n_frames, wm_tensor *P, wm_tensor *A, int *done);
-/* Validated arguments of wm_gdn_scan; sb holds the bounds (reverse only). */
+/* Validated arguments of wm_gdn_scan; sb holds the bounds (reverse, or both directions). rstates != NULL
+ * (gdn_scan_fr, reverse == 0): the reverse scan into rstates runs in the same launch (grid z / y = 2). */
 wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,
                             const wm_tensor *init, int reverse, const scan_bounds *sb, int n_chunks,
-                            wm_tensor *states, wm_tensor *final_state, int *done);
+                            wm_tensor *states, wm_tensor *final_state, wm_tensor *rstates, int *done);
 /* Validated arguments of wm_gdn_output (tensor-core path: D = Dv = 112, bf16 q/qd/out). */
 wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
                               const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps, wm_tensor *out,

@@ -35,6 +35,7 @@ const struct wm_ops wm__ops_cuda = {
     .gdn_cam_beta = wm_gdn_cam_beta_cuda,
     .gdn_gram = wm_gdn_gram_cuda,
     .gdn_scan = wm_gdn_scan_cuda,
+    .gdn_scan_fr = wm_gdn_scan_fr_cuda,
     .gdn_output = wm_gdn_output_cuda,
     .depthwise3x3_glu = wm_depthwise3x3_glu_cuda_v2,
     .temporal_shift_cat = wm_temporal_shift_cat_cuda_v2,

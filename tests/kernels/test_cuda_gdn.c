@@ -150,7 +150,17 @@ static void t_scan(int T, int H, int D, int Dv, int nb, const int *bounds, const
     cmp(l, &M0, 1e-4f, 1e-4);
     snprintf(l, sizeof l, "%s gdn_scan rev (chunked)", name);
     cmp(l, &Mr, 1e-4f, 1e-4);
-    tp *all[] = {&Ps, &As, &gg, &init, &Mf, &Mr, &M0};
+    /* gdn_scan_fr: both directions in one call (one launch on the fast kernels), init = final again */
+    tp init2 = mk(WM_F32, 1.0f, 3, H, D, Dv, 0), Ff = OUT(WM_F32, 4, T, H, D, Dv), Fr = OUT(WM_F32, 4, T, H, D, Dv);
+    CP_OK(c->cpu, wm_gdn_scan_fr(c->cpu, &Ps.ht, &As.ht, &gg.ht, &init2.ht, bounds, nb, &Ff.ht, &init2.ht, &Fr.ht));
+    CP_OK(c->gpu, wm_gdn_scan_fr(c->gpu, &Ps.dt, &As.dt, &gg.dt, &init2.dt, bounds, nb, &Ff.dt, &init2.dt, &Fr.dt));
+    snprintf(l, sizeof l, "%s gdn_scan_fr fwd states", name);
+    cmp(l, &Ff, 1e-4f, 1e-4);
+    snprintf(l, sizeof l, "%s gdn_scan_fr fwd final state", name);
+    cmp(l, &init2, 1e-4f, 1e-4);
+    snprintf(l, sizeof l, "%s gdn_scan_fr rev states", name);
+    cmp(l, &Fr, 1e-4f, 1e-4);
+    tp *all[] = {&Ps, &As, &gg, &init, &Mf, &Mr, &M0, &init2, &Ff, &Fr};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
 }
 

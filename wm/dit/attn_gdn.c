@@ -25,6 +25,10 @@ static wm_status scans(dit_fwd *f, const wm_tensor *k, const wm_tensor *v, const
     WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mf));
     WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mr));
     DT_RUN(f, wm_gdn_gram(f->be, k, v, beta, f->T, &P, &A));
+    if (dt_fused(f, WM_DIT_UNFUSE_SCAN)) { /* the two independent scans in one launch */
+        DT_RUN(f, wm_gdn_scan_fr(f->be, &P, &A, g, io.init, f->bounds, f->n_chunks, Mf, io.final_state, Mr));
+        return WM_OK;
+    }
     DT_RUN(f, wm_gdn_scan(f->be, &P, &A, g, io.init, 0, f->bounds, f->n_chunks, Mf, io.final_state));
     DT_RUN(f, wm_gdn_scan(f->be, &P, &A, g, NULL, 1, f->bounds, f->n_chunks, Mr, NULL));
     return WM_OK;
