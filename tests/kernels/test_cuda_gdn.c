@@ -142,24 +142,19 @@ static void t_scan(int T, int H, int D, int Dv, int nb, const int *bounds, const
     CP_OK(c->gpu, wm_gdn_scan(c->gpu, &Ps.dt, &As.dt, &gg.dt, NULL, 0, bounds, nb, &M0.dt, NULL));
     CP_OK(c->cpu, wm_gdn_scan(c->cpu, &Ps.ht, &As.ht, &gg.ht, NULL, 1, bounds, nb, &Mr.ht, NULL));
     CP_OK(c->gpu, wm_gdn_scan(c->gpu, &Ps.dt, &As.dt, &gg.dt, NULL, 1, bounds, nb, &Mr.dt, NULL));
-    snprintf(l, sizeof l, "%s gdn_scan fwd (init = final) states", name);
-    cmp(l, &Mf, 1e-4f, 1e-4);
-    snprintf(l, sizeof l, "%s gdn_scan fwd final state", name);
-    cmp(l, &init, 1e-4f, 1e-4);
-    snprintf(l, sizeof l, "%s gdn_scan fwd (zero init)", name);
-    cmp(l, &M0, 1e-4f, 1e-4);
-    snprintf(l, sizeof l, "%s gdn_scan rev (chunked)", name);
-    cmp(l, &Mr, 1e-4f, 1e-4);
     /* gdn_scan_fr: both directions in one call (one launch on the fast kernels), init = final again */
     tp init2 = mk(WM_F32, 1.0f, 3, H, D, Dv, 0), Ff = OUT(WM_F32, 4, T, H, D, Dv), Fr = OUT(WM_F32, 4, T, H, D, Dv);
     CP_OK(c->cpu, wm_gdn_scan_fr(c->cpu, &Ps.ht, &As.ht, &gg.ht, &init2.ht, bounds, nb, &Ff.ht, &init2.ht, &Fr.ht));
     CP_OK(c->gpu, wm_gdn_scan_fr(c->gpu, &Ps.dt, &As.dt, &gg.dt, &init2.dt, bounds, nb, &Ff.dt, &init2.dt, &Fr.dt));
-    snprintf(l, sizeof l, "%s gdn_scan_fr fwd states", name);
-    cmp(l, &Ff, 1e-4f, 1e-4);
-    snprintf(l, sizeof l, "%s gdn_scan_fr fwd final state", name);
-    cmp(l, &init2, 1e-4f, 1e-4);
-    snprintf(l, sizeof l, "%s gdn_scan_fr rev states", name);
-    cmp(l, &Fr, 1e-4f, 1e-4);
+    struct { tp *t; const char *what; } outs[] = {
+        {&Mf, "gdn_scan fwd (init = final) states"}, {&init, "gdn_scan fwd final state"},
+        {&M0, "gdn_scan fwd (zero init)"},           {&Mr, "gdn_scan rev (chunked)"},
+        {&Ff, "gdn_scan_fr fwd states"},             {&init2, "gdn_scan_fr fwd final state"},
+        {&Fr, "gdn_scan_fr rev states"}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        snprintf(l, sizeof l, "%s %s", name, outs[i].what);
+        cmp(l, outs[i].t, 1e-4f, 1e-4);
+    }
     tp *all[] = {&Ps, &As, &gg, &init, &Mf, &Mr, &M0, &init2, &Ff, &Fr};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) rel(all[i]);
 }
