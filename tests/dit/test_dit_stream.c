@@ -68,9 +68,24 @@ static void test_stream_golden(const wm_dit_weights *w, const wm_checkpoint *in)
     g_rec rec = {0};
     wm_dit_sampler_cb cb = {g_record, &rec, 1, NULL, NULL};
     wm_dit_stream *st = NULL;
+    float *x2 = malloc((size_t)nx * 4);
+    if (x2) memcpy(x2, x, (size_t)nx * 4);
     CHECK(wm_dit_stream_create(&cfg, 1 + cfg.chunk_size, cfg.chunk_size, &st) == WM_OK);
     wm_status s = wm_dit_sample_streaming(be, w, st, x, T, &cond, NULL, 0, &cb);
     CHECK_MSG(s == WM_OK, "streaming sampler: %s", be->err.msg);
+    /* The same rollout with the stream on the backend and nothing recorded: chunks after the first keep
+     * their latents on the backend across the forwards (the GPU path; here the CPU backend's memory):
+     * the same ops in the same order, so the latents match the host loop bit for bit. */
+    wm_dit_stream *sd = NULL;
+    CHECK(x2 && wm_dit_stream_create_on(be, &cfg, 1 + cfg.chunk_size, cfg.chunk_size, &sd) == WM_OK);
+    CHECK(sd && sd->lat.data != NULL);
+    if (x2 && sd) {
+        s = wm_dit_sample_streaming(be, w, sd, x2, T, &cond, NULL, 0, NULL);
+        CHECK_MSG(s == WM_OK, "streaming sampler, device-resident chunks: %s", be->err.msg);
+        CHECK_MSG(!memcmp(x2, x, (size_t)nx * 4), "device-resident chunks differ from the host loop");
+    }
+    wm_dit_stream_free(sd);
+    free(x2);
     char a[128], b[128];
     int bounds[8], nc = wm_dit_stream_bounds(T, cfg.chunk_size, bounds, 7);
     CHECK(nc == 3);

@@ -32,14 +32,21 @@ static wm_status upload(dit_fwd *f, const float *src, int64_t rows, int64_t cols
     return WM_OK;
 }
 
-/* Channels-first (ch, N) host input -> tokens (N, ch) -> Linear -> (N, C). */
-static wm_status patch_embed(dit_fwd *f, const float *src, int64_t ch, const wm_tensor *w, const wm_tensor *b,
-                             wm_tensor *out)
+/* Channels-first (ch, N) host input (or src_dev, already on the device) -> tokens (N, ch) -> Linear -> (N, C). */
+static wm_status patch_embed(dit_fwd *f, const float *src, const wm_tensor *src_dev, int64_t ch, const wm_tensor *w,
+                             const wm_tensor *b, wm_tensor *out)
 {
     WM_TRY(dt_new(f, f->N, f->C, out));
     size_t mark = wm_arena_mark(f->ar); /* the transposes are released, the result kept */
     wm_tensor cf, tok;
-    WM_TRY(upload(f, src, ch, f->N, &cf));
+    if (src_dev && dt_live(f)) {
+        if (src_dev->dtype != WM_F32 || src_dev->device != f->be->device || wm_tensor_numel(src_dev) != ch * f->N)
+            return wm__errf(&f->be->err, WM_ERR_SHAPE, "dit forward: x_dev must be fp32 (%lld, %lld) on the device",
+                            (long long)ch, (long long)f->N);
+        cf = wm_tensor_view4(WM_F32, src_dev->device, src_dev->data, 2, ch, f->N, 0, 0);
+    } else {
+        WM_TRY(upload(f, src, ch, f->N, &cf));
+    }
     WM_TRY(dt_new(f, f->N, ch, &tok));
     DT_RUN(f, wm_transpose2d(f->be, &cf, &tok));
     DT_RUN(f, wm_matmul(f->be, &tok, w, b, WM_ACT_NONE, out));
@@ -197,9 +204,9 @@ wm_status dit_embed_inputs(dit_fwd *f, const wm_dit_inputs *in, wm_tensor *x)
     const wm_dit_weights *w = f->w;
     f->block = -1;
     if (f->run->stage && dt_live(f)) wm_arena_reset(f->run->stage);
-    WM_TRY(patch_embed(f, in->x, f->cfg->in_channels, &w->x_w, &w->x_b, x));
+    WM_TRY(patch_embed(f, in->x, f->run->x_dev, f->cfg->in_channels, &w->x_w, &w->x_b, x));
     dt_record(f, "x_emb", x);
-    WM_TRY(patch_embed(f, in->plucker, f->cfg->plucker_channels, &w->plk_w, &w->plk_b, &f->plk));
+    WM_TRY(patch_embed(f, in->plucker, NULL, f->cfg->plucker_channels, &w->plk_w, &w->plk_b, &f->plk));
     dt_record(f, "plucker_emb", &f->plk);
     WM_TRY(embed_time(f, in->timestep));
     WM_TRY(embed_text(f, in));
@@ -210,6 +217,7 @@ wm_status dit_final_layer(dit_fwd *f, const wm_tensor *x, float *v_out)
 {
     const wm_dit_weights *w = f->w;
     f->block = -1;
+    if (f->run->no_velocity && dt_live(f)) return WM_OK; /* planning still counts the layer's bytes */
     wm_tensor tab, h, o, v;
     WM_TRY(dt_new_f32(f, 2 * f->T, f->C, &tab));
     DT_RUN(f, wm_dit_adaln_table(f->be, &f->temb, &w->fin_sst, &tab));
@@ -217,6 +225,15 @@ wm_status dit_final_layer(dit_fwd *f, const wm_tensor *x, float *v_out)
     WM_TRY(dt_new(f, f->N, f->C, &h));
     DT_RUN(f, wm_layernorm_modulate(f->be, x, &shift, &scale, f->S, f->cfg->eps_layernorm, &h));
     WM_TRY(dt_linear(f, &h, &w->fin_w, &w->fin_b, WM_ACT_NONE, &o));
+    wm_tensor *vd = f->run->v_dev;
+    if (vd && dt_live(f)) { /* the velocity stays on the device */
+        if (vd->dtype != WM_F32 || vd->device != f->be->device || wm_tensor_numel(vd) != f->cfg->out_channels * f->N)
+            return wm__errf(&f->be->err, WM_ERR_SHAPE, "dit forward: v_dev must be fp32 (%d, %lld) on the device",
+                            f->cfg->out_channels, (long long)f->N);
+        v = wm_tensor_view4(WM_F32, vd->device, vd->data, 2, f->cfg->out_channels, f->N, 0, 0);
+        DT_RUN(f, wm_transpose2d(f->be, &o, &v));
+        return WM_OK;
+    }
     WM_TRY(dt_new_f32(f, f->cfg->out_channels, f->N, &v)); /* the transpose also converts to fp32 */
     DT_RUN(f, wm_transpose2d(f->be, &o, &v));
     if (dt_live(f)) WM_TRY(wm_backend_download(f->be, v_out, v.data, wm_tensor_nbytes(&v)));

@@ -136,7 +136,8 @@ wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_r
                          wm_arena *arena, float *v_out)
 {
     dit_fwd fs, *f = &fs; /* ~2 KB of context on the stack: no allocation per forward */
-    if (!in->x || !in->timestep || !in->y || !in->cam || !in->plucker || !v_out)
+    if ((!in->x && !run->x_dev) || !in->timestep || !in->y || !in->cam || !in->plucker ||
+        (!v_out && !run->v_dev && !run->no_velocity))
         return wm__errf(&be->err, WM_ERR_INVALID_ARG, "dit forward: missing input array");
     wm_arena_reset(arena);
     wm_status st = setup(f, be, w, run, in->T, in->L, arena);

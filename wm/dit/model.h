@@ -65,6 +65,11 @@ typedef struct wm_dit_run {
                               * the tables are built in place in the forward's arena. */
     wm_dit_blocks_fn blocks_hook; /* optional, see wm_dit_blocks_key */
     void *blocks_user;
+    const wm_tensor *x_dev;  /* optional: the latents already on be's device, fp32 (in_channels, T*H*W);
+                              * wm_dit_inputs.x unused then (a denoising loop that keeps them on the GPU) */
+    wm_tensor *v_dev;        /* optional: the velocity stays on the device, fp32 (out_channels, T*H*W); v_out
+                              * unused then */
+    int no_velocity;         /* 1: nobody reads the velocity (a streaming save pass): no final layer */
 } wm_dit_run;
 
 /* The one place that decides dtypes per backend: activations (and matmul weights, which a GEMM takes in
@@ -74,7 +79,7 @@ wm_dtype wm_dit_act_dtype(const wm_backend *be);
 /* Host staging bytes a forward of T frames and L text tokens needs (wm_dit_run.stage). */
 size_t wm_dit_stage_bytes(const wm_dit_config *cfg, int T, int L);
 
-/* v_out: (out_channels, T, H, W) host fp32. The arena (on be's device) is reset at entry; w and the stream
+/* v_out: (out_channels, T, H, W) host fp32 (NULL with run->v_dev or run->no_velocity). The arena (on be's device) is reset at entry; w and the stream
  * must live on be's device too (wm_dit_weights_load_on, wm_dit_stream_create_on). */
 wm_status wm_dit_forward(wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, const wm_dit_inputs *in,
                          wm_arena *arena, float *v_out);

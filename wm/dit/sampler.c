@@ -281,12 +281,51 @@ static void rec_caches(smp *s, const wm_dit_stream *st, int c, int n_tok)
     s->prefix[0] = 0;
 }
 
+/* stream_chunk with the latents on the device (device streams; chunk 0 with its clean first frame, any
+ * recording and CFG take the host loop below): x is uploaded once, each forward reads it and writes its
+ * velocity on the device (wm_dit_run.x_dev, v_dev), the Euler step is frame_axpy on the
+ * device (only the n step sizes are uploaded), the save pass skips the final layer (no_velocity) and x is
+ * downloaded once. The same fp32 expressions as the host loop: x += dt[f] * v per element. */
+static wm_status stream_chunk_dev(smp *s, wm_dit_stream *st, int c, int f0, int n, const float *sig, const float *ts,
+                                  int n_t)
+{
+    int Ci = s->Ci, S = s->S;
+    const int64_t N = (int64_t)n * S;
+    wm_tensor x = wm_tensor_view4(WM_F32, st->lat.device, st->lat.data, 2, Ci, N, 0, 0);
+    wm_tensor v = wm_tensor_view4(WM_F32, st->vel.device, st->vel.data, 2, s->Co, N, 0, 0);
+    wm_tensor x3 = wm_tensor_view4(WM_F32, x.device, x.data, 3, Ci, n, S, 0);
+    wm_tensor v3 = wm_tensor_view4(WM_F32, v.device, v.data, 3, s->Co, n, S, 0);
+    wm_tensor d = wm_tensor_view4(WM_F32, st->dts.device, st->dts.data, 1, n, 0, 0, 0);
+    float t[WM_DIT_MAX_CHUNK_FRAMES];
+    wm_dit_run run = {0};
+    run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0, run.stage = &st->stage;
+    if (s->cb) run.blocks_hook = s->cb->blocks_hook, run.blocks_user = s->cb->blocks_user;
+    run.x_dev = &x, run.v_dev = &v;
+    const wm_dit_cond *cd = s->c;
+    wm_dit_inputs in = {NULL, t, cd->y, cd->mask, cd->L, cd->cam, cd->plucker, n};
+    WM_TRY(wm_backend_upload(s->be, x.data, s->xb, (size_t)Ci * N * 4));
+    for (int k = 0; k < n_t; k++) {
+        for (int f = 0; f < n; f++) t[f] = (c == 0 && f == 0) ? 0.0f : ts[k];
+        WM_TRY(wm_dit_forward(s->be, s->w, &run, &in, s->arena, NULL));
+        wm_dit_euler_dt(t, n, sig, n_t + 1, s->dt);
+        WM_TRY(wm_backend_upload(s->be, d.data, s->dt, (size_t)n * 4));
+        WM_TRY(wm_frame_axpy(s->be, &x3, &v3, &d));
+    }
+    for (int f = 0; f < n; f++) t[f] = 0.0f;
+    run.save = 1, run.v_dev = NULL, run.no_velocity = 1;
+    WM_TRY(wm_dit_forward(s->be, s->w, &run, &in, s->arena, NULL));
+    return wm_backend_download(s->be, s->xb, x.data, (size_t)Ci * N * 4);
+}
+
 /* The n_t denoising forwards of one chunk (latents in s->xb, chunk-local camera/Plücker in s->c), then
  * the save pass. */
 static wm_status stream_chunk(smp *s, wm_dit_stream *st, int c, int f0, int n, const float *sig, const float *ts,
                               int n_t, const float *z0)
 {
     int Ci = s->Ci, S = s->S;
+    int recording = s->cb && s->cb->record;
+    if (st->lat.data && (c != 0 || !z0) && !recording && !s->c->y_uncond && n * S <= wm_tensor_numel(&st->lat) / Ci)
+        return stream_chunk_dev(s, st, c, f0, n, sig, ts, n_t);
     float t[WM_DIT_MAX_CHUNK_FRAMES];
     wm_dit_run run = {0};
     run.variant = WM_DIT_STREAMING, run.stream = st, run.frame0 = f0, run.stage = &st->stage;

@@ -65,6 +65,13 @@ static void carve_all(carver *cv, wm_dit_stream *s)
     take2(cv, L, C, &s->cap_y);
     take(cv, WM_U8, 1, &L, &s->cap_mask);
     for (int i = 0; i < 2 * s->cfg.depth; i++) take2(cv, L, C, &s->cap_kv[i]);
+    if (s->be) { /* device-resident chunk latents (wm_dit_stream_chunk) */
+        int64_t S = (int64_t)s->cfg.latent_h * s->cfg.latent_w, nl[2] = {s->cfg.in_channels, mx * S};
+        int64_t nv[2] = {s->cfg.out_channels, mx * S}, nd = mx;
+        take(cv, WM_F32, 2, nl, &s->lat);
+        take(cv, WM_F32, 2, nv, &s->vel);
+        take(cv, WM_F32, 1, &nd, &s->dts);
+    }
 }
 
 wm_status wm_dit_stream_create(const wm_dit_config *cfg, int max_first_chunk, int max_chunk, wm_dit_stream **out)

@@ -63,6 +63,11 @@ typedef struct wm_dit_stream {
     int cap_valid, cap_L;
     float *cap_host_y;
     uint8_t *cap_host_mask;
+    /* Device-resident denoising of a chunk (device streams only; data NULL on the host): the chunk's
+     * latents (in_channels, max frames * S), velocity (out_channels, ...) and Euler step sizes (max
+     * frames), fp32. wm_dit_stream_chunk keeps x on the GPU across its forwards with these: one upload
+     * and one download per chunk instead of a round trip per forward. Scratch, not state. */
+    wm_tensor lat, vel, dts;
 } wm_dit_stream;
 
 
