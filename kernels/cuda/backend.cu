@@ -18,8 +18,6 @@
 #define WM_CUDA_WORKSPACE_BYTES ((size_t)64 << 20)
 #define WM_CUDA_SCRATCH_BYTES ((size_t)32 << 20)
 #define WM_CUDA_MM_CANDIDATES_DEFAULT 8 /* measured: see docs/perf.md (GEMM autotune) */
-#define WM_CUDA_ROW_BLOCKS_DEFAULT 3     /* warp-per-row grid cap per SM: each warp then walks ~2 rows, loading
-                                         * the next row while it writes the current one (docs/perf.md §9) */
 
 extern "C" wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaError_t e)
 {
@@ -111,9 +109,6 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */
     c->mm_candidates = mmc ? atoi(mmc) : WM_CUDA_MM_CANDIDATES_DEFAULT;
     if (c->mm_candidates < 1 || c->mm_candidates > 64) c->mm_candidates = WM_CUDA_MM_CANDIDATES_DEFAULT;
-    const char *rb = getenv("WM_CUDA_ROW_BLOCKS"); /* 1..1024 blocks per SM for the warp-per-row kernels */
-    c->row_blocks_per_sm = rb ? atoi(rb) : WM_CUDA_ROW_BLOCKS_DEFAULT;
-    if (c->row_blocks_per_sm < 1 || c->row_blocks_per_sm > 1024) c->row_blocks_per_sm = WM_CUDA_ROW_BLOCKS_DEFAULT;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

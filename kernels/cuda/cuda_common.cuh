@@ -63,7 +63,6 @@ typedef struct wm_cuda_ctx {
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
-    int row_blocks_per_sm;    /* warp-per-row kernels: grid cap in 128-thread blocks per SM (WM_CUDA_ROW_BLOCKS) */
     size_t gdn_smem[8];       /* shared memory opted in per kernel of gdn_fast.cu / dit_conv.cu (WM_GSM_*) */
 } wm_cuda_ctx;
 
@@ -129,13 +128,6 @@ __device__ __forceinline__ void wm_st(bf16 *p, int64_t i, float v) { p[i] = __fl
 __device__ __forceinline__ float wm_ldp(const void *p, int is_bf16, int64_t i)
 {
     return is_bf16 ? __bfloat162float(((const bf16 *)p)[i]) : ((const float *)p)[i];
-}
-
-/* Grid cap of the pipelined warp-per-row kernels (qk_prep, norms): blocks of 4 warps per SM times SMs. */
-static inline int wm__cuda_row_blocks(wm_backend *be)
-{
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
-    return c->row_blocks_per_sm * c->n_sm;
 }
 
 /* SiLU with the fast division (__fdividef: 2 ulp; x / inf -> 0 as it should): the IEEE division is a

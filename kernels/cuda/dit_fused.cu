@@ -110,18 +110,17 @@ template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_k
  * bound): the row is loaded raw (bf16 stays packed: 36 registers at U = 9) before anything else, and the
  * norm weight and the RoPE tables are read as vectors through the read-only path (ldp8/ldp4: a.pv, a.tv)
  * instead of 3 scalar loads per element issued between the stores. */
-template <typename T, int U> __device__ __forceinline__ void qkp_load(const qkp_args &a, int n, int lane, raw8<T> (&xv)[U])
+template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp_kernel(const qkp_args a, int N)
 {
-    const T *xr = (const T *)a.x + (int64_t)n * a.C;
+    const int lane = threadIdx.x & 31;
+    const int n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (n >= N) return; /* the whole warp leaves together */
+    const int C = a.C, D = a.D;
+    const T *xr = (const T *)a.x + (int64_t)n * C;
+    raw8<T> xv[U];
 #pragma unroll
     for (int u = 0; u < U; u++)
-        if ((lane + u * 32) * 8 < a.C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
-}
-
-/* Row n from its raw vectors xv: norm, y_pre, UCPE / RoPE, y. */
-template <typename T, int U> __device__ __forceinline__ void qkp_row(const qkp_args &a, int n, int lane, const raw8<T> (&xv)[U])
-{
-    const int C = a.C, D = a.D;
+        if ((lane + u * 32) * 8 < C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
     const int t = lane & 15; /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
     const float mv = a.m ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
     float ss = 0.0f;
@@ -195,33 +194,11 @@ template <typename T, int U> __device__ __forceinline__ void qkp_row(const qkp_a
     }
 }
 
-/* Third version: a warp walks rows n, n + step, ... (grid capped at a few blocks per SM, see qk_prep_warp)
- * and loads the next row before it works on the current one. With one row per warp the whole grid was
- * one wave in which every warp read, then computed, then wrote: reads and writes never overlapped
- * (19.6 us per call at 2640 x 2240 on the H100, about twice the bytes' time). */
-template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp_kernel(const qkp_args a, int N)
-{
-    const int lane = threadIdx.x & 31, step = (int)gridDim.x * (int)(blockDim.x >> 5);
-    int n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (n >= N) return; /* the whole warp leaves together */
-    raw8<T> xv[U], nx[U];
-    qkp_load<T, U>(a, n, lane, xv);
-    for (;;) {
-        const int nn = n + step; /* rows are warp-private, so y / y_pre of row n never alias row nn */
-        if (nn < N) qkp_load<T, U>(a, nn, lane, nx);
-        qkp_row<T, U>(a, n, lane, xv);
-        if (nn >= N) return;
-        n = nn;
-#pragma unroll
-        for (int u = 0; u < U; u++) xv[u] = nx[u];
-    }
-}
-
 /* Launch the warp kernel with the smallest instantiated U covering the row; 0 if none applies. */
-template <typename T> static int qk_prep_warp(const qkp_args &a, int N, int max_blocks, cudaStream_t s)
+template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStream_t s)
 {
     const int units = (a.C + 7) / 8, need = (units + 31) / 32;
-    const unsigned grid = (unsigned)((N + 3) / 4 < max_blocks ? (N + 3) / 4 : max_blocks);
+    const unsigned grid = (unsigned)((N + 3) / 4);
     if (need <= 1) qk_prep_warp_kernel<T, 1><<<grid, 128, 0, s>>>(a, N);
     else if (need <= 2) qk_prep_warp_kernel<T, 2><<<grid, 128, 0, s>>>(a, N);
     else if (need <= 4) qk_prep_warp_kernel<T, 4><<<grid, 128, 0, s>>>(a, N);
@@ -312,10 +289,7 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     cudaStream_t s = wm__cuda_stream(be);
     /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */
     if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old)
-    {
-        const int mb = wm__cuda_row_blocks(be);
-        done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, mb, s) : qk_prep_warp<float>(a, (int)N, mb, s);
-    }
+        done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
     if (!done) qkp_launch_block(a, x->dtype, v8, N, s);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

@@ -162,30 +162,27 @@ __device__ __forceinline__ float round_to(float v, const float *) { return v; }
  * block reductions, only ~7 rows in flight per SM. A warp per row needs no barrier (shuffle reductions)
  * and keeps 4 rows per 128-thread block, ~16 rows in flight per SM. mode 0 rmsnorm (w), 1
  * layernorm_modulate (shift, scale), 2 gated_add_ln_mod (x += gate * h first, x stored and re-rounded). */
-/* Row n of x (and, for mode 2, of h) raw: every vector of the row in flight at once. */
 template <typename T, int U, int MODE>
-__device__ __forceinline__ void norm_load(const T *x, const T *hh, int C, int n, int lane, raw8<T> (&xv)[U],
-                                          raw8<T> (&hv)[MODE == 2 ? U : 1])
+__global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const void *w, int wb, const void *gate,
+                                                        int gb, const void *shift, const void *scale, int pb, T *y,
+                                                        int C, int N, int64_t rpg, float eps)
 {
+    const int lane = threadIdx.x & 31, n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (n >= N) return;
+    const int64_t g = (n / rpg) * (int64_t)C;
+    T *xr = x + (int64_t)n * C;
+    /* Every load of the row first (x and, for mode 2, h, raw: bf16 stays packed), then the arithmetic and
+     * the stores; the row stays raw between passes (mode 2 keeps the updated x rounded to T, exactly the
+     * values stored); per-channel parameters come as vectors through the read-only path (16-byte aligned:
+     * see norm_warp). */
+    raw8<T> xv[U], hv[MODE == 2 ? U : 1];
 #pragma unroll
     for (int u = 0; u < U; u++) {
         const int i = (lane + u * 32) * 8;
         if (i >= C) continue;
-        ld_raw8(x + (int64_t)n * C, i, xv[u]);
+        ld_raw8(xr, i, xv[u]);
         if (MODE == 2) ld_raw8(hh + (int64_t)n * C, i, hv[u]);
     }
-}
-
-/* Row n from its raw vectors: the row stays raw between passes (mode 2 keeps the updated x rounded to T,
- * exactly the values stored); per-channel parameters come as vectors through the read-only path
- * (16-byte aligned: see norm_warp). */
-template <typename T, int U, int MODE>
-__device__ __forceinline__ void norm_row(T *x, const void *w, int wb, const void *gate, int gb, const void *shift,
-                                         const void *scale, int pb, T *y, int C, int n, int64_t rpg, float eps,
-                                         int lane, raw8<T> (&xv)[U], const raw8<T> (&hv)[MODE == 2 ? U : 1])
-{
-    const int64_t g = (n / rpg) * (int64_t)C;
-    T *xr = x + (int64_t)n * C;
     float s = 0.0f;
 #pragma unroll
     for (int u = 0; u < U; u++) {
@@ -252,35 +249,6 @@ __device__ __forceinline__ void norm_row(T *x, const void *w, int wb, const void
     }
 }
 
-/* Every load of a row first (bf16 stays packed), then the arithmetic and the stores; in modes 0 and 1 a warp
- * walks rows n, n + step, ... (grid capped, see norm_warp) and loads the next row before it works on the
- * current one, so reads and writes overlap instead of the whole grid reading, then writing, in one wave. */
-template <typename T, int U, int MODE>
-__global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const void *w, int wb, const void *gate,
-                                                        int gb, const void *shift, const void *scale, int pb, T *y,
-                                                        int C, int N, int64_t rpg, float eps)
-{
-    const int lane = threadIdx.x & 31, step = (int)gridDim.x * (int)(blockDim.x >> 5);
-    int n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (n >= N) return;
-    raw8<T> xv[U], hv[MODE == 2 ? U : 1];
-    norm_load<T, U, MODE>(x, hh, C, n, lane, xv, hv);
-    if constexpr (MODE == 2) { /* x and h of two rows would need ~210 registers: one row per warp */
-        norm_row<T, U, MODE>(x, w, wb, gate, gb, shift, scale, pb, y, C, n, rpg, eps, lane, xv, hv);
-    } else {
-        raw8<T> nx[U], nh[1];
-        for (;;) {
-            const int nn = n + step; /* rows are warp-private: row n's stores never touch row nn */
-            if (nn < N) norm_load<T, U, MODE>(x, hh, C, nn, lane, nx, nh);
-            norm_row<T, U, MODE>(x, w, wb, gate, gb, shift, scale, pb, y, C, n, rpg, eps, lane, xv, hv);
-            if (nn >= N) return;
-            n = nn;
-#pragma unroll
-            for (int u = 0; u < U; u++) xv[u] = nx[u];
-        }
-    }
-}
-
 /* Launch the warp kernel (x, y one dtype T) with the smallest U covering C; 0 if it does not apply. */
 template <typename T, int MODE>
 static int norm_warp(wm_backend *be, T *x, const T *h, const void *w, int wb, const void *gate, int gb,
@@ -288,8 +256,8 @@ static int norm_warp(wm_backend *be, T *x, const T *h, const void *w, int wb, co
 {
     if (wm__cuda_ctx(be)->norms_old || C > 3072 || C % 8 || N >= (1LL << 31)) return 0;
     if (!wm_aligned16(w, gate, shift, scale)) return 0; /* the parameters are read as 16-byte vectors */
-    const int need = (int)((C / 8 + 31) / 32), mb = MODE == 2 ? (int)((N + 3) / 4) : wm__cuda_row_blocks(be);
-    const unsigned grid = (unsigned)((N + 3) / 4 < mb ? (N + 3) / 4 : mb); /* mode 2: one row per warp */
+    const int need = (int)((C / 8 + 31) / 32);
+    const unsigned grid = (unsigned)((N + 3) / 4);
     cudaStream_t s = wm__cuda_stream(be);
 #define WM_NW(UU) norm_warp_kernel<T, UU, MODE><<<grid, 128, 0, s>>>(x, h, w, wb, gate, gb, shift, scale, pb, y, \
                                                                        (int)C, (int)N, rpg, eps)
