@@ -8,6 +8,7 @@
  * Aliasing: y and y_pre may alias x (each row is finished before the next); not each other.
  */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 typedef struct {
     const float *x, *w, *m, *cs, *sn;
@@ -83,34 +84,14 @@ wm_status wm_dit_qk_prep_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor
 {
     WM_CPU_F32(be, x);
     WM_CPU_F32(be, y);
-    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
-    int64_t D = C / n_heads, P = 0;
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C && wm_tensor_cols(y) == C, WM_ERR_SHAPE, "y must be x-shaped");
-    if (y_pre) {
-        WM_CPU_F32(be, y_pre);
-        WM_OP_CHECK(be, wm_tensor_numel(y_pre) == N * C, WM_ERR_SHAPE, "y_pre must be x-shaped");
-        WM_OP_CHECK(be, y_pre->data != y->data, WM_ERR_INVALID_ARG, "y_pre may not alias y");
-    }
-    if (norm_w) {
-        WM_CPU_F32(be, norm_w);
-        WM_OP_CHECK(be, wm_tensor_numel(norm_w) == C, WM_ERR_SHAPE, "norm_w must have C elements");
-    }
-    if (mats) {
-        WM_CPU_F32(be, mats);
-        WM_OP_CHECK(be, D % 8 == 0, WM_ERR_SHAPE, "head dim must be a multiple of 8 for UCPE");
-        WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
-    }
-    WM_OP_CHECK(be, !cos == !sin, WM_ERR_INVALID_ARG, "cos and sin must be given together");
-    if (cos) {
-        WM_CPU_F32(be, cos);
-        WM_CPU_F32(be, sin);
-        P = wm_tensor_cols(cos);
-        WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
-                    "cos/sin must be (N, n_pairs)");
-        WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
-        WM_OP_CHECK(be, !mats || dim_offset >= D / 2, WM_ERR_INVALID_ARG, "RoPE pairs overlap the UCPE half");
-    }
+    if (y_pre) WM_CPU_F32(be, y_pre);
+    if (norm_w) WM_CPU_F32(be, norm_w);
+    if (mats) WM_CPU_F32(be, mats);
+    if (cos) WM_CPU_F32(be, cos);
+    if (sin) WM_CPU_F32(be, sin);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), P = 0;
+    WM_TRY(wm_dit_qk_prep_shape(be, x, norm_w, mats, cos, sin, n_heads, dim_offset, y, y_pre, &P));
+    int64_t D = C / n_heads;
     qkp_ctx c = {x->data, norm_w ? norm_w->data : NULL, mats ? mats->data : NULL, cos ? cos->data : NULL,
                  sin ? sin->data : NULL, y->data, y_pre ? y_pre->data : NULL, C, n_heads, D, P, dim_offset,
                  eps, norm_w != NULL, relu != 0, transpose != 0, conj != 0};

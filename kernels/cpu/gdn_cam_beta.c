@@ -7,6 +7,7 @@
  * max(m, 1). Parallel over (frame, head); sums in double.
  */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 typedef struct {
     const float *kp, *kq, *b;
@@ -44,10 +45,7 @@ wm_status wm_gdn_cam_beta_cpu(wm_backend *be, const wm_tensor *k_pre, const wm_t
     WM_CPU_F32(be, beta);
     WM_CPU_F32(be, beta_cam);
     int64_t N = wm_tensor_rows(k_pre), C = wm_tensor_cols(k_pre), H = wm_tensor_cols(beta);
-    WM_OP_CHECK(be, n_frames > 0 && N % n_frames == 0, WM_ERR_SHAPE, "tokens must split into n_frames");
-    WM_OP_CHECK(be, H > 0 && C % H == 0 && wm_tensor_rows(beta) == N, WM_ERR_SHAPE, "beta must be (N, H)");
-    WM_OP_CHECK(be, wm_tensor_same_shape(k_pre, k_post), WM_ERR_SHAPE, "k_post must be k_pre-shaped");
-    WM_OP_CHECK(be, wm_tensor_numel(beta_cam) == N * H, WM_ERR_SHAPE, "beta_cam must be (N, H)");
+    WM_TRY(wm_gdn_cam_beta_shape(be, k_pre, k_post, beta, n_frames, beta_cam));
     cb_ctx c = {k_pre->data, k_post->data, beta->data, beta_cam->data, N / n_frames, H, C / H, C};
     wm_threadpool_run(be->pool, n_frames * H, 1, cb_items, &c);
     return WM_OK;

@@ -3,6 +3,7 @@
  * softplus uses the overflow-safe form log1p(exp(-|x|)) + max(x, 0) (torch's threshold 20 gives the
  * same value to fp32 rounding). */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 wm_status wm_gdn_gates_cpu(wm_backend *be, wm_tensor *beta, const wm_tensor *a, const wm_tensor *A_log,
                            const wm_tensor *dt_bias, wm_tensor *g)
@@ -13,10 +14,7 @@ wm_status wm_gdn_gates_cpu(wm_backend *be, wm_tensor *beta, const wm_tensor *a, 
     WM_CPU_F32(be, dt_bias);
     WM_CPU_F32(be, g);
     int64_t H = wm_tensor_cols(a), T = wm_tensor_rows(a);
-    WM_OP_CHECK(be, wm_tensor_cols(beta) == H, WM_ERR_SHAPE, "beta must be (N, H)");
-    WM_OP_CHECK(be, wm_tensor_numel(A_log) == H && wm_tensor_numel(dt_bias) == H, WM_ERR_SHAPE,
-                "A_log and dt_bias must have H elements");
-    WM_OP_CHECK(be, wm_tensor_numel(g) == T * H, WM_ERR_SHAPE, "g must be (T, H)");
+    WM_TRY(wm_gdn_gates_shape(be, beta, a, A_log, dt_bias, g));
     float *b = beta->data;
     for (int64_t i = 0, n = wm_tensor_numel(beta); i < n; i++) b[i] = 1.0f / (1.0f + expf(-b[i]));
     const float *av = a->data, *al = A_log->data, *db = dt_bias->data;

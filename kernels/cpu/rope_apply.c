@@ -5,6 +5,7 @@
  * (inverse UCPE on the attention output). y may alias x.
  */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 typedef struct {
     const float *x, *cs, *sn;
@@ -41,12 +42,8 @@ wm_status wm_rope_apply_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor 
     WM_CPU_F32(be, sin);
     WM_CPU_F32(be, y);
     int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), P = wm_tensor_cols(cos);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
+    WM_TRY(wm_rope_apply_shape(be, x, cos, sin, n_heads, dim_offset, y));
     int64_t D = C / n_heads;
-    WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
-    WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
-                "cos/sin must be (N, n_pairs)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
     rope_ctx c = {x->data, cos->data, sin->data, y->data, C, n_heads, D, P, dim_offset, conj};
     wm_threadpool_run(be->pool, N, 16, rope_rows, &c);
     return WM_OK;

@@ -4,6 +4,7 @@
  * head (camera half-RoPE) is copied unchanged. y may alias x (each group is read before it is written).
  */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 typedef struct {
     const float *x, *m;
@@ -42,10 +43,7 @@ wm_status wm_ucpe_apply_cpu(wm_backend *be, const wm_tensor *x, const wm_tensor 
     WM_CPU_F32(be, mats);
     WM_CPU_F32(be, y);
     int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0 && (C / n_heads) % 8 == 0, WM_ERR_SHAPE,
-                "head dim must be a multiple of 8");
-    WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
+    WM_TRY(wm_ucpe_apply_shape(be, x, mats, n_heads, y));
     ucpe_ctx c = {x->data, mats->data, y->data, C, n_heads, C / n_heads, transpose};
     wm_threadpool_run(be->pool, N, 16, ucpe_rows, &c);
     return WM_OK;

@@ -23,6 +23,7 @@
  */
 #include "gdn_fast.cuh" /* wm__dw_glu_cols: the conv engineer's column-group depthwise kernel (SiLU variant) */
 #include "vec.cuh"
+#include "kernels/dit_shapes.h"
 
 #define QKP_MAX_C 12288
 
@@ -208,35 +209,6 @@ template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStre
     return 1;
 }
 
-/* Optional tensors of dit_qk_prep: shapes/dtypes as the CPU reference checks them; *P = RoPE pairs. */
-static wm_status qkp_check_opt(wm_backend *be, int64_t N, int64_t C, int64_t D, const wm_tensor *norm_w,
-                               const wm_tensor *mats, const wm_tensor *cos, const wm_tensor *sin, int dim_offset,
-                               int64_t *P)
-{
-    if (norm_w) {
-        WM_CUDA_FLOAT(be, norm_w);
-        WM_OP_CHECK(be, wm_tensor_numel(norm_w) == C, WM_ERR_SHAPE, "norm_w must have C elements");
-    }
-    if (mats) {
-        WM_CUDA_FLOAT(be, mats);
-        WM_OP_CHECK(be, D % 8 == 0, WM_ERR_SHAPE, "head dim must be a multiple of 8 for UCPE");
-        WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
-    }
-    WM_OP_CHECK(be, !cos == !sin, WM_ERR_INVALID_ARG, "cos and sin must be given together");
-    *P = 0;
-    if (cos) {
-        WM_CUDA_FLOAT(be, cos);
-        WM_CUDA_FLOAT(be, sin);
-        *P = wm_tensor_cols(cos);
-        WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
-                    "cos/sin must be (N, n_pairs)");
-        WM_OP_CHECK(be, cos->dtype == sin->dtype, WM_ERR_DTYPE, "cos and sin must share a dtype");
-        WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * *P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
-        WM_OP_CHECK(be, !mats || dim_offset >= D / 2, WM_ERR_INVALID_ARG, "RoPE pairs overlap the UCPE half");
-    }
-    return WM_OK;
-}
-
 /* Block-per-row kernel (the general path: any head dim / offset / alignment). */
 static void qkp_launch_block(const qkp_args &a, wm_dtype dt, int v8, int64_t N, cudaStream_t s)
 {
@@ -261,19 +233,18 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, y);
-    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
+    if (y_pre) WM_CUDA_FLOAT(be, y_pre);
+    if (norm_w) WM_CUDA_FLOAT(be, norm_w);
+    if (mats) WM_CUDA_FLOAT(be, mats);
+    if (cos) WM_CUDA_FLOAT(be, cos);
+    if (sin) WM_CUDA_FLOAT(be, sin);
+    int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), P = 0;
+    WM_TRY(wm_dit_qk_prep_shape(be, x, norm_w, mats, cos, sin, n_heads, dim_offset, y, y_pre, &P));
+    int64_t D = C / n_heads;
     WM_OP_CHECK(be, C <= QKP_MAX_C && N < (1LL << 31), WM_ERR_LIMIT, "more than 12288 channels or 2^31 rows");
-    int64_t D = C / n_heads, P = 0;
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C && wm_tensor_cols(y) == C, WM_ERR_SHAPE, "y must be x-shaped");
-    WM_OP_CHECK(be, y->dtype == x->dtype, WM_ERR_DTYPE, "y must have x's dtype");
-    if (y_pre) {
-        WM_CUDA_FLOAT(be, y_pre);
-        WM_OP_CHECK(be, wm_tensor_numel(y_pre) == N * C, WM_ERR_SHAPE, "y_pre must be x-shaped");
-        WM_OP_CHECK(be, y_pre->dtype == x->dtype, WM_ERR_DTYPE, "y_pre must have x's dtype");
-        WM_OP_CHECK(be, y_pre->data != y->data, WM_ERR_INVALID_ARG, "y_pre may not alias y");
-    }
-    WM_TRY(qkp_check_opt(be, N, C, D, norm_w, mats, cos, sin, dim_offset, &P));
+    WM_OP_CHECK(be, y->dtype == x->dtype && (!y_pre || y_pre->dtype == x->dtype), WM_ERR_DTYPE,
+                "y and y_pre must have x's dtype");
+    WM_OP_CHECK(be, !cos || cos->dtype == sin->dtype, WM_ERR_DTYPE, "cos and sin must share a dtype");
     if (N == 0) return WM_OK;
     qkp_args a;
     memset(&a, 0, sizeof a);

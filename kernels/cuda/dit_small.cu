@@ -8,6 +8,7 @@
  * g = exp(-exp(A_log) softplus(.)) feeds a long product over frames.
  */
 #include "cuda_common.cuh"
+#include "kernels/dit_shapes.h"
 
 __device__ __forceinline__ float gld(const void *p, int bf, int64_t i)
 {
@@ -152,10 +153,7 @@ extern "C" wm_status wm_gdn_gates_cuda(wm_backend *be, wm_tensor *beta, const wm
     WM_CUDA_FLOAT(be, dt_bias);
     WM_CUDA_FLOAT(be, g);
     int64_t H = wm_tensor_cols(a), T = wm_tensor_rows(a);
-    WM_OP_CHECK(be, wm_tensor_cols(beta) == H, WM_ERR_SHAPE, "beta must be (N, H)");
-    WM_OP_CHECK(be, wm_tensor_numel(A_log) == H && wm_tensor_numel(dt_bias) == H, WM_ERR_SHAPE,
-                "A_log and dt_bias must have H elements");
-    WM_OP_CHECK(be, wm_tensor_numel(g) == T * H, WM_ERR_SHAPE, "g must be (T, H)");
+    WM_TRY(wm_gdn_gates_shape(be, beta, a, A_log, dt_bias, g));
     int64_t nb = wm_tensor_numel(beta);
     if (nb + T * H == 0) return WM_OK;
     gates_kernel<<<GRID(nb > T * H ? nb : T * H)>>>(beta->data, BF(beta), nb, a->data, BF(a), A_log->data, BF(A_log),

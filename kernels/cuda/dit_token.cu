@@ -7,6 +7,7 @@
  * interface; they travel by value as a kernel argument (graph-capturable, no copy).
  */
 #include "vec.cuh"
+#include "kernels/dit_shapes.h"
 
 #define WM_MAX_BOUNDS 512
 typedef struct { int n; int b[WM_MAX_BOUNDS + 1]; } dev_bounds;
@@ -392,13 +393,9 @@ extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     WM_CUDA_FLOAT(be, sin);
     WM_CUDA_FLOAT(be, y);
     int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x), P = wm_tensor_cols(cos);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0, WM_ERR_SHAPE, "channels must split into n_heads");
+    WM_TRY(wm_rope_apply_shape(be, x, cos, sin, n_heads, dim_offset, y));
     int64_t D = C / n_heads;
-    WM_OP_CHECK(be, dim_offset >= 0 && dim_offset + 2 * P <= D, WM_ERR_SHAPE, "pairs exceed the head dim");
     WM_OP_CHECK(be, D % 2 == 0 && dim_offset % 2 == 0, WM_ERR_UNSUPPORTED, "odd head dim or pair offset");
-    WM_OP_CHECK(be, wm_tensor_rows(cos) == N && wm_tensor_same_shape(cos, sin), WM_ERR_SHAPE,
-                "cos/sin must be (N, n_pairs)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
     WM_OP_CHECK(be, x->dtype == y->dtype && cos->dtype == sin->dtype, WM_ERR_DTYPE, "x/y and cos/sin must share dtypes");
     if (N * C == 0) return WM_OK;
     unsigned grid = wm_grid1d(N * C / 2, 256, 65535);
@@ -478,10 +475,7 @@ extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     WM_CUDA_FLOAT(be, mats);
     WM_CUDA_FLOAT(be, y);
     int64_t N = wm_tensor_rows(x), C = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_heads > 0 && C % n_heads == 0 && (C / n_heads) % 8 == 0, WM_ERR_SHAPE,
-                "head dim must be a multiple of 8");
-    WM_OP_CHECK(be, wm_tensor_numel(mats) == N * 16, WM_ERR_SHAPE, "mats must be (N, 4, 4)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * C, WM_ERR_SHAPE, "y must be x-shaped");
+    WM_TRY(wm_ucpe_apply_shape(be, x, mats, n_heads, y));
     WM_OP_CHECK(be, x->dtype == y->dtype, WM_ERR_DTYPE, "x and y must share a dtype");
     if (N * C == 0) return WM_OK;
     unsigned grid = wm_grid1d(N * C / 4, 256, 65535);
@@ -624,11 +618,8 @@ extern "C" wm_status wm_gdn_cam_beta_cuda(wm_backend *be, const wm_tensor *k_pre
     WM_CUDA_FLOAT(be, beta);
     WM_CUDA_FLOAT(be, beta_cam);
     int64_t N = wm_tensor_rows(k_pre), C = wm_tensor_cols(k_pre), H = wm_tensor_cols(beta);
-    WM_OP_CHECK(be, n_frames > 0 && N % n_frames == 0, WM_ERR_SHAPE, "tokens must split into n_frames");
-    WM_OP_CHECK(be, H > 0 && C % H == 0 && wm_tensor_rows(beta) == N, WM_ERR_SHAPE, "beta must be (N, H)");
-    WM_OP_CHECK(be, wm_tensor_same_shape(k_pre, k_post), WM_ERR_SHAPE, "k_post must be k_pre-shaped");
+    WM_TRY(wm_gdn_cam_beta_shape(be, k_pre, k_post, beta, n_frames, beta_cam));
     WM_OP_CHECK(be, k_pre->dtype == k_post->dtype, WM_ERR_DTYPE, "k_pre and k_post must share a dtype");
-    WM_OP_CHECK(be, wm_tensor_numel(beta_cam) == N * H, WM_ERR_SHAPE, "beta_cam must be (N, H)");
     if (N == 0) return WM_OK;
     int done = k_pre->dtype == WM_BF16
                    ? cam_beta_two_pass<bf16>(be, (const bf16 *)k_pre->data, (const bf16 *)k_post->data, beta, beta_cam, N, C, H, n_frames)
