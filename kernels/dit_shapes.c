@@ -75,3 +75,15 @@ wm_status wm_dit_qk_prep_shape(wm_backend *be, const wm_tensor *x, const wm_tens
     }
     return WM_OK;
 }
+
+wm_status wm_depthwise3x3_glu_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                    int n_frames, int grid_h, int grid_w, const wm_tensor *y)
+{
+    int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
+    WM_OP_CHECK(be, n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w,
+                WM_ERR_SHAPE, "x must have n_frames*grid_h*grid_w rows");
+    WM_OP_CHECK(be, C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
+                "w must be (2M, 9) and b (2M)");
+    WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    return WM_OK;
+}

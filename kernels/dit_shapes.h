@@ -19,6 +19,9 @@ wm_status wm_rope_apply_shape(wm_backend *be, const wm_tensor *x, const wm_tenso
                               int n_heads, int dim_offset, const wm_tensor *y);
 wm_status wm_ucpe_apply_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *mats, int n_heads,
                               const wm_tensor *y);
+/* depthwise3x3_glu and depthwise3x3_silu_glu: x (T*gh*gw, 2M), w (2M, 9), b (2M), y (N, M). */
+wm_status wm_depthwise3x3_glu_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                    int n_frames, int grid_h, int grid_w, const wm_tensor *y);
 /* dit_qk_prep; *P = RoPE pairs per token (0 without cos/sin). */
 wm_status wm_dit_qk_prep_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *norm_w, const wm_tensor *mats,
                                const wm_tensor *cos, const wm_tensor *sin, int n_heads, int dim_offset,

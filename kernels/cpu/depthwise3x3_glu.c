@@ -6,6 +6,7 @@
  * loop through wm__depthwise3x3_glu_ref, so both keep one summation order.
  */
 #include "cpu_common.h"
+#include "kernels/dit_shapes.h"
 
 typedef struct {
     const float *x, *w, *b;
@@ -61,11 +62,7 @@ wm_status wm__depthwise3x3_glu_ref(wm_backend *be, const char *op, const wm_tens
         DW_CHECK(ts[i]->dtype == WM_F32 && ts[i]->device == WM_DEVICE_CPU, WM_ERR_DTYPE,
                  "x, w, b and y must be fp32 host tensors");
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
-    DW_CHECK(n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w, WM_ERR_SHAPE,
-             "x must have n_frames*grid_h*grid_w rows");
-    DW_CHECK(C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
-             "w must be (2M, 9) and b (2M)");
-    DW_CHECK(wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    WM_TRY(wm_depthwise3x3_glu_shape(be, x, w, b, n_frames, grid_h, grid_w, y));
     DW_CHECK(!silu_input || y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
     dw_ctx c = {x->data, w->data, b->data, y->data, grid_h, grid_w, C2 / 2, silu_input};
     wm_threadpool_run(be->pool, N, 8, dw_items, &c);

@@ -91,30 +91,7 @@ __device__ __forceinline__ void fa_tile(const uint32_t (*qf)[4], const bf16 *Kb,
             mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
         }
     }
-    float corr[2], muse[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        float mnew = fmaxf(mrow[r], mx[r]);
-        muse[r] = mnew == -INFINITY ? 0.0f : mnew; /* all keys so far masked: keep p = 0, avoid inf - inf */
-        corr[r] = exp2f(mrow[r] - muse[r]);
-        mrow[r] = mnew;
-        lrow[r] *= corr[r];
-    }
-#pragma unroll
-    for (int n = 0; n < NT; n++) {
-        acc[n][0] *= corr[0]; acc[n][1] *= corr[0];
-        acc[n][2] *= corr[1]; acc[n][3] *= corr[1];
-    }
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            s[n][e] = exp2f(s[n][e] - muse[e >> 1]);
-            lrow[e >> 1] += s[n][e];
-        }
-    }
+    mma_online_softmax<NT, 8>(mx, mrow, lrow, acc, s);
 #pragma unroll
     for (int t2 = 0; t2 < 4; t2++) {
         uint32_t a[4] = {pack_bf16(s[2 * t2][0], s[2 * t2][1]), pack_bf16(s[2 * t2][2], s[2 * t2][3]),

@@ -254,11 +254,7 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x
     WM_CUDA_FLOAT(be, b);
     WM_CUDA_FLOAT(be, y);
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
-    WM_OP_CHECK(be, n_frames > 0 && grid_h > 0 && grid_w > 0 && N == (int64_t)n_frames * grid_h * grid_w,
-                WM_ERR_SHAPE, "x must have n_frames*grid_h*grid_w rows");
-    WM_OP_CHECK(be, C2 % 2 == 0 && wm_tensor_numel(w) == C2 * 9 && wm_tensor_numel(b) == C2, WM_ERR_SHAPE,
-                "w must be (2M, 9) and b (2M)");
-    WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
+    WM_TRY(wm_depthwise3x3_glu_shape(be, x, w, b, n_frames, grid_h, grid_w, y));
     WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
     int64_t M = C2 / 2;
     int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;

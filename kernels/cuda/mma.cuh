@@ -48,4 +48,39 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
     return *(uint32_t *)&h;
 }
 
+/* One online-softmax step (flash attention) for the two rows (g, g + 8) a lane holds in m16 fragments: mx
+ * holds this tile's row maxima over the lane's own scores and is reduced over the quad here; the running
+ * max mrow and sum lrow and the NT accumulator tiles are rescaled, and the NS score tiles s (log2 domain)
+ * become p = exp2(s - max) with their sums added to lrow. A row whose keys are all masked so far keeps
+ * p = 0 (no inf - inf). Shared by the DiT attention (attention.cu) and the text encoder's (text_attn.cu). */
+template <int NT, int NS>
+__device__ __forceinline__ void mma_online_softmax(float (&mx)[2], float *mrow, float *lrow, float (*acc)[4],
+                                                   float (&s)[NS][4])
+{
+    float corr[2], muse[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        float mnew = fmaxf(mrow[r], mx[r]);
+        muse[r] = mnew == -INFINITY ? 0.0f : mnew;
+        corr[r] = exp2f(mrow[r] - muse[r]);
+        mrow[r] = mnew;
+        lrow[r] *= corr[r];
+    }
+#pragma unroll
+    for (int n = 0; n < NT; n++) {
+        acc[n][0] *= corr[0]; acc[n][1] *= corr[0];
+        acc[n][2] *= corr[1]; acc[n][3] *= corr[1];
+    }
+#pragma unroll
+    for (int n = 0; n < NS; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            s[n][e] = exp2f(s[n][e] - muse[e >> 1]);
+            lrow[e >> 1] += s[n][e];
+        }
+    }
+}
+
 #endif

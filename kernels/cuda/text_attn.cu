@@ -137,30 +137,7 @@ __device__ __forceinline__ void gf_tile(const gf_args &a, const bf16 *Qw, const 
 #pragma unroll
         for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
     }
-    float corr[2], muse[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        float mnew = fmaxf(mrow[r], mx[r]);
-        muse[r] = mnew == -INFINITY ? 0.0f : mnew; /* nothing visible yet: p = 0, no inf - inf */
-        corr[r] = exp2f(mrow[r] - muse[r]);
-        mrow[r] = mnew;
-        lrow[r] *= corr[r];
-    }
-#pragma unroll
-    for (int n = 0; n < NT; n++) {
-        acc[n][0] *= corr[0]; acc[n][1] *= corr[0];
-        acc[n][2] *= corr[1]; acc[n][3] *= corr[1];
-    }
-#pragma unroll
-    for (int n = 0; n < 4; n++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            s[n][e] = exp2f(s[n][e] - muse[e >> 1]);
-            lrow[e >> 1] += s[n][e];
-        }
-    }
+    mma_online_softmax<NT, 4>(mx, mrow, lrow, acc, s);
     gf_pv<D>(Vb, s, acc);
 }
 
