@@ -92,16 +92,7 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
         }
     }
     float corr[2], muse[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        float mnew = fmaxf(mrow[r], mx[r]);
-        muse[r] = mnew == -INFINITY ? 0.0f : mnew; /* all keys so far masked: p = 0, no inf - inf */
-        corr[r] = exp2f(mrow[r] - muse[r]);
-        mrow[r] = mnew;
-        lrow[r] *= corr[r];
-    }
+    mma_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
 #pragma unroll
     for (int n = 0; n < D / 8 && !first; n++) {
         o[4 * n + 0] *= corr[0]; o[4 * n + 1] *= corr[0];

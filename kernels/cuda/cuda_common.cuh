@@ -130,9 +130,9 @@ __device__ __forceinline__ float wm_ldp(const void *p, int is_bf16, int64_t i)
     return is_bf16 ? __bfloat162float(((const bf16 *)p)[i]) : ((const float *)p)[i];
 }
 
-/* SiLU with the fast division (__fdividef: 2 ulp; x / inf -> 0 as it should): the IEEE division is a
- * multi-instruction sequence, and the FFN conv evaluates SiLU ~1.4 times per input element plus once per
- * output. The result stays within the bf16 tolerances of the parity tests (the CPU reference uses expf). */
+/* SiLU with the fast division (__fdividef: 2 ulp; x / inf -> 0 as it should), written out so the kernel does
+ * not depend on the build's --use_fast_math for it: the FFN conv evaluates SiLU ~1.4 times per input element
+ * plus once per output. Within the bf16 tolerances of the parity tests (the CPU reference uses expf). */
 __device__ __forceinline__ float wm_silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
 
 __device__ __forceinline__ float wm_act_dev(wm_act act, float x)

@@ -53,11 +53,11 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
  * max mrow and sum lrow and the NT accumulator tiles are rescaled, and the NS score tiles s (log2 domain)
  * become p = exp2(s - max) with their sums added to lrow. A row whose keys are all masked so far keeps
  * p = 0 (no inf - inf). Shared by the DiT attention (attention.cu) and the text encoder's (text_attn.cu). */
-template <int NT, int NS>
-__device__ __forceinline__ void mma_online_softmax(float (&mx)[2], float *mrow, float *lrow, float (*acc)[4],
-                                                   float (&s)[NS][4])
+/* Its running-max part alone (also used by the wgmma kernel, whose fragments are laid out differently):
+ * muse = the max to subtract, corr = the rescale of the old sums (applied to lrow here) and accumulators. */
+__device__ __forceinline__ void mma_softmax_max(float (&mx)[2], float *mrow, float *lrow, float (&corr)[2],
+                                                float (&muse)[2])
 {
-    float corr[2], muse[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
@@ -68,6 +68,14 @@ __device__ __forceinline__ void mma_online_softmax(float (&mx)[2], float *mrow, 
         mrow[r] = mnew;
         lrow[r] *= corr[r];
     }
+}
+
+template <int NT, int NS>
+__device__ __forceinline__ void mma_online_softmax(float (&mx)[2], float *mrow, float *lrow, float (*acc)[4],
+                                                   float (&s)[NS][4])
+{
+    float corr[2], muse[2];
+    mma_softmax_max(mx, mrow, lrow, corr, muse);
 #pragma unroll
     for (int n = 0; n < NT; n++) {
         acc[n][0] *= corr[0]; acc[n][1] *= corr[0];
