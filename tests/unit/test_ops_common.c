@@ -151,6 +151,34 @@ static void test_misc(void)
     wm_tensor_free(&a); wm_tensor_free(&b); wm_tensor_free(&y); wm_tensor_free(&h); wm_tensor_free(&w_bad);
 }
 
+/* The dispatch calls the backend's op observer with each op's id before the op (the hook of
+ * `wm bench dit --model --profile`), also for calls the op rejects; none once it is cleared. */
+typedef struct { int n, last[4]; } seen_ops;
+static void seen(void *ctx, int op)
+{
+    seen_ops *s = ctx;
+    if (s->n < 4) s->last[s->n] = op;
+    s->n++;
+}
+
+static void test_op_observer(void)
+{
+    seen_ops s = {0};
+    wm_tensor x = mk(2, 3, 8), w = mk(1, 8, 1), y = mk(2, 3, 8), y2 = mk(2, 2, 8);
+    be->op_observer = seen;
+    be->op_observer_ctx = &s;
+    CHECK(wm_rmsnorm(be, &x, &w, 1e-6f, &y) == WM_OK);
+    CHECK(wm_activate(be, &y, WM_ACT_RELU) == WM_OK);
+    CHECK(wm_rmsnorm(be, &x, &w, 1e-6f, &y2) == WM_ERR_SHAPE);
+    be->op_observer = NULL;
+    be->op_observer_ctx = NULL;
+    CHECK(wm_activate(be, &y, WM_ACT_RELU) == WM_OK);
+    CHECK(s.n == 3 && s.last[0] == WM_OP_rmsnorm && s.last[1] == WM_OP_activate && s.last[2] == WM_OP_rmsnorm);
+    CHECK(!strcmp(wm_op_name(WM_OP_matmul), "matmul") && !strcmp(wm_op_name(WM_OP_gdn_scan_fr), "gdn_scan_fr"));
+    CHECK(!strcmp(wm_op_name(-1), "?") && !strcmp(wm_op_name(WM_OP_COUNT), "?"));
+    wm_tensor_free(&x), wm_tensor_free(&w), wm_tensor_free(&y), wm_tensor_free(&y2);
+}
+
 int main(void)
 {
     wm_backend_params bp = wm_backend_default_params();
@@ -168,6 +196,7 @@ int main(void)
     test_attention(13, 29, 2, 112, 0);
     test_attention(11, 40, 3, 16, 1);
     test_misc();
+    test_op_observer();
     wm_backend_free(be);
     TEST_MAIN_END();
 }
