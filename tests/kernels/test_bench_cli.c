@@ -21,6 +21,7 @@ int main(void)
     const char *dit_zero[] = {"bench", "dit", "--chunks", "0"}, *dit_opt[] = {"bench", "dit", "--fast"};
     const char *vae[] = {"bench", "vae"}, *gemm[] = {"bench", "gemm"}, *dit[] = {"bench", "dit"};
     const char *ops[] = {"bench", "ops"}, *model[] = {"bench", "dit", "--model"};
+    const char *prof[] = {"bench", "dit", "--model", "--profile"}, *prof_bad[] = {"bench", "dit", "--profile=1"};
     const char *vae_bad[] = {"bench", "vae", "--fast"}, *vae_size[] = {"bench", "vae", "--size", "700x1280"};
     const char *vae_fr[] = {"bench", "vae", "--frames", "0"}, *vae_it[] = {"bench", "vae", "--iters", "0"};
     const char *vae_sz2[] = {"bench", "vae", "--size", "big"}, *text[] = {"bench", "text"};
@@ -37,6 +38,8 @@ int main(void)
     CHECK(run(2, ops) == 1);
     CHECK(run(2, dit) == 1);
     CHECK(run(3, model) == 1);
+    CHECK(run(4, prof) == 1);     /* a valid option: the missing GPU is what fails */
+    CHECK(run(3, prof_bad) == 2);
     CHECK(run(3, vae_bad) == 2);   /* unknown option */
     CHECK(run(4, vae_size) == 2);  /* not a multiple of 32 */
     CHECK(run(4, vae_fr) == 2);
