@@ -115,13 +115,7 @@ __device__ __forceinline__ void fa_store(float (*acc)[4], float *lrow, bf16 *Qw,
     constexpr int DP = D + 8, NT = D / 8, CH = D / 8;
     const int lane = threadIdx.x & 31;
     float inv[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float l = lrow[r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
-    }
+    mma_row_inv(lrow, inv);
     int r = lane >> 2;
 #pragma unroll
     for (int n = 0; n < NT; n++) {

@@ -145,13 +145,7 @@ __device__ __forceinline__ void wg_store(const float *o, float *lrow, bf16 *oh, 
 {
     const int c2 = 2 * (threadIdx.x & 3);
     float inv[2];
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float l = lrow[r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
-    }
+    mma_row_inv(lrow, inv);
 #pragma unroll
     for (int n = 0; n < D / 8; n++) {
         int col = 8 * n + c2;

@@ -16,6 +16,7 @@
 #include "gdn_fast.cuh"
 #include "mma.cuh"
 #include "vec.cuh"
+#include "kernels/dit_shapes.h"
 
 #define CV_MAX_BOUNDS 512
 typedef struct { int n; int b[CV_MAX_BOUNDS + 1]; } conv_bounds;
@@ -443,5 +444,17 @@ extern "C" wm_status wm_temporal_shift_cat_cuda_v2(wm_backend *be, const wm_tens
     shift_cat_rows_kernel<<<(unsigned)((threads + 255) / 256), 256, 0, wm__cuda_stream(be)>>>(
         (const bf16 *)y->data, tail ? (const bf16 *)tail->data : NULL, (bf16 *)out->data, bd, S, C);
     WM_CUDA_LAUNCHED(be);
+    return WM_OK;
+}
+
+extern "C" wm_status wm__dw_glu_check(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                      int n_frames, int grid_h, int grid_w, const wm_tensor *y)
+{
+    WM_CUDA_FLOAT(be, x);
+    WM_CUDA_FLOAT(be, w);
+    WM_CUDA_FLOAT(be, b);
+    WM_CUDA_FLOAT(be, y);
+    WM_TRY(wm_depthwise3x3_glu_shape(be, x, w, b, n_frames, grid_h, grid_w, y));
+    WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
     return WM_OK;
 }

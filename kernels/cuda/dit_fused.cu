@@ -451,13 +451,8 @@ extern "C" wm_status wm_depthwise3x3_silu_glu_cuda(wm_backend *be, const wm_tens
                                                    const wm_tensor *b, int n_frames, int grid_h, int grid_w,
                                                    wm_tensor *y)
 {
-    WM_CUDA_FLOAT(be, x);
-    WM_CUDA_FLOAT(be, w);
-    WM_CUDA_FLOAT(be, b);
-    WM_CUDA_FLOAT(be, y);
+    WM_TRY(wm__dw_glu_check(be, x, w, b, n_frames, grid_h, grid_w, y));
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
-    WM_TRY(wm_depthwise3x3_glu_shape(be, x, w, b, n_frames, grid_h, grid_w, y));
-    WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
     WM_OP_CHECK(be, y->data != x->data, WM_ERR_INVALID_ARG, "y may not alias x");
     if (N == 0 || C2 == 0) return WM_OK;
     /* First choice: dit_conv.cu's column-group depthwise kernel with SiLU applied in fp32 as it unpacks

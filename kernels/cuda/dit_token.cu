@@ -6,6 +6,7 @@
  * 8-wide (16-byte) path when channels allow, as the norms do. Chunk bounds are host arrays in the op
  * interface; they travel by value as a kernel argument (graph-capturable, no copy).
  */
+#include "gdn_fast.cuh" /* wm__dw_glu_check */
 #include "vec.cuh"
 #include "kernels/dit_shapes.h"
 
@@ -249,13 +250,8 @@ __global__ void __launch_bounds__(256)
 extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
                                               int n_frames, int grid_h, int grid_w, wm_tensor *y)
 {
-    WM_CUDA_FLOAT(be, x);
-    WM_CUDA_FLOAT(be, w);
-    WM_CUDA_FLOAT(be, b);
-    WM_CUDA_FLOAT(be, y);
+    WM_TRY(wm__dw_glu_check(be, x, w, b, n_frames, grid_h, grid_w, y));
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
-    WM_TRY(wm_depthwise3x3_glu_shape(be, x, w, b, n_frames, grid_h, grid_w, y));
-    WM_OP_CHECK(be, x->dtype == y->dtype && w->dtype == b->dtype, WM_ERR_DTYPE, "x/y and w/b must share dtypes");
     int64_t M = C2 / 2;
     int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);

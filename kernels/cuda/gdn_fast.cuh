@@ -36,5 +36,9 @@ wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tenso
  * shape is declined (the caller runs its own kernel). */
 extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
                                      int n_frames, int grid_h, int grid_w, wm_tensor *y, int silu, int *done);
+/* The CUDA argument checks of depthwise3x3_glu and depthwise3x3_silu_glu: device float tensors, the shared
+ * shape contract (kernels/dit_shapes.c), x/y and w/b of one dtype each. */
+extern "C" wm_status wm__dw_glu_check(wm_backend *be, const wm_tensor *x, const wm_tensor *w, const wm_tensor *b,
+                                      int n_frames, int grid_h, int grid_w, const wm_tensor *y);
 
 #endif

@@ -91,4 +91,17 @@ __device__ __forceinline__ void mma_online_softmax(float (&mx)[2], float *mrow, 
     }
 }
 
+/* The final normalisation of a flash-attention row pair: each lane's partial row sums lrow are summed over
+ * the quad and inverted; a row that saw no visible key gets 0 (output 0, not NaN). */
+__device__ __forceinline__ void mma_row_inv(const float *lrow, float (&inv)[2])
+{
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float l = lrow[r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
+    }
+}
+
 #endif

@@ -150,13 +150,7 @@ __device__ __forceinline__ void gf_store(const gf_args &a, float (*acc)[4], cons
     constexpr int DP = D + 8, NT = D / 8, CH = D / 8;
     const int lane = threadIdx.x & 31, r = lane >> 2;
     float inv[2];
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        float l = lrow[i];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        inv[i] = l > 0.0f ? 1.0f / l : 0.0f;
-    }
+    mma_row_inv(lrow, inv);
 #pragma unroll
     for (int n = 0; n < NT; n++) {
         int col = 8 * n + 2 * (lane & 3);
