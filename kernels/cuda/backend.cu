@@ -1,8 +1,10 @@
 /* CUDA backend lifetime: device selection, one non-blocking stream, the cuBLASLt handle and its
  * workspace, and the memory/copy/sync entry points that wm/core/backend.c reaches through weak symbols.
  *
- * Why one stream: the DiT forward is a strict chain of dependent ops; parallel streams would buy little
- * and would complicate CUDA-graph capture, which records one stream. Why a fixed 64 MiB workspace:
+ * Streams: one per lane. Lane 0 carries every op unless a caller forks (wm_backend_fork): the DiT's
+ * main and camera attention branches are independent chains of mostly small, latency-bound kernels, and
+ * on two streams one branch's kernels fill the SMs the other's leave idle. Events order the lanes, so
+ * graph capture records the fork and join as branches of the graph. Why a fixed 64 MiB workspace:
  * cuBLASLt's fastest Hopper kernels (split-K, stream-K) want scratch, and handing it a workspace we own
  * keeps it from allocating behind our back (and keeps GEMMs capturable into graphs).
  *
@@ -32,8 +34,22 @@ extern "C" wm_status wm__cuda_launch_check(wm_backend *be, const char *op)
     return WM_OK;
 }
 
+static void set_lane(wm_cuda_ctx *c, int l)
+{
+    c->lane = l;
+    c->stream = c->lane_stream[l];
+    c->workspace = c->lane_ws[l];
+    c->scratch = c->lane_scratch[l];
+}
+
 static void ctx_release(wm_cuda_ctx *c)
 {
+    if (c->lane_stream[0]) set_lane(c, 0); /* lane 0's resources are freed below through the current fields */
+    if (c->lane_stream[1]) cudaStreamDestroy(c->lane_stream[1]);
+    if (c->lane_ws[1]) cudaFree(c->lane_ws[1]);
+    if (c->lane_scratch[1]) cudaFree(c->lane_scratch[1]);
+    if (c->ev_fork) cudaEventDestroy(c->ev_fork);
+    if (c->ev_join) cudaEventDestroy(c->ev_join);
     for (int i = 0; i < WM_CUDA_PLAN_CACHE; i++) {
         wm_cuda_plan *p = &c->plans[i];
         if (!p->used) continue;
@@ -94,6 +110,7 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     }
     c->workspace_bytes = WM_CUDA_WORKSPACE_BYTES;
     c->scratch_bytes = WM_CUDA_SCRATCH_BYTES;
+    c->lane_stream[0] = c->stream, c->lane_ws[0] = c->workspace, c->lane_scratch[0] = c->scratch;
     c->n_sm = prop.multiProcessorCount;
     c->smem_optin = prop.sharedMemPerBlockOptin;
     const char *text_attn = getenv("WM_CUDA_TEXT_ATTN"); /* read once here: no global switch */
@@ -124,7 +141,8 @@ extern "C" void wm__cuda_backend_fini(wm_backend *be)
 {
     if (!be || !be->cuda) return;
     wm_cuda_ctx *c = (wm_cuda_ctx *)be->cuda;
-    cudaStreamSynchronize(c->stream);
+    for (int l = 0; l < 2; l++)
+        if (c->lane_stream[l]) cudaStreamSynchronize(c->lane_stream[l]);
     ctx_release(c);
     be->cuda = NULL;
 }
@@ -164,7 +182,53 @@ extern "C" wm_status wm__cuda_memcpy(wm_backend *be, void *dst, const void *src,
 
 extern "C" wm_status wm__cuda_sync(wm_backend *be)
 {
-    WM_CUDA_TRY(be, cudaStreamSynchronize(wm__cuda_stream(be)));
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    for (int l = 0; l < 2; l++)
+        if (c->lane_stream[l]) WM_CUDA_TRY(be, cudaStreamSynchronize(c->lane_stream[l]));
+    return WM_OK;
+}
+
+/* Lane 1's stream, workspace and scratch, made once. Not while lane 0 is being captured: allocation
+ * there would be recorded nowhere and may be refused, so the first fork has to run op by op. */
+static wm_status lane1_create(wm_backend *be, wm_cuda_ctx *c)
+{
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    WM_CUDA_TRY(be, cudaStreamIsCapturing(c->lane_stream[0], &cs));
+    if (cs != cudaStreamCaptureStatusNone)
+        return wm__errf(&be->err, WM_ERR_STATE, "cuda: the first lane fork may not be inside a graph capture");
+    WM_CUDA_TRY(be, cudaEventCreateWithFlags(&c->ev_fork, cudaEventDisableTiming));
+    WM_CUDA_TRY(be, cudaEventCreateWithFlags(&c->ev_join, cudaEventDisableTiming));
+    WM_CUDA_TRY(be, cudaMalloc(&c->lane_ws[1], c->workspace_bytes));
+    WM_CUDA_TRY(be, cudaMalloc(&c->lane_scratch[1], c->scratch_bytes));
+    WM_CUDA_TRY(be, cudaStreamCreateWithFlags(&c->lane_stream[1], cudaStreamNonBlocking));
+    return WM_OK;
+}
+
+extern "C" wm_status wm__cuda_fork(wm_backend *be)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (c->forked) WM_TRY(wm__cuda_join(be));
+    if (!c->lane_stream[1]) WM_TRY(lane1_create(be, c));
+    WM_CUDA_TRY(be, cudaEventRecord(c->ev_fork, c->lane_stream[0]));
+    WM_CUDA_TRY(be, cudaStreamWaitEvent(c->lane_stream[1], c->ev_fork, 0));
+    c->forked = 1;
+    return WM_OK;
+}
+
+extern "C" void wm__cuda_lane(wm_backend *be, int lane)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (c->forked && (lane == 0 || lane == 1)) set_lane(c, lane);
+}
+
+extern "C" wm_status wm__cuda_join(wm_backend *be)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    if (!c->forked) return WM_OK;
+    set_lane(c, 0);
+    c->forked = 0;
+    WM_CUDA_TRY(be, cudaEventRecord(c->ev_join, c->lane_stream[1]));
+    WM_CUDA_TRY(be, cudaStreamWaitEvent(c->lane_stream[0], c->ev_join, 0));
     return WM_OK;
 }
 

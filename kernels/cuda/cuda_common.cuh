@@ -64,6 +64,13 @@ typedef struct wm_cuda_ctx {
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
     size_t gdn_smem[8];       /* shared memory opted in per kernel of gdn_fast.cu / dit_conv.cu (WM_GSM_*) */
+    /* Lanes (wm_backend_fork/lane/join): stream, workspace and scratch above are the CURRENT lane's; each
+     * lane has its own so that ops running at the same time never share scratch. Lane 1's are made at
+     * the first fork. */
+    cudaStream_t lane_stream[2];
+    void *lane_ws[2], *lane_scratch[2];
+    cudaEvent_t ev_fork, ev_join;
+    int lane, forked;
 } wm_cuda_ctx;
 
 /* Flash-attention kernel choice (attention.cu): AUTO = wgmma when its sm_90a image is loaded (decided

@@ -14,6 +14,7 @@
 #include "dit_golden.h"
 #include "kernels/ops.h"
 
+#include <math.h>
 #include <string.h>
 
 static t_rng rng = {0x51ed2701c3a5e9b7ULL};
@@ -206,7 +207,21 @@ static void test_dw_silu(void)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) wm_tensor_free(all[i]);
 }
 
-/* Whole forward: fused (default) vs unfused, bit-identical; both close to the golden v. */
+/* Relative L2 distance; NaN/inf anywhere gives infinity (never passes). */
+static double rel_l2(const float *a, const float *b, int64_t n)
+{
+    double d = 0, r = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+/* Whole forward: fused (default) vs unfused, bit-identical for every fusion that keeps the fp32
+ * expressions; the Plücker fold reassociates (pp_w plk_w) u, so that one is compared within fp32 rounding.
+ * All close to the golden v. */
 static void test_forward(const wm_dit_config *cfg, int T)
 {
     wm_checkpoint *wck = g_open("weights.safetensors"), *in = g_open("inputs.safetensors");
@@ -225,9 +240,10 @@ static void test_forward(const wm_dit_config *cfg, int T)
     wm_dit_variant vars[2] = {WM_DIT_BIDIRECTIONAL, WM_DIT_CHUNK_CAUSAL};
     int64_t nv = (int64_t)cfg->out_channels * T * cfg->latent_h * cfg->latent_w;
     for (int k = 0; k < 2 && w; k++) {
-        float *v[2];
-        for (int uf = 0; uf < 2; uf++) {
-            w->unfused = uf ? WM_DIT_UNFUSE_ALL : 0;
+        float *v[3];
+        const int modes[3] = {0, WM_DIT_UNFUSE_ALL & ~WM_DIT_UNFUSE_PLK, WM_DIT_UNFUSE_PLK};
+        for (int uf = 0; uf < 3; uf++) {
+            w->unfused = modes[uf];
             wm_dit_run run = {0};
             run.variant = vars[k];
             size_t bytes = 0;
@@ -240,10 +256,13 @@ static void test_forward(const wm_dit_config *cfg, int T)
             wm_arena_free(&ar);
         }
         CHECK_MSG(!memcmp(v[0], v[1], (size_t)nv * 4), "%s: fused and unfused forwards differ", files[k]);
+        double dp = rel_l2(v[0], v[2], nv);
+        CHECK_MSG(dp > 0 && dp < 1e-5, "%s: Plücker fold vs embedder + plucker_proj: rel. L2 %.3g (want (0, 1e-5))",
+                  files[k], dp);
         wm_checkpoint *out = g_open(files[k]);
         float *ref = out ? g_read(out, "v", NULL) : NULL;
         CHECK(ref && g_close(files[k], v[0], ref, nv));
-        free(v[0]); free(v[1]); free(ref);
+        free(v[0]); free(v[1]); free(v[2]); free(ref);
         wm_checkpoint_close(out);
     }
     wm_dit_weights_free(w);

@@ -31,11 +31,14 @@ int wm_bench_dit_model(int chunks, int warm, int graph, int profile);
 /* ---------------------------------------------------------------- --model: the real wm/dit forward */
 
 /* CUDA-graph capture/replay of the block stack through wm/dit's blocks hook: the first forward with a
- * given key is captured (and launched at phase 1), later forwards with an equal key replay it. */
+ * given key runs op by op (its GEMM plans are made there, where cuBLASLt's candidates can be timed: a
+ * plan made during capture keeps the heuristic's first pick), the second is captured (and launched at
+ * phase 1), later forwards with an equal key replay it. */
 #define MAX_GRAPHS 16
 typedef struct {
     wm_backend *be;
-    int n, captures, replays;
+    int n, captures, replays, n_seen;
+    wm_dit_blocks_key seen[MAX_GRAPHS]; /* keys run op by op once, not captured yet */
     wm_dit_blocks_key key[MAX_GRAPHS];
     wm_cuda_graph *g[MAX_GRAPHS];
     int capturing;
@@ -62,6 +65,12 @@ static wm_status blocks_hook(void *user, int phase, const wm_dit_blocks_key *key
                 return wm__cuda_graph_launch(gc->be, gc->g[i]);
             }
         if (gc->n == MAX_GRAPHS) return WM_OK; /* table full: run op by op */
+        int seen = 0;
+        for (int i = 0; i < gc->n_seen && !seen; i++) seen = key_eq(&gc->seen[i], key);
+        if (!seen) { /* first sighting: op by op (plans, autotune) */
+            if (gc->n_seen < MAX_GRAPHS) gc->seen[gc->n_seen++] = *key;
+            return WM_OK;
+        }
         gc->key[gc->n] = *key;
         gc->capturing = 1;
         return wm__cuda_graph_begin(gc->be);

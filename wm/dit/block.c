@@ -51,7 +51,8 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     dt_record(f, "attn.out", &a);
     DT_RUN(f, wm_gated_add(f->be, x, &a, &g_msa, f->S));
     dt_record(f, "after_attn", x);
-    WM_TRY(dt_linear_add(f, &f->plk, &b->pp_w, &b->pp_b, x));
+    if (dt_fused(f, WM_DIT_UNFUSE_PLK)) WM_TRY(dt_linear_add(f, &f->plk_tok, &b->pk_w, &b->pk_b, x));
+    else WM_TRY(dt_linear_add(f, &f->plk, &b->pp_w, &b->pp_b, x));
     dt_record(f, "after_plucker", x);
     WM_TRY(dit_cross_attn(f, b, x));
     dt_record(f, "after_cross", x);

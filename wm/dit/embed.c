@@ -32,13 +32,11 @@ static wm_status upload(dit_fwd *f, const float *src, int64_t rows, int64_t cols
     return WM_OK;
 }
 
-/* Channels-first (ch, N) host input (or src_dev, already on the device) -> tokens (N, ch) -> Linear -> (N, C). */
-static wm_status patch_embed(dit_fwd *f, const float *src, const wm_tensor *src_dev, int64_t ch, const wm_tensor *w,
-                             const wm_tensor *b, wm_tensor *out)
+/* Channels-first (ch, N) host input (or src_dev, already on the device) -> tokens (N, ch) in tok, a new
+ * arena tensor. */
+static wm_status tokens(dit_fwd *f, const float *src, const wm_tensor *src_dev, int64_t ch, wm_tensor *tok)
 {
-    WM_TRY(dt_new(f, f->N, f->C, out));
-    size_t mark = wm_arena_mark(f->ar); /* the transposes are released, the result kept */
-    wm_tensor cf, tok;
+    wm_tensor cf;
     if (src_dev && dt_live(f)) {
         if (src_dev->dtype != WM_F32 || src_dev->device != f->be->device || wm_tensor_numel(src_dev) != ch * f->N)
             return wm__errf(&f->be->err, WM_ERR_SHAPE, "dit forward: x_dev must be fp32 (%lld, %lld) on the device",
@@ -47,10 +45,37 @@ static wm_status patch_embed(dit_fwd *f, const float *src, const wm_tensor *src_
     } else {
         WM_TRY(upload(f, src, ch, f->N, &cf));
     }
-    WM_TRY(dt_new(f, f->N, ch, &tok));
-    DT_RUN(f, wm_transpose2d(f->be, &cf, &tok));
+    WM_TRY(dt_new(f, f->N, ch, tok));
+    DT_RUN(f, wm_transpose2d(f->be, &cf, tok));
+    return WM_OK;
+}
+
+/* Channels-first input -> tokens -> Linear -> (N, C). */
+static wm_status patch_embed(dit_fwd *f, const float *src, const wm_tensor *src_dev, int64_t ch, const wm_tensor *w,
+                             const wm_tensor *b, wm_tensor *out)
+{
+    WM_TRY(dt_new(f, f->N, f->C, out));
+    size_t mark = wm_arena_mark(f->ar); /* the transposes are released, the result kept */
+    wm_tensor tok;
+    WM_TRY(tokens(f, src, src_dev, ch, &tok));
     DT_RUN(f, wm_matmul(f->be, &tok, w, b, WM_ACT_NONE, out));
     wm_arena_rewind(f->ar, mark);
+    return WM_OK;
+}
+
+/* Plücker input: the (N, 48) tokens every block projects through its folded weight (pk_w), or the
+ * embedding plucker_emb (N, C) each block's plucker_proj reads (unfused; also made when intermediates
+ * are recorded, for the golden comparison). */
+static wm_status embed_plucker(dit_fwd *f, const float *src)
+{
+    const wm_dit_weights *w = f->w;
+    int64_t ch = f->cfg->plucker_channels;
+    if (!dt_fused(f, WM_DIT_UNFUSE_PLK))
+        return patch_embed(f, src, NULL, ch, &w->plk_w, &w->plk_b, &f->plk);
+    WM_TRY(tokens(f, src, NULL, ch, &f->plk_tok));
+    /* Always reserved: a run may record when its plan (wm_dit_plan) did not, and the arena must fit. */
+    WM_TRY(dt_new(f, f->N, f->C, &f->plk));
+    if (f->run->record) DT_RUN(f, wm_matmul(f->be, &f->plk_tok, &w->plk_w, &w->plk_b, WM_ACT_NONE, &f->plk));
     return WM_OK;
 }
 
@@ -206,7 +231,7 @@ wm_status dit_embed_inputs(dit_fwd *f, const wm_dit_inputs *in, wm_tensor *x)
     if (f->run->stage && dt_live(f)) wm_arena_reset(f->run->stage);
     WM_TRY(patch_embed(f, in->x, f->run->x_dev, f->cfg->in_channels, &w->x_w, &w->x_b, x));
     dt_record(f, "x_emb", x);
-    WM_TRY(patch_embed(f, in->plucker, NULL, f->cfg->plucker_channels, &w->plk_w, &w->plk_b, &f->plk));
+    WM_TRY(embed_plucker(f, in->plucker));
     dt_record(f, "plucker_emb", &f->plk);
     WM_TRY(embed_time(f, in->timestep));
     WM_TRY(embed_text(f, in));

@@ -32,7 +32,8 @@ typedef struct {
     char *base[2];
     size_t off[2], bytes[2];
     int64_t max_numel;
-    float *h, *h2;        /* host scratch: one tensor, the t_conv re-layout */
+    float *h, *h2;        /* host scratch: one tensor, the t_conv re-layout / the Plücker fold */
+    float *plk_h;         /* plucker_embedder weight (C, 48) and bias (C), kept for the fold */
     void *cb;             /* conversion chunk */
 } ld_ctx;
 
@@ -222,9 +223,12 @@ static wm_status ld_globals(ld_ctx *c, const wm_dit_config *g, wm_dit_weights *w
     NAME("x_embedder.proj.weight");
     WM_TRY(ld(c, &w->x_w, FAM_MAT, 5, S5(C, g->in_channels, 1, 1, 1), C, g->in_channels));
     WM_TRY(ld_bias(c, "x_embedder.proj.bias", C, &w->x_b));
+    int64_t Pc = g->plucker_channels;
     NAME("plucker_embedder.proj.weight");
-    WM_TRY(ld(c, &w->plk_w, FAM_MAT, 5, S5(C, g->plucker_channels, 1, 1, 1), C, g->plucker_channels));
+    WM_TRY(ld(c, &w->plk_w, FAM_MAT, 5, S5(C, Pc, 1, 1, 1), C, Pc));
+    if (c->load) memcpy(c->plk_h, c->h, (size_t)(C * Pc) * sizeof(float));
     WM_TRY(ld_bias(c, "plucker_embedder.proj.bias", C, &w->plk_b));
+    if (c->load) memcpy(c->plk_h + C * Pc, c->h, (size_t)C * sizeof(float));
     WM_TRY(ld_lin(c, "t_embedder.mlp.0", C, g->freq_dim, &w->t0_w, &w->t0_b));
     WM_TRY(ld_lin(c, "t_embedder.mlp.2", C, C, &w->t2_w, &w->t2_b));
     WM_TRY(ld_lin(c, "t_block.1", 6 * C, C, &w->tb_w, &w->tb_b));
@@ -275,6 +279,52 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
     return WM_OK;
 }
 
+typedef struct {
+    const float *pp, *plk; /* plucker_proj weight (C, C); plucker_embedder weight (C, P) then bias (C) */
+    float *fw, *fb;        /* (C, P) and (C) */
+    int64_t C, P;
+} fold_job;
+
+static void fold_rows(void *ctx, int64_t r0, int64_t r1)
+{
+    const fold_job *j = ctx;
+    const float *pb = j->plk + j->C * j->P;
+    for (int64_t o = r0; o < r1; o++) {
+        float *w = j->fw + o * j->P, b = 0.0f;
+        for (int64_t q = 0; q < j->P; q++) w[q] = 0.0f;
+        for (int64_t k = 0; k < j->C; k++) {
+            const float a = j->pp[o * j->C + k], *e = j->plk + k * j->P;
+            for (int64_t q = 0; q < j->P; q++) w[q] += a * e[q];
+            b += a * pb[k];
+        }
+        j->fb[o] = b;
+    }
+}
+
+/* plucker_proj, and its fold with plucker_embedder for the fused forward (WM_DIT_UNFUSE_PLK): both are
+ * linear in the 48-channel Plücker tokens u, so pp(plk_w u + plk_b) + pp_b = (pp_w plk_w) u + (pp_w plk_b
+ * + pp_b): one 48-wide GEMM per block instead of a C x C one on the embedding (spec §4.7). Folded in fp32
+ * from the checkpoint values, then stored like any GEMM weight. */
+static wm_status ld_plucker_proj(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_weights *b)
+{
+    int64_t C = g->hidden_size, Pc = g->plucker_channels;
+    fold_job j = {c->h, c->plk_h, c->h2, c->h2 + C * Pc, C, Pc};
+    NAME("blocks.%d.plucker_proj.weight", i);
+    WM_TRY(rd(c, 2, S2(C, C)));
+    if (c->load) {
+        if (c->be && c->be->pool) wm_threadpool_run(c->be->pool, C, 16, fold_rows, &j);
+        else fold_rows(&j, 0, C);
+    }
+    WM_TRY(put(c, &b->pp_w, FAM_MAT, C, C, c->h));
+    NAME("blocks.%d.plucker_proj.bias", i);
+    WM_TRY(rd(c, 1, S1(C)));
+    if (c->load)
+        for (int64_t o = 0; o < C; o++) j.fb[o] += c->h[o];
+    WM_TRY(put(c, &b->pp_b, FAM_MAT, C, 0, c->h));
+    WM_TRY(put(c, &b->pk_w, FAM_MAT, C, Pc, j.fw));
+    return put(c, &b->pk_b, FAM_MAT, C, 0, j.fb);
+}
+
 static wm_status ld_block(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_weights *b)
 {
     int64_t C = g->hidden_size, M = g->mlp_hidden;
@@ -283,7 +333,7 @@ static wm_status ld_block(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block
     NAME("blocks.%d.scale_shift_table", i);
     WM_TRY(ld(c, &b->sst, FAM_VEC, 2, S2(6, C), 6, C));
     WM_TRY(ld_attn(c, g, i, b));
-    WM_TRY(ld_lin(c, P("plucker_proj"), C, C, &b->pp_w, &b->pp_b));
+    WM_TRY(ld_plucker_proj(c, g, i, b));
     WM_TRY(ld_lin(c, P("cross_attn.q_linear"), C, C, &b->ca_q_w, &b->ca_q_b));
     WM_TRY(ld_lin(c, P("cross_attn.kv_linear"), 2 * C, C, &b->ca_kv_w, &b->ca_kv_b));
     WM_TRY(ld_vec(c, P("cross_attn.q_norm.weight"), C, &b->ca_q_norm));
@@ -332,13 +382,16 @@ static wm_status load_pass(ld_ctx *c, const wm_dit_config *cfg, wm_dit_weights *
         c->base[f] = w->mem[f];
     }
     int64_t C = cfg->hidden_size;
+    int64_t Pc = cfg->plucker_channels, h2n = 3 * C * C > C * (Pc + 1) ? 3 * C * C : C * (Pc + 1);
     c->h = malloc((size_t)c->max_numel * sizeof(float));
-    c->h2 = malloc((size_t)3 * C * C * sizeof(float));
+    c->h2 = malloc((size_t)h2n * sizeof(float));
     c->cb = malloc((size_t)CONV_CHUNK * sizeof(float));
-    wm_status st = c->h && c->h2 && c->cb ? WM_OK : wm__errf(c->err, WM_ERR_OUT_OF_MEMORY, "DiT weights: no host scratch");
+    c->plk_h = malloc((size_t)(C * (Pc + 1)) * sizeof(float));
+    wm_status st = c->h && c->h2 && c->cb && c->plk_h ? WM_OK
+                                                       : wm__errf(c->err, WM_ERR_OUT_OF_MEMORY, "DiT weights: no host scratch");
     c->load = 1;
     if (st == WM_OK) st = walk(c, cfg, w);
-    free(c->h), free(c->h2), free(c->cb);
+    free(c->h), free(c->h2), free(c->cb), free(c->plk_h);
     if (st == WM_OK && c->be) st = wm_backend_sync(c->be);
     return st;
 }
@@ -404,7 +457,7 @@ int wm_dit_unfuse_parse(const char *s)
     static const struct { const char *name; int bit; } tab[] = {
         {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
         {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"qkv", WM_DIT_UNFUSE_QKV}, {"ln", WM_DIT_UNFUSE_LN},
-        {"scan", WM_DIT_UNFUSE_SCAN},
+        {"scan", WM_DIT_UNFUSE_SCAN}, {"lanes", WM_DIT_UNFUSE_LANES}, {"plk", WM_DIT_UNFUSE_PLK},
         {"all", WM_DIT_UNFUSE_ALL},
         {"1", WM_DIT_UNFUSE_ALL}};
     int bits = 0;
