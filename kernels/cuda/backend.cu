@@ -1,10 +1,8 @@
 /* CUDA backend lifetime: device selection, one non-blocking stream, the cuBLASLt handle and its
  * workspace, and the memory/copy/sync entry points that wm/core/backend.c reaches through weak symbols.
  *
- * Streams: one per lane. Lane 0 carries every op unless a caller forks (wm_backend_fork): the DiT's
- * main and camera attention branches are independent chains of mostly small, latency-bound kernels, and
- * on two streams one branch's kernels fill the SMs the other's leave idle. Events order the lanes, so
- * graph capture records the fork and join as branches of the graph. Why a fixed 64 MiB workspace:
+ * Why one stream: the DiT forward is a strict chain of dependent ops; parallel streams would buy little
+ * and would complicate CUDA-graph capture, which records one stream. Why a fixed 64 MiB workspace:
  * cuBLASLt's fastest Hopper kernels (split-K, stream-K) want scratch, and handing it a workspace we own
  * keeps it from allocating behind our back (and keeps GEMMs capturable into graphs).
  *
@@ -34,22 +32,8 @@ extern "C" wm_status wm__cuda_launch_check(wm_backend *be, const char *op)
     return WM_OK;
 }
 
-static void set_lane(wm_cuda_ctx *c, int l)
-{
-    c->lane = l;
-    c->stream = c->lane_stream[l];
-    c->workspace = c->lane_ws[l];
-    c->scratch = c->lane_scratch[l];
-}
-
 static void ctx_release(wm_cuda_ctx *c)
 {
-    if (c->lane_stream[0]) set_lane(c, 0); /* lane 0's resources are freed below through the current fields */
-    if (c->lane_stream[1]) cudaStreamDestroy(c->lane_stream[1]);
-    if (c->lane_ws[1]) cudaFree(c->lane_ws[1]);
-    if (c->lane_scratch[1]) cudaFree(c->lane_scratch[1]);
-    if (c->ev_fork) cudaEventDestroy(c->ev_fork);
-    if (c->ev_join) cudaEventDestroy(c->ev_join);
     for (int i = 0; i < WM_CUDA_PLAN_CACHE; i++) {
         wm_cuda_plan *p = &c->plans[i];
         if (!p->used) continue;
@@ -110,7 +94,6 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     }
     c->workspace_bytes = WM_CUDA_WORKSPACE_BYTES;
     c->scratch_bytes = WM_CUDA_SCRATCH_BYTES;
-    c->lane_stream[0] = c->stream, c->lane_ws[0] = c->workspace, c->lane_scratch[0] = c->scratch;
     c->n_sm = prop.multiProcessorCount;
     c->smem_optin = prop.sharedMemPerBlockOptin;
     const char *text_attn = getenv("WM_CUDA_TEXT_ATTN"); /* read once here: no global switch */
@@ -123,6 +106,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->conv_old = conv && strcmp(conv, "old") == 0;
     const char *norms = getenv("WM_CUDA_NORMS"); /* "old": norms.cu kernels that re-read the row */
     c->norms_old = norms && strcmp(norms, "old") == 0;
+    const char *silu = getenv("WM_CUDA_SILU"); /* "exp": SiLU as x / (1 + e^-x) in the depthwise GLU convs */
+    c->silu_exp = silu && strcmp(silu, "exp") == 0;
     const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */
     c->mm_candidates = mmc ? atoi(mmc) : WM_CUDA_MM_CANDIDATES_DEFAULT;
     if (c->mm_candidates < 1 || c->mm_candidates > 64) c->mm_candidates = WM_CUDA_MM_CANDIDATES_DEFAULT;
@@ -141,8 +126,7 @@ extern "C" void wm__cuda_backend_fini(wm_backend *be)
 {
     if (!be || !be->cuda) return;
     wm_cuda_ctx *c = (wm_cuda_ctx *)be->cuda;
-    for (int l = 0; l < 2; l++)
-        if (c->lane_stream[l]) cudaStreamSynchronize(c->lane_stream[l]);
+    cudaStreamSynchronize(c->stream);
     ctx_release(c);
     be->cuda = NULL;
 }
@@ -182,53 +166,7 @@ extern "C" wm_status wm__cuda_memcpy(wm_backend *be, void *dst, const void *src,
 
 extern "C" wm_status wm__cuda_sync(wm_backend *be)
 {
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
-    for (int l = 0; l < 2; l++)
-        if (c->lane_stream[l]) WM_CUDA_TRY(be, cudaStreamSynchronize(c->lane_stream[l]));
-    return WM_OK;
-}
-
-/* Lane 1's stream, workspace and scratch, made once. Not while lane 0 is being captured: allocation
- * there would be recorded nowhere and may be refused, so the first fork has to run op by op. */
-static wm_status lane1_create(wm_backend *be, wm_cuda_ctx *c)
-{
-    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-    WM_CUDA_TRY(be, cudaStreamIsCapturing(c->lane_stream[0], &cs));
-    if (cs != cudaStreamCaptureStatusNone)
-        return wm__errf(&be->err, WM_ERR_STATE, "cuda: the first lane fork may not be inside a graph capture");
-    WM_CUDA_TRY(be, cudaEventCreateWithFlags(&c->ev_fork, cudaEventDisableTiming));
-    WM_CUDA_TRY(be, cudaEventCreateWithFlags(&c->ev_join, cudaEventDisableTiming));
-    WM_CUDA_TRY(be, cudaMalloc(&c->lane_ws[1], c->workspace_bytes));
-    WM_CUDA_TRY(be, cudaMalloc(&c->lane_scratch[1], c->scratch_bytes));
-    WM_CUDA_TRY(be, cudaStreamCreateWithFlags(&c->lane_stream[1], cudaStreamNonBlocking));
-    return WM_OK;
-}
-
-extern "C" wm_status wm__cuda_fork(wm_backend *be)
-{
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
-    if (c->forked) WM_TRY(wm__cuda_join(be));
-    if (!c->lane_stream[1]) WM_TRY(lane1_create(be, c));
-    WM_CUDA_TRY(be, cudaEventRecord(c->ev_fork, c->lane_stream[0]));
-    WM_CUDA_TRY(be, cudaStreamWaitEvent(c->lane_stream[1], c->ev_fork, 0));
-    c->forked = 1;
-    return WM_OK;
-}
-
-extern "C" void wm__cuda_lane(wm_backend *be, int lane)
-{
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
-    if (c->forked && (lane == 0 || lane == 1)) set_lane(c, lane);
-}
-
-extern "C" wm_status wm__cuda_join(wm_backend *be)
-{
-    wm_cuda_ctx *c = wm__cuda_ctx(be);
-    if (!c->forked) return WM_OK;
-    set_lane(c, 0);
-    c->forked = 0;
-    WM_CUDA_TRY(be, cudaEventRecord(c->ev_join, c->lane_stream[1]));
-    WM_CUDA_TRY(be, cudaStreamWaitEvent(c->lane_stream[0], c->ev_join, 0));
+    WM_CUDA_TRY(be, cudaStreamSynchronize(wm__cuda_stream(be)));
     return WM_OK;
 }
 

@@ -62,15 +62,9 @@ typedef struct wm_cuda_ctx {
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
+    int silu_exp;             /* WM_CUDA_SILU=exp at creation: the depthwise GLU convs use ex2 + rcp SiLU, not tanh */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
     size_t gdn_smem[8];       /* shared memory opted in per kernel of gdn_fast.cu / dit_conv.cu (WM_GSM_*) */
-    /* Lanes (wm_backend_fork/lane/join): stream, workspace and scratch above are the CURRENT lane's; each
-     * lane has its own so that ops running at the same time never share scratch. Lane 1's are made at
-     * the first fork. */
-    cudaStream_t lane_stream[2];
-    void *lane_ws[2], *lane_scratch[2];
-    cudaEvent_t ev_fork, ev_join;
-    int lane, forked;
 } wm_cuda_ctx;
 
 /* Flash-attention kernel choice (attention.cu): AUTO = wgmma when its sm_90a image is loaded (decided
@@ -141,6 +135,18 @@ __device__ __forceinline__ float wm_ldp(const void *p, int is_bf16, int64_t i)
  * not depend on the build's --use_fast_math for it: the FFN conv evaluates SiLU ~1.4 times per input element
  * plus once per output. Within the bf16 tolerances of the parity tests (the CPU reference uses expf). */
 __device__ __forceinline__ float wm_silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
+/* SiLU through one MUFU op instead of two (ex2 + rcp above): x sigmoid(x) = h + h tanh(h), h = x / 2.
+ * tanh.approx.f32 has ~2^-11 relative error, so the absolute error is below |x| 2^-12: under the bf16
+ * rounding of the values it feeds. For kernels whose SFU pipe is the limit (depthwise3x3_silu_glu applies
+ * SiLU to every input it reads). */
+__device__ __forceinline__ float wm_silu_tanh(float x)
+{
+    const float h = 0.5f * x;
+    float t;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(t) : "f"(h));
+    return fmaf(h, t, h);
+}
+template <bool TANH> __device__ __forceinline__ float wm_silu_sel(float x) { return TANH ? wm_silu_tanh(x) : wm_silu_fast(x); }
 
 __device__ __forceinline__ float wm_act_dev(wm_act act, float x)
 {

@@ -64,22 +64,22 @@ static int al_ok(const void *p, unsigned a) { return p == NULL || ((uintptr_t)p 
 template <int NC> __device__ __forceinline__ int dw_slot(int col) { return NC % 2 ? col : col + col / NC; }
 
 /* The GLU of one finished output row: y[row][c0 + j][ch, ch+1] = a * silu(g). */
-template <int NC>
+template <int NC, bool TANH>
 __device__ __forceinline__ void dw_emit(const float (&A)[NC][4], bf16 *__restrict__ yrow, int c0, int gw, int M)
 {
     bf16 *yc = yrow + (int64_t)c0 * M;
 #pragma unroll
     for (int j = 0; j < NC; j++, yc += M) {
         if (c0 + j >= gw) break;
-        const float o0 = A[j][0] * wm_silu_fast(A[j][2]);
-        const float o1 = A[j][1] * wm_silu_fast(A[j][3]);
+        const float o0 = A[j][0] * wm_silu_sel<TANH>(A[j][2]);
+        const float o1 = A[j][1] * wm_silu_sel<TANH>(A[j][3]);
         *(__nv_bfloat162 *)yc = __floats2bfloat162_rn(o0, o1);
     }
 }
 
 /* One staged input row: it is tap ky = 2 of output row rr-1 (P), ky = 1 of rr (C), ky = 0 of rr+1 (N,
  * started here from the bias). pa/pg: this thread's first column (c0) in the a/g half of the row. */
-template <int NC, bool SILU>
+template <int NC, bool SILU, bool TANH>
 __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], float (&N)[NC][4],
                                        const bf16 *pa, const bf16 *pg, const float (&wa)[9][2],
                                        const float (&wg)[9][2], const float (&bb)[4], int c0, int gw)
@@ -97,8 +97,8 @@ __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], fl
             xa = __bfloat1622float2(*(const __nv_bfloat162 *)(pa + off));
             xg = __bfloat1622float2(*(const __nv_bfloat162 *)(pg + off));
             if (SILU) { /* depthwise3x3_silu_glu: SiLU of the input as it is read, kept in fp32 */
-                xa.x = wm_silu_fast(xa.x); xa.y = wm_silu_fast(xa.y);
-                xg.x = wm_silu_fast(xg.x); xg.y = wm_silu_fast(xg.y);
+                xa.x = wm_silu_sel<TANH>(xa.x); xa.y = wm_silu_sel<TANH>(xa.y);
+                xg.x = wm_silu_sel<TANH>(xg.x); xg.y = wm_silu_sel<TANH>(xg.y);
             }
         }
 #pragma unroll
@@ -115,7 +115,7 @@ __device__ __forceinline__ void dw_row(float (&P)[NC][4], float (&Cc)[NC][4], fl
     }
 }
 
-template <int NC, bool SILU>
+template <int NC, bool SILU, bool TANH>
 __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
     dw_glu_cols_kernel(const bf16 *__restrict__ x, const void *w, const void *b, int pb, bf16 *__restrict__ y,
                        int gh, int gw, int M, int rb)
@@ -190,9 +190,9 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
         if (i + DW_NS - 1 < nin) load(i + DW_NS - 1);
         cp_async_commit();
         const bf16 *pa = rows + (i % DW_NS) * rowsz + (c0 + pad) * DW_CH + 2 * p;
-        dw_row<NC, SILU>(P, Cc, N, pa, pa + SL * DW_CH, wa, wg, bb, c0, gw);
+        dw_row<NC, SILU, TANH>(P, Cc, N, pa, pa + SL * DW_CH, wa, wg, bb, c0, gw);
         const int orow = ri0 + i - 1; /* P is complete */
-        if (act && orow >= r0 && orow < r1) dw_emit<NC>(P, ybase + (int64_t)orow * gw * M, c0, gw, M);
+        if (act && orow >= r0 && orow < r1) dw_emit<NC, TANH>(P, ybase + (int64_t)orow * gw * M, c0, gw, M);
     };
     for (int i = 0; i < nin; i += 3) {
         step(X0, X1, X2, i);
@@ -203,25 +203,30 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
     if (act && ri1 == gh && gh - 1 >= r0 && gh - 1 < r1) {
         bf16 *yr = ybase + (int64_t)(gh - 1) * gw * M;
         const int k = nin % 3;
-        if (k == 0) dw_emit<NC>(X0, yr, c0, gw, M);
-        else if (k == 1) dw_emit<NC>(X1, yr, c0, gw, M);
-        else dw_emit<NC>(X2, yr, c0, gw, M);
+        if (k == 0) dw_emit<NC, TANH>(X0, yr, c0, gw, M);
+        else if (k == 1) dw_emit<NC, TANH>(X1, yr, c0, gw, M);
+        else dw_emit<NC, TANH>(X2, yr, c0, gw, M);
     }
 }
 
 template <int NC>
 static void dw_launch(dim3 grid, size_t smem, cudaStream_t s, const wm_tensor *x, const wm_tensor *w,
-                      const wm_tensor *b, wm_tensor *y, int gh, int gw, int M, int rb, int silu)
+                      const wm_tensor *b, wm_tensor *y, int gh, int gw, int M, int rb, int silu, int tanh_silu)
 {
     const bf16 *xp = (const bf16 *)x->data;
     bf16 *yp = (bf16 *)y->data;
     const int pb = w->dtype == WM_BF16;
-    if (silu) dw_glu_cols_kernel<NC, true><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb);
-    else dw_glu_cols_kernel<NC, false><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb);
+#define WM_DW(S, TH) dw_glu_cols_kernel<NC, S, TH><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb)
+    if (silu && tanh_silu) WM_DW(true, true);
+    else if (silu) WM_DW(true, false);
+    else if (tanh_silu) WM_DW(false, true);
+    else WM_DW(false, false);
+#undef WM_DW
 }
 
 /* depthwise3x3_glu (silu = 0) or depthwise3x3_silu_glu (silu = 1: SiLU of every input value as the conv
- * reads it, in fp32 -- the CPU reference's order, no bf16 rounding of SiLU(x)) through the column-group
+ * reads it, in fp32 -- the CPU reference's order, no bf16 rounding of SiLU(x); the tanh form of SiLU,
+ * one SFU op per value, unless WM_CUDA_SILU=exp: the SFU pipe bounds this kernel) through the column-group
  * kernel when the shape allows: bf16 x/y, fp32 or bf16 w/b, width <= 64, M % 8 == 0, M < 2^24, 16-byte
  * aligned x, 4-byte aligned y. Arguments are assumed validated by the op entry; *done = 0 when declined
  * (the caller runs its own kernel). Exported for dit_fused.cu's depthwise3x3_silu_glu. */
@@ -246,16 +251,16 @@ extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const w
     size_t smem = (size_t)DW_NS * 2 * (grid_w + DW_NG) * DW_CH * sizeof(bf16) + DW_WS * sizeof(float);
     dim3 grid((unsigned)((M + DW_CH - 1) / DW_CH), (unsigned)nrb, (unsigned)n_frames);
     cudaStream_t s = wm__cuda_stream(be);
-    int gh = grid_h, gw = grid_w, m = (int)M;
+    int gh = grid_h, gw = grid_w, m = (int)M, th = !wm__cuda_ctx(be)->silu_exp;
     switch ((grid_w + DW_NG - 1) / DW_NG) {
-    case 1: dw_launch<1>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 2: dw_launch<2>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 3: dw_launch<3>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 4: dw_launch<4>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 5: dw_launch<5>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 6: dw_launch<6>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    case 7: dw_launch<7>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
-    default: dw_launch<8>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu); break;
+    case 1: dw_launch<1>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 2: dw_launch<2>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 3: dw_launch<3>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 4: dw_launch<4>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 5: dw_launch<5>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 6: dw_launch<6>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 7: dw_launch<7>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    default: dw_launch<8>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

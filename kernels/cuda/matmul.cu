@@ -45,7 +45,6 @@ static int pick_algo(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuris
     cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
     if (found < 2 || !mp || cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone)
         return 0;
-    if (c->forked && cudaDeviceSynchronize() != cudaSuccess) return 0; /* the other lane would share the SMs */
     cudaEvent_t e0, e1;
     if (cudaEventCreate(&e0) != cudaSuccess) return 0;
     if (cudaEventCreate(&e1) != cudaSuccess) { cudaEventDestroy(e0); return 0; }

@@ -84,17 +84,10 @@ int main(void)
         float *ref = out ? g_read(out, "v", NULL) : NULL;
         CHECK(ref != NULL);
         if (ref) check_v(files[k], v, ref, n);
-        /* The attention branches on one stream instead of two lanes: the same ops on the same data, so
-         * the same bits (a race between the lanes -- shared scratch, a missing join -- would show here). */
         int64_t n1 = 0;
-        wd->unfused = WM_DIT_UNFUSE_LANES;
-        float *v1 = forward(wd, in, vars[k], &n1);
-        CHECK_MSG(v && v1 && n1 == n && !memcmp(v, v1, (size_t)n * sizeof(float)),
-                  "%s: two lanes and one stream give different v", files[k]);
-        free(v1);
         /* Plücker through embedder + plucker_proj (the unfolded weights) is as close to the golden. */
         wd->unfused = WM_DIT_UNFUSE_PLK;
-        v1 = forward(wd, in, vars[k], &n1);
+        float *v1 = forward(wd, in, vars[k], &n1);
         if (ref && v1) check_v("unfolded Plücker", v1, ref, n);
         free(v1);
         wd->unfused = 0;

@@ -18,9 +18,6 @@
 #pragma weak wm__cuda_free
 #pragma weak wm__cuda_memcpy
 #pragma weak wm__cuda_sync
-#pragma weak wm__cuda_fork
-#pragma weak wm__cuda_lane
-#pragma weak wm__cuda_join
 #pragma weak wm__ops_cuda
 
 static int have_cuda(void) { return wm__cuda_backend_init != NULL && &wm__ops_cuda != NULL; }
@@ -108,20 +105,4 @@ wm_status wm_backend_sync(wm_backend *be)
     if (be->kind == WM_BACKEND_CUDA) return wm__cuda_sync(be);
     (void)be;
     return WM_OK;
-}
-
-/* Lanes only where they can overlap work: CUDA without an op observer (a profiler times ops in issue
- * order on one stream). */
-static int lanes_live(const wm_backend *be) { return be->kind == WM_BACKEND_CUDA && !be->op_observer && wm__cuda_fork; }
-
-wm_status wm_backend_fork(wm_backend *be) { return lanes_live(be) ? wm__cuda_fork(be) : WM_OK; }
-
-void wm_backend_lane(wm_backend *be, int lane)
-{
-    if (be->kind == WM_BACKEND_CUDA && wm__cuda_lane) wm__cuda_lane(be, lane); /* ignored unless forked */
-}
-
-wm_status wm_backend_join(wm_backend *be)
-{
-    return be->kind == WM_BACKEND_CUDA && wm__cuda_join ? wm__cuda_join(be) : WM_OK; /* no-op unless forked */
 }

@@ -1,7 +1,7 @@
 /* Backends: where tensors live and ops run.
  *
  * Two kinds: CPU (the reference; fp32 math, multi-threaded with a pthread pool) and CUDA (bf16 storage,
- * fp32 accumulation, one stream plus a second for forked lanes). Every op is declared once in kernels/ops.h and reached through the
+ * fp32 accumulation, one stream). Every op is declared once in kernels/ops.h and reached through the
  * backend's op table, so model code is written once and runs on either backend. Creating a CUDA backend
  * on a machine without a GPU (or a build without nvcc) fails cleanly with WM_ERR_NO_DEVICE; callers then
  * fall back to the CPU.
@@ -51,17 +51,6 @@ wm_status wm_backend_upload(wm_backend *be, void *dst_dev, const void *src_host,
 wm_status wm_backend_download(wm_backend *be, void *dst_host, const void *src_dev, size_t bytes);
 wm_status wm_backend_sync(wm_backend *be);
 
-/* Lanes: two op sequences that may run at the same time. After wm_backend_fork, lane 1 starts from
- * everything issued so far (on lane 0); wm_backend_lane picks the lane later ops are issued on;
- * wm_backend_join makes lane 0 wait for everything issued on lane 1 and returns to lane 0. Ops on the two
- * lanes between a fork and its join must not touch the same memory (a write and any other access). CUDA:
- * lane 1 is a second stream with its own cuBLASLt workspace and op scratch, and forks/joins are events,
- * which graph capture records as branches. CPU, and while an op observer is set (per-op profiling, which
- * times ops in issue order): one sequence, the calls do nothing. A fork while forked joins first. */
-wm_status wm_backend_fork(wm_backend *be);
-void wm_backend_lane(wm_backend *be, int lane);
-wm_status wm_backend_join(wm_backend *be);
-
 /* Implemented by kernels/cuda when built (WM_HAVE_CUDA); used by wm_backend_create. */
 wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_params *p, wm_error *err);
 void wm__cuda_backend_fini(wm_backend *be);
@@ -69,8 +58,5 @@ wm_status wm__cuda_malloc(wm_backend *be, size_t bytes, void **out);
 void wm__cuda_free(wm_backend *be, void *p);
 wm_status wm__cuda_memcpy(wm_backend *be, void *dst, const void *src, size_t bytes, int to_device);
 wm_status wm__cuda_sync(wm_backend *be);
-wm_status wm__cuda_fork(wm_backend *be);
-void wm__cuda_lane(wm_backend *be, int lane);
-wm_status wm__cuda_join(wm_backend *be);
 
 #endif

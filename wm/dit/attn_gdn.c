@@ -115,15 +115,10 @@ wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tenso
     size_t mark = wm_arena_mark(f->ar);
     wm_tensor beta, g;
     WM_TRY(gates(f, b, h, &beta, &g));
-    /* Lanes: the branches share only read-only inputs (h, beta, g) and run at the same time, so neither
-     * releases temporaries before the join. One sequence: each branch's are released after it. */
-    size_t mark2 = wm_arena_mark(f->ar);
-    WM_TRY(dt_fork(f));
-    wm_status st = main_branch(f, b, h, &beta, &g, cc, main_raw);
-    if (!dt_lanes(f)) wm_arena_rewind(f->ar, mark2);
-    dt_lane(f, 1);
-    if (st == WM_OK) st = cam_branch(f, b, h, &beta, &g, cc, cam_raw);
-    wm_status js = dt_join(f); /* also after an error: later ops must not stay on lane 1 */
+    size_t mark2 = wm_arena_mark(f->ar); /* each branch's temporaries are released after it */
+    WM_TRY(main_branch(f, b, h, &beta, &g, cc, main_raw));
+    wm_arena_rewind(f->ar, mark2);
+    WM_TRY(cam_branch(f, b, h, &beta, &g, cc, cam_raw));
     wm_arena_rewind(f->ar, mark);
-    return st != WM_OK ? st : js;
+    return WM_OK;
 }

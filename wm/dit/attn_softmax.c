@@ -179,12 +179,9 @@ wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_t
     WM_TRY(dt_new(f, f->N, f->C, main_raw));
     WM_TRY(dt_new(f, f->N, f->C, cam_raw));
     size_t mark = wm_arena_mark(f->ar);
-    WM_TRY(dt_fork(f)); /* lanes: as in the GDN block (attn_gdn.c) */
-    wm_status st = main_branch(f, b, h, cc, main_raw);
-    if (!dt_lanes(f)) wm_arena_rewind(f->ar, mark); /* one sequence: the main branch's temporaries are released */
-    dt_lane(f, 1);
-    if (st == WM_OK) st = cam_branch(f, b, h, cc, cam_raw);
-    wm_status js = dt_join(f);
+    WM_TRY(main_branch(f, b, h, cc, main_raw));
+    wm_arena_rewind(f->ar, mark); /* the main branch's temporaries are released */
+    WM_TRY(cam_branch(f, b, h, cc, cam_raw));
     wm_arena_rewind(f->ar, mark);
-    return st != WM_OK ? st : js;
+    return WM_OK;
 }

@@ -41,14 +41,6 @@ static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
 /* Fusion `bit` (WM_DIT_UNFUSE_*) is on unless the weights ask for the unfused op sequence. */
 static inline int dt_fused(const dit_fwd *f, int bit) { return !(f->w->unfused & bit); }
 
-/* The two attention branches on two backend lanes (wm_backend_fork): decided by the fusion bit alone, so
- * a planning pass lays out the arena the same way (no temporaries released between the branches, which
- * may run at the same time). */
-static inline int dt_lanes(const dit_fwd *f) { return dt_fused(f, WM_DIT_UNFUSE_LANES); }
-static inline wm_status dt_fork(dit_fwd *f) { return dt_live(f) && dt_lanes(f) ? wm_backend_fork(f->be) : WM_OK; }
-static inline void dt_lane(dit_fwd *f, int lane) { if (dt_live(f) && dt_lanes(f)) wm_backend_lane(f->be, lane); }
-static inline wm_status dt_join(dit_fwd *f) { return dt_live(f) && dt_lanes(f) ? wm_backend_join(f->be) : WM_OK; }
-
 #define DT_RUN(f, expr)                                                                            \
     do {                                                                                           \
         if (dt_live(f)) WM_TRY(expr);                                                              \
