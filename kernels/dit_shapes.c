@@ -87,3 +87,22 @@ wm_status wm_depthwise3x3_glu_shape(wm_backend *be, const wm_tensor *x, const wm
     WM_OP_CHECK(be, wm_tensor_numel(y) == N * (C2 / 2), WM_ERR_SHAPE, "y must be (N, M)");
     return WM_OK;
 }
+
+wm_status wm_gated_add_proj_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *h, const wm_tensor *gate,
+                                  int64_t rows_per_group, const wm_tensor *u, const wm_tensor *w,
+                                  const wm_tensor *bias)
+{
+    WM_OP_CHECK(be, x->ndim == 2 && u->ndim == 2 && w->ndim == 2, WM_ERR_SHAPE, "x, u and w must be 2-D");
+    int64_t N = x->shape[0], C = x->shape[1], P = u->shape[1];
+    WM_OP_CHECK(be, wm_tensor_numel(h) == N * C, WM_ERR_SHAPE, "h must have x's shape (N, C)");
+    WM_OP_CHECK(be, u->shape[0] == N, WM_ERR_SHAPE, "u must be (N, P) with x's N rows");
+    WM_OP_CHECK(be, w->shape[0] == C && w->shape[1] == P, WM_ERR_SHAPE, "w must be (C, P): x's C, u's P");
+    WM_OP_CHECK(be, !bias || wm_tensor_numel(bias) == C, WM_ERR_SHAPE, "bias must have C elements");
+    if (gate) {
+        WM_OP_CHECK(be, rows_per_group > 0, WM_ERR_INVALID_ARG, "rows_per_group must be > 0");
+        WM_OP_CHECK(be, wm_tensor_numel(gate) >= ((N + rows_per_group - 1) / rows_per_group) * C, WM_ERR_SHAPE,
+                    "gate must be (G, C) with G >= ceil(N / rows_per_group)");
+    }
+    WM_OP_CHECK(be, x->data != h->data && x->data != u->data, WM_ERR_INVALID_ARG, "x may not alias h or u");
+    return WM_OK;
+}

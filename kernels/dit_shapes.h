@@ -27,6 +27,12 @@ wm_status wm_dit_qk_prep_shape(wm_backend *be, const wm_tensor *x, const wm_tens
                                const wm_tensor *cos, const wm_tensor *sin, int n_heads, int dim_offset,
                                const wm_tensor *y, const wm_tensor *y_pre, int64_t *P);
 
+/* gated_add_proj: x (N, C), h (N, C), gate (G >= ceil(N / rows_per_group), C) or NULL, u (N, P),
+ * w (C, P), bias (C) or NULL; x aliases neither h nor u. */
+wm_status wm_gated_add_proj_shape(wm_backend *be, const wm_tensor *x, const wm_tensor *h, const wm_tensor *gate,
+                                  int64_t rows_per_group, const wm_tensor *u, const wm_tensor *w,
+                                  const wm_tensor *bias);
+
 #ifdef __cplusplus
 }
 #endif

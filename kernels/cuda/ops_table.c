@@ -48,6 +48,7 @@ const struct wm_ops wm__ops_cuda = {
     .depthwise3x3_silu_glu = wm_depthwise3x3_silu_glu_cuda,
     .matmul_batched = wm_matmul_batched_cuda,
     .gated_add_ln_mod = wm_gated_add_ln_mod_cuda,
+    .gated_add_proj = wm_gated_add_proj_cuda,
     /* ops_vae.def */
     .vae_conv3d = wm_vae_conv3d_cuda,
     .vae_cache_push = wm_vae_cache_push_cuda,

@@ -158,6 +158,7 @@ static void check_hook(const hook_log *h, int chunks)
         CHECK(k->save == (i % 2) && k->window == (c < 2 ? c : 2) && k->frames == (c ? 3 : 4));
         CHECK(k->sink_frames == (c >= 1 ? 4 : 0) && k->prev_frames == (c >= 2 ? 3 : 0) && k->text_len == 8);
         CHECK(k->text_cached == (i > 0)); /* the prompt's K/V are computed by the first forward only */
+        CHECK(k->text_keys == 5); /* 5 valid caption tokens of 8: the cross-attention reads 5 keys */
         CHECK(!memcmp(k, r, sizeof *k)); /* steady state: equal keys, equal arena offsets */
         CHECK(wm_dit_blocks_key_equal(k, r) && (i < 2 || !wm_dit_blocks_key_equal(k, &h->keys[i ^ 1])));
     }
@@ -170,6 +171,7 @@ static void test_bench_stream(void)
     wm_dit_bench_params p = {0};
     hook_log hl = {0};
     p.variant = WM_DIT_STREAMING, p.seed = 11, p.n_steps = 1, p.text_len = 8; /* 2 forwards a chunk: short test */
+    p.valid_text = 5;
     p.blocks_hook = hook, p.blocks_user = &hl;
     CHECK_MSG(wm_dit_bench_create(be, &cfg, &p, &b, &err) == WM_OK, "%s", err.msg);
     if (!b) return;

@@ -1,4 +1,4 @@
-/* Parity of the fused DiT CUDA ops (dit_qk_prep, matmul_add, mul_silu, depthwise3x3_silu_glu;
+/* Parity of the fused DiT CUDA ops (dit_qk_prep, matmul_add, mul_silu, depthwise3x3_silu_glu, gated_add_proj;
  * kernels/cuda/dit_fused.cu and matmul.cu) against their fp32 CPU references (which
  * tests/dit/test_dit_fused.c proves bit-identical to the unfused op sequences).
  *
@@ -306,6 +306,40 @@ static void gln_run(const char *name, int64_t N, int64_t C, int64_t rpg, wm_dtyp
     rel(&x), rel(&h), rel(&g), rel(&sh), rel(&sc), rel(&y);
 }
 
+/* gated_add_proj: x in place against gated_add + matmul_add on the CPU (u, w, bias in x's dtype as the
+ * model stores them; the gate fp32). Shapes cover partial token and channel tiles and the fallback pair. */
+static void gap_run(const char *name, int64_t N, int64_t C, int64_t P, int64_t rpg, wm_dtype dt, int gate_on,
+                    int bias_on)
+{
+    int64_t G = (N + rpg - 1) / rpg;
+    tp x = mk(dt, 2.0f, N, C), h = mk(dt, 1.0f, N, C), g = mk(WM_F32, 0.5f, G, C), u = mk(dt, 1.0f, N, P);
+    tp w = mk(dt, 1.0f / sqrtf((float)P), C, P), b = mk(dt, 0.5f, 1, C);
+    float *xr = hcopy(&x);
+    wm_tensor xh = cp_host2(xr, N, C);
+    int64_t sb[1] = {C};
+    wm_tensor bh = wm_tensor_view(WM_F32, WM_DEVICE_CPU, b.h, 1, sb), bd = b.dt;
+    bd.ndim = 1, bd.shape[0] = C;
+    CP_OK(c->cpu, wm_gated_add_proj(c->cpu, &xh, &h.ht, gate_on ? &g.ht : NULL, rpg, &u.ht, &w.ht, bias_on ? &bh : NULL));
+    CP_OK(c->gpu, wm_gated_add_proj(c->gpu, &x.dt, &h.dt, gate_on ? &g.dt : NULL, rpg, &u.dt, &w.dt, bias_on ? &bd : NULL));
+    char l[160];
+    snprintf(l, sizeof l, "%s: gated_add_proj %lldx%lld P %lld rpg %lld%s%s", name, (long long)N, (long long)C,
+             (long long)P, (long long)rpg, gate_on ? " gate" : "", bias_on ? " bias" : "");
+    cmp(l, &x.dt, xr);
+    CHECK(wm_gated_add_proj(c->gpu, &x.dt, &x.dt, NULL, rpg, &u.dt, &w.dt, NULL) == WM_ERR_INVALID_ARG); /* x = h */
+    free(xr);
+    rel(&x), rel(&h), rel(&g), rel(&u), rel(&w), rel(&b);
+}
+
+static void t_gated_add_proj(int quick)
+{
+    gap_run("odd-bf16", 70, 136, 48, 30, WM_BF16, 1, 1); /* partial tiles: 70 = 64 + 6 tokens, 136 = 128 + 8 */
+    gap_run("odd-bf16 P16", 5, 24, 16, 2, WM_BF16, 0, 0);
+    gap_run("fallback-bf16 (P % 8)", 9, 40, 5, 4, WM_BF16, 1, 1);
+    gap_run("fallback-bf16 (P > 48)", 9, 40, 64, 4, WM_BF16, 1, 0);
+    gap_run("odd-f32", 7, 30, 6, 3, WM_F32, 1, 1);
+    if (!quick) gap_run("real-bf16 (Plücker)", 2640, 2240, 48, 880, WM_BF16, 1, 1);
+}
+
 static void t_norms(int quick)
 {
     norm_run("odd-f32", 7, 64, 3, WM_F32, 0);
@@ -328,6 +362,7 @@ int main(int argc, char **argv)
     t_matmul_add(quick);
     t_mul_silu(quick);
     t_dw_silu(quick);
+    t_gated_add_proj(quick);
     t_norms(quick);
     /* argument errors name the op */
     tp x = mk(WM_BF16, 1.0f, 4, 32), cs = mk(WM_F32, 1.0f, 4, 8);

@@ -45,19 +45,13 @@ typedef struct {
     int bypass; /* profiling: run op by op, neither capture nor replay */
 } graph_cache;
 
-static int key_eq(const wm_dit_blocks_key *a, const wm_dit_blocks_key *b)
-{
-    return a->variant == b->variant && a->frames == b->frames && a->text_len == b->text_len && a->save == b->save &&
-           a->window == b->window && a->sink_frames == b->sink_frames && a->prev_frames == b->prev_frames;
-}
-
 static wm_status blocks_hook(void *user, int phase, const wm_dit_blocks_key *key, int *skip)
 {
     graph_cache *gc = user;
     if (gc->bypass) return WM_OK;
     if (phase == 0) {
         for (int i = 0; i < gc->n; i++)
-            if (key_eq(&gc->key[i], key)) {
+            if (wm_dit_blocks_key_equal(&gc->key[i], key)) {
                 if (gc->key[i].arena_used != key->arena_used)
                     return wm__errf(&gc->be->err, WM_ERR_STATE, "bench dit: graph key with a new arena offset");
                 *skip = 1;
@@ -66,7 +60,7 @@ static wm_status blocks_hook(void *user, int phase, const wm_dit_blocks_key *key
             }
         if (gc->n == MAX_GRAPHS) return WM_OK; /* table full: run op by op */
         int seen = 0;
-        for (int i = 0; i < gc->n_seen && !seen; i++) seen = key_eq(&gc->seen[i], key);
+        for (int i = 0; i < gc->n_seen && !seen; i++) seen = wm_dit_blocks_key_equal(&gc->seen[i], key);
         if (!seen) { /* first sighting: op by op (plans, autotune) */
             if (gc->n_seen < MAX_GRAPHS) gc->seen[gc->n_seen++] = *key;
             return WM_OK;

@@ -49,10 +49,15 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     WM_TRY(dt_new(f, f->N, f->C, &a));
     WM_TRY(attn_out(f, b, &h, &main_raw, &cam_raw, &a));
     dt_record(f, "attn.out", &a);
-    DT_RUN(f, wm_gated_add(f->be, x, &a, &g_msa, f->S));
-    dt_record(f, "after_attn", x);
-    if (dt_fused(f, WM_DIT_UNFUSE_PLK)) WM_TRY(dt_linear_add(f, &f->plk_tok, &b->pk_w, &b->pk_b, x));
-    else WM_TRY(dt_linear_add(f, &f->plk, &b->pp_w, &b->pp_b, x));
+    int plk = dt_fused(f, WM_DIT_UNFUSE_PLK);
+    if (plk && dt_fused(f, WM_DIT_UNFUSE_ADD) && !f->run->record) { /* one pass; after_attn is not seen */
+        DT_RUN(f, wm_gated_add_proj(f->be, x, &a, &g_msa, f->S, &f->plk_tok, &b->pk_w, &b->pk_b));
+    } else {
+        DT_RUN(f, wm_gated_add(f->be, x, &a, &g_msa, f->S));
+        dt_record(f, "after_attn", x);
+        if (plk) WM_TRY(dt_linear_add(f, &f->plk_tok, &b->pk_w, &b->pk_b, x));
+        else WM_TRY(dt_linear_add(f, &f->plk, &b->pp_w, &b->pp_b, x));
+    }
     dt_record(f, "after_plucker", x);
     WM_TRY(dit_cross_attn(f, b, x));
     dt_record(f, "after_cross", x);

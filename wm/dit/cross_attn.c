@@ -1,6 +1,6 @@
 /* Cross-attention to the caption (spec §2.5): q = RMSNorm(q_linear(x)), [K|V] = kv_linear(y) with
  * K = RMSNorm(K) (full-C norms, eps_cross_norm), softmax over the valid text tokens (key mask),
- * scale 1/sqrt(D), proj. No RoPE, no modulation, no gate. Identical in every variant; streaming keeps
+ * scale 1/sqrt(D), proj; keys past the last valid one are not read (f->Lk). No RoPE, no modulation, no gate. Identical in every variant; streaming keeps
  * K/V per prompt in the stream (they depend on the caption only). */
 #include "wm/dit/dit_internal.h"
 
@@ -37,7 +37,8 @@ wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *x
     WM_TRY(text_kv(f, b, &k, &v));
     DT_RUN(f, wm_rmsnorm(f->be, &q, &b->ca_q_norm, f->cfg->eps_cross_norm, &q));
     WM_TRY(dt_new(f, f->N, C, &o));
-    DT_RUN(f, wm_attention(f->be, &q, &k, &v, &f->mask, f->H, 1.0f / sqrtf((float)f->D), &o));
+    wm_tensor kk = dt_rows(&k, 0, f->Lk), vk = dt_rows(&v, 0, f->Lk), mk = dt_rows(&f->mask, 0, f->Lk);
+    DT_RUN(f, wm_attention(f->be, &q, &kk, &vk, &mk, f->H, 1.0f / sqrtf((float)f->D), &o));
     WM_TRY(dt_linear_add(f, &o, &b->ca_proj_w, &b->ca_proj_b, x)); /* x += proj(o) */
     wm_arena_rewind(f->ar, mark);
     return WM_OK;

@@ -18,6 +18,8 @@ typedef struct dit_fwd {
     const wm_dit_weights *w;
     const wm_dit_run *run;
     int T, S, N, C, H, D, L;
+    int Lk;                            /* caption keys the cross-attention reads: up to the last unmasked
+                                        * token (the masked ones after it add exactly nothing) */
     int n_chunks;
     int bounds[WM_DIT_MAX_CHUNKS + 1]; /* chunks of look-ahead (host) */
     wm_tensor rope_cos, rope_sin;      /* (N, D/2) */

@@ -154,6 +154,12 @@ static wm_status text_place(dit_fwd *f, const wm_dit_inputs *in)
 static wm_status embed_text(dit_fwd *f, const wm_dit_inputs *in)
 {
     const wm_dit_weights *w = f->w;
+    /* Prompts are usually far shorter than the 300-token caption: the cross-attention stops at the last
+     * valid key (a fully masked caption keeps one masked key, so its rows still come out 0). */
+    f->Lk = f->L;
+    if (in->mask && f->L > 0) {
+        while (f->Lk > 1 && !in->mask[f->Lk - 1]) f->Lk--;
+    }
     WM_TRY(text_place(f, in));
     if (f->text == DT_TEXT_CACHED) {
         dt_record(f, "y_emb", &f->y);

@@ -94,13 +94,13 @@ int wm_dit_blocks_key_equal(const wm_dit_blocks_key *a, const wm_dit_blocks_key 
 {
     return a->variant == b->variant && a->frames == b->frames && a->text_len == b->text_len && a->save == b->save &&
            a->window == b->window && a->sink_frames == b->sink_frames && a->prev_frames == b->prev_frames &&
-           a->text_cached == b->text_cached;
+           a->text_cached == b->text_cached && a->text_keys == b->text_keys;
 }
 
 static wm_dit_blocks_key blocks_key(const dit_fwd *f)
 {
     const wm_dit_run *r = f->run;
-    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, f->text == DT_TEXT_CACHED, wm_arena_mark(f->ar)};
+    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, f->text == DT_TEXT_CACHED, f->Lk, wm_arena_mark(f->ar)};
     if (r->variant == WM_DIT_STREAMING) {
         k.save = r->save;
         k.window = r->stream->n_saved < 2 ? r->stream->n_saved : 2;

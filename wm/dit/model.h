@@ -44,6 +44,7 @@ typedef struct wm_dit_blocks_key {
     int frames, text_len, save;
     int window, sink_frames, prev_frames; /* streaming: min(n_saved, 2) and the window's frame counts */
     int text_cached;   /* streaming: 1 = the blocks read the stream's cached text K/V, 0 = they compute them */
+    int text_keys;     /* caption keys the cross-attention reads (up to the last unmasked one) */
     size_t arena_used; /* not part of the key: arena bytes in use at phase 0, equal for equal keys (a
                         * replaying caller may assert it) */
 } wm_dit_blocks_key;
