@@ -577,8 +577,6 @@ __global__ void __launch_bounds__(256) gated_add_proj_kernel(bf16 *__restrict__ 
     }
 }
 
-static int gap_al16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
-
 extern "C" wm_status wm_gated_add_proj_cuda(wm_backend *be, wm_tensor *x, const wm_tensor *h, const wm_tensor *gate,
                                             int64_t rows_per_group, const wm_tensor *u, const wm_tensor *w,
                                             const wm_tensor *bias)
@@ -594,8 +592,8 @@ extern "C" wm_status wm_gated_add_proj_cuda(wm_backend *be, wm_tensor *x, const 
     if (N == 0 || C == 0) return WM_OK;
     int fast = x->dtype == WM_BF16 && h->dtype == WM_BF16 && u->dtype == WM_BF16 && w->dtype == WM_BF16 &&
                P % 16 == 0 && P > 0 && P <= GAP_PMAX && C % 8 == 0 && N <= 0x7fffffff && C <= 0x7fffffff &&
-               gap_al16(x->data) && gap_al16(h->data) && gap_al16(u->data) && gap_al16(w->data) &&
-               (!gate || gap_al16(gate->data)) && (!bias || gap_al16(bias->data)) &&
+               wm_aligned16(x->data, h->data, u->data, w->data) &&
+               wm_aligned16(gate ? gate->data : NULL, bias ? bias->data : NULL, NULL, NULL) &&
                (N + GAP_TN - 1) / GAP_TN <= 65535;
     if (!fast) { /* the unfused pair: any dtype, shape or alignment the two ops take */
         WM_TRY(wm_gated_add_cuda(be, x, h, gate, rows_per_group));
