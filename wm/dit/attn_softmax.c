@@ -50,20 +50,21 @@ static wm_status window(dit_fwd *f, int j, const wm_tensor *cur, const wm_tensor
     int64_t ns = st->n_saved >= 1 ? (int64_t)st->sink_frames * f->S : 0;
     int64_t np = st->n_saved >= 2 ? (int64_t)st->prev_frames * f->S : 0;
     const wm_tensor *wb = win_buf(f, j);
+    int64_t nc = wm_tensor_rows(cur);
     if (wb && win_cur_row(f) == ns + np) { /* cur was written right after the entries in use */
-        *out = dt_rows(wb, 0, ns + np + f->N);
+        *out = dt_rows(wb, 0, ns + np + nc);
         return WM_OK;
     }
     if (!ns && !np && dt_fused(f, WM_DIT_UNFUSE_WINDOW)) { /* chunk 0: the window is the chunk itself */
         *out = *cur;
         return WM_OK;
     }
-    WM_TRY(dt_new(f, ns + np + f->N, f->C, out));
+    WM_TRY(dt_new(f, ns + np + nc, f->C, out));
     if (!dt_live(f)) return WM_OK; /* planning: the cache tensors may be bare headers */
     wm_tensor d;
     if (ns) { d = dt_rows(out, 0, ns); wm_tensor s = dt_rows(sink, 0, ns); WM_TRY(dt_copy(f, &s, &d)); }
     if (np) { d = dt_rows(out, ns, np); wm_tensor s = dt_rows(prev, 0, np); WM_TRY(dt_copy(f, &s, &d)); }
-    d = dt_rows(out, ns + np, f->N);
+    d = dt_rows(out, ns + np, nc);
     return dt_copy(f, cur, &d);
 }
 
@@ -114,23 +115,41 @@ static wm_status branch_attend(dit_fwd *f, int j, const wm_tensor *q, const wm_t
 
 static float scale_of(const dit_fwd *f, float s) { return s > 0 ? s : 1.0f / sqrtf((float)f->D); }
 
+/* The queries' rows: all of them, or in a kv_only block (dit_fwd) the last frame's, with the context
+ * narrowed to that frame (the caller restores *wide). q may already hold all rows (batched q|k|v). */
+static void query_rows(dit_fwd *f, dit_fwd *wide, const wm_tensor *h, wm_tensor *q, wm_tensor *out, wm_tensor *hq,
+                       wm_tensor *oq)
+{
+    *wide = *f;
+    *hq = *h, *oq = *out;
+    if (!f->kv_only) return;
+    int64_t r0 = (int64_t)(f->T - 1) * f->S;
+    *hq = dt_rows(h, r0, f->S), *oq = dt_rows(out, r0, f->S);
+    if (q->ndim) *q = dt_rows(q, r0, f->S);
+    dit_narrow_frame(f, f->T - 1);
+}
+
 static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_dit_block_cache *cc,
                              wm_tensor *out)
 {
     int64_t C = f->C;
     wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
-    wm_tensor q, k, v;
+    wm_tensor q = {0}, k, v, hq, oq;
     if (win_buf(f, 0)) { /* K, V go straight into the window buffers */
-        WM_TRY(dt_linear(f, h, &wq, NULL, WM_ACT_NONE, &q));
         WM_TRY(kv_linear(f, h, &wk, NULL, 0, &k));
         WM_TRY(kv_linear(f, h, &wv, NULL, 1, &v));
     } else {
         WM_TRY(dt_linear3(f, h, &b->qkv, NULL, &q, &k, &v));
     }
-    WM_TRY(dt_qk_prep(f, &q, &b->q_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &q, NULL));
     WM_TRY(dt_qk_prep(f, &k, &b->k_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &k, NULL));
+    dit_fwd wide;
+    query_rows(f, &wide, h, &q, out, &hq, &oq);
+    wm_status st = q.ndim ? WM_OK : dt_linear(f, &hq, &wq, NULL, WM_ACT_NONE, &q);
+    if (st == WM_OK) st = dt_qk_prep(f, &q, &b->q_norm, f->cfg->eps_qk_norm, 0, NULL, 0, 0, 0, &q, NULL);
+    *f = wide;
+    WM_TRY(st);
     return branch_attend(f, 0, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_main), cc ? &cc->sink_k : NULL,
-                         cc ? &cc->prev_k : NULL, cc ? &cc->sink_v : NULL, cc ? &cc->prev_v : NULL, out);
+                         cc ? &cc->prev_k : NULL, cc ? &cc->sink_v : NULL, cc ? &cc->prev_v : NULL, &oq);
 }
 
 /* UCPE on x in place, with the first-release downscale-only RMS renorm when switched on (spec §4.6). */
@@ -145,12 +164,20 @@ static wm_status ucpe_maybe_renorm(dit_fwd *f, wm_tensor *x, const wm_tensor *ma
     return WM_OK;
 }
 
+/* Camera-branch q: RMSNorm, UCPE (P^T) and camera RoPE, or the first-release norm + renormed UCPE. */
+static wm_status cam_q(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *q)
+{
+    float eps = f->cfg->eps_qk_norm;
+    if (!f->cfg->post_ucpe_renorm) return dt_qk_prep(f, q, &b->q_norm_cam, eps, 0, &f->P, 1, 1, 0, q, NULL);
+    DT_RUN(f, wm_rmsnorm(f->be, q, &b->q_norm_cam, eps, q));
+    return ucpe_maybe_renorm(f, q, &f->P, 1);
+}
+
 static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_dit_block_cache *cc,
                             wm_tensor *out)
 {
-    wm_tensor q, k, v;
+    wm_tensor q = {0}, k, v, hq, oq;
     if (win_buf(f, 2)) {
-        WM_TRY(dt_linear(f, h, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q));
         WM_TRY(kv_linear(f, h, &b->kc_w, &b->kc_b, 2, &k));
         WM_TRY(kv_linear(f, h, &b->vc_w, &b->vc_b, 3, &v));
     } else {
@@ -158,18 +185,25 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
     }
     float eps = f->cfg->eps_qk_norm;
     if (f->cfg->post_ucpe_renorm) { /* first-release switch: the renorm needs the pre-UCPE tensors */
-        DT_RUN(f, wm_rmsnorm(f->be, &q, &b->q_norm_cam, eps, &q));
         DT_RUN(f, wm_rmsnorm(f->be, &k, &b->k_norm_cam, eps, &k));
-        WM_TRY(ucpe_maybe_renorm(f, &q, &f->P, 1));
         WM_TRY(ucpe_maybe_renorm(f, &k, &f->Pinv, 0));
     } else {
-        WM_TRY(dt_qk_prep(f, &q, &b->q_norm_cam, eps, 0, &f->P, 1, 1, 0, &q, NULL));
         WM_TRY(dt_qk_prep(f, &k, &b->k_norm_cam, eps, 0, &f->Pinv, 0, 1, 0, &k, NULL));
     }
     WM_TRY(ucpe_maybe_renorm(f, &v, &f->Pinv, 0));
+    dit_fwd wide;
+    query_rows(f, &wide, h, &q, out, &hq, &oq);
+    wm_status st = q.ndim ? WM_OK : dt_linear(f, &hq, &b->qc_w, &b->qc_b, WM_ACT_NONE, &q);
+    if (st == WM_OK) st = cam_q(f, b, &q);
+    *f = wide;
+    WM_TRY(st);
     WM_TRY(branch_attend(f, 2, &q, &k, &v, scale_of(f, f->cfg->softmax_scale_cam), cc ? &cc->sink_kc : NULL,
-                         cc ? &cc->prev_kc : NULL, cc ? &cc->sink_vc : NULL, cc ? &cc->prev_vc : NULL, out));
-    return dit_ucpe(f, out, &f->P, 0, 1);
+                         cc ? &cc->prev_kc : NULL, cc ? &cc->sink_vc : NULL, cc ? &cc->prev_vc : NULL, &oq));
+    wm_tensor none = {0};
+    query_rows(f, &wide, h, &none, out, &hq, &oq); /* the inverse UCPE reads the queries' P rows */
+    st = dit_ucpe(f, &oq, &f->P, 0, 1);
+    *f = wide;
+    return st;
 }
 
 wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,

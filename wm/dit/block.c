@@ -1,7 +1,9 @@
 /* One DiT block (spec §2.3): per-frame adaLN-single modulation, self-attention (GDN or softmax, each
  * with its camera branch) merged through out_proj_cam, the SiLU output gate and proj, gated residual;
  * Plücker injection; cross-attention; modulated FFN with gated residual. Intermediates are recorded
- * under the names of tools/reference/GOLDEN.md. */
+ * under the names of tools/reference/GOLDEN.md. In the last block of a save pass whose velocity nobody
+ * reads (dit_fwd.kv_only) only the caches matter: K/V (or the GDN states) of every frame, then the rest
+ * runs on the last frame, whose FFN y is the t_conv tail, and the t_conv itself is skipped. */
 #include "wm/dit/dit_internal.h"
 
 /* proj((main_raw + out_proj_cam(cam_raw)) * SiLU(output_gate(h))) */
@@ -42,8 +44,19 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
         DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_msa, &sc_msa, f->S, f->cfg->eps_layernorm, &h));
     }
     dt_record(f, "attn_in", &h);
+    f->kv_only = i == f->cfg->depth - 1 && dt_trim(f);
     if (f->cfg->is_softmax[i]) WM_TRY(dit_attn_softmax(f, b, &h, &main_raw, &cam_raw));
     else WM_TRY(dit_attn_gdn(f, b, &h, &main_raw, &cam_raw));
+    dit_fwd wide = *f;
+    wm_tensor xw = *x;
+    if (f->kv_only) { /* the rest only for the last frame: its FFN y is the tail the next chunk reads */
+        int64_t r0 = (int64_t)(T - 1) * f->S, S = f->S;
+        h = dt_rows(&h, r0, S), main_raw = dt_rows(&main_raw, r0, S), cam_raw = dt_rows(&cam_raw, r0, S);
+        xw = dt_rows(x, r0, S);
+        x = &xw;
+        g_msa = dt_rows(&mod, 3 * T - 1, 1), sh_mlp = dt_rows(&mod, 4 * T - 1, 1), sc_mlp = dt_rows(&mod, 5 * T - 1, 1);
+        dit_narrow_frame(f, T - 1);
+    }
     dt_record(f, "attn.main_raw", &main_raw);
     dt_record(f, "attn.cam_raw", &cam_raw);
     WM_TRY(dt_new(f, f->N, f->C, &a));
@@ -63,6 +76,12 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     dt_record(f, "after_cross", x);
     DT_RUN(f, wm_layernorm_modulate(f->be, x, &sh_mlp, &sc_mlp, f->S, f->cfg->eps_layernorm, &h));
     WM_TRY(dit_ffn(f, b, &h, &t));
+    if (f->kv_only) { /* the tail is saved; nothing reads this block's output */
+        *f = wide;
+        f->kv_only = 0;
+        wm_arena_rewind(f->ar, mark);
+        return WM_OK;
+    }
     dt_record(f, "mlp.out", &t);
     if (f->pre && i + 1 < f->cfg->depth) { /* x += g_mlp t fused with the next block's adaLN LayerNorm */
         wm_tensor *nm = &f->pre_mod[(i + 1) & 1], *nh = &f->pre_h[(i + 1) & 1];

@@ -30,6 +30,10 @@ typedef struct dit_fwd {
     wm_tensor plk;                     /* (N, C) Plücker embedding (unfused, or recorded) */
     wm_tensor plk_tok;                 /* (N, 48) Plücker tokens (fused: the blocks' folded projection reads them) */
     int block;                         /* index of the running block (record names, caches) */
+    int kv_only;                       /* the running block is the last one of a save pass whose velocity
+                                        * nobody reads: only its caches matter -- K/V of every frame, the FFN
+                                        * tail of the last frame -- so q and everything after the attention run
+                                        * on the last frame only, and the t_conv not at all */
     wm_dtype adt;                      /* activation dtype (wm_dit_act_dtype) */
     int text;                          /* caption K/V: DT_TEXT_ARENA, _FILL (into the stream), _CACHED */
     int pre;                           /* block boundaries fused (gated_add_ln_mod): block i+1's adaLN table
@@ -42,6 +46,13 @@ enum { DT_TEXT_ARENA = 0, DT_TEXT_FILL, DT_TEXT_CACHED };
 static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
 /* Fusion `bit` (WM_DIT_UNFUSE_*) is on unless the weights ask for the unfused op sequence. */
 static inline int dt_fused(const dit_fwd *f, int bit) { return !(f->w->unfused & bit); }
+
+/* A save pass whose velocity nobody reads: its last block only has to write the caches. */
+static inline int dt_trim(const dit_fwd *f)
+{
+    const wm_dit_run *r = f->run;
+    return r->variant == WM_DIT_STREAMING && r->save && r->no_velocity && !r->record && dt_fused(f, WM_DIT_UNFUSE_TRIM);
+}
 
 #define DT_RUN(f, expr)                                                                            \
     do {                                                                                           \
@@ -112,6 +123,10 @@ wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *x
 wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *out);
 /* UCPE (first half: mats or mats^T) + camera half-RoPE (+angle, or -angle with conj), in place. */
 wm_status dit_ucpe(dit_fwd *f, wm_tensor *x, const wm_tensor *mats, int transpose, int conj);
+/* Restrict the context to frame fr of the forward (row views of every per-token table, T = 1): the ops
+ * after a block's K/V are row-local, so a kv_only block runs them on the one frame whose values are
+ * cached. The caller keeps a copy of the wide context and restores it. */
+void dit_narrow_frame(dit_fwd *f, int fr);
 /* Streaming helpers */
 wm_dit_block_cache *dit_cache(dit_fwd *f);
 wm_status dit_save_tail(dit_fwd *f, wm_tensor *tail, const wm_tensor *raw, int tail_frames);

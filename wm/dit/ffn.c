@@ -42,6 +42,11 @@ wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h,
         wm_arena_rewind(f->ar, m2);
     }
     wm_dit_block_cache *cc = dit_cache(f);
+    if (f->kv_only) { /* only the tail is read (dit_fwd.kv_only): no t_conv */
+        if (cc && f->run->save) WM_TRY(dit_save_tail(f, &cc->ttail, &y, 1));
+        wm_arena_rewind(f->ar, mark);
+        return WM_OK;
+    }
     WM_TRY(dt_new(f, f->N, 3 * f->C, &cat));
     DT_RUN(f, wm_temporal_shift_cat(f->be, &y, cc ? &cc->ttail : NULL, f->bounds, f->n_chunks, &cat));
     if (dt_fused(f, WM_DIT_UNFUSE_ADD)) { /* out = t_conv(y) + y in one GEMM */

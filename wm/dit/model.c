@@ -56,6 +56,17 @@ wm_status dit_save_tail(dit_fwd *f, wm_tensor *tail, const wm_tensor *raw, int t
     return WM_OK;
 }
 
+void dit_narrow_frame(dit_fwd *f, int fr)
+{
+    int64_t r0 = (int64_t)fr * f->S, S = f->S;
+    wm_tensor *tok[8] = {&f->rope_cos, &f->rope_sin, &f->cam_cos, &f->cam_sin, &f->P, &f->Pinv, &f->plk, &f->plk_tok};
+    for (int j = 0; j < 8; j++)
+        if (tok[j]->ndim == 2 && wm_tensor_rows(tok[j]) == f->N) *tok[j] = dt_rows(tok[j], r0, S);
+    if (f->temb.ndim == 2) f->temb = dt_rows(&f->temb, fr, 1);
+    if (f->t0.ndim == 2) f->t0 = dt_rows(&f->t0, fr, 1);
+    f->T = 1, f->N = f->S, f->n_chunks = 1, f->bounds[0] = 0, f->bounds[1] = 1;
+}
+
 static wm_status setup(dit_fwd *f, wm_backend *be, const wm_dit_weights *w, const wm_dit_run *run, int T, int L,
                        wm_arena *ar)
 {
@@ -94,15 +105,17 @@ int wm_dit_blocks_key_equal(const wm_dit_blocks_key *a, const wm_dit_blocks_key 
 {
     return a->variant == b->variant && a->frames == b->frames && a->text_len == b->text_len && a->save == b->save &&
            a->window == b->window && a->sink_frames == b->sink_frames && a->prev_frames == b->prev_frames &&
-           a->text_cached == b->text_cached && a->text_keys == b->text_keys;
+           a->text_cached == b->text_cached && a->text_keys == b->text_keys && a->trim == b->trim;
 }
 
 static wm_dit_blocks_key blocks_key(const dit_fwd *f)
 {
     const wm_dit_run *r = f->run;
-    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, f->text == DT_TEXT_CACHED, f->Lk, wm_arena_mark(f->ar)};
+    wm_dit_blocks_key k = {r->variant, f->T, f->L, 0, 0, 0, 0, f->text == DT_TEXT_CACHED, f->Lk, 0,
+                           wm_arena_mark(f->ar)};
     if (r->variant == WM_DIT_STREAMING) {
         k.save = r->save;
+        k.trim = dt_trim(f);
         k.window = r->stream->n_saved < 2 ? r->stream->n_saved : 2;
         k.sink_frames = k.window >= 1 ? r->stream->sink_frames : 0;
         k.prev_frames = k.window >= 2 ? r->stream->prev_frames : 0;

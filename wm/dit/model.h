@@ -45,6 +45,7 @@ typedef struct wm_dit_blocks_key {
     int window, sink_frames, prev_frames; /* streaming: min(n_saved, 2) and the window's frame counts */
     int text_cached;   /* streaming: 1 = the blocks read the stream's cached text K/V, 0 = they compute them */
     int text_keys;     /* caption keys the cross-attention reads (up to the last unmasked one) */
+    int trim;          /* 1: the last block stops after writing its caches (see dit_fwd.kv_only) */
     size_t arena_used; /* not part of the key: arena bytes in use at phase 0, equal for equal keys (a
                         * replaying caller may assert it) */
 } wm_dit_blocks_key;

@@ -457,7 +457,7 @@ int wm_dit_unfuse_parse(const char *s)
     static const struct { const char *name; int bit; } tab[] = {
         {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
         {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"qkv", WM_DIT_UNFUSE_QKV}, {"ln", WM_DIT_UNFUSE_LN},
-        {"scan", WM_DIT_UNFUSE_SCAN}, {"plk", WM_DIT_UNFUSE_PLK},
+        {"scan", WM_DIT_UNFUSE_SCAN}, {"plk", WM_DIT_UNFUSE_PLK}, {"trim", WM_DIT_UNFUSE_TRIM},
         {"all", WM_DIT_UNFUSE_ALL},
         {"1", WM_DIT_UNFUSE_ALL}};
     int bits = 0;

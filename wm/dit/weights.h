@@ -62,7 +62,7 @@ typedef struct wm_dit_weights {
     size_t mem_bytes[2];
     int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
                                   * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
-                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk; a caller may flip
+                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim; a caller may flip
                                   * bits between forwards (plan with the same value). */
 } wm_dit_weights;
 
@@ -77,7 +77,8 @@ enum {
     WM_DIT_UNFUSE_LN = 64,    /* gated_add_ln_mod at block boundaries -> gated_add + layernorm_modulate */
     WM_DIT_UNFUSE_SCAN = 128, /* gdn_scan_fr (forward + reverse in one call) -> two gdn_scan calls */
     WM_DIT_UNFUSE_PLK = 256,  /* Plücker injection through the folded 48 -> C weight -> embedder + plucker_proj */
-    WM_DIT_UNFUSE_ALL = 511
+    WM_DIT_UNFUSE_TRIM = 512, /* a save pass without velocity stops the last block after its caches -> whole block */
+    WM_DIT_UNFUSE_ALL = 1023
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
 int wm_dit_unfuse_parse(const char *s);
