@@ -106,6 +106,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->conv_old = conv && strcmp(conv, "old") == 0;
     const char *norms = getenv("WM_CUDA_NORMS"); /* "old": norms.cu kernels that re-read the row */
     c->norms_old = norms && strcmp(norms, "old") == 0;
+    const char *qkp = getenv("WM_CUDA_QKP"); /* "warp": dit_qk_prep's second kernel (per-unit parameter loads) */
+    c->qkp_warp = qkp && strcmp(qkp, "warp") == 0;
     const char *silu = getenv("WM_CUDA_SILU"); /* "exp": SiLU as x / (1 + e^-x) in the depthwise GLU convs */
     c->silu_exp = silu && strcmp(silu, "exp") == 0;
     const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */

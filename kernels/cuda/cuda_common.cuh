@@ -62,6 +62,7 @@ typedef struct wm_cuda_ctx {
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
+    int qkp_warp;             /* WM_CUDA_QKP=warp at creation: dit_qk_prep keeps the second (warp) kernel */
     int silu_exp;             /* WM_CUDA_SILU=exp at creation: the depthwise GLU convs use ex2 + rcp SiLU, not tanh */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
     size_t gdn_smem[8];       /* shared memory opted in per kernel of gdn_fast.cu / dit_conv.cu (WM_GSM_*) */

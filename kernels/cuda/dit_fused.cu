@@ -196,6 +196,135 @@ template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp
     }
 }
 
+/* Third version (bf16, 9 vectors per lane: C in 2,056..2,304; the DiT's C = 2240). The second version ran
+ * one wave (660 blocks of 4 rows at 5 blocks per SM) whose length was one warp's row: ~1,100 issued
+ * instructions at 15 cycles each (ncu: 6.5 of them waiting on L1TEX), i.e. the per-element parameter
+ * loads (norm weight, RoPE table) sat between the stores and paid their latency unit after unit, and the
+ * runtime flags, dtype branches and an integer `i % D` per unit inflated the stream. Here the block
+ * stages the norm weight (fp32, shared by its 4 rows) and each warp its token's cos/sin rows (sign
+ * folded) in shared memory while the row loads are in flight; the loop then reads only shared memory,
+ * the head offset advances by 256 mod D, and norm / UCPE / RoPE are template flags. ReLU and y_pre stay
+ * runtime (uniform, cheap). Shared memory: C floats (NORM) + 4 x 2P floats. */
+template <bool NORM, bool UCPE, bool ROPE>
+__global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int N)
+{
+    constexpr int U = 9;
+    extern __shared__ float qs[]; /* [C] norm weight | per warp [P] cos, [P] sin * sg */
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int n = blockIdx.x * 4 + warp;
+    const int C = a.C, D = a.D, P = a.P;
+    const bool live = n < N;
+    const bf16 *xr = (const bf16 *)a.x + (int64_t)(live ? n : 0) * C;
+    raw8<bf16> xv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+        if (live && (lane + u * 32) * 8 < C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
+    const int t = lane & 15;
+    const float mv = UCPE && live ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
+    if (NORM)
+        for (int i = threadIdx.x; i < C; i += 128) qs[i] = a.w ? wm_ldp(a.w, a.wb, i) : 1.0f;
+    float *tab = qs + (NORM ? C : 0) + warp * 2 * P;
+    if (ROPE && live)
+        for (int p = lane; p < P; p += 32) {
+            tab[p] = wm_ldp(a.cs, a.tb, (int64_t)n * P + p);
+            tab[P + p] = a.sg * wm_ldp(a.sn, a.tb, (int64_t)n * P + p);
+        }
+    __syncthreads();
+    if (!live) return; /* after the barrier: the block's other rows still needed it */
+    float ss = 0.0f;
+    if (NORM) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            if ((lane + u * 32) * 8 >= C) continue;
+            float v[8];
+            cvt_raw8(xv[u], v);
+#pragma unroll
+            for (int j = 0; j < 8; j++) ss += v[j] * v[j];
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    }
+    const float inv = NORM ? rsqrtf(ss / (float)C + a.eps) : 1.0f;
+    float mm[16];
+#pragma unroll
+    for (int k = 0; k < 16; k++) mm[k] = UCPE ? __shfl_sync(0xffffffffu, mv, k) : 0.0f;
+    bf16 *pr = a.yp ? (bf16 *)a.yp + (int64_t)n * C : NULL, *yr = (bf16 *)a.y + (int64_t)n * C;
+    const int half = UCPE ? D / 2 : 0, r0 = ROPE ? a.off : D, r1 = ROPE ? a.off + 2 * P : D;
+    const int step = 256 % D;
+    int hd0 = (lane * 8) % D; /* head offset of this lane's vector u, advanced by 256 mod D */
+#pragma unroll
+    for (int u = 0; u < U; u++, hd0 = hd0 + step >= D ? hd0 + step - D : hd0 + step) {
+        const int i = (lane + u * 32) * 8;
+        if (i >= C) continue;
+        float v[8], o[8];
+        cvt_raw8(xv[u], v);
+        if (NORM) {
+            const float4 w0 = *(const float4 *)(qs + i), w1 = *(const float4 *)(qs + i + 4);
+            v[0] *= inv * w0.x; v[1] *= inv * w0.y; v[2] *= inv * w0.z; v[3] *= inv * w0.w;
+            v[4] *= inv * w1.x; v[5] *= inv * w1.y; v[6] *= inv * w1.z; v[7] *= inv * w1.w;
+        }
+        if (a.relu)
+#pragma unroll
+            for (int j = 0; j < 8; j++) v[j] = v[j] > 0.0f ? v[j] : 0.0f;
+        if (pr) vst<8>(pr, i, v);
+        if (UCPE && hd0 + 8 <= half) {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int g = j & ~3, r = (j & 3) * 4;
+                o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
+            }
+        } else if (ROPE && hd0 >= half && hd0 >= r0 && hd0 + 8 <= r1 && ((hd0 - r0) & 7) == 0) {
+            const int p0 = (hd0 - r0) >> 1; /* 4 whole pairs, 16-byte aligned in the table */
+            const float4 c4 = *(const float4 *)(tab + p0), s4 = *(const float4 *)(tab + P + p0);
+            const float cc[4] = {c4.x, c4.y, c4.z, c4.w}, sn[4] = {s4.x, s4.y, s4.z, s4.w};
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                o[2 * q] = v[2 * q] * cc[q] - v[2 * q + 1] * sn[q];
+                o[2 * q + 1] = v[2 * q] * sn[q] + v[2 * q + 1] * cc[q];
+            }
+        } else { /* a vector across a range boundary, or outside both ranges */
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int hd = hd0 + j;
+                if (UCPE && hd < half) {
+                    const int g = j & ~3, r = (j & 3) * 4;
+                    o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
+                } else if (ROPE && hd >= r0 && hd < r1) {
+                    const int pp = (hd - r0) >> 1;
+                    const float c = tab[pp], sn = tab[P + pp];
+                    o[j] = ((hd - r0) & 1) ? v[j - 1] * sn + v[j] * c : v[j] * c - v[j + 1] * sn;
+                } else {
+                    o[j] = v[j];
+                }
+            }
+        }
+        vst<8>(yr, i, o);
+    }
+}
+
+/* The row kernel for bf16 rows of 9 vectors per lane with an even, vector-aligned RoPE range; 0 if it
+ * does not apply (the warp kernel below then runs). */
+static int qk_prep_row(const qkp_args &a, int N, cudaStream_t s)
+{
+    const int units = (a.C + 7) / 8, need = (units + 31) / 32;
+    if (need != 9 || (a.cs && (a.off % 2 || a.P % 4))) return 0;
+    const size_t smem = (a.norm ? (size_t)a.C : 0) * 4 + (a.cs ? (size_t)4 * 2 * a.P * 4 : 0);
+    if (smem > 48 * 1024) return 0;
+    const unsigned grid = (unsigned)((N + 3) / 4);
+    const int mode = (a.norm ? 4 : 0) | (a.m ? 2 : 0) | (a.cs ? 1 : 0);
+    switch (mode) {
+    case 0: qk_prep_row_kernel<false, false, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 1: qk_prep_row_kernel<false, false, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 2: qk_prep_row_kernel<false, true, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 3: qk_prep_row_kernel<false, true, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 4: qk_prep_row_kernel<true, false, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 5: qk_prep_row_kernel<true, false, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 6: qk_prep_row_kernel<true, true, false><<<grid, 128, smem, s>>>(a, N); break;
+    default: qk_prep_row_kernel<true, true, true><<<grid, 128, smem, s>>>(a, N); break;
+    }
+    return 1;
+}
+
 /* Launch the warp kernel with the smallest instantiated U covering the row; 0 if none applies. */
 template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStream_t s)
 {
@@ -260,8 +389,11 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL), done = 0;
     cudaStream_t s = wm__cuda_stream(be);
     /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */
-    if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old)
-        done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
+    if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old) {
+        if (x->dtype == WM_BF16 && !wm__cuda_ctx(be)->qkp_warp) done = qk_prep_row(a, (int)N, s);
+        if (!done)
+            done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
+    }
     if (!done) qkp_launch_block(a, x->dtype, v8, N, s);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

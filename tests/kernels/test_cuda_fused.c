@@ -110,6 +110,9 @@ static void t_qk_prep(int quick)
         {37, 3, 16, WM_F32, "odd-f32"},
         {19, 3, 10, WM_BF16, "scalar-bf16"}, /* 30 channels: VEC = 1, no UCPE (D % 8) */
         {21, 4, 10, WM_BF16, "block-vec8-bf16"}, /* 40 channels, D % 8 != 0: the block-per-row kernel, 8-wide */
+        {37, 20, 112, WM_BF16, "rows-2240-bf16"}, /* the row kernel (9 vectors per lane), a partial last block */
+        {37, 18, 120, WM_BF16, "rows-2160-bf16"}, /* row kernel with 256 % D != 0, UCPE half across a vector;
+                                                   * camera tables (P % 4 != 0) take the warp kernel */
         {2640, 20, 112, WM_BF16, "real-bf16"},
     };
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
