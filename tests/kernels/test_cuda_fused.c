@@ -348,11 +348,14 @@ static void t_norms(int quick)
     norm_run("odd-f32", 7, 64, 3, WM_F32, 0);
     norm_run("odd-bf16", 9, 40, 4, WM_BF16, 1);
     norm_run("wide-bf16 (2 vectors per thread)", 5, 12000, 2, WM_BF16, 0);
+    norm_run("groups-across-blocks-bf16", 37, 2240, 3, WM_BF16, 0); /* staged group + rows of the next one */
     if (!quick) norm_run("real-bf16", 2640, 2240, 880, WM_BF16, 1);
     gln_run("odd-f32", 7, 64, 3, WM_F32, 1);
     gln_run("odd-bf16", 9, 40, 4, WM_BF16, 0);
     gln_run("scalar-bf16 (fallback pair)", 5, 30, 2, WM_BF16, 1);
     gln_run("wide-bf16", 5, 12000, 2, WM_BF16, 1);
+    gln_run("groups-across-blocks-bf16", 37, 2240, 3, WM_BF16, 1);
+    gln_run("groups-across-blocks-bf16", 37, 2240, 5, WM_BF16, 0);
     if (!quick) gln_run("real-bf16", 2640, 2240, 880, WM_BF16, 1);
 }
 
