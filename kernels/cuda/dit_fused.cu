@@ -221,8 +221,7 @@ __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int 
         if (live && (lane + u * 32) * 8 < C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
     const int t = lane & 15;
     const float mv = UCPE && live ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
-    if (NORM)
-        for (int i = threadIdx.x; i < C; i += 128) qs[i] = a.w ? wm_ldp(a.w, a.wb, i) : 1.0f;
+    if (NORM) stage_params<5>(qs, a.w, a.wb, 0, C, 1.0f); /* C <= 2304 = 4 x 5 x 128 */
     float *tab = qs + (NORM ? C : 0) + warp * 2 * P;
     if (ROPE && live)
         for (int p = lane; p < P; p += 32) {
@@ -307,7 +306,7 @@ __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int 
 static int qk_prep_row(const qkp_args &a, int N, cudaStream_t s)
 {
     const int units = (a.C + 7) / 8, need = (units + 31) / 32;
-    if (need != 9 || (a.cs && (a.off % 2 || a.P % 4))) return 0;
+    if (need != 9 || (a.cs && (a.off % 2 || a.P % 4)) || (a.norm && a.w && !a.pv)) return 0;
     const size_t smem = (a.norm ? (size_t)a.C : 0) * 4 + (a.cs ? (size_t)4 * 2 * a.P * 4 : 0);
     if (smem > 48 * 1024) return 0;
     const unsigned grid = (unsigned)((N + 3) / 4);

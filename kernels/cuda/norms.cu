@@ -191,13 +191,12 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
      * one exposed latency per vector; gated_add_ln_mod measured 31 us). Absent ones stage as identities
      * (w, gate 1; shift, scale 0). A row of another group (a block across a group boundary) reads them
      * from global memory as before. */
-    for (int i = threadIdx.x; i < C; i += blockDim.x) {
-        if (MODE == 0) ps[i] = w ? wm_ldp(w, wb, i) : 1.0f;
-        if (MODE == 2) ps[i] = gate ? wm_ldp(gate, gb, g0 * C + i) : 1.0f;
-        if (MODE != 0) {
-            ps[(NP - 2) * C + i] = shift ? wm_ldp(shift, pb, g0 * C + i) : 0.0f;
-            ps[(NP - 1) * C + i] = scale ? wm_ldp(scale, pb, g0 * C + i) : 0.0f;
-        }
+    constexpr int IT = (U * 256 + 511) / 512; /* float4 per thread at 128 threads for C <= 256 U */
+    if (MODE == 0) stage_params<IT>(ps, w, wb, 0, C, 1.0f);
+    if (MODE == 2) stage_params<IT>(ps, gate, gb, g0 * C, C, 1.0f);
+    if (MODE != 0) {
+        stage_params<IT>(ps + (NP - 2) * C, shift, pb, g0 * C, C, 0.0f);
+        stage_params<IT>(ps + (NP - 1) * C, scale, pb, g0 * C, C, 0.0f);
     }
     __syncthreads();
     if (!live) return; /* after the barrier */

@@ -137,6 +137,29 @@ __device__ __forceinline__ void ldp4(const void *p, int is_bf16, int64_t i, floa
     }
 }
 
+/* Stage n fp32 values of a read-only parameter row (p + off: fp32 or bf16 by flag, 16-byte aligned for
+ * fp32 / 8-byte for bf16, n % 4 == 0, n <= 4 * IT * blockDim.x) into shared dst (16-byte aligned) with
+ * the whole block: every load of a thread is issued before its first store, so the staging costs one
+ * memory round trip, not one per element. p NULL stages dflt. */
+template <int IT>
+__device__ __forceinline__ void stage_params(float *dst, const void *p, int is_bf16, int64_t off, int n, float dflt)
+{
+    const int nv = n / 4;
+    float4 r[IT];
+#pragma unroll
+    for (int k = 0; k < IT; k++) {
+        const int i = (int)threadIdx.x + k * (int)blockDim.x;
+        float v[4] = {dflt, dflt, dflt, dflt};
+        if (p && i < nv) ldp4(p, is_bf16, off + 4 * (int64_t)i, v);
+        r[k] = make_float4(v[0], v[1], v[2], v[3]);
+    }
+#pragma unroll
+    for (int k = 0; k < IT; k++) {
+        const int i = (int)threadIdx.x + k * (int)blockDim.x;
+        if (i < nv) ((float4 *)dst)[i] = r[k];
+    }
+}
+
 /* 1 if every non-NULL pointer is 16-byte aligned. */
 static inline int wm_aligned16(const void *a, const void *b, const void *c, const void *d)
 {
