@@ -656,27 +656,6 @@ __global__ void __launch_bounds__(256) gated_add_proj_kernel(bf16 *__restrict__ 
     __shared__ __align__(16) gap_smem sm;
     const int c0 = blockIdx.x * GAP_TC, n0 = blockIdx.y * GAP_TN, pv = P / 8;
     const uint4 zero = make_uint4(0, 0, 0, 0);
-    /* The residual pass's operands (4 tokens x 8 channels of x and h per thread, the gate and bias rows of the
-     * first token's group) are loaded first, so their latency hides behind the staging and the product
-     * (loaded in the residual loop, after the stores to x, each token paid a round trip: 25 us per call). */
-    const int cv = threadIdx.x & 15, c = c0 + 8 * cv, tq = threadIdx.x >> 4;
-    raw8<bf16> xr[GAP_TN / 16], hr[GAP_TN / 16];
-    float g0v[8], bv[8];
-    const int64_t grp0 = (int64_t)(n0 + tq) / rpg;
-#pragma unroll
-    for (int j = 0; j < GAP_TN / 16; j++) {
-        const int n = n0 + tq + 16 * j;
-        if (c < C && n < N) {
-            ld_raw8(x, (int64_t)n * C + c, xr[j]);
-            ld_raw8(h, (int64_t)n * C + c, hr[j]);
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < 8; k++) g0v[k] = 1.0f, bv[k] = 0.0f;
-    if (c < C && n0 + tq < N) {
-        if (gate) ldp8(gate, gb, grp0 * C + c, g0v);
-        if (bias) ldp8(bias, bb, c, bv);
-    }
     for (int v = threadIdx.x; v < (GAP_TN + GAP_TC) * pv; v += blockDim.x) {
         const int r = v / pv, j0 = (v - r * pv) * 8;
         if (r < GAP_TN)
@@ -710,23 +689,21 @@ __global__ void __launch_bounds__(256) gated_add_proj_kernel(bf16 *__restrict__ 
         *(float2 *)&sm.o[m0 + qr + 8][nb + 8 * n + qc] = make_float2(acc[n][2], acc[n][3]);
     }
     __syncthreads();
+    const int cv = threadIdx.x & 15, c = c0 + 8 * cv;
     if (c >= C) return;
-#pragma unroll
-    for (int j = 0; j < GAP_TN / 16; j++) {
-        const int t = tq + 16 * j, n = n0 + t;
+    float bv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (bias) ldp8(bias, bb, c, bv);
+    for (int t = threadIdx.x >> 4; t < GAP_TN; t += 16) {
+        const int n = n0 + t;
         if (n >= N) break;
         float xv[8], hv[8], gv[8];
-        cvt_raw8(xr[j], xv);
-        cvt_raw8(hr[j], hv);
-        const int64_t grp = n / rpg;
-        if (gate && grp != grp0) ldp8(gate, gb, grp * C + c, gv); /* a tile across a group boundary */
-        else
-#pragma unroll
-            for (int k = 0; k < 8; k++) gv[k] = g0v[k];
+        vld<8>(x, (int64_t)n * C + c, xv);
+        vld<8>(h, (int64_t)n * C + c, hv);
+        if (gate) ldp8(gate, gb, (n / rpg) * (int64_t)C + c, gv);
         const float4 p0 = *(const float4 *)&sm.o[t][8 * cv], p1 = *(const float4 *)&sm.o[t][8 * cv + 4];
         const float pr[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
 #pragma unroll
-        for (int k = 0; k < 8; k++) xv[k] = (xv[k] + gv[k] * hv[k]) + (pr[k] + bv[k]);
+        for (int k = 0; k < 8; k++) xv[k] = (xv[k] + (gate ? gv[k] : 1.0f) * hv[k]) + (pr[k] + bv[k]);
         vst<8>(x, (int64_t)n * C + c, xv);
     }
 }
