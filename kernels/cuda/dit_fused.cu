@@ -125,17 +125,7 @@ template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp
         if ((lane + u * 32) * 8 < C) ld_raw8(xr, (lane + u * 32) * 8, xv[u]);
     const int t = lane & 15; /* mm[r][c] = M[r][c], or M[c][r] for the transpose */
     const float mv = a.m ? wm_ldp(a.m, a.mb, (int64_t)n * 16 + (a.tr ? (t & 3) * 4 + (t >> 2) : t)) : 0.0f;
-    float ss = 0.0f;
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        if ((lane + u * 32) * 8 >= C) continue;
-        float v[8];
-        cvt_raw8(xv[u], v);
-#pragma unroll
-        for (int j = 0; j < 8; j++) ss += v[j] * v[j];
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    const float ss = warp_row_sumsq<T, U>(xv, lane, C);
     const float inv = a.norm ? rsqrtf(ss / (float)C + a.eps) : 1.0f;
     float mm[16];
 #pragma unroll
@@ -230,20 +220,7 @@ __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int 
         }
     __syncthreads();
     if (!live) return; /* after the barrier: the block's other rows still needed it */
-    float ss = 0.0f;
-    if (NORM) {
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            if ((lane + u * 32) * 8 >= C) continue;
-            float v[8];
-            cvt_raw8(xv[u], v);
-#pragma unroll
-            for (int j = 0; j < 8; j++) ss += v[j] * v[j];
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    }
-    const float inv = NORM ? rsqrtf(ss / (float)C + a.eps) : 1.0f;
+    const float inv = NORM ? rsqrtf(warp_row_sumsq<bf16, U>(xv, lane, C) / (float)C + a.eps) : 1.0f;
     float mm[16];
 #pragma unroll
     for (int k = 0; k < 16; k++) mm[k] = UCPE ? __shfl_sync(0xffffffffu, mv, k) : 0.0f;

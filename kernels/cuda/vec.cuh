@@ -137,6 +137,24 @@ __device__ __forceinline__ void ldp4(const void *p, int is_bf16, int64_t i, floa
     }
 }
 
+/* Sum of squares of a row held by a warp as U raw 8-vectors per lane (vector u of lane l at channel
+ * (l + 32 u) * 8, C channels), reduced over the warp: every lane gets the total. */
+template <typename T, int U> __device__ __forceinline__ float warp_row_sumsq(const raw8<T> (&xv)[U], int lane, int C)
+{
+    float ss = 0.0f;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        if ((lane + u * 32) * 8 >= C) continue;
+        float v[8];
+        cvt_raw8(xv[u], v);
+#pragma unroll
+        for (int j = 0; j < 8; j++) ss += v[j] * v[j];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    return ss;
+}
+
 /* Stage n fp32 values of a read-only parameter row (p + off: fp32 or bf16 by flag, 16-byte aligned for
  * fp32 / 8-byte for bf16, n % 4 == 0, n <= 4 * IT * blockDim.x) into shared dst (16-byte aligned) with
  * the whole block: every load of a thread is issued before its first store, so the staging costs one
