@@ -240,18 +240,7 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
         inv = rsqrtf(s / (float)C + eps);
     } else {
         mean = s / (float)C;
-        float q = 0.0f;
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            if ((lane + u * 32) * 8 >= C) continue;
-            float v[8];
-            cvt_raw8(xv[u], v);
-#pragma unroll
-            for (int j = 0; j < 8; j++) q += (v[j] - mean) * (v[j] - mean);
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) q += __shfl_xor_sync(0xffffffffu, q, o);
-        inv = rsqrtf(q / (float)C + eps);
+        inv = rsqrtf(warp_row_sumsq<T, U>(xv, lane, C, mean) / (float)C + eps);
     }
     T *yr = y + (int64_t)n * C;
 #pragma unroll

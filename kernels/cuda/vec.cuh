@@ -137,9 +137,11 @@ __device__ __forceinline__ void ldp4(const void *p, int is_bf16, int64_t i, floa
     }
 }
 
-/* Sum of squares of a row held by a warp as U raw 8-vectors per lane (vector u of lane l at channel
- * (l + 32 u) * 8, C channels), reduced over the warp: every lane gets the total. */
-template <typename T, int U> __device__ __forceinline__ float warp_row_sumsq(const raw8<T> (&xv)[U], int lane, int C)
+/* Sum of (v - center)^2 over a row held by a warp as U raw 8-vectors per lane (vector u of lane l at
+ * channel (l + 32 u) * 8, C channels), reduced over the warp: every lane gets the total. center 0: the
+ * RMSNorm sum of squares; the row mean: LayerNorm's two-pass variance. */
+template <typename T, int U>
+__device__ __forceinline__ float warp_row_sumsq(const raw8<T> (&xv)[U], int lane, int C, float center = 0.0f)
 {
     float ss = 0.0f;
 #pragma unroll
@@ -148,7 +150,7 @@ template <typename T, int U> __device__ __forceinline__ float warp_row_sumsq(con
         float v[8];
         cvt_raw8(xv[u], v);
 #pragma unroll
-        for (int j = 0; j < 8; j++) ss += v[j] * v[j];
+        for (int j = 0; j < 8; j++) ss += (v[j] - center) * (v[j] - center);
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
