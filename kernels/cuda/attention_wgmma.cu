@@ -16,7 +16,11 @@
  *   - S_t is queued behind P_{t-1} V_{t-1}; the two consumer warpgroups drift freely, so one's softmax
  *     runs while the other's wgmmas keep the tensor cores busy (see wg_consume for why not more);
  *   - head dim 112 is used as is (7 k-steps); the scale folds into the exp2 argument; fully masked rows
- *     give 0, as the CPU reference does.
+ *     give 0, as the CPU reference does;
+ *   - persistent: one block per SM walks the units (query tile, head[, key range]) u = blockIdx.x +
+ *     k * gridDim.x; the ring carries over from unit to unit and Q has its own full/empty pair, so the
+ *     next unit's Q and first K/V tiles load while this unit's last softmax, P.V and stores run (a
+ *     cross-attention unit is one key tile: launched a block per unit it was latency-bound).
  * Compiled only in the sm_90a pass; the sm_90 pass gets an empty kernel that the launcher never runs
  * (it checks the loaded image first). The host encodes the three tensor maps per call (a few us, host
  * only; graph capture keeps them as kernel parameters).
@@ -36,12 +40,13 @@
 #define WG_BLK 16384 /* bytes of one 64-column block of a 128-row tile */
 
 /* Shared memory: Q tile, WG_STAGES K tiles, WG_STAGES V tiles (each NB blocks of 16 KB), the additive
- * key masks, the mbarriers, plus 1 KB so the base can be rounded up to the 1024-byte swizzle atom. */
+ * key masks, the mbarriers (full[S], empty[S], Q full, Q empty), per-stage "no masked key" flags, plus
+ * 1 KB so the base can be rounded up to the 1024-byte swizzle atom. */
 template <int D> static constexpr int wg_nb() { return (D + 63) / 64; }
 template <int D> static constexpr size_t wg_smem_bytes()
 {
     return (size_t)(1 + 2 * WG_STAGES) * wg_nb<D>() * WG_BLK + WG_STAGES * WG_BN * sizeof(float) +
-           (2 * WG_STAGES + 1) * 8 + 8 + WG_STAGES * 4 + 1024; /* + per-stage "no masked key" flags */
+           (2 * WG_STAGES + 2) * 8 + WG_STAGES * 4 + 1024;
 }
 
 /* Tail balancing. Units (query tile, head) run one block per SM, so 420 units on 132 SMs leave a last
@@ -49,8 +54,30 @@ template <int D> static constexpr size_t wg_smem_bytes()
  * nsplit key ranges each (partials in the backend scratch, then wg_combine_kernel). */
 struct wg_split {
     int nqt, n_full, nsplit; /* query tiles per head; unsplit units; splits per tail unit */
+    int n_work;              /* work items: n_full + (units - n_full) * nsplit */
     float *po, *pml;         /* partial O (nsplit*rem blocks x 128 x D) and (m, l) pairs */
 };
+
+/* Work item w -> head, first query row, key tiles [t0, t0 + ntiles) and split index (-1: not split). */
+struct wg_item {
+    int h, q0, t0, ntiles, split;
+};
+__device__ __forceinline__ wg_item wg_decode(const wg_split &sp, int w, int Nk)
+{
+    wg_item it;
+    int unit = w;
+    it.split = -1;
+    if (unit >= sp.n_full) {
+        it.split = (unit - sp.n_full) % sp.nsplit;
+        unit = sp.n_full + (unit - sp.n_full) / sp.nsplit;
+    }
+    it.h = unit / sp.nqt;
+    it.q0 = (unit - it.h * sp.nqt) * WG_BM;
+    const int nk_all = (Nk + WG_BN - 1) / WG_BN;
+    it.t0 = it.split < 0 ? 0 : it.split * nk_all / sp.nsplit;
+    it.ntiles = it.split < 0 ? nk_all : (it.split + 1) * nk_all / sp.nsplit - it.t0;
+    return it;
+}
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -184,13 +211,14 @@ __device__ __forceinline__ void wg_store_part(const float *o, const float *mrow,
 
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
-/* Consumer warpgroup: the key loop. Per tile: S_t = Q K_t^T is issued behind P_{t-1} V_{t-1} (both queued
- * on the tensor cores back to back), one wait retires both, the stage of tile t-1 is released, then the
- * softmax of S_t runs while the other warpgroup's wgmmas keep the tensor cores busy, and P_t V_t is issued
- * without waiting. Live registers: S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does
- * not fit in 240 registers at D = 112: ptxas then serialises the wgmmas, C7512). */
+/* Consumer warpgroup: the key loop of one unit; kt0 = ring tiles consumed before it. Per tile: S_t = Q K_t^T
+ * is issued behind P_{t-1} V_{t-1} (both queued on the tensor cores back to back), one wait retires both,
+ * the stage of tile t-1 is released (Q too after the last S), then the softmax of S_t runs while the other
+ * warpgroup's wgmmas keep the tensor cores busy, and P_t V_t is issued without waiting. Live registers:
+ * S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does not fit in 240 registers at
+ * D = 112: ptxas then serialises the wgmmas, C7512). */
 template <int D>
-__device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow, float *lrow, uint32_t qw,
+__device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, float *mrow, float *lrow, uint32_t qw,
                                            uint32_t kbase, uint32_t vbase, const float *mb, uint32_t bars,
                                            float scale_log2)
 {
@@ -200,9 +228,10 @@ __device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow
     uint32_t p[32];
 #pragma unroll
     for (int i = 0; i < 32; i++) p[i] = 0u;
+    const uint32_t qempty = bars + 8 * (2 * WG_STAGES + 1);
     for (int t = 0; t < ntiles; t++) {
-        const int st = t % WG_STAGES;
-        mbar_wait(bars + 8 * st, (t / WG_STAGES) & 1);
+        const int kt = kt0 + t, st = kt % WG_STAGES;
+        mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
         wg_fence();
         wg_issue_s<D>(s, qw, kbase + st * TB);
         wg_commit();
@@ -211,7 +240,8 @@ __device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow
         wg_pin<D / 2>(o_acc);
 #pragma unroll
         for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-        if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (t - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
+        if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
+        if (t == ntiles - 1) mbar_arrive(qempty); /* the next unit's Q may load */
         const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
         wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0, clean);
         /* Pin O before the fence so the rescale cannot sink past it. (Pinning P here as well makes ptxas
@@ -226,29 +256,35 @@ __device__ __forceinline__ void wg_consume(int ntiles, float *o_acc, float *mrow
     wg_pin<D / 2>(o_acc);
 #pragma unroll
     for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
+    if (ntiles > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt0 + ntiles - 1) % WG_STAGES));
+    else mbar_arrive(qempty);
 #endif
 }
 
-/* Producer warp: Q once, then the K/V tiles t0.. into the ring (waiting for the stage to be released), with
- * the tile's additive key mask (0 or -inf; keys past Nk masked) written by the 32 lanes. */
+/* Producer warp, per unit j of this block: Q (once the consumers' last S of unit j-1 is done), then the K/V
+ * tiles t0.. into the ring (ring tile kt = kt0 + t, waiting for its stage to be released), with the tile's
+ * additive key mask (0 or -inf; keys past Nk masked) written by the 32 lanes. */
 template <int D>
 __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensorMap *tk, const CUtensorMap *tv,
                                            const uint8_t *mask, uint32_t qs, uint32_t kbase, uint32_t vbase,
-                                           float *mb, uint32_t bars, int h, int q0, int Nk, int t0, int ntiles)
+                                           float *mb, uint32_t bars, int j, int kt0, const wg_item &it, int Nk)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int NB = wg_nb<D>();
     constexpr uint32_t TB = NB * WG_BLK;
     const int lane = threadIdx.x & 31;
-    const uint32_t qbar = bars + 8 * (2 * WG_STAGES);
+    const uint32_t qbar = bars + 8 * (2 * WG_STAGES), qempty = qbar + 8;
     if (lane == 0) {
+        if (j > 0) mbar_wait(qempty, (j - 1) & 1);
         mbar_arrive_tx(qbar, TB);
-        for (int b = 0; b < NB; b++) tma_load_3d(qs + b * WG_BLK, tq, qbar, 64 * b, h, q0);
+        for (int b = 0; b < NB; b++) tma_load_3d(qs + b * WG_BLK, tq, qbar, 64 * b, it.h, it.q0);
     }
-    for (int t = 0; t < ntiles; t++) {
-        const int st = t % WG_STAGES, k0 = (t0 + t) * WG_BN;
+    __syncwarp();
+    const int h = it.h;
+    for (int t = 0; t < it.ntiles; t++) {
+        const int kt = kt0 + t, st = kt % WG_STAGES, k0 = (it.t0 + t) * WG_BN;
         const uint32_t full = bars + 8 * st;
-        if (t >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((t / WG_STAGES) - 1) & 1);
+        if (kt >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((kt / WG_STAGES) - 1) & 1);
         int all_ok = 1;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -284,18 +320,8 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     const uint32_t raw = smem_u32(wg_raw), base = (raw + 1023u) & ~1023u;
     const uint32_t qs = base, kbase = base + TB, vbase = base + (1 + WG_STAGES) * TB;
     float *mb = (float *)(wg_raw + (base - raw) + (1 + 2 * WG_STAGES) * TB);
-    /* mbarriers after the masks: full[WG_STAGES], empty[WG_STAGES], q */
+    /* mbarriers after the masks: full[WG_STAGES], empty[WG_STAGES], Q full, Q empty */
     const uint32_t bars = base + (1 + 2 * WG_STAGES) * TB + WG_STAGES * WG_BN * 4;
-    /* Work unit (query tile, head) of this block; the last units may be split over key ranges. */
-    int unit = blockIdx.x, split = -1;
-    if (unit >= sp.n_full) {
-        split = (unit - sp.n_full) % sp.nsplit;
-        unit = sp.n_full + (unit - sp.n_full) / sp.nsplit;
-    }
-    const int h = unit / sp.nqt, q0 = (unit - h * sp.nqt) * WG_BM;
-    const int nk_all = (Nk + WG_BN - 1) / WG_BN;
-    const int t0 = split < 0 ? 0 : split * nk_all / sp.nsplit;
-    const int ntiles = split < 0 ? nk_all : (split + 1) * nk_all / sp.nsplit - t0;
     /* Warpgroup index through a shuffle: provably warp-uniform, so the compiler keeps the wgmma chains of
      * the consumer branch asynchronous (no serialising waits for a "divergent" path). */
     const int wgi = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
@@ -305,28 +331,40 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
             mbar_init(bars + 8 * (WG_STAGES + s), WG_THREADS); /* empty: every consumer thread */
         }
         mbar_init(bars + 8 * (2 * WG_STAGES), 1);
+        mbar_init(bars + 8 * (2 * WG_STAGES + 1), WG_THREADS); /* Q empty: every consumer thread */
         mbar_init_fence();
     }
     __syncthreads();
     if (wgi == 0) { /* producer warpgroup: hands its registers to the consumers; warp 0 issues the loads */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-        if ((threadIdx.x >> 5) == 0) wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, h, q0, Nk, t0, ntiles);
+        if ((threadIdx.x >> 5) != 0) return;
+        int kt = 0, j = 0;
+        for (int w = blockIdx.x; w < sp.n_work; w += gridDim.x, j++) {
+            const wg_item it = wg_decode(sp, w, Nk);
+            wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, j, kt, it, Nk);
+            kt += it.ntiles;
+        }
         return;
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
     const int wg = wgi - 1;
     /* O is first written by the first P.V wgmma (zeroing form); zeroing it with ordinary instructions
      * makes ptxas serialise every wgmma (C7515). No keys at all: zeros after the loop. */
-    float o_acc[D / 2], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
     const uint32_t qw = qs + wg * 64 * 128;
-    mbar_wait(bars + 8 * (2 * WG_STAGES), 0);
-    wg_consume<D>(ntiles, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
-    if (ntiles == 0)
-#pragma unroll
-        for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
     const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2, rl = wg * 64 + warp * 16 + g;
-    if (split < 0) wg_store<D>(o_acc, lrow, o + h * D, q0 + rl, Nq, ld);
-    else wg_store_part<D>(o_acc, mrow, lrow, sp, blockIdx.x - sp.n_full, rl);
+    int kt = 0, j = 0;
+    for (int w = blockIdx.x; w < sp.n_work; w += gridDim.x, j++) {
+        const wg_item it = wg_decode(sp, w, Nk);
+        float o_acc[D / 2], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+        mbar_wait(bars + 8 * (2 * WG_STAGES), j & 1);
+        wg_consume<D>(it.ntiles, kt, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
+        kt += it.ntiles;
+        if (it.ntiles == 0)
+#pragma unroll
+            for (int i = 0; i < D / 2; i++) o_acc[i] = 0.0f;
+        if (it.split < 0) wg_store<D>(o_acc, lrow, o + it.h * D, it.q0 + rl, Nq, ld);
+        else wg_store_part<D>(o_acc, mrow, lrow, sp, w - sp.n_full, rl);
+    }
 #else
     (void)tq; (void)tk; (void)tv; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2; (void)sp;
 #endif
@@ -389,9 +427,10 @@ static int wg_tmap(PFN_cuTensorMapEncodeTiled_v12000 enc, CUtensorMap *m, const 
  * partials fit in the backend scratch. */
 static wg_split wg_plan(wm_cuda_ctx *c, int D, int H, int Nq, int Nk)
 {
-    wg_split sp = {(Nq + WG_BM - 1) / WG_BM, 0, 1, NULL, NULL};
+    wg_split sp = {(Nq + WG_BM - 1) / WG_BM, 0, 1, 0, NULL, NULL};
     const int units = sp.nqt * H, nk = (Nk + WG_BN - 1) / WG_BN, nsm = c->n_sm > 0 ? c->n_sm : 1;
     sp.n_full = units;
+    sp.n_work = units;
     const int rem = units % nsm;
     if (rem == 0 || 2 * rem > nsm || nk < 8) return sp;
     int ns = nsm / rem;
@@ -401,6 +440,7 @@ static wg_split wg_plan(wm_cuda_ctx *c, int D, int H, int Nq, int Nk)
     if (ns < 2 || need > c->scratch_bytes) return sp;
     sp.n_full = units - rem;
     sp.nsplit = ns;
+    sp.n_work = sp.n_full + rem * ns;
     sp.po = (float *)c->scratch;
     sp.pml = sp.po + (size_t)rem * ns * WG_BM * D;
     return sp;
@@ -413,9 +453,12 @@ static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *
     size_t smem = wg_smem_bytes<D>();
     WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_wgmma_kernel<D>,
                                D == 112 ? WM_SMEM_WG112 : D == 128 ? WM_SMEM_WG128 : WM_SMEM_WG64, smem));
-    const wg_split sp = wg_plan(wm__cuda_ctx(be), D, H, Nq, Nk);
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    const wg_split sp = wg_plan(c, D, H, Nq, Nk);
     const int units = sp.nqt * H, rem = units - sp.n_full;
-    const unsigned blocks = (unsigned)(sp.n_full + rem * sp.nsplit);
+    /* persistent: a block per SM (one fits per SM); WM_CUDA_ATTN=wave: a block per work item */
+    const int nsm = c->n_sm > 0 ? c->n_sm : 1;
+    const unsigned blocks = (unsigned)(c->attn_wave || sp.n_work < nsm ? sp.n_work : nsm);
     flash_attn_wgmma_kernel<D><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
         m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp);
     WM_CUDA_LAUNCHED(be);

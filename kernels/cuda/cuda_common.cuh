@@ -59,6 +59,7 @@ typedef struct wm_cuda_ctx {
     int *prof_cat, prof_n;
     int text_attn_old;        /* WM_CUDA_TEXT_ATTN=old at creation: warp-per-query attention_gqa (text_ops.cu) */
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
+    int attn_wave;            /* WM_CUDA_ATTN=wave at creation: the wgmma kernel runs one block per unit */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */

@@ -1,8 +1,10 @@
 /* test_cuda_attention -- parity of both CUDA flash-attention kernels against the fp32 CPU reference
  * (label gpu; exits 77 without a CUDA device).
  *
- * Two CUDA backends are created: the default one (the sm_90a wgmma kernel when its image is loaded) and
- * one created with WM_CUDA_ATTN=mma (the mma.sync kernel); every case runs on both. Inputs are random
+ * Three CUDA backends are created: the default one (the sm_90a wgmma kernel when its image is loaded,
+ * persistent: a block per SM walking the work items), one created with WM_CUDA_ATTN=wave (the same kernel
+ * launched a block per work item) and one with WM_CUDA_ATTN=mma (the mma.sync kernel); every case runs on
+ * all three. Inputs are random
  * and rounded to bf16 so both sides see the same numbers; the CUDA output is poisoned (NaN) before each
  * run, so an unwritten element fails. Pass = |got - ref| <= 1e-2 + 1e-2 |ref| per element AND relative
  * L2 <= 1e-2, no NaN/Inf anywhere in the output.
@@ -10,7 +12,9 @@
  * head dim (64/112/128), masks (random, all keys masked, a whole leading tile masked), key ranges long
  * enough for the wgmma kernel's split-over-keys tail path (a whole split fully masked too), the fallbacks
  * (head dim 40, fp32), and the real SANA-WM shapes (2640 x 8800 streaming window, 9680 x 9680
- * bidirectional, 2640 x 300 masked text). At the real shapes the fp32 reference is computed for a
+ * bidirectional, 2640 x 300 masked text, 2640 x 120 text cut at the last caption token; with more work
+ * items than SMs these make the persistent blocks carry the K/V ring and the Q buffer across items,
+ * split items included). At the real shapes the fp32 reference is computed for a
  * sample of query rows (a whole leading 128-row tile, the last rows and evenly spaced rows): rows are
  * independent, so the sample is exact, and the run stays in seconds. The real shapes also print the
  * time per call of each kernel (informational). `--quick` skips the 9680 x 9680 case.
@@ -22,7 +26,8 @@
 
 typedef struct {
     cp_ctx c;
-    wm_backend *mma; /* created with WM_CUDA_ATTN=mma */
+    wm_backend *mma;  /* created with WM_CUDA_ATTN=mma */
+    wm_backend *wave; /* created with WM_CUDA_ATTN=wave */
 } at_ctx;
 
 enum { MASK_NONE, MASK_RANDOM, MASK_ALL, MASK_LEAD };
@@ -90,10 +95,10 @@ static void run_case(at_ctx *a, int64_t Nq, int64_t Nk, int H, int D, wm_dtype d
 
     wm_tensor dq = cp_dev2(c, dt, q, Nq, C), dk = cp_dev2(c, dt, k, Nk, C), dv = cp_dev2(c, dt, v, Nk, C);
     wm_tensor dm = cp_dev(c, WM_U8, m, 1, &ms);
-    wm_backend *bes[2] = {c->gpu, a->mma};
-    const char *names[2] = {"auto", "mma"};
+    wm_backend *bes[3] = {c->gpu, a->wave, a->mma};
+    const char *names[3] = {"auto", "wave", "mma"};
     float *sub = malloc((size_t)(ns * C) * sizeof(float));
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 3; b++) {
         wm_tensor dout = cp_dev2(c, dt, NULL, Nq, C); /* poisoned */
         CP_OK(bes[b], wm_attention(bes[b], &dq, &dk, &dv, use_mask ? &dm : NULL, H, scale, &dout));
         CP_OK(bes[b], wm_backend_sync(bes[b]));
@@ -122,15 +127,18 @@ int main(int argc, char **argv)
 {
     int quick = 0;
     for (int i = 1; i < argc; i++) quick |= !strcmp(argv[i], "--quick");
-    at_ctx a;
+    at_ctx a = {0};
     int rc = cp_init(&a.c, 0x5eed0a77);
     if (rc) return rc;
     wm_error err = {0};
     setenv("WM_CUDA_ATTN", "mma", 1);
     wm_status st = wm_backend_create(WM_BACKEND_CUDA, NULL, &a.mma, &err);
+    setenv("WM_CUDA_ATTN", "wave", 1);
+    if (st == WM_OK) st = wm_backend_create(WM_BACKEND_CUDA, NULL, &a.wave, &err);
     unsetenv("WM_CUDA_ATTN");
     if (st != WM_OK) {
         fprintf(stderr, "second cuda backend: %s\n", err.msg);
+        if (a.mma) wm_backend_free(a.mma);
         cp_fini(&a.c);
         return 1;
     }
@@ -156,9 +164,13 @@ int main(int argc, char **argv)
     run_case(&a, 50, 70, 2, 112, WM_F32, MASK_RANDOM, 0);
     /* Real shapes: 20 heads x 112. */
     run_case(&a, 2640, 300, 20, 112, WM_BF16, MASK_RANDOM, 1); /* cross-attention, text keys */
+    run_case(&a, 2640, 120, 20, 112, WM_BF16, MASK_NONE, 1);   /* cut at the last caption token */
+    run_case(&a, 2640, 300, 20, 112, WM_BF16, MASK_ALL, 0);    /* persistent items with no key at all */
+    run_case(&a, 2640, 1200, 20, 112, WM_BF16, MASK_LEAD, 0);  /* persistent + split items, masked lead */
     run_case(&a, 2640, 8800, 20, 112, WM_BF16, MASK_NONE, 1);  /* streaming: 7 cached + 3 current frames */
     if (!quick) run_case(&a, 9680, 9680, 20, 112, WM_BF16, MASK_NONE, 1); /* bidirectional 11 frames */
 
+    wm_backend_free(a.wave);
     wm_backend_free(a.mma);
     cp_fini(&a.c);
     TEST_MAIN_END();
