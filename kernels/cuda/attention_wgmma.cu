@@ -314,7 +314,6 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
                             const __grid_constant__ CUtensorMap tv, const uint8_t *mask, bf16 *o, int Nq, int Nk,
                             int ld, float scale_log2, wg_split sp)
 {
-    wm_pdl_enter();
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
     extern __shared__ __align__(16) unsigned char wg_raw[];
@@ -376,7 +375,6 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
 template <int D>
 __global__ void wg_combine_kernel(wg_split sp, bf16 *o, int Nq, int ld, int rem)
 {
-    wm_pdl_enter();
     const int wrow = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
     if (wrow >= rem * WG_BM) return;
     const int j = wrow / WG_BM, r = wrow - j * WG_BM, unit = sp.n_full + j;
@@ -461,12 +459,12 @@ static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *
     /* persistent: a block per SM (one fits per SM); WM_CUDA_ATTN=wave: a block per work item */
     const int nsm = c->n_sm > 0 ? c->n_sm : 1;
     const unsigned blocks = (unsigned)(c->attn_wave || sp.n_work < nsm ? sp.n_work : nsm);
-    wm_launch(be, flash_attn_wgmma_kernel<D>, blocks, WG_THREADS + 128, smem,
+    flash_attn_wgmma_kernel<D><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
         m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp);
     WM_CUDA_LAUNCHED(be);
     if (rem > 0) {
         const unsigned cb = (unsigned)((rem * WG_BM + 7) / 8);
-        wm_launch(be, wg_combine_kernel<D>, cb, 256, 0, sp, o, Nq, ld, rem);
+        wg_combine_kernel<D><<<cb, 256, 0, wm__cuda_stream(be)>>>(sp, o, Nq, ld, rem);
         WM_CUDA_LAUNCHED(be);
     }
     return WM_OK;

@@ -102,8 +102,6 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *attn = getenv("WM_CUDA_ATTN"); /* "mma": the mma.sync kernel; "wave": wgmma, a block per unit */
     c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;
     c->attn_wave = attn && strcmp(attn, "wave") == 0;
-    const char *pdl = getenv("WM_CUDA_PDL"); /* "0": launch every kernel fully serialised */
-    c->pdl = !(pdl && strcmp(pdl, "0") == 0);
     const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
     c->gdn_old = gdn && strcmp(gdn, "old") == 0;
     c->conv_old = conv && strcmp(conv, "old") == 0;

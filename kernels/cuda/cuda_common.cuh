@@ -60,7 +60,6 @@ typedef struct wm_cuda_ctx {
     int text_attn_old;        /* WM_CUDA_TEXT_ATTN=old at creation: warp-per-query attention_gqa (text_ops.cu) */
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
     int attn_wave;            /* WM_CUDA_ATTN=wave at creation: the wgmma kernel runs one block per unit */
-    int pdl;                  /* programmatic dependent launch for wm_launch kernels (WM_CUDA_PDL=0: off) */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
@@ -122,39 +121,6 @@ wm_status wm__cuda_smem_optin(wm_backend *be, const void *func, int slot, size_t
     } while (0)
 
 typedef __nv_bfloat16 bf16;
-
-/* Programmatic dependent launch (sm_90). A kernel launched through wm_launch may be scheduled while the
- * kernel before it in the stream is still draining, so its CTAs are resident when that one ends instead
- * of being launched after it (thousands of short dependent kernels per DiT chunk). Such a kernel must
- * call wm_pdl_enter() first, before any global load or store: it waits until the previous grid has
- * completed and its writes are visible, then lets the next kernel be scheduled. Launched without the
- * attribute (or on an image below sm_90) both instructions are no-ops. */
-__device__ __forceinline__ void wm_pdl_enter()
-{
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
-/* kernel<<<grid, block, smem, stream of be>>>(args), with the PDL attribute unless WM_CUDA_PDL=0. Only
- * for kernels whose first statement is wm_pdl_enter(). Errors surface through WM_CUDA_LAUNCHED. */
-template <typename... KArgs, typename... Args>
-static inline void wm_launch(wm_backend *be, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
-                             Args &&...args)
-{
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = wm__cuda_stream(be);
-    cudaLaunchAttribute at[1];
-    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = wm__cuda_ctx(be)->pdl ? 1 : 0;
-    (void)cudaLaunchKernelEx(&cfg, kernel, static_cast<Args &&>(args)...);
-}
 
 __device__ __forceinline__ float wm_ld(const float *p, int64_t i) { return p[i]; }
 __device__ __forceinline__ float wm_ld(const bf16 *p, int64_t i) { return __bfloat162float(p[i]); }

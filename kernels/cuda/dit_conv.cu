@@ -120,7 +120,6 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
     dw_glu_cols_kernel(const bf16 *__restrict__ x, const void *w, const void *b, int pb, bf16 *__restrict__ y,
                        int gh, int gw, int M, int rb)
 {
-    wm_pdl_enter();
     extern __shared__ __align__(16) unsigned char dw_smem_raw[];
     const int SL = gw + DW_NG, rowsz = 2 * SL * DW_CH; /* slots per half (padding <= 7), elements per row */
     bf16 *rows = (bf16 *)dw_smem_raw;                  /* [DW_NS][2][SL][DW_CH] */
@@ -211,13 +210,13 @@ __global__ void __launch_bounds__(DW_THREADS, NC <= 5 ? 4 : 2)
 }
 
 template <int NC>
-static void dw_launch(dim3 grid, size_t smem, wm_backend *be, const wm_tensor *x, const wm_tensor *w,
+static void dw_launch(dim3 grid, size_t smem, cudaStream_t s, const wm_tensor *x, const wm_tensor *w,
                       const wm_tensor *b, wm_tensor *y, int gh, int gw, int M, int rb, int silu, int tanh_silu)
 {
     const bf16 *xp = (const bf16 *)x->data;
     bf16 *yp = (bf16 *)y->data;
     const int pb = w->dtype == WM_BF16;
-#define WM_DW(S, TH) wm_launch(be, dw_glu_cols_kernel<NC, S, TH>, grid, DW_THREADS, smem, xp, w->data, b->data, pb, yp, gh, gw, M, rb)
+#define WM_DW(S, TH) dw_glu_cols_kernel<NC, S, TH><<<grid, DW_THREADS, smem, s>>>(xp, w->data, b->data, pb, yp, gh, gw, M, rb)
     if (silu && tanh_silu) WM_DW(true, true);
     else if (silu) WM_DW(true, false);
     else if (tanh_silu) WM_DW(false, true);
@@ -251,16 +250,17 @@ extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const w
     /* ring of DW_NS rows x 2 halves x (gw + 8) slots x 32 bf16 + the taps: <= 39.4 KB at gw = 64 */
     size_t smem = (size_t)DW_NS * 2 * (grid_w + DW_NG) * DW_CH * sizeof(bf16) + DW_WS * sizeof(float);
     dim3 grid((unsigned)((M + DW_CH - 1) / DW_CH), (unsigned)nrb, (unsigned)n_frames);
+    cudaStream_t s = wm__cuda_stream(be);
     int gh = grid_h, gw = grid_w, m = (int)M, th = !wm__cuda_ctx(be)->silu_exp;
     switch ((grid_w + DW_NG - 1) / DW_NG) {
-    case 1: dw_launch<1>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 2: dw_launch<2>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 3: dw_launch<3>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 4: dw_launch<4>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 5: dw_launch<5>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 6: dw_launch<6>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    case 7: dw_launch<7>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
-    default: dw_launch<8>(grid, smem, be, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 1: dw_launch<1>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 2: dw_launch<2>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 3: dw_launch<3>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 4: dw_launch<4>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 5: dw_launch<5>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 6: dw_launch<6>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    case 7: dw_launch<7>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
+    default: dw_launch<8>(grid, smem, s, x, w, b, y, gh, gw, m, rb, silu, th); break;
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -336,7 +336,6 @@ __global__ void __launch_bounds__(256, 2)
     short_conv4_kernel(const bf16 *__restrict__ x, const void *w, int wb, int wal, const bf16 *__restrict__ tail,
                        bf16 *__restrict__ y, const __grid_constant__ conv_bounds bd, int S, int64_t C)
 {
-    wm_pdl_enter();
     const int lane = threadIdx.x & 31;
     const int64_t nv = C / 8, v = (int64_t)blockIdx.x * SC_VEC + (lane & 7);
     const int s = blockIdx.y * SC_POS + (threadIdx.x >> 5) * 4 + (lane >> 3);
@@ -399,7 +398,7 @@ extern "C" wm_status wm_short_conv_t_cuda_v2(wm_backend *be, const wm_tensor *x,
     if (N == 0) return WM_OK;
     int S = (int)(N / T);
     dim3 grid((unsigned)((C / 8 + SC_VEC - 1) / SC_VEC), (unsigned)((S + SC_POS - 1) / SC_POS));
-    wm_launch(be, short_conv4_kernel, grid, 256, 0, (const bf16 *)x->data, w->data, w->dtype == WM_BF16,
+    short_conv4_kernel<<<grid, 256, 0, wm__cuda_stream(be)>>>((const bf16 *)x->data, w->data, w->dtype == WM_BF16,
                                                               al_ok(w->data, 16), tail ? (const bf16 *)tail->data : NULL,
                                                               (bf16 *)y->data, bd, S, C);
     WM_CUDA_LAUNCHED(be);
@@ -414,7 +413,6 @@ __global__ void __launch_bounds__(256)
     shift_cat_rows_kernel(const bf16 *__restrict__ y, const bf16 *__restrict__ tail, bf16 *__restrict__ o,
                           const __grid_constant__ conv_bounds bd, int S, int64_t C)
 {
-    wm_pdl_enter();
     const int64_t nv = C / 8, i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (int64_t)S * nv) return;
     const int64_t s = i / nv, c0 = (i % nv) * 8, C3 = 3 * C;
@@ -448,7 +446,7 @@ extern "C" wm_status wm_temporal_shift_cat_cuda_v2(wm_backend *be, const wm_tens
     if (N == 0) return WM_OK;
     int S = (int)(N / T);
     int64_t threads = (int64_t)S * (C / 8);
-    wm_launch(be, shift_cat_rows_kernel, (unsigned)((threads + 255) / 256), 256, 0,
+    shift_cat_rows_kernel<<<(unsigned)((threads + 255) / 256), 256, 0, wm__cuda_stream(be)>>>(
         (const bf16 *)y->data, tail ? (const bf16 *)tail->data : NULL, (bf16 *)out->data, bd, S, C);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

@@ -41,7 +41,6 @@ typedef struct {
 
 template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_kernel(const qkp_args a)
 {
-    wm_pdl_enter();
     extern __shared__ float row[]; /* C floats */
     __shared__ float red[32];
     __shared__ float mm[16];
@@ -115,7 +114,6 @@ template <typename T, int VEC> __global__ void __launch_bounds__(1024) qk_prep_k
  * instead of 3 scalar loads per element issued between the stores. */
 template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp_kernel(const qkp_args a, int N)
 {
-    wm_pdl_enter();
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (n >= N) return; /* the whole warp leaves together */
@@ -200,7 +198,6 @@ template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp
 template <bool NORM, bool UCPE, bool ROPE>
 __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int N)
 {
-    wm_pdl_enter();
     constexpr int U = 9;
     extern __shared__ float qs[]; /* [C] norm weight | per warp [P] cos, [P] sin * sg */
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -283,7 +280,7 @@ __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int 
 
 /* The row kernel for bf16 rows of 9 vectors per lane with an even, vector-aligned RoPE range; 0 if it
  * does not apply (the warp kernel below then runs). */
-static int qk_prep_row(const qkp_args &a, int N, wm_backend *be)
+static int qk_prep_row(const qkp_args &a, int N, cudaStream_t s)
 {
     const int units = (a.C + 7) / 8, need = (units + 31) / 32;
     if (need != 9 || (a.cs && (a.off % 2 || a.P % 4)) || (a.norm && a.w && !a.pv)) return 0;
@@ -292,34 +289,34 @@ static int qk_prep_row(const qkp_args &a, int N, wm_backend *be)
     const unsigned grid = (unsigned)((N + 3) / 4);
     const int mode = (a.norm ? 4 : 0) | (a.m ? 2 : 0) | (a.cs ? 1 : 0);
     switch (mode) {
-    case 0: wm_launch(be, qk_prep_row_kernel<false, false, false>, grid, 128, smem, a, N); break;
-    case 1: wm_launch(be, qk_prep_row_kernel<false, false, true>, grid, 128, smem, a, N); break;
-    case 2: wm_launch(be, qk_prep_row_kernel<false, true, false>, grid, 128, smem, a, N); break;
-    case 3: wm_launch(be, qk_prep_row_kernel<false, true, true>, grid, 128, smem, a, N); break;
-    case 4: wm_launch(be, qk_prep_row_kernel<true, false, false>, grid, 128, smem, a, N); break;
-    case 5: wm_launch(be, qk_prep_row_kernel<true, false, true>, grid, 128, smem, a, N); break;
-    case 6: wm_launch(be, qk_prep_row_kernel<true, true, false>, grid, 128, smem, a, N); break;
-    default: wm_launch(be, qk_prep_row_kernel<true, true, true>, grid, 128, smem, a, N); break;
+    case 0: qk_prep_row_kernel<false, false, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 1: qk_prep_row_kernel<false, false, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 2: qk_prep_row_kernel<false, true, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 3: qk_prep_row_kernel<false, true, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 4: qk_prep_row_kernel<true, false, false><<<grid, 128, smem, s>>>(a, N); break;
+    case 5: qk_prep_row_kernel<true, false, true><<<grid, 128, smem, s>>>(a, N); break;
+    case 6: qk_prep_row_kernel<true, true, false><<<grid, 128, smem, s>>>(a, N); break;
+    default: qk_prep_row_kernel<true, true, true><<<grid, 128, smem, s>>>(a, N); break;
     }
     return 1;
 }
 
 /* Launch the warp kernel with the smallest instantiated U covering the row; 0 if none applies. */
-template <typename T> static int qk_prep_warp(const qkp_args &a, int N, wm_backend *be)
+template <typename T> static int qk_prep_warp(const qkp_args &a, int N, cudaStream_t s)
 {
     const int units = (a.C + 7) / 8, need = (units + 31) / 32;
     const unsigned grid = (unsigned)((N + 3) / 4);
-    if (need <= 1) wm_launch(be, qk_prep_warp_kernel<T, 1>, grid, 128, 0, a, N);
-    else if (need <= 2) wm_launch(be, qk_prep_warp_kernel<T, 2>, grid, 128, 0, a, N);
-    else if (need <= 4) wm_launch(be, qk_prep_warp_kernel<T, 4>, grid, 128, 0, a, N);
-    else if (need <= 9) wm_launch(be, qk_prep_warp_kernel<T, 9>, grid, 128, 0, a, N);
-    else if (need <= 12) wm_launch(be, qk_prep_warp_kernel<T, 12>, grid, 128, 0, a, N);
+    if (need <= 1) qk_prep_warp_kernel<T, 1><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 2) qk_prep_warp_kernel<T, 2><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 4) qk_prep_warp_kernel<T, 4><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 9) qk_prep_warp_kernel<T, 9><<<grid, 128, 0, s>>>(a, N);
+    else if (need <= 12) qk_prep_warp_kernel<T, 12><<<grid, 128, 0, s>>>(a, N);
     else return 0;
     return 1;
 }
 
 /* Block-per-row kernel (the general path: any head dim / offset / alignment). */
-static void qkp_launch_block(const qkp_args &a, wm_dtype dt, int v8, int64_t N, wm_backend *be)
+static void qkp_launch_block(const qkp_args &a, wm_dtype dt, int v8, int64_t N, cudaStream_t s)
 {
     const int vec = v8 ? 8 : 1;
     int64_t units = (a.C + vec - 1) / vec, threads = (units + 31) / 32 * 32;
@@ -327,11 +324,11 @@ static void qkp_launch_block(const qkp_args &a, wm_dtype dt, int v8, int64_t N, 
     if (threads < 32) threads = 32;
     const size_t smem = (size_t)a.C * sizeof(float);
     if (dt == WM_BF16) {
-        if (v8) wm_launch(be, qk_prep_kernel<bf16, 8>, (unsigned)N, (unsigned)threads, smem, a);
-        else wm_launch(be, qk_prep_kernel<bf16, 1>, (unsigned)N, (unsigned)threads, smem, a);
+        if (v8) qk_prep_kernel<bf16, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<bf16, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
     } else {
-        if (v8) wm_launch(be, qk_prep_kernel<float, 8>, (unsigned)N, (unsigned)threads, smem, a);
-        else wm_launch(be, qk_prep_kernel<float, 1>, (unsigned)N, (unsigned)threads, smem, a);
+        if (v8) qk_prep_kernel<float, 8><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
+        else qk_prep_kernel<float, 1><<<(unsigned)N, (unsigned)threads, smem, s>>>(a);
     }
 }
 
@@ -366,13 +363,14 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
     a.pv = wm_aligned16(a.w, NULL, NULL, NULL);
     a.tv = a.cs && a.off % 8 == 0 && P % 4 == 0 && ((uintptr_t)a.cs | (uintptr_t)a.sn) % (a.tb ? 8 : 16) == 0;
     int v8 = wm_vec8_ok(C, x->data, y->data, y_pre ? y_pre->data : NULL), done = 0;
+    cudaStream_t s = wm__cuda_stream(be);
     /* warp path: 16-byte rows, vectors inside one head, RoPE pairs at even offsets, C <= 3072 */
     if (v8 && D % 8 == 0 && dim_offset % 2 == 0 && C <= 3072 && !wm__cuda_ctx(be)->norms_old) {
-        if (x->dtype == WM_BF16 && !wm__cuda_ctx(be)->qkp_warp) done = qk_prep_row(a, (int)N, be);
+        if (x->dtype == WM_BF16 && !wm__cuda_ctx(be)->qkp_warp) done = qk_prep_row(a, (int)N, s);
         if (!done)
-            done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, be) : qk_prep_warp<float>(a, (int)N, be);
+            done = x->dtype == WM_BF16 ? qk_prep_warp<bf16>(a, (int)N, s) : qk_prep_warp<float>(a, (int)N, s);
     }
-    if (!done) qkp_launch_block(a, x->dtype, v8, N, be);
+    if (!done) qkp_launch_block(a, x->dtype, v8, N, s);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -381,7 +379,6 @@ extern "C" wm_status wm_dit_qk_prep_cuda(wm_backend *be, const wm_tensor *x, con
 
 template <typename T, int VEC> __global__ void mul_silu_kernel(const T *a, const T *g, T *y, int64_t n)
 {
-    wm_pdl_enter();
     float u[VEC], v[VEC];
     for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
          i += (int64_t)gridDim.x * blockDim.x * VEC) {
@@ -406,12 +403,13 @@ extern "C" wm_status wm_mul_silu_cuda(wm_backend *be, const wm_tensor *a, const 
     int v8 = wm_vec8_ok(n, a->data, g->data, y->data);
     int64_t units = v8 ? n / 8 : n;
     unsigned grid = wm_grid1d(units, 256, 8192);
+    cudaStream_t s = wm__cuda_stream(be);
     if (a->dtype == WM_BF16) {
-        if (v8) wm_launch(be, mul_silu_kernel<bf16, 8>, grid, 256, 0, (const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
-        else wm_launch(be, mul_silu_kernel<bf16, 1>, grid, 256, 0, (const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
+        if (v8) mul_silu_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
+        else mul_silu_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)a->data, (const bf16 *)g->data, (bf16 *)y->data, n);
     } else {
-        if (v8) wm_launch(be, mul_silu_kernel<float, 8>, grid, 256, 0, (const float *)a->data, (const float *)g->data, (float *)y->data, n);
-        else wm_launch(be, mul_silu_kernel<float, 1>, grid, 256, 0, (const float *)a->data, (const float *)g->data, (float *)y->data, n);
+        if (v8) mul_silu_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)a->data, (const float *)g->data, (float *)y->data, n);
+        else mul_silu_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)a->data, (const float *)g->data, (float *)y->data, n);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -454,7 +452,6 @@ __device__ __forceinline__ uint4 silu_bf16x8(uint4 u)
 __global__ void __launch_bounds__(256) dw_silu_glu_tile_kernel(const bf16 *x, const void *w, const void *b, int pb,
                                                                bf16 *y, int gh, int gw, int64_t M, int R)
 {
-    wm_pdl_enter();
     extern __shared__ __align__(16) unsigned char ds_smem[];
     bf16 *tile = (bf16 *)ds_smem; /* [(R + 2) * gw tokens][128 channels: 64 of a, then 64 of g] */
     const int64_t c0 = (int64_t)blockIdx.x * DS_CV, S = (int64_t)gh * gw, C2 = 2 * M;
@@ -538,7 +535,6 @@ template <typename T>
 __global__ void dw_silu_glu_kernel(const T *x, const void *w, const void *b, int pb, T *y, int gh, int gw, int64_t M,
                                    int64_t N)
 {
-    wm_pdl_enter();
     const int64_t S = (int64_t)gh * gw, C2 = 2 * M;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * M; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t n = i / M, ch = i % M, f = n / S;
@@ -578,6 +574,7 @@ extern "C" wm_status wm_depthwise3x3_silu_glu_cuda(wm_backend *be, const wm_tens
     }
     const int64_t M = C2 / 2;
     const int pb = w->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
     int R = 4;
     while (R > 1 && (size_t)(R + 2) * grid_w * 256 > 48 * 1024) R--;
     const size_t smem = (size_t)(R + 2) * grid_w * 256;
@@ -585,15 +582,15 @@ extern "C" wm_status wm_depthwise3x3_silu_glu_cuda(wm_backend *be, const wm_tens
     if (x->dtype == WM_BF16 && M % DS_CV == 0 && (((uintptr_t)x->data | (uintptr_t)y->data) & 15u) == 0 &&
         smem <= 48 * 1024 && blocks_y < 65535 && M / DS_CV < (1LL << 31)) {
         dim3 grid((unsigned)(M / DS_CV), (unsigned)blocks_y);
-        wm_launch(be, dw_silu_glu_tile_kernel, grid, 256, smem, (const bf16 *)x->data, w->data, b->data, pb,
+        dw_silu_glu_tile_kernel<<<grid, 256, smem, s>>>((const bf16 *)x->data, w->data, b->data, pb,
                                                         (bf16 *)y->data, grid_h, grid_w, M, R);
     } else {
         unsigned grid = wm_grid1d(N * M, 256, 65535);
         if (x->dtype == WM_BF16)
-            wm_launch(be, dw_silu_glu_kernel<bf16>, grid, 256, 0, (const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data,
+            dw_silu_glu_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data,
                                                           grid_h, grid_w, M, N);
         else
-            wm_launch(be, dw_silu_glu_kernel<float>, grid, 256, 0, (const float *)x->data, w->data, b->data, pb,
+            dw_silu_glu_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb,
                                                            (float *)y->data, grid_h, grid_w, M, N);
     }
     WM_CUDA_LAUNCHED(be);
@@ -633,7 +630,6 @@ __global__ void __launch_bounds__(256) gated_add_proj_kernel(bf16 *__restrict__ 
                                                              const bf16 *__restrict__ u, const bf16 *__restrict__ w,
                                                              const void *bias, int bb, int N, int C, int P)
 {
-    wm_pdl_enter();
     __shared__ __align__(16) gap_smem sm;
     const int c0 = blockIdx.x * GAP_TC, n0 = blockIdx.y * GAP_TN, pv = P / 8;
     const uint4 zero = make_uint4(0, 0, 0, 0);
@@ -712,7 +708,7 @@ extern "C" wm_status wm_gated_add_proj_cuda(wm_backend *be, wm_tensor *x, const 
         return wm_matmul_add_cuda(be, u, w, bias, x, x);
     }
     dim3 grid((unsigned)((C + GAP_TC - 1) / GAP_TC), (unsigned)((N + GAP_TN - 1) / GAP_TN));
-    wm_launch(be, gated_add_proj_kernel, grid, 256, 0,
+    gated_add_proj_kernel<<<grid, 256, 0, wm__cuda_stream(be)>>>(
         (bf16 *)x->data, (const bf16 *)h->data, gate ? gate->data : NULL, gate && gate->dtype == WM_BF16,
         rows_per_group > 0 ? rows_per_group : 1, (const bf16 *)u->data, (const bf16 *)w->data,
         bias ? bias->data : NULL, bias && bias->dtype == WM_BF16, (int)N, (int)C, (int)P);

@@ -20,11 +20,11 @@ __device__ __forceinline__ void gst(void *p, int bf, int64_t i, float v)
     else ((float *)p)[i] = v;
 }
 #define BF(t) ((t)->dtype == WM_BF16)
+#define GRID(n) wm_grid1d((n), 256, 65535), 256, 0, wm__cuda_stream(be)
 #define FOR_I(n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 __global__ void timestep_kernel(const void *t, int tb, void *o, int ob, int64_t T, int64_t dim)
 {
-    wm_pdl_enter();
     int64_t half = dim / 2;
     FOR_I(T * half) {
         int64_t f = i / half, k = i % half;
@@ -42,7 +42,7 @@ extern "C" wm_status wm_dit_timestep_embed_cuda(wm_backend *be, const wm_tensor 
     int64_t T = wm_tensor_numel(t), dim = wm_tensor_cols(out);
     WM_OP_CHECK(be, wm_tensor_rows(out) == T && dim % 2 == 0, WM_ERR_SHAPE, "out must be (T, even dim)");
     if (T == 0) return WM_OK;
-    wm_launch(be, timestep_kernel, wm_grid1d((T * dim / 2), 256, 65535), 256, 0, t->data, BF(t), out->data, BF(out), T, dim);
+    timestep_kernel<<<GRID(T * dim / 2)>>>(t->data, BF(t), out->data, BF(out), T, dim);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -50,7 +50,6 @@ extern "C" wm_status wm_dit_timestep_embed_cuda(wm_backend *be, const wm_tensor 
 __global__ void adaln_kernel(const void *t, int tb, const void *sst, int sb, void *o, int ob, int64_t K, int64_t T,
                              int64_t C, int64_t tc)
 {
-    wm_pdl_enter();
     FOR_I(K * T * C) {
         int64_t k = i / (T * C), f = (i / C) % T, c = i % C;
         gst(o, ob, i, gld(sst, sb, k * C + c) + gld(t, tb, f * tc + (tc == C ? 0 : k * C) + c));
@@ -66,7 +65,7 @@ extern "C" wm_status wm_dit_adaln_table_cuda(wm_backend *be, const wm_tensor *t,
     WM_OP_CHECK(be, tc == K * C || tc == C, WM_ERR_SHAPE, "t must be (T, K*C) or (T, C)");
     WM_OP_CHECK(be, wm_tensor_numel(out) == K * T * C, WM_ERR_SHAPE, "out must be (K, T, C)");
     if (K * T * C == 0) return WM_OK;
-    wm_launch(be, adaln_kernel, wm_grid1d((K * T * C), 256, 65535), 256, 0, t->data, BF(t), sst->data, BF(sst), out->data, BF(out), K, T, C, tc);
+    adaln_kernel<<<GRID(K * T * C)>>>(t->data, BF(t), sst->data, BF(sst), out->data, BF(out), K, T, C, tc);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -74,7 +73,6 @@ extern "C" wm_status wm_dit_adaln_table_cuda(wm_backend *be, const wm_tensor *t,
 /* 32x32 tiles through shared memory so both the read and the write are coalesced. */
 __global__ void transpose_kernel(const void *x, int xb, void *y, int yb, int64_t R, int64_t C)
 {
-    wm_pdl_enter();
     __shared__ float tile[32][33];
     int64_t c0 = (int64_t)blockIdx.x * 32, r0 = (int64_t)blockIdx.y * 32;
     for (int j = threadIdx.y; j < 32; j += blockDim.y) {
@@ -98,7 +96,7 @@ extern "C" wm_status wm_transpose2d_cuda(wm_backend *be, const wm_tensor *x, wm_
     WM_OP_CHECK(be, (R + 31) / 32 < 65536, WM_ERR_LIMIT, "more than 2M rows");
     if (R * C == 0) return WM_OK;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)((R + 31) / 32)), blk(32, 8);
-    wm_launch(be, transpose_kernel, grid, blk, 0, x->data, BF(x), y->data, BF(y), R, C);
+    transpose_kernel<<<grid, blk, 0, wm__cuda_stream(be)>>>(x->data, BF(x), y->data, BF(y), R, C);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -107,7 +105,6 @@ extern "C" wm_status wm_transpose2d_cuda(wm_backend *be, const wm_tensor *x, wm_
 #define FM_LANES 32
 __global__ void frame_mean_kernel(const void *x, int xb, void *y, int yb, int64_t S, int64_t C)
 {
-    wm_pdl_enter();
     __shared__ float part[FM_LANES][33];
     int64_t f = blockIdx.y, c = (int64_t)blockIdx.x * 32 + threadIdx.x;
     float s = 0.0f;
@@ -130,7 +127,7 @@ extern "C" wm_status wm_frame_mean_cuda(wm_backend *be, const wm_tensor *x, int 
     WM_OP_CHECK(be, wm_tensor_numel(y) == (int64_t)n_frames * C, WM_ERR_SHAPE, "y must be (T, C)");
     if (N * C == 0) return WM_OK;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)n_frames), blk(32, FM_LANES);
-    wm_launch(be, frame_mean_kernel, grid, blk, 0, x->data, BF(x), y->data, BF(y), N / n_frames, C);
+    frame_mean_kernel<<<grid, blk, 0, wm__cuda_stream(be)>>>(x->data, BF(x), y->data, BF(y), N / n_frames, C);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -138,7 +135,6 @@ extern "C" wm_status wm_frame_mean_cuda(wm_backend *be, const wm_tensor *x, int 
 __global__ void gates_kernel(void *beta, int bb, int64_t nb, const void *a, int ab, const void *al, int lb,
                              const void *db, int dbb, void *g, int gb, int64_t TH, int64_t H)
 {
-    wm_pdl_enter();
     FOR_I(nb) gst(beta, bb, i, 1.0f / (1.0f + expf(-gld(beta, bb, i))));
     FOR_I(TH) {
         int64_t h = i % H;
@@ -160,7 +156,7 @@ extern "C" wm_status wm_gdn_gates_cuda(wm_backend *be, wm_tensor *beta, const wm
     WM_TRY(wm_gdn_gates_shape(be, beta, a, A_log, dt_bias, g));
     int64_t nb = wm_tensor_numel(beta);
     if (nb + T * H == 0) return WM_OK;
-    wm_launch(be, gates_kernel, wm_grid1d((nb > T * H ? nb : T * H), 256, 65535), 256, 0, beta->data, BF(beta), nb, a->data, BF(a), A_log->data, BF(A_log),
+    gates_kernel<<<GRID(nb > T * H ? nb : T * H)>>>(beta->data, BF(beta), nb, a->data, BF(a), A_log->data, BF(A_log),
                                                      dt_bias->data, BF(dt_bias), g->data, BF(g), T * H, H);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -169,7 +165,6 @@ extern "C" wm_status wm_gdn_gates_cuda(wm_backend *be, wm_tensor *beta, const wm
 /* One warp per (token, head): both sums of squares, then the scaled copy. */
 __global__ void head_renorm_kernel(const void *a, const void *b, void *y, int bf, int64_t NH, int64_t D, float eps)
 {
-    wm_pdl_enter();
     int64_t w = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (w >= NH) return;
@@ -201,7 +196,7 @@ extern "C" wm_status wm_head_renorm_cuda(wm_backend *be, const wm_tensor *pre, c
     WM_OP_CHECK(be, pre->dtype == post->dtype && post->dtype == y->dtype, WM_ERR_DTYPE, "one dtype for all");
     int64_t NH = N * n_heads;
     if (NH == 0) return WM_OK;
-    wm_launch(be, head_renorm_kernel, (unsigned)((NH * 32 + 255) / 256), 256, 0,
+    head_renorm_kernel<<<(unsigned)((NH * 32 + 255) / 256), 256, 0, wm__cuda_stream(be)>>>(
         pre->data, post->data, y->data, BF(y), NH, C / n_heads, eps);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -209,7 +204,6 @@ extern "C" wm_status wm_head_renorm_cuda(wm_backend *be, const wm_tensor *pre, c
 
 __global__ void cfg_kernel(const void *a, int ab, const void *b, int bb, float scale, void *o, int obf, int64_t n)
 {
-    wm_pdl_enter();
     FOR_I(n) {
         float u = gld(a, ab, i);
         gst(o, obf, i, u + scale * (gld(b, bb, i) - u));
@@ -225,7 +219,7 @@ extern "C" wm_status wm_cfg_combine_cuda(wm_backend *be, const wm_tensor *vu, co
     int64_t n = wm_tensor_numel(vu);
     WM_OP_CHECK(be, wm_tensor_numel(vc) == n && wm_tensor_numel(v) == n, WM_ERR_SHAPE, "vu, vc, v must match");
     if (n == 0) return WM_OK;
-    wm_launch(be, cfg_kernel, wm_grid1d((n), 256, 65535), 256, 0, vu->data, BF(vu), vc->data, BF(vc), scale, v->data, BF(v), n);
+    cfg_kernel<<<GRID(n)>>>(vu->data, BF(vu), vc->data, BF(vc), scale, v->data, BF(v), n);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -233,7 +227,6 @@ extern "C" wm_status wm_cfg_combine_cuda(wm_backend *be, const wm_tensor *vu, co
 __global__ void axpy_kernel(void *x, int xb, const void *v, int vb, const void *dt, int db, int64_t n, int64_t T,
                             int64_t S)
 {
-    wm_pdl_enter();
     FOR_I(n) {
         float a = gld(dt, db, (i / S) % T);
         if (a != 0.0f) gst(x, xb, i, gld(x, xb, i) + a * gld(v, vb, i));
@@ -249,7 +242,7 @@ extern "C" wm_status wm_frame_axpy_cuda(wm_backend *be, wm_tensor *x, const wm_t
     int64_t T = x->shape[1], S = x->shape[2], n = wm_tensor_numel(x);
     WM_OP_CHECK(be, wm_tensor_numel(dt) == T, WM_ERR_SHAPE, "dt must have T elements");
     if (n == 0) return WM_OK;
-    wm_launch(be, axpy_kernel, wm_grid1d((n), 256, 65535), 256, 0, x->data, BF(x), v->data, BF(v), dt->data, BF(dt), n, T, S);
+    axpy_kernel<<<GRID(n)>>>(x->data, BF(x), v->data, BF(v), dt->data, BF(dt), n, T, S);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }

@@ -39,7 +39,6 @@ template <typename T, int VEC>
 __global__ void short_conv_kernel(const T *x, const void *w, int wb, const T *tail, T *y, const dev_bounds bd, int S,
                                   int64_t C, int K)
 {
-    wm_pdl_enter();
     int64_t nv = C / VEC, N = (int64_t)bd.b[bd.n] * S;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nv, c0 = (i % nv) * VEC;
@@ -77,7 +76,6 @@ __global__ void __launch_bounds__(256)
     short_conv_fast_kernel(const bf16 *x, const void *w, int wb, const bf16 *tail, bf16 *y, const dev_bounds bd,
                            int S, int64_t C, int K)
 {
-    wm_pdl_enter();
     __shared__ __align__(16) float ws[8][SC_CV * 8];
     const int64_t ch0 = (int64_t)blockIdx.x * SC_CV * 8, N = (int64_t)bd.b[bd.n] * S;
     for (int i = threadIdx.x; i < K * SC_CV * 8; i += blockDim.x) {
@@ -138,18 +136,19 @@ extern "C" wm_status wm_short_conv_t_cuda(wm_backend *be, const wm_tensor *x, co
     }
     if (N == 0) return WM_OK;
     int v8 = wm_vec8_ok(C, x->data, y->data, tail ? tail->data : NULL), wb = w->dtype == WM_BF16, S = (int)(N / T);
+    cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * C / (v8 ? 8 : 1), 256, 65535);
     const void *tp = tail ? tail->data : NULL;
     if (x->dtype == WM_BF16 && v8 && K <= 8 && N / SC_TOK < 65535) {
         dim3 g2((unsigned)((C + SC_CV * 8 - 1) / (SC_CV * 8)), (unsigned)((N + SC_TOK - 1) / SC_TOK));
-        wm_launch(be, short_conv_fast_kernel, g2, 256, 0, (const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data,
+        short_conv_fast_kernel<<<g2, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data,
                                                   bd, S, C, (int)K);
     } else if (x->dtype == WM_BF16) {
-        if (v8) wm_launch(be, short_conv_kernel<bf16, 8>, grid, 256, 0, (const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
-        else wm_launch(be, short_conv_kernel<bf16, 1>, grid, 256, 0, (const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
+        if (v8) short_conv_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
+        else short_conv_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, wb, (const bf16 *)tp, (bf16 *)y->data, bd, S, C, (int)K);
     } else {
-        if (v8) wm_launch(be, short_conv_kernel<float, 8>, grid, 256, 0, (const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
-        else wm_launch(be, short_conv_kernel<float, 1>, grid, 256, 0, (const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
+        if (v8) short_conv_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
+        else short_conv_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)x->data, w->data, wb, (const float *)tp, (float *)y->data, bd, S, C, (int)K);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -161,7 +160,6 @@ template <typename T, int VEC>
 __global__ void dw_glu_kernel(const T *x, const void *w, const void *b, int pb, T *y, int gh, int gw, int64_t M,
                               int64_t N)
 {
-    wm_pdl_enter();
     int64_t nv = M / VEC, S = (int64_t)gh * gw, C2 = 2 * M;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nv, c0 = (i % nv) * VEC, f = n / S;
@@ -203,7 +201,6 @@ __global__ void dw_glu_kernel(const T *x, const void *w, const void *b, int pb, 
 __global__ void __launch_bounds__(256)
     dw_glu_fast_kernel(const bf16 *x, const void *w, const void *b, int pb, bf16 *y, int gh, int gw, int64_t M, int64_t N)
 {
-    wm_pdl_enter();
     __shared__ __align__(16) float wa[9][DW_CV * 8], wg[9][DW_CV * 8], ba[DW_CV * 8], bg[DW_CV * 8];
     const int64_t ch0 = (int64_t)blockIdx.x * DW_CV * 8, S = (int64_t)gh * gw, C2 = 2 * M;
     for (int i = threadIdx.x; i < 9 * DW_CV * 8; i += blockDim.x) {
@@ -257,17 +254,18 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x
     int64_t N = wm_tensor_rows(x), C2 = wm_tensor_cols(x);
     int64_t M = C2 / 2;
     int v8 = wm_vec8_ok(M, x->data, y->data, NULL), pb = w->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * M / (v8 ? 8 : 1), 256, 65535);
     if (x->dtype == WM_BF16 && v8 && N / DW_TOK < 65535) {
         dim3 g2((unsigned)((M + DW_CV * 8 - 1) / (DW_CV * 8)), (unsigned)((N + DW_TOK - 1) / DW_TOK));
-        wm_launch(be, dw_glu_fast_kernel, g2, 256, 0, (const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h,
+        dw_glu_fast_kernel<<<g2, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h,
                                                grid_w, M, N);
     } else if (x->dtype == WM_BF16) {
-        if (v8) wm_launch(be, dw_glu_kernel<bf16, 8>, grid, 256, 0, (const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
-        else wm_launch(be, dw_glu_kernel<bf16, 1>, grid, 256, 0, (const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
+        if (v8) dw_glu_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
+        else dw_glu_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)x->data, w->data, b->data, pb, (bf16 *)y->data, grid_h, grid_w, M, N);
     } else {
-        if (v8) wm_launch(be, dw_glu_kernel<float, 8>, grid, 256, 0, (const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
-        else wm_launch(be, dw_glu_kernel<float, 1>, grid, 256, 0, (const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
+        if (v8) dw_glu_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
+        else dw_glu_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)x->data, w->data, b->data, pb, (float *)y->data, grid_h, grid_w, M, N);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -278,7 +276,6 @@ extern "C" wm_status wm_depthwise3x3_glu_cuda(wm_backend *be, const wm_tensor *x
 template <typename T, int VEC>
 __global__ void shift_cat_kernel(const T *y, const T *tail, T *o, const dev_bounds bd, int S, int64_t C)
 {
-    wm_pdl_enter();
     int64_t nv = C / VEC, N = (int64_t)bd.b[bd.n] * S;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nv, c0 = (i % nv) * VEC;
@@ -318,14 +315,15 @@ extern "C" wm_status wm_temporal_shift_cat_cuda(wm_backend *be, const wm_tensor 
     }
     if (N == 0) return WM_OK;
     int v8 = wm_vec8_ok(C, y->data, out->data, tail ? tail->data : NULL), S = (int)(N / T);
+    cudaStream_t s = wm__cuda_stream(be);
     unsigned grid = wm_grid1d(N * C / (v8 ? 8 : 1), 256, 65535);
     const void *tp = tail ? tail->data : NULL;
     if (y->dtype == WM_BF16) {
-        if (v8) wm_launch(be, shift_cat_kernel<bf16, 8>, grid, 256, 0, (const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
-        else wm_launch(be, shift_cat_kernel<bf16, 1>, grid, 256, 0, (const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
+        if (v8) shift_cat_kernel<bf16, 8><<<grid, 256, 0, s>>>((const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
+        else shift_cat_kernel<bf16, 1><<<grid, 256, 0, s>>>((const bf16 *)y->data, (const bf16 *)tp, (bf16 *)out->data, bd, S, C);
     } else {
-        if (v8) wm_launch(be, shift_cat_kernel<float, 8>, grid, 256, 0, (const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
-        else wm_launch(be, shift_cat_kernel<float, 1>, grid, 256, 0, (const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
+        if (v8) shift_cat_kernel<float, 8><<<grid, 256, 0, s>>>((const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
+        else shift_cat_kernel<float, 1><<<grid, 256, 0, s>>>((const float *)y->data, (const float *)tp, (float *)out->data, bd, S, C);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -338,7 +336,6 @@ template <typename T>
 __global__ void rope_kernel(const T *x, const void *cs, const void *sn, int pb, T *y, int64_t N, int64_t C, int D,
                             int P, int off, float sg)
 {
-    wm_pdl_enter();
     int64_t half = C / 2;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * half; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / half, d = (i % half) * 2;
@@ -360,7 +357,6 @@ __global__ void rope_kernel(const T *x, const void *cs, const void *sn, int pb, 
 __global__ void rope_vec_kernel(const bf16 *x, const void *cs, const void *sn, int pb, bf16 *y, int64_t N, int64_t C,
                                 int D, int P, int off, float sg)
 {
-    wm_pdl_enter();
     int64_t nv = C / 8;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nv, d = (i % nv) * 8;
@@ -395,17 +391,18 @@ extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     WM_OP_CHECK(be, x->dtype == y->dtype && cos->dtype == sin->dtype, WM_ERR_DTYPE, "x/y and cos/sin must share dtypes");
     if (N * C == 0) return WM_OK;
     unsigned grid = wm_grid1d(N * C / 2, 256, 65535);
+    cudaStream_t s = wm__cuda_stream(be);
     float sg = conj ? -1.0f : 1.0f;
     int pb = cos->dtype == WM_BF16;
     if (x->dtype == WM_BF16 && wm_vec8_ok(C, x->data, y->data, NULL))
-        wm_launch(be, rope_vec_kernel, wm_grid1d(N * C / 8, 256, 65535), 256, 0, (const bf16 *)x->data, cos->data, sin->data,
+        rope_vec_kernel<<<wm_grid1d(N * C / 8, 256, 65535), 256, 0, s>>>((const bf16 *)x->data, cos->data, sin->data,
                                                                           pb, (bf16 *)y->data, N, C, (int)D, (int)P,
                                                                           dim_offset, sg);
     else if (x->dtype == WM_BF16)
-        wm_launch(be, rope_kernel<bf16>, grid, 256, 0, (const bf16 *)x->data, cos->data, sin->data, pb, (bf16 *)y->data, N, C,
+        rope_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, cos->data, sin->data, pb, (bf16 *)y->data, N, C,
                                                (int)D, (int)P, dim_offset, sg);
     else
-        wm_launch(be, rope_kernel<float>, grid, 256, 0, (const float *)x->data, cos->data, sin->data, pb, (float *)y->data, N,
+        rope_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, cos->data, sin->data, pb, (float *)y->data, N,
                                                 C, (int)D, (int)P, dim_offset, sg);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -415,7 +412,6 @@ extern "C" wm_status wm_rope_apply_cuda(wm_backend *be, const wm_tensor *x, cons
 template <typename T>
 __global__ void ucpe_kernel(const T *x, const void *m, int mb, T *y, int64_t N, int64_t C, int D, int tr)
 {
-    wm_pdl_enter();
     int64_t nq = C / 4;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nq; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nq, d = (i % nq) * 4;
@@ -441,7 +437,6 @@ __global__ void ucpe_kernel(const T *x, const void *m, int mb, T *y, int64_t N, 
 /* bf16, two quads per thread with 16-byte loads/stores. */
 __global__ void ucpe_vec_kernel(const bf16 *x, const void *m, int mb, bf16 *y, int64_t N, int64_t C, int D, int tr)
 {
-    wm_pdl_enter();
     int64_t nv = C / 8;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * nv; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t n = i / nv, d = (i % nv) * 8;
@@ -476,16 +471,17 @@ extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, cons
     WM_OP_CHECK(be, x->dtype == y->dtype, WM_ERR_DTYPE, "x and y must share a dtype");
     if (N * C == 0) return WM_OK;
     unsigned grid = wm_grid1d(N * C / 4, 256, 65535);
+    cudaStream_t s = wm__cuda_stream(be);
     int mb = mats->dtype == WM_BF16;
     if (x->dtype == WM_BF16 && (C / n_heads) % 16 == 0 && wm_vec8_ok(C, x->data, y->data, NULL))
-        wm_launch(be, ucpe_vec_kernel, wm_grid1d(N * C / 8, 256, 65535), 256, 0, (const bf16 *)x->data, mats->data, mb,
+        ucpe_vec_kernel<<<wm_grid1d(N * C / 8, 256, 65535), 256, 0, s>>>((const bf16 *)x->data, mats->data, mb,
                                                                           (bf16 *)y->data, N, C, (int)(C / n_heads),
                                                                           transpose);
     else if (x->dtype == WM_BF16)
-        wm_launch(be, ucpe_kernel<bf16>, grid, 256, 0, (const bf16 *)x->data, mats->data, mb, (bf16 *)y->data, N, C,
+        ucpe_kernel<bf16><<<grid, 256, 0, s>>>((const bf16 *)x->data, mats->data, mb, (bf16 *)y->data, N, C,
                                                (int)(C / n_heads), transpose);
     else
-        wm_launch(be, ucpe_kernel<float>, grid, 256, 0, (const float *)x->data, mats->data, mb, (float *)y->data, N, C,
+        ucpe_kernel<float><<<grid, 256, 0, s>>>((const float *)x->data, mats->data, mb, (float *)y->data, N, C,
                                                 (int)(C / n_heads), transpose);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -496,7 +492,6 @@ extern "C" wm_status wm_ucpe_apply_cuda(wm_backend *be, const wm_tensor *x, cons
 __global__ void cam_beta_kernel(const void *kp, const void *kq, int kb, const void *beta, int bb, void *bc, int cb,
                                 int S, int H, int D)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     int f = blockIdx.x / H, h = blockIdx.x % H, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int nw = blockDim.x >> 5;
@@ -535,7 +530,6 @@ __global__ void cam_beta_kernel(const void *kp, const void *kq, int kb, const vo
 template <typename T, int U>
 __global__ void __launch_bounds__(128) cam_infl_kernel(const T *kp, const T *kq, float *infl, int N, int C, int D, int H)
 {
-    wm_pdl_enter();
     __shared__ float part[4][2][3072 / 8];
     const int lane = threadIdx.x & 31, wi = threadIdx.x >> 5, n = blockIdx.x * 4 + wi;
     if (n >= N) return;
@@ -570,7 +564,6 @@ __global__ void __launch_bounds__(128) cam_infl_kernel(const T *kp, const T *kq,
 
 __global__ void cam_beta_div_kernel(const float *infl, const void *beta, int bb, void *bc, int cb, int S, int H)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     const int f = blockIdx.x / H, h = blockIdx.x % H;
     float m = 0.0f;
@@ -595,15 +588,16 @@ static int cam_beta_two_pass(wm_backend *be, const T *kp, const T *kq, const wm_
         !wm_vec8_ok(C, kp, kq, NULL) || N >= (1LL << 31))
         return 0;
     float *infl = (float *)c->scratch;
+    cudaStream_t s = wm__cuda_stream(be);
     const unsigned grid = (unsigned)((N + 3) / 4);
-#define WM_CI(UU) wm_launch(be, cam_infl_kernel<T, UU>, grid, 128, 0, kp, kq, infl, (int)N, (int)C, (int)D, (int)H)
+#define WM_CI(UU) cam_infl_kernel<T, UU><<<grid, 128, 0, s>>>(kp, kq, infl, (int)N, (int)C, (int)D, (int)H)
     if (need <= 1) WM_CI(1);
     else if (need <= 2) WM_CI(2);
     else if (need <= 4) WM_CI(4);
     else if (need <= 9) WM_CI(9);
     else WM_CI(12);
 #undef WM_CI
-    wm_launch(be, cam_beta_div_kernel, (unsigned)(n_frames * H), 256, 0, infl, beta->data, beta->dtype == WM_BF16, bc->data,
+    cam_beta_div_kernel<<<(unsigned)(n_frames * H), 256, 0, s>>>(infl, beta->data, beta->dtype == WM_BF16, bc->data,
                                                                  bc->dtype == WM_BF16, (int)(N / n_frames), (int)H);
     return 1;
 }
@@ -627,7 +621,7 @@ extern "C" wm_status wm_gdn_cam_beta_cuda(wm_backend *be, const wm_tensor *k_pre
         return WM_OK;
     }
     /* 1024 threads: a 3-frame chunk has only 60 (frame, head) blocks, so each needs many warps in flight */
-    wm_launch(be, cam_beta_kernel, (unsigned)(n_frames * H), 1024, 0,
+    cam_beta_kernel<<<(unsigned)(n_frames * H), 1024, 0, wm__cuda_stream(be)>>>(
         k_pre->data, k_post->data, k_pre->dtype == WM_BF16, beta->data, beta->dtype == WM_BF16, beta_cam->data,
         beta_cam->dtype == WM_BF16, (int)(N / n_frames), (int)H, (int)(C / H));
     WM_CUDA_LAUNCHED(be);

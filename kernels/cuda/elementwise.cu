@@ -13,7 +13,6 @@
 
 template <typename T, int VEC> __global__ void activate_kernel(T *x, int64_t n, wm_act act)
 {
-    wm_pdl_enter();
     float v[VEC];
     for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
          i += (int64_t)gridDim.x * blockDim.x * VEC) {
@@ -27,7 +26,6 @@ template <typename T, int VEC> __global__ void activate_kernel(T *x, int64_t n, 
 template <typename TX, typename TH, int VEC>
 __global__ void gated_add_kernel(TX *x, const TH *h, const void *gate, int g_bf16, int64_t n, int64_t C, int64_t rpg)
 {
-    wm_pdl_enter();
     float a[VEC], b[VEC];
     for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
          i += (int64_t)gridDim.x * blockDim.x * VEC) {
@@ -47,7 +45,6 @@ __global__ void gated_add_kernel(TX *x, const TH *h, const void *gate, int g_bf1
 
 template <typename TA, typename TY, int VEC> __global__ void mul_kernel(const TA *a, const TA *b, TY *y, int64_t n)
 {
-    wm_pdl_enter();
     float u[VEC], v[VEC];
     for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
          i += (int64_t)gridDim.x * blockDim.x * VEC) {
@@ -68,7 +65,6 @@ __device__ __forceinline__ float ld_any(const void *p, int t, int64_t i)
 
 __global__ void convert_kernel(const void *src, int st, void *dst, int dt, int64_t n)
 {
-    wm_pdl_enter();
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         float v = ld_any(src, st, i);
         if (dt == WM_BF16) ((bf16 *)dst)[i] = __float2bfloat16(v);
@@ -80,7 +76,6 @@ __global__ void convert_kernel(const void *src, int st, void *dst, int dt, int64
 template <typename T, int VEC>
 __global__ void bias_act_kernel(T *y, const void *bias, int b_bf16, int64_t n, int64_t M, wm_act act)
 {
-    wm_pdl_enter();
     float v[VEC];
     for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC; i < n;
          i += (int64_t)gridDim.x * blockDim.x * VEC) {
@@ -100,12 +95,13 @@ extern "C" wm_status wm_activate_cuda(wm_backend *be, wm_tensor *x, wm_act act)
     int64_t n = wm_tensor_numel(x);
     if (n == 0 || act == WM_ACT_NONE) return WM_OK;
     int v8 = wm_vec8_ok(n, x->data, NULL, NULL);
+    cudaStream_t s = wm__cuda_stream(be);
     if (x->dtype == WM_BF16) {
-        if (v8) wm_launch(be, activate_kernel<bf16, 8>, ew_grid(n, 8), EW_THREADS, 0, (bf16 *)x->data, n, act);
-        else wm_launch(be, activate_kernel<bf16, 1>, ew_grid(n, 1), EW_THREADS, 0, (bf16 *)x->data, n, act);
+        if (v8) activate_kernel<bf16, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((bf16 *)x->data, n, act);
+        else activate_kernel<bf16, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((bf16 *)x->data, n, act);
     } else {
-        if (v8) wm_launch(be, activate_kernel<float, 8>, ew_grid(n, 8), EW_THREADS, 0, (float *)x->data, n, act);
-        else wm_launch(be, activate_kernel<float, 1>, ew_grid(n, 1), EW_THREADS, 0, (float *)x->data, n, act);
+        if (v8) activate_kernel<float, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((float *)x->data, n, act);
+        else activate_kernel<float, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((float *)x->data, n, act);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -113,9 +109,9 @@ extern "C" wm_status wm_activate_cuda(wm_backend *be, wm_tensor *x, wm_act act)
 
 #define GADD_LAUNCH(TX, TH)                                                                        \
     do {                                                                                           \
-        if (v8) wm_launch(be, gated_add_kernel<TX, TH, 8>, ew_grid(n, 8), EW_THREADS, 0,                   \
+        if (v8) gated_add_kernel<TX, TH, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>(                  \
             (TX *)x->data, (const TH *)h->data, gp, gb, n, C, rpg);                                \
-        else wm_launch(be, gated_add_kernel<TX, TH, 1>, ew_grid(n, 1), EW_THREADS, 0,                      \
+        else gated_add_kernel<TX, TH, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>(                     \
             (TX *)x->data, (const TH *)h->data, gp, gb, n, C, rpg);                                \
     } while (0)
 
@@ -137,6 +133,7 @@ extern "C" wm_status wm_gated_add_cuda(wm_backend *be, wm_tensor *x, const wm_te
     int gb = gate && gate->dtype == WM_BF16;
     int64_t rpg = rows_per_group > 0 ? rows_per_group : 1;
     int v8 = wm_vec8_ok(C, x->data, h->data, NULL);
+    cudaStream_t s = wm__cuda_stream(be);
     if (x->dtype == WM_BF16 && h->dtype == WM_BF16) GADD_LAUNCH(bf16, bf16);
     else if (x->dtype == WM_BF16) GADD_LAUNCH(bf16, float);
     else if (h->dtype == WM_BF16) GADD_LAUNCH(float, bf16);
@@ -147,9 +144,9 @@ extern "C" wm_status wm_gated_add_cuda(wm_backend *be, wm_tensor *x, const wm_te
 
 #define MUL_LAUNCH(TA, TY)                                                                         \
     do {                                                                                           \
-        if (v8) wm_launch(be, mul_kernel<TA, TY, 8>, ew_grid(n, 8), EW_THREADS, 0,                         \
+        if (v8) mul_kernel<TA, TY, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>(                        \
             (const TA *)a->data, (const TA *)b->data, (TY *)y->data, n);                           \
-        else wm_launch(be, mul_kernel<TA, TY, 1>, ew_grid(n, 1), EW_THREADS, 0,                            \
+        else mul_kernel<TA, TY, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>(                           \
             (const TA *)a->data, (const TA *)b->data, (TY *)y->data, n);                           \
     } while (0)
 
@@ -166,6 +163,7 @@ extern "C" wm_status wm_mul_cuda(wm_backend *be, const wm_tensor *a, const wm_te
                 "in-place needs y of the inputs' dtype");
     if (n == 0) return WM_OK;
     int v8 = wm_vec8_ok(n, a->data, b->data, y->data);
+    cudaStream_t s = wm__cuda_stream(be);
     if (a->dtype == WM_BF16 && y->dtype == WM_BF16) MUL_LAUNCH(bf16, bf16);
     else if (a->dtype == WM_BF16) MUL_LAUNCH(bf16, float);
     else if (y->dtype == WM_BF16) MUL_LAUNCH(float, bf16);
@@ -191,7 +189,7 @@ extern "C" wm_status wm_convert_cuda(wm_backend *be, const wm_tensor *src, wm_te
         return WM_OK;
     }
     WM_OP_CHECK(be, src->data != dst->data, WM_ERR_INVALID_ARG, "convert cannot change dtype in place");
-    wm_launch(be, convert_kernel, ew_grid(n, 1), EW_THREADS, 0, src->data, src->dtype, dst->data, dst->dtype, n);
+    convert_kernel<<<ew_grid(n, 1), EW_THREADS, 0, s>>>(src->data, src->dtype, dst->data, dst->dtype, n);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
@@ -201,12 +199,13 @@ extern "C" wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_te
     int64_t n = wm_tensor_numel(y), M = wm_tensor_cols(y);
     if (n == 0) return WM_OK;
     int v8 = wm_vec8_ok(M, y->data, NULL, NULL), bb = bias->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
     if (y->dtype == WM_BF16) {
-        if (v8) wm_launch(be, bias_act_kernel<bf16, 8>, ew_grid(n, 8), EW_THREADS, 0, (bf16 *)y->data, bias->data, bb, n, M, act);
-        else wm_launch(be, bias_act_kernel<bf16, 1>, ew_grid(n, 1), EW_THREADS, 0, (bf16 *)y->data, bias->data, bb, n, M, act);
+        if (v8) bias_act_kernel<bf16, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((bf16 *)y->data, bias->data, bb, n, M, act);
+        else bias_act_kernel<bf16, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((bf16 *)y->data, bias->data, bb, n, M, act);
     } else {
-        if (v8) wm_launch(be, bias_act_kernel<float, 8>, ew_grid(n, 8), EW_THREADS, 0, (float *)y->data, bias->data, bb, n, M, act);
-        else wm_launch(be, bias_act_kernel<float, 1>, ew_grid(n, 1), EW_THREADS, 0, (float *)y->data, bias->data, bb, n, M, act);
+        if (v8) bias_act_kernel<float, 8><<<ew_grid(n, 8), EW_THREADS, 0, s>>>((float *)y->data, bias->data, bb, n, M, act);
+        else bias_act_kernel<float, 1><<<ew_grid(n, 1), EW_THREADS, 0, s>>>((float *)y->data, bias->data, bb, n, M, act);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;

@@ -57,7 +57,6 @@ __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
     gdn_gram_cl_kernel(const bf16 *__restrict__ k, const bf16 *__restrict__ v, const void *beta, int beta_bf16,
                        float *P, float *A, int S, int H, int ldk, int ldv, int s_half, int s_pad)
 {
-    wm_pdl_enter();
     extern __shared__ __align__(16) unsigned char gc_smem[];
     cg::cluster_group cl = cg::this_cluster();
     const int rank = (int)cl.block_rank();
@@ -173,14 +172,15 @@ wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor 
     size_t smem = 2 * (size_t)GC_ST * GC_TOK * GC_DP * sizeof(bf16) + ((size_t)s_pad + GC_D) * sizeof(float);
     if (smem > 200 * 1024 || (int64_t)n_frames * H > 0x7fffffff) return WM_OK;
     dim3 grid((unsigned)(n_frames * H), 2, 2);
+    cudaStream_t s = wm__cuda_stream(be);
     if (v) {
         WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14>, WM_GSM_GRAM14, smem));
-        wm_launch(be, gdn_gram_cl_kernel<14>, grid, GC_THREADS, smem, (const bf16 *)k->data, (const bf16 *)v->data, beta->data,
+        gdn_gram_cl_kernel<14><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, (const bf16 *)v->data, beta->data,
                                                              beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
                                                              S, (int)H, (int)Ck, (int)Cv, s_half, s_pad);
     } else {
         WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<7>, WM_GSM_GRAM7, smem));
-        wm_launch(be, gdn_gram_cl_kernel<7>, grid, GC_THREADS, smem, (const bf16 *)k->data, nullptr, beta->data,
+        gdn_gram_cl_kernel<7><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, nullptr, beta->data,
                                                             beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
                                                             S, (int)H, (int)Ck, 0, s_half, s_pad);
     }
@@ -256,7 +256,6 @@ __global__ void __launch_bounds__(2 * D)
                        const float *init, float *st_f, float *fin, int T, int H, int Dv, int rev_in,
                        const __grid_constant__ scan_bounds bnd, int n_chunks, float *st_r)
 {
-    wm_pdl_enter();
     constexpr int KS = D / 8, PP = D + 4;
     /* st_r != NULL (gdn_scan_fr): blockIdx.z = 1 runs the reverse scan into st_r beside the forward one */
     const int rev = st_r ? (int)blockIdx.z : rev_in;
@@ -356,7 +355,6 @@ __global__ void __launch_bounds__(512)
                         const float *init, float *st_f, float *fin, int T, int H, int D, int rev_in,
                         const __grid_constant__ scan_bounds bnd, int n_chunks, float *st_r)
 {
-    wm_pdl_enter();
     extern __shared__ __align__(16) float sv_smem[];
     const int rev = st_r ? (int)blockIdx.y : rev_in; /* as the tensor-core scan, on grid y */
     float *st = rev && st_r ? st_r : st_f;
@@ -418,7 +416,7 @@ static wm_status launch_scan_tc(wm_backend *be, int slot, const float *P, const 
     size_t smem = ((size_t)D * (D + 4) + 2 * (size_t)D * ST_MS) * sizeof(float);
     WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_scan_tc_kernel<D>, slot, smem));
     dim3 grid((unsigned)H, (unsigned)(Dv / ST_SLAB), st_r ? 2u : 1u);
-    wm_launch(be, gdn_scan_tc_kernel<D>, grid, 2 * D, smem, P, A, g, gb, init, st, fin, T, H, Dv, rev, *sb,
+    gdn_scan_tc_kernel<D><<<grid, 2 * D, smem, wm__cuda_stream(be)>>>(P, A, g, gb, init, st, fin, T, H, Dv, rev, *sb,
                                                                      n_chunks, st_r);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -445,7 +443,7 @@ wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor 
     if (Dv == 1 && D % 8 == 0 && D <= 128) { /* 4D threads: whole warps for the quad shuffles */
         size_t smem = ((size_t)SV_NS * D * D + 2 * D) * sizeof(float);
         WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_scan_vec_kernel, WM_GSM_SCAN_VEC, smem));
-        wm_launch(be, gdn_scan_vec_kernel, dim3((unsigned)H, str ? 2u : 1u), (unsigned)(4 * D), smem,
+        gdn_scan_vec_kernel<<<dim3((unsigned)H, str ? 2u : 1u), (unsigned)(4 * D), smem, wm__cuda_stream(be)>>>(
             p, a, g->data, gb, ini, st, fin, (int)T, (int)H, (int)D, reverse, *sb, nc, str);
         WM_CUDA_LAUNCHED(be);
         *done = 1;
@@ -483,7 +481,6 @@ __global__ void __launch_bounds__(256, 2)
                           const bf16 *__restrict__ qd, const float *zf, const float *zr, float eps,
                           bf16 *__restrict__ out, int S, int H)
 {
-    wm_pdl_enter();
     extern __shared__ __align__(16) unsigned char gt2_smem[];
     bf16 *Mh = (bf16 *)gt2_smem, *Ml = Mh + GC_D * GT2_DP, *Qs = Ml + GC_D * GT2_DP;
     float *zs = (float *)(Qs + GT2_TOK * GT2_DP);
@@ -610,7 +607,7 @@ wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tenso
     if (blocks > 0x7fffffff) return WM_OK;
     size_t smem = (2 * GC_D + GT2_TOK) * GT2_DP * sizeof(bf16) + GC_D * sizeof(float);
     WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_output_tc2_kernel, WM_GSM_OUT, smem));
-    wm_launch(be, gdn_output_tc2_kernel, (unsigned)blocks, 256, smem,
+    gdn_output_tc2_kernel<<<(unsigned)blocks, 256, smem, wm__cuda_stream(be)>>>(
         (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
         qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H);
     WM_CUDA_LAUNCHED(be);

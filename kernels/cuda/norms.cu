@@ -23,7 +23,6 @@
 template <typename TX, typename TY, int VEC>
 __global__ void rmsnorm_kernel(const TX *x, const void *w, int w_bf16, TY *y, int64_t C, float eps)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     const TX *xr = x + (int64_t)blockIdx.x * C;
     TY *yr = y + (int64_t)blockIdx.x * C;
@@ -47,7 +46,6 @@ template <typename TX, typename TY, int VEC>
 __global__ void ln_mod_kernel(const TX *x, const void *shift, const void *scale, int p_bf16, TY *y, int64_t C,
                               int64_t rpg, float eps)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     int64_t r = blockIdx.x;
     const TX *xr = x + r * C;
@@ -84,7 +82,6 @@ template <typename TX, typename TY, int U>
 __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(const TX *x, const void *w, int w_bf16, TY *y, int64_t C,
                                                            float eps)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     const TX *xr = x + (int64_t)blockIdx.x * C;
     TY *yr = y + (int64_t)blockIdx.x * C;
@@ -143,7 +140,6 @@ template <typename TX, typename TY, int U>
 __global__ void __launch_bounds__(1024) ln_mod_reg_kernel(const TX *x, const void *shift, const void *scale, int p_bf16,
                                                           TY *y, int64_t C, int64_t rpg, float eps)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     const int64_t r = blockIdx.x, g = (r / rpg) * C;
     const TX *xr = x + r * C;
@@ -171,7 +167,6 @@ __global__ void __launch_bounds__(128) norm_warp_kernel(T *x, const T *hh, const
                                                         int gb, const void *shift, const void *scale, int pb, T *y,
                                                         int C, int N, int64_t rpg, float eps)
 {
-    wm_pdl_enter();
     constexpr int NP = MODE == 0 ? 1 : MODE == 1 ? 2 : 3; /* staged parameter rows: w | shift, scale | gate, ... */
     extern __shared__ float4 nw_smem4[];
     float *ps = (float *)nw_smem4;
@@ -277,8 +272,9 @@ static int norm_warp(wm_backend *be, T *x, const T *h, const void *w, int wb, co
     if (!wm_aligned16(w, gate, shift, scale)) return 0; /* the parameters are read as 16-byte vectors */
     const int need = (int)((C / 8 + 31) / 32);
     const unsigned grid = (unsigned)((N + 3) / 4);
+    cudaStream_t s = wm__cuda_stream(be);
     const size_t smem = (size_t)(MODE == 0 ? 1 : MODE == 1 ? 2 : 3) * C * sizeof(float);
-#define WM_NW(UU) wm_launch(be, norm_warp_kernel<T, UU, MODE>, grid, 128, smem, x, h, w, wb, gate, gb, shift, scale, pb, y, \
+#define WM_NW(UU) norm_warp_kernel<T, UU, MODE><<<grid, 128, smem, s>>>(x, h, w, wb, gate, gb, shift, scale, pb, y, \
                                                                        (int)C, (int)N, rpg, eps)
     if (need <= 1) WM_NW(1);
     else if (need <= 2) WM_NW(2);
@@ -345,6 +341,7 @@ extern "C" wm_status wm_rmsnorm_cuda(wm_backend *be, const wm_tensor *x, const w
     int v8 = wm_vec8_ok(C, x->data, y->data, NULL);
     const void *wp = w ? w->data : NULL;
     int wb = w && w->dtype == WM_BF16;
+    cudaStream_t s = wm__cuda_stream(be);
     if (v8 && x->dtype == y->dtype) {
         int done = x->dtype == WM_BF16
                        ? norm_warp<bf16, 0>(be, (bf16 *)x->data, NULL, wp, wb, NULL, 0, NULL, NULL, 0, (bf16 *)y->data, C, N, 1, eps)
@@ -356,14 +353,14 @@ extern "C" wm_status wm_rmsnorm_cuda(wm_backend *be, const wm_tensor *x, const w
     }
     int rt = 0, U = reg_row_shape(be, C, v8, &rt);
     if (U == 1)
-        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (wm_launch(be, rmsnorm_reg_kernel<TX, TY, 1>, (unsigned)N, rt, 0,
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (rmsnorm_reg_kernel<TX, TY, 1><<<(unsigned)N, rt, 0, s>>>(
                                                    (const TX *)x->data, wp, wb, (TY *)y->data, C, eps)));
     else if (U == 2)
-        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (wm_launch(be, rmsnorm_reg_kernel<TX, TY, 2>, (unsigned)N, rt, 0,
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (rmsnorm_reg_kernel<TX, TY, 2><<<(unsigned)N, rt, 0, s>>>(
                                                    (const TX *)x->data, wp, wb, (TY *)y->data, C, eps)));
     else
         WM_DISPATCH_XY(x->dtype, y->dtype, v8,
-                       (wm_launch(be, rmsnorm_kernel<TX, TY, VEC>, (unsigned)N, NORM_THREADS, 0, (const TX *)x->data, wp, wb,
+                       (rmsnorm_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>((const TX *)x->data, wp, wb,
                                                                                        (TY *)y->data, C, eps)));
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -394,6 +391,7 @@ extern "C" wm_status wm_layernorm_modulate_cuda(wm_backend *be, const wm_tensor 
     int pb = (shift && shift->dtype == WM_BF16) || (scale && scale->dtype == WM_BF16);
     int v8 = wm_vec8_ok(C, x->data, y->data, NULL);
     const void *shp = shift ? shift->data : NULL, *scp = scale ? scale->data : NULL;
+    cudaStream_t s = wm__cuda_stream(be);
     if (v8 && x->dtype == y->dtype) {
         int done = x->dtype == WM_BF16
                        ? norm_warp<bf16, 1>(be, (bf16 *)x->data, NULL, NULL, 0, NULL, 0, shp, scp, pb, (bf16 *)y->data, C, N,
@@ -407,14 +405,14 @@ extern "C" wm_status wm_layernorm_modulate_cuda(wm_backend *be, const wm_tensor 
     }
     int rt = 0, U = reg_row_shape(be, C, v8, &rt);
     if (U == 1)
-        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (wm_launch(be, ln_mod_reg_kernel<TX, TY, 1>, (unsigned)N, rt, 0,
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (ln_mod_reg_kernel<TX, TY, 1><<<(unsigned)N, rt, 0, s>>>(
                                                    (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
     else if (U == 2)
-        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (wm_launch(be, ln_mod_reg_kernel<TX, TY, 2>, (unsigned)N, rt, 0,
+        WM_DISPATCH_XY_REG(x->dtype, y->dtype, (ln_mod_reg_kernel<TX, TY, 2><<<(unsigned)N, rt, 0, s>>>(
                                                    (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
     else
         WM_DISPATCH_XY(x->dtype, y->dtype, v8,
-                       (wm_launch(be, ln_mod_kernel<TX, TY, VEC>, (unsigned)N, NORM_THREADS, 0,
+                       (ln_mod_kernel<TX, TY, VEC><<<(unsigned)N, NORM_THREADS, 0, s>>>(
                            (const TX *)x->data, shp, scp, pb, (TY *)y->data, C, rows_per_group, eps)));
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
@@ -431,7 +429,6 @@ __global__ void __launch_bounds__(1024) gadd_ln_reg_kernel(T *x, const T *hh, co
                                                            const void *shift, const void *scale, int p_bf16, T *y,
                                                            int64_t C, int64_t rpg, float eps)
 {
-    wm_pdl_enter();
     __shared__ float red[32];
     const int64_t r = blockIdx.x, g = (r / rpg) * C;
     T *xr = x + r * C;
@@ -487,6 +484,7 @@ extern "C" wm_status wm_gated_add_ln_mod_cuda(wm_backend *be, wm_tensor *x, cons
     int gb = gate && gate->dtype == WM_BF16;
     int pb = (shift && shift->dtype == WM_BF16) || (scale && scale->dtype == WM_BF16);
     const void *gp = gate ? gate->data : NULL, *shp = shift ? shift->data : NULL, *scp = scale ? scale->data : NULL;
+    cudaStream_t s = wm__cuda_stream(be);
     int done = x->dtype == WM_BF16
                    ? norm_warp<bf16, 2>(be, (bf16 *)x->data, (const bf16 *)h->data, NULL, 0, gp, gb, shp, scp, pb,
                                         (bf16 *)y->data, C, N, rows_per_group, eps)
@@ -497,11 +495,11 @@ extern "C" wm_status wm_gated_add_ln_mod_cuda(wm_backend *be, wm_tensor *x, cons
         return WM_OK;
     }
     if (x->dtype == WM_BF16) {
-        if (U == 1) wm_launch(be, gadd_ln_reg_kernel<bf16, 1>, (unsigned)N, rt, 0, (bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
-        else wm_launch(be, gadd_ln_reg_kernel<bf16, 2>, (unsigned)N, rt, 0, (bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
+        if (U == 1) gadd_ln_reg_kernel<bf16, 1><<<(unsigned)N, rt, 0, s>>>((bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
+        else gadd_ln_reg_kernel<bf16, 2><<<(unsigned)N, rt, 0, s>>>((bf16 *)x->data, (const bf16 *)h->data, gp, gb, shp, scp, pb, (bf16 *)y->data, C, rows_per_group, eps);
     } else {
-        if (U == 1) wm_launch(be, gadd_ln_reg_kernel<float, 1>, (unsigned)N, rt, 0, (float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
-        else wm_launch(be, gadd_ln_reg_kernel<float, 2>, (unsigned)N, rt, 0, (float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
+        if (U == 1) gadd_ln_reg_kernel<float, 1><<<(unsigned)N, rt, 0, s>>>((float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
+        else gadd_ln_reg_kernel<float, 2><<<(unsigned)N, rt, 0, s>>>((float *)x->data, (const float *)h->data, gp, gb, shp, scp, pb, (float *)y->data, C, rows_per_group, eps);
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
