@@ -36,6 +36,7 @@ extern "C" {
 typedef struct wm_cuda_plan {
     int used;
     int64_t n, m, k;
+    int64_t ys; /* matmul_batched: rows between outputs (0: not batched) */
     int xt, wt, yt, bt, epi, align;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;

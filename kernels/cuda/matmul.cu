@@ -93,9 +93,9 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
     ok = ok && cublasLtMatrixLayoutCreate(&p->la, lt_type((wm_dtype)p->wt), p->k, p->m, p->k) == CUBLAS_STATUS_SUCCESS;
     ok = ok && cublasLtMatrixLayoutCreate(&p->lb, lt_type((wm_dtype)p->xt), p->k, p->n, p->k) == CUBLAS_STATUS_SUCCESS;
     ok = ok && cublasLtMatrixLayoutCreate(&p->lc, lt_type((wm_dtype)p->yt), p->m, p->n, p->m) == CUBLAS_STATUS_SUCCESS;
-    if (ok && nb > 1) { /* W batch stride M*K, X shared (stride 0), D stride N*M, bias stride M */
+    if (ok && nb > 1) { /* W batch stride M*K, X shared (stride 0), D stride ys*M, bias stride M */
         int32_t cnt = nb;
-        int64_t sa = p->m * p->k, sb = 0, sc = p->m * p->n, sbias = p->m;
+        int64_t sa = p->m * p->k, sb = 0, sc = p->m * p->ys, sbias = p->m;
         ok &= cublasLtMatrixLayoutSetAttribute(p->la, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &cnt, sizeof cnt) == CUBLAS_STATUS_SUCCESS;
         ok &= cublasLtMatrixLayoutSetAttribute(p->la, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sa, sizeof sa) == CUBLAS_STATUS_SUCCESS;
         ok &= cublasLtMatrixLayoutSetAttribute(p->lb, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &cnt, sizeof cnt) == CUBLAS_STATUS_SUCCESS;
@@ -150,7 +150,7 @@ static wm_status plan_get(wm_backend *be, const wm_cuda_plan *key, const mm_ptrs
         wm_cuda_plan *p = &c->plans[i];
         if (!p->used) { if (!free_slot) free_slot = p; continue; }
         if (p->n == key->n && p->m == key->m && p->k == key->k && p->xt == key->xt && p->wt == key->wt &&
-            p->yt == key->yt && p->bt == key->bt && p->epi == key->epi && p->align == key->align) {
+            p->yt == key->yt && p->bt == key->bt && p->epi == key->epi && p->align == key->align && p->ys == key->ys) {
             *out = p;
             return WM_OK;
         }
@@ -270,7 +270,7 @@ extern "C" wm_status wm_matmul_add_cuda(wm_backend *be, const wm_tensor *x, cons
  * The batch count lives in the plan key's epilogue high bits. If Lt refuses the batched layout, the
  * n_batch GEMMs run one by one (same result). */
 extern "C" wm_status wm_matmul_batched_cuda(wm_backend *be, const wm_tensor *x, const wm_tensor *w,
-                                            const wm_tensor *bias, int n_batch, wm_tensor *y)
+                                            const wm_tensor *bias, int n_batch, int64_t y_stride, wm_tensor *y)
 {
     WM_CUDA_FLOAT(be, x);
     WM_CUDA_FLOAT(be, w);
@@ -278,9 +278,11 @@ extern "C" wm_status wm_matmul_batched_cuda(wm_backend *be, const wm_tensor *x, 
     WM_OP_CHECK(be, n_batch >= 1 && n_batch < 32768 && wm_tensor_rows(w) % n_batch == 0, WM_ERR_SHAPE,
                 "w must stack n_batch (M, K) matrices");
     int64_t N = wm_tensor_rows(x), K = wm_tensor_cols(x), M = wm_tensor_rows(w) / n_batch;
+    const int64_t ys = y_stride ? y_stride : N;
     WM_OP_CHECK(be, wm_tensor_cols(w) == K, WM_ERR_SHAPE, "w must be (n_batch*M, K) with K = x's last dim");
-    WM_OP_CHECK(be, wm_tensor_rows(y) == (int64_t)n_batch * N && wm_tensor_cols(y) == M, WM_ERR_SHAPE,
-                "y must be (n_batch*N, M)");
+    WM_OP_CHECK(be, ys >= N, WM_ERR_SHAPE, "y_stride must be 0 or >= the rows of x");
+    WM_OP_CHECK(be, wm_tensor_rows(y) == (int64_t)(n_batch - 1) * ys + N && wm_tensor_cols(y) == M, WM_ERR_SHAPE,
+                "y must be ((n_batch-1)*y_stride + N, M)");
     WM_OP_CHECK(be, x->dtype == w->dtype, WM_ERR_DTYPE, "x and w must have the same dtype");
     WM_OP_CHECK(be, y->data != x->data && y->data != w->data, WM_ERR_INVALID_ARG, "y may not alias x or w");
     if (bias) {
@@ -293,7 +295,7 @@ extern "C" wm_status wm_matmul_batched_cuda(wm_backend *be, const wm_tensor *x, 
         int post_act = 0;
         wm_cuda_plan key;
         memset(&key, 0, sizeof key);
-        key.n = N; key.m = M; key.k = K;
+        key.n = N; key.m = M; key.k = K; key.ys = ys;
         key.xt = x->dtype; key.wt = w->dtype; key.yt = y->dtype; key.bt = bias ? (int)bias->dtype : -1;
         key.epi = act_epilogue(WM_ACT_NONE, bias != NULL, &post_act) | (n_batch << 16);
         int al = ptr_align(x->data), a2 = ptr_align(w->data), a3 = ptr_align(y->data);
@@ -323,7 +325,7 @@ extern "C" wm_status wm_matmul_batched_cuda(wm_backend *be, const wm_tensor *x, 
         if (st != WM_ERR_UNSUPPORTED) return st;
     }
     for (int b = 0; b < n_batch; b++) { /* one by one */
-        wm_tensor wb = wm_tensor_slice0(w, b * M, M), yb = wm_tensor_slice0(y, b * N, N), bb;
+        wm_tensor wb = wm_tensor_slice0(w, b * M, M), yb = wm_tensor_slice0(y, b * ys, N), bb;
         if (bias) {
             int64_t sh[1] = {M};
             bb = wm_tensor_view(bias->dtype, bias->device, (char *)bias->data + (size_t)b * M * wm_dtype_size(bias->dtype),

@@ -156,9 +156,24 @@ static void test_matmul_batched(void)
         }
         int64_t sb[1] = {3 * M};
         wm_tensor b1 = wm_tensor_view(WM_F32, WM_DEVICE_CPU, b.data, 1, sb);
-        CHECK(wm_matmul_batched(be, &x, &w, bias_on ? &b1 : NULL, 3, &y) == WM_OK);
+        CHECK(wm_matmul_batched(be, &x, &w, bias_on ? &b1 : NULL, 3, 0, &y) == WM_OK);
         CHECK(same(bias_on ? "matmul_batched bias" : "matmul_batched", &r, &y));
-        CHECK(wm_matmul_batched(be, &x, &w, NULL, 2, &y) == WM_ERR_SHAPE); /* 27 rows do not split in 2 */
+        CHECK(wm_matmul_batched(be, &x, &w, NULL, 2, 0, &y) == WM_ERR_SHAPE); /* 27 rows do not split in 2 */
+        /* outputs 15 rows apart: the same numbers, the rows between them untouched */
+        wm_tensor ys = mk2(2 * 15 + N, M, 3), keep = mk2(2 * 15 + N, M, 0);
+        memcpy(keep.data, ys.data, (size_t)wm_tensor_nbytes(&ys));
+        CHECK(wm_matmul_batched(be, &x, &w, bias_on ? &b1 : NULL, 3, 15, &ys) == WM_OK);
+        for (int j = 0; j < 3; j++) {
+            wm_tensor got = wm_tensor_slice0(&ys, 15 * j, N), want = wm_tensor_slice0(&r, j * N, N);
+            CHECK(same("matmul_batched strided", &want, &got));
+            if (j < 2) {
+                wm_tensor gap = wm_tensor_slice0(&ys, 15 * j + N, 15 - N), was = wm_tensor_slice0(&keep, 15 * j + N, 15 - N);
+                CHECK(same("matmul_batched strided gap", &was, &gap));
+            }
+        }
+        CHECK(wm_matmul_batched(be, &x, &w, NULL, 3, 10, &ys) == WM_ERR_SHAPE); /* stride below N */
+        wm_tensor_free(&ys);
+        wm_tensor_free(&keep);
         wm_tensor *all[] = {&x, &w, &b, &y, &r};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) wm_tensor_free(all[i]);
     }

@@ -150,22 +150,25 @@ static void mma_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype 
     rel(&x), rel(&w), rel(&b), rel(&r), rel(&y);
 }
 
-/* q|k|v as one batched GEMM: y (3N, M) against the CPU reference; bias fp32 or none. */
-static void mmb_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype dt, int bias_on)
+/* nb GEMMs sharing x as one batched call: outputs stacked (ys = 0: q|k|v) or ys rows apart (K|V into
+ * their streaming window buffers), against the CPU reference; the rows between strided outputs keep
+ * their values (the reference starts from y's own contents); bias fp32 or none. */
+static void mmb_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype dt, int bias_on, int nb, int64_t ys)
 {
-    tp x = mk(dt, 1.0f, N, K), w = mk(dt, 1.0f / sqrtf((float)K), 3 * M, K), b = mk(dt, 0.5f, 1, 3 * M);
-    tp y = mk(dt, -1.0f, 3 * N, M);
-    float *ref = calloc((size_t)(3 * N * M), sizeof(float));
-    wm_tensor refh = cp_host2(ref, 3 * N, M);
-    int64_t sb[1] = {3 * M};
+    const int64_t rows = (nb - 1) * (ys ? ys : N) + N;
+    tp x = mk(dt, 1.0f, N, K), w = mk(dt, 1.0f / sqrtf((float)K), nb * M, K), b = mk(dt, 0.5f, 1, nb * M);
+    tp y = mk(dt, -1.0f, rows, M);
+    float *ref = hcopy(&y);
+    wm_tensor refh = cp_host2(ref, rows, M);
+    int64_t sb[1] = {nb * M};
     wm_tensor bh = wm_tensor_view(WM_F32, WM_DEVICE_CPU, b.h, 1, sb), bd = b.dt;
-    bd.ndim = 1, bd.shape[0] = 3 * M;
-    CP_OK(c->cpu, wm_matmul_batched(c->cpu, &x.ht, &w.ht, bias_on ? &bh : NULL, 3, &refh));
-    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, 3, &y.dt));
-    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, 3, &y.dt)); /* cached plan */
+    bd.ndim = 1, bd.shape[0] = nb * M;
+    CP_OK(c->cpu, wm_matmul_batched(c->cpu, &x.ht, &w.ht, bias_on ? &bh : NULL, nb, ys, &refh));
+    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, nb, ys, &y.dt));
+    CP_OK(c->gpu, wm_matmul_batched(c->gpu, &x.dt, &w.dt, bias_on ? &bd : NULL, nb, ys, &y.dt)); /* cached plan */
     char l[160];
-    snprintf(l, sizeof l, "%s: matmul_batched 3 x %lldx%lld->%lld%s", name, (long long)N, (long long)K, (long long)M,
-             bias_on ? " bias" : "");
+    snprintf(l, sizeof l, "%s: matmul_batched %d x %lldx%lld->%lld stride %lld%s", name, nb, (long long)N, (long long)K,
+             (long long)M, (long long)ys, bias_on ? " bias" : "");
     cmp(l, &y.dt, ref);
     free(ref);
     rel(&x), rel(&w), rel(&b), rel(&y);
@@ -176,11 +179,15 @@ static void t_matmul_add(int quick)
     mma_run("odd-bf16", 7, 13, 5, WM_BF16, 1, 0);
     mma_run("odd-bf16", 7, 13, 5, WM_BF16, 0, 1);
     mma_run("odd-f32", 9, 21, 11, WM_F32, 1, 1);
-    mmb_run("odd-bf16", 7, 13, 5, WM_BF16, 1);
-    mmb_run("odd-f32", 9, 21, 11, WM_F32, 0);
+    mmb_run("odd-bf16", 7, 13, 5, WM_BF16, 1, 3, 0);
+    mmb_run("odd-f32", 9, 21, 11, WM_F32, 0, 3, 0);
+    mmb_run("odd-bf16 strided", 7, 13, 5, WM_BF16, 1, 2, 19);
+    mmb_run("odd-f32 strided", 9, 21, 11, WM_F32, 0, 4, 9);
     if (quick) return;
-    mmb_run("real-bf16 qkv", 2640, 2240, 2240, WM_BF16, 0);
-    mmb_run("real-bf16 cam qkv", 2640, 2240, 2240, WM_BF16, 1);
+    mmb_run("real-bf16 qkv", 2640, 2240, 2240, WM_BF16, 0, 3, 0);
+    mmb_run("real-bf16 cam qkv", 2640, 2240, 2240, WM_BF16, 1, 3, 0);
+    mmb_run("real-bf16 gate|cam qkv", 2640, 2240, 2240, WM_BF16, 1, 4, 0);
+    mmb_run("real-bf16 K|V into the window", 2640, 2240, 2240, WM_BF16, 0, 2, 7920);
     mma_run("real-bf16 proj", 2640, 2240, 2240, WM_BF16, 1, 1);
     mma_run("real-bf16 t_conv", 880, 6720, 2240, WM_BF16, 0, 0);
 }

@@ -86,11 +86,13 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     return WM_OK;
 }
 
+/* gq: gate|q|k|v of the camera projections already computed (dt_batch), else NULL */
 static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, const wm_tensor *beta,
-                            const wm_tensor *g, wm_dit_block_cache *cc, wm_tensor *out)
+                            const wm_tensor *g, wm_dit_block_cache *cc, const wm_tensor *gq, wm_tensor *out)
 {
     wm_tensor q, kraw, k, v, kpre, bc, Mf, Mr;
-    WM_TRY(dt_linear3(f, h, &b->qkvc_w, &b->qkvc_b, &q, &kraw, &v));
+    if (gq) q = dt_rows(gq, f->N, f->N), kraw = dt_rows(gq, 2 * f->N, f->N), v = dt_rows(gq, 3 * f->N, f->N);
+    else WM_TRY(dt_linear3(f, h, &b->qkvc_w, &b->qkvc_b, &q, &kraw, &v));
     WM_TRY(conv_k(f, &kraw, &b->conv_k_cam, cc ? &cc->kctail : NULL, f->cfg->cam_conv_cache, &k));
     float eps = f->cfg->eps_qk_norm;
     WM_TRY(dt_new(f, f->N, f->C, &kpre));
@@ -107,18 +109,25 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
 }
 
 wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
-                       wm_tensor *cam_raw)
+                       wm_tensor *cam_raw, wm_tensor *gate)
 {
     wm_dit_block_cache *cc = dit_cache(f);
     WM_TRY(dt_new(f, f->N, f->C, main_raw));
     WM_TRY(dt_new(f, f->N, f->C, cam_raw));
+    wm_tensor gq = {0};
+    gate->ndim = 0;
+    if (dt_batch(f)) { /* output gate | camera q | k | v: one GEMM of 4 on h (outlives this function: the gate) */
+        WM_TRY(dt_new(f, 4 * f->N, f->C, &gq));
+        DT_RUN(f, wm_matmul_batched(f->be, h, &b->gqkvc_w, &b->gqkvc_b, 4, 0, &gq));
+        *gate = dt_rows(&gq, 0, f->N);
+    }
     size_t mark = wm_arena_mark(f->ar);
     wm_tensor beta, g;
     WM_TRY(gates(f, b, h, &beta, &g));
     size_t mark2 = wm_arena_mark(f->ar); /* each branch's temporaries are released after it */
     WM_TRY(main_branch(f, b, h, &beta, &g, cc, main_raw));
     wm_arena_rewind(f->ar, mark2);
-    WM_TRY(cam_branch(f, b, h, &beta, &g, cc, cam_raw));
+    WM_TRY(cam_branch(f, b, h, &beta, &g, cc, gq.ndim ? &gq : NULL, cam_raw));
     wm_arena_rewind(f->ar, mark);
     return WM_OK;
 }

@@ -41,6 +41,41 @@ static wm_status kv_linear(dit_fwd *f, const wm_tensor *x, const wm_tensor *w, c
     return WM_OK;
 }
 
+/* The current-chunk slots of window buffers j and j+1 (K|V, or camera K|V) as one strided matmul_batched
+ * output: from j's slot to the end of j+1's, *ys = the distance between the buffers in rows (the stream
+ * carves them one after the other). 0 when there is no such pair (then one GEMM each). */
+static int win_pair(dit_fwd *f, int j, wm_tensor *y, int64_t *ys)
+{
+    const wm_tensor *a = win_buf(f, j), *b = win_buf(f, j + 1);
+    if (!a || !b || a->dtype != b->dtype) return 0;
+    const int64_t row = f->C * (int64_t)wm_dtype_size(a->dtype), d = (char *)b->data - (char *)a->data;
+    if (d <= 0 || d % row || d / row < f->N) return 0;
+    *ys = d / row;
+    int64_t sh[2] = {*ys + f->N, f->C};
+    *y = wm_tensor_view(a->dtype, a->device, (char *)a->data + win_cur_row(f) * row, 2, sh);
+    return 1;
+}
+
+/* K and V (window buffers j, j+1; weight/bias rows of the pair) into their slots: one strided batched GEMM
+ * (dt_batch) or one GEMM each. */
+static wm_status kv_pair_linear(dit_fwd *f, const wm_tensor *h, const wm_tensor *w2, const wm_tensor *b2, int j,
+                                wm_tensor *k, wm_tensor *v)
+{
+    wm_tensor y;
+    int64_t ys;
+    if (dt_batch(f) && win_pair(f, j, &y, &ys)) {
+        DT_RUN(f, wm_matmul_batched(f->be, h, w2, b2, 2, ys, &y));
+        *k = dt_rows(win_buf(f, j), win_cur_row(f), f->N);
+        *v = dt_rows(win_buf(f, j + 1), win_cur_row(f), f->N);
+        return WM_OK;
+    }
+    const int64_t C = f->C;
+    wm_tensor wk = dt_rows(w2, 0, C), wv = dt_rows(w2, C, C), bk, bv;
+    if (b2) bk = dt_rows(b2, 0, C), bv = dt_rows(b2, C, C);
+    WM_TRY(kv_linear(f, h, &wk, b2 ? &bk : NULL, j, k));
+    return kv_linear(f, h, &wv, b2 ? &bv : NULL, j + 1, v);
+}
+
 /* Streaming key set [sink | prev | cur]: a prefix of the window buffer j (in place), cur itself (chunk 0),
  * or a copy in a new arena tensor. */
 static wm_status window(dit_fwd *f, int j, const wm_tensor *cur, const wm_tensor *sink, const wm_tensor *prev,
@@ -133,11 +168,11 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
                              wm_tensor *out)
 {
     int64_t C = f->C;
-    wm_tensor wq = dt_rows(&b->qkv, 0, C), wk = dt_rows(&b->qkv, C, C), wv = dt_rows(&b->qkv, 2 * C, C);
+    wm_tensor wq = dt_rows(&b->qkv, 0, C);
     wm_tensor q = {0}, k, v, hq, oq;
     if (win_buf(f, 0)) { /* K, V go straight into the window buffers */
-        WM_TRY(kv_linear(f, h, &wk, NULL, 0, &k));
-        WM_TRY(kv_linear(f, h, &wv, NULL, 1, &v));
+        wm_tensor wkv = dt_rows(&b->qkv, C, 2 * C);
+        WM_TRY(kv_pair_linear(f, h, &wkv, NULL, 0, &k, &v));
     } else {
         WM_TRY(dt_linear3(f, h, &b->qkv, NULL, &q, &k, &v));
     }
@@ -173,13 +208,19 @@ static wm_status cam_q(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *q)
     return ucpe_maybe_renorm(f, q, &f->P, 1);
 }
 
+/* gq: gate|q (window path) or gate|q|k|v (otherwise) of the camera projections computed already (dt_batch),
+ * else NULL */
 static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_dit_block_cache *cc,
-                            wm_tensor *out)
+                            const wm_tensor *gq, wm_tensor *out)
 {
     wm_tensor q = {0}, k, v, hq, oq;
+    if (gq) q = dt_rows(gq, f->N, f->N);
     if (win_buf(f, 2)) {
-        WM_TRY(kv_linear(f, h, &b->kc_w, &b->kc_b, 2, &k));
-        WM_TRY(kv_linear(f, h, &b->vc_w, &b->vc_b, 3, &v));
+        const int64_t C = f->C;
+        wm_tensor w2 = dt_rows(&b->gqkvc_w, 2 * C, 2 * C), b2 = dt_rows(&b->gqkvc_b, 2 * C, 2 * C);
+        WM_TRY(kv_pair_linear(f, h, &w2, &b2, 2, &k, &v));
+    } else if (gq) {
+        k = dt_rows(gq, 2 * f->N, f->N), v = dt_rows(gq, 3 * f->N, f->N);
     } else {
         WM_TRY(dt_linear3(f, h, &b->qkvc_w, &b->qkvc_b, &q, &k, &v));
     }
@@ -207,15 +248,24 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
 }
 
 wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
-                           wm_tensor *cam_raw)
+                           wm_tensor *cam_raw, wm_tensor *gate)
 {
     wm_dit_block_cache *cc = dit_cache(f);
     WM_TRY(dt_new(f, f->N, f->C, main_raw));
     WM_TRY(dt_new(f, f->N, f->C, cam_raw));
+    wm_tensor gq = {0};
+    gate->ndim = 0;
+    if (dt_batch(f)) { /* output gate | camera q (| k | v when they do not go to the window): one GEMM */
+        const int n = win_buf(f, 2) ? 2 : 4;
+        wm_tensor w = dt_rows(&b->gqkvc_w, 0, n * f->C), bb = dt_rows(&b->gqkvc_b, 0, n * f->C);
+        WM_TRY(dt_new(f, n * f->N, f->C, &gq));
+        DT_RUN(f, wm_matmul_batched(f->be, h, &w, &bb, n, 0, &gq));
+        *gate = dt_rows(&gq, 0, f->N);
+    }
     size_t mark = wm_arena_mark(f->ar);
     WM_TRY(main_branch(f, b, h, cc, main_raw));
     wm_arena_rewind(f->ar, mark); /* the main branch's temporaries are released */
-    WM_TRY(cam_branch(f, b, h, cc, cam_raw));
+    WM_TRY(cam_branch(f, b, h, cc, gq.ndim ? &gq : NULL, cam_raw));
     wm_arena_rewind(f->ar, mark);
     return WM_OK;
 }

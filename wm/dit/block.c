@@ -6,14 +6,14 @@
  * runs on the last frame, whose FFN y is the t_conv tail, and the t_conv itself is skipped. */
 #include "wm/dit/dit_internal.h"
 
-/* proj((main_raw + out_proj_cam(cam_raw)) * SiLU(output_gate(h))) */
+/* proj((main_raw + out_proj_cam(cam_raw)) * SiLU(output_gate(h))); output_gate(h) given when gate_pre->ndim */
 static wm_status attn_out(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
-                          const wm_tensor *cam_raw, wm_tensor *out)
+                          const wm_tensor *cam_raw, const wm_tensor *gate_pre, wm_tensor *out)
 {
-    wm_tensor gate;
+    wm_tensor gate = *gate_pre;
     WM_TRY(dt_linear_add(f, cam_raw, &b->oc_w, &b->oc_b, main_raw));
     if (dt_fused(f, WM_DIT_UNFUSE_GATE)) {
-        WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_NONE, &gate));
+        if (!gate.ndim) WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_NONE, &gate));
         DT_RUN(f, wm_mul_silu(f->be, main_raw, &gate, main_raw));
     } else {
         WM_TRY(dt_linear(f, h, &b->og_w, &b->og_b, WM_ACT_SILU, &gate));
@@ -29,7 +29,7 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     f->block = i;
     size_t mark = wm_arena_mark(f->ar);
     int64_t T = f->T;
-    wm_tensor mod, h, main_raw, cam_raw, a, t;
+    wm_tensor mod, h, main_raw, cam_raw, gate, a, t;
     if (f->pre) { /* made by the previous block's gated_add_ln_mod (block 0: below) */
         mod = f->pre_mod[i & 1];
         h = f->pre_h[i & 1];
@@ -45,8 +45,8 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     }
     dt_record(f, "attn_in", &h);
     f->kv_only = i == f->cfg->depth - 1 && dt_trim(f);
-    if (f->cfg->is_softmax[i]) WM_TRY(dit_attn_softmax(f, b, &h, &main_raw, &cam_raw));
-    else WM_TRY(dit_attn_gdn(f, b, &h, &main_raw, &cam_raw));
+    if (f->cfg->is_softmax[i]) WM_TRY(dit_attn_softmax(f, b, &h, &main_raw, &cam_raw, &gate));
+    else WM_TRY(dit_attn_gdn(f, b, &h, &main_raw, &cam_raw, &gate));
     dit_fwd wide = *f;
     wm_tensor xw = *x;
     if (f->kv_only) { /* the rest only for the last frame: its FFN y is the tail the next chunk reads */
@@ -60,7 +60,7 @@ wm_status dit_block(dit_fwd *f, int i, wm_tensor *x)
     dt_record(f, "attn.main_raw", &main_raw);
     dt_record(f, "attn.cam_raw", &cam_raw);
     WM_TRY(dt_new(f, f->N, f->C, &a));
-    WM_TRY(attn_out(f, b, &h, &main_raw, &cam_raw, &a));
+    WM_TRY(attn_out(f, b, &h, &main_raw, &cam_raw, &gate, &a));
     dt_record(f, "attn.out", &a);
     int plk = dt_fused(f, WM_DIT_UNFUSE_PLK);
     if (plk && dt_fused(f, WM_DIT_UNFUSE_ADD) && !f->run->record) { /* one pass; after_attn is not seen */

@@ -47,6 +47,14 @@ static inline int dt_live(const dit_fwd *f) { return !f->ar->measuring; }
 /* Fusion `bit` (WM_DIT_UNFUSE_*) is on unless the weights ask for the unfused op sequence. */
 static inline int dt_fused(const dit_fwd *f, int bit) { return !(f->w->unfused & bit); }
 
+/* Projections of the block's adaLN output batched (fusion "batch"): the output gate with the camera
+ * q|k|v, streaming K|V into their window buffers. Not in a kv_only block (its gate and queries cover one
+ * frame), nor with the SiLU-GEMM gate (fusion "gate" off). */
+static inline int dt_batch(const dit_fwd *f)
+{
+    return dt_fused(f, WM_DIT_UNFUSE_BATCH) && dt_fused(f, WM_DIT_UNFUSE_GATE) && !f->kv_only;
+}
+
 /* A save pass whose velocity nobody reads: its last block only has to write the caches. */
 static inline int dt_trim(const dit_fwd *f)
 {
@@ -114,10 +122,12 @@ void dt_record(dit_fwd *f, const char *name, const wm_tensor *t);
 wm_status dit_embed_inputs(dit_fwd *f, const wm_dit_inputs *in, wm_tensor *x);
 wm_status dit_final_layer(dit_fwd *f, const wm_tensor *x, float *v_out);
 wm_status dit_block(dit_fwd *f, int i, wm_tensor *x);
+/* Self-attention: main_raw and cam_raw (new tensors); *gate = output_gate(h) when computed in a batch with
+ * the camera projections (dt_batch), else gate->ndim = 0 (attn_out runs it). */
 wm_status dit_attn_gdn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
-                       wm_tensor *cam_raw);
+                       wm_tensor *cam_raw, wm_tensor *gate);
 wm_status dit_attn_softmax(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *main_raw,
-                           wm_tensor *cam_raw);
+                           wm_tensor *cam_raw, wm_tensor *gate);
 /* x += cross-attention(x) */
 wm_status dit_cross_attn(dit_fwd *f, const wm_dit_block_weights *b, wm_tensor *x);
 wm_status dit_ffn(dit_fwd *f, const wm_dit_block_weights *b, const wm_tensor *h, wm_tensor *out);

@@ -33,7 +33,7 @@ wm_status dt_linear3(dit_fwd *f, const wm_tensor *x, const wm_tensor *w3, const 
     if (dt_fused(f, WM_DIT_UNFUSE_QKV)) {
         wm_tensor all;
         WM_TRY(dt_new(f, 3 * N, M, &all));
-        DT_RUN(f, wm_matmul_batched(f->be, x, w3, bias, 3, &all));
+        DT_RUN(f, wm_matmul_batched(f->be, x, w3, bias, 3, 0, &all));
         for (int j = 0; j < 3; j++) *out[j] = dt_rows(&all, j * N, N);
         return WM_OK;
     }

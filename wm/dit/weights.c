@@ -176,15 +176,13 @@ static void carve(ld_ctx *c, wm_tensor *dst, int fam, int64_t rows, int64_t cols
     c->off[fam] += nb;
 }
 
-/* Three Linear layers "<pre[k]>" (o, i) + bias placed as ONE (3o, i) weight and ONE (3o) bias, each layer a
- * row view: the checkpoint names stay, the forward runs one batched GEMM over the three. Keys are read in
- * the same order as three ld_lin calls (the random initializer's stream is unchanged). */
-static wm_status ld_lin3(ld_ctx *c, const char *const pre[3], int64_t o, int64_t i, wm_tensor *all_w,
-                         wm_tensor *all_b, wm_tensor *w[3], wm_tensor *b[3])
+/* Linear layers "<pre[k]>" (o, i) + bias read into row views of one (n o, i) weight and one (n o) bias
+ * already carved: the checkpoint names stay, the forward runs one batched GEMM over them. Keys are read
+ * in the same order as n ld_lin calls (the random initializer's stream is unchanged). */
+static wm_status ld_lin_into(ld_ctx *c, int n, const char *const *pre, int64_t o, int64_t i, const wm_tensor *all_w,
+                             const wm_tensor *all_b, wm_tensor **w, wm_tensor **b)
 {
-    carve(c, all_w, FAM_MAT, 3 * o, i);
-    carve(c, all_b, FAM_MAT, 3 * o, 0);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < n; k++) {
         *w[k] = wm_tensor_slice0(all_w, k * o, o);
         *b[k] = wm_tensor_slice0(all_b, k * o, o);
         NAME("%s.weight", pre[k]);
@@ -254,7 +252,14 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
     WM_TRY(ld_lin(c, P("gate_proj"), H, C, &b->gate_w, &b->gate_b));
     WM_TRY(ld_vec(c, P("A_log"), H, &b->A_log));
     WM_TRY(ld_vec(c, P("dt_bias"), H, &b->dt_bias));
-    WM_TRY(ld_lin(c, P("output_gate"), C, C, &b->og_w, &b->og_b));
+    /* output_gate is read here (key order) into rows 0..C of the (4C, C) buffer the camera q|k|v fill next */
+    carve(c, &b->gqkvc_w, FAM_MAT, 4 * C, C);
+    carve(c, &b->gqkvc_b, FAM_MAT, 4 * C, 0);
+    {
+        const char *const pg[1] = {P("output_gate")};
+        wm_tensor *wg[1] = {&b->og_w}, *bg[1] = {&b->og_b};
+        WM_TRY(ld_lin_into(c, 1, pg, C, C, &b->gqkvc_w, &b->gqkvc_b, wg, bg));
+    }
     WM_TRY(ld_lin(c, P("proj"), C, C, &b->proj_w, &b->proj_b));
     {
         char pq[96], pk[96], pv[96];
@@ -263,7 +268,9 @@ static wm_status ld_attn(ld_ctx *c, const wm_dit_config *g, int i, wm_dit_block_
         snprintf(pv, sizeof pv, "blocks.%d.attn.v_proj_cam", i);
         const char *const pre[3] = {pq, pk, pv};
         wm_tensor *ws[3] = {&b->qc_w, &b->kc_w, &b->vc_w}, *bs[3] = {&b->qc_b, &b->kc_b, &b->vc_b};
-        WM_TRY(ld_lin3(c, pre, C, C, &b->qkvc_w, &b->qkvc_b, ws, bs));
+        b->qkvc_w = wm_tensor_slice0(&b->gqkvc_w, C, 3 * C);
+        b->qkvc_b = wm_tensor_slice0(&b->gqkvc_b, C, 3 * C);
+        WM_TRY(ld_lin_into(c, 3, pre, C, C, &b->qkvc_w, &b->qkvc_b, ws, bs));
     }
     WM_TRY(ld_lin(c, P("out_proj_cam"), C, C, &b->oc_w, &b->oc_b));
     WM_TRY(ld_vec(c, P("q_norm_cam.weight"), C, &b->q_norm_cam));
@@ -457,7 +464,7 @@ int wm_dit_unfuse_parse(const char *s)
     static const struct { const char *name; int bit; } tab[] = {
         {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
         {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"qkv", WM_DIT_UNFUSE_QKV}, {"ln", WM_DIT_UNFUSE_LN},
-        {"scan", WM_DIT_UNFUSE_SCAN}, {"plk", WM_DIT_UNFUSE_PLK}, {"trim", WM_DIT_UNFUSE_TRIM},
+        {"scan", WM_DIT_UNFUSE_SCAN}, {"plk", WM_DIT_UNFUSE_PLK}, {"trim", WM_DIT_UNFUSE_TRIM}, {"batch", WM_DIT_UNFUSE_BATCH},
         {"all", WM_DIT_UNFUSE_ALL},
         {"1", WM_DIT_UNFUSE_ALL}};
     int bits = 0;

@@ -25,9 +25,11 @@ typedef struct wm_dit_block_weights {
     wm_tensor conv_k, conv_k_cam;                  /* (C, K), GDN blocks only */
     wm_tensor beta_w, beta_b, gate_w, gate_b;      /* (H, C), (H) */
     wm_tensor A_log, dt_bias;                      /* (H) */
-    wm_tensor og_w, og_b, proj_w, proj_b;          /* output gate, proj */
+    wm_tensor og_w, og_b, proj_w, proj_b;          /* output gate (view of gqkvc_w/_b), proj */
     wm_tensor qc_w, qc_b, kc_w, kc_b, vc_w, vc_b;  /* camera projections: views of qkvc_w / qkvc_b */
-    wm_tensor qkvc_w, qkvc_b;                      /* (3C, C), (3C): q|k|v_proj_cam in one buffer (one GEMM) */
+    wm_tensor qkvc_w, qkvc_b;                      /* (3C, C), (3C): q|k|v_proj_cam, rows C..4C of gqkvc */
+    wm_tensor gqkvc_w, gqkvc_b;                    /* (4C, C), (4C): output_gate|q|k|v_proj_cam in one buffer:
+                                                    * the four GEMMs on the block's adaLN output as one call */
     wm_tensor oc_w, oc_b;                          /* out_proj_cam */
     wm_tensor q_norm_cam, k_norm_cam;              /* (C) */
     wm_tensor pp_w, pp_b;                          /* plucker_proj */
@@ -62,7 +64,7 @@ typedef struct wm_dit_weights {
     size_t mem_bytes[2];
     int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
                                   * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
-                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim; a caller may flip
+                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim,batch; a caller may flip
                                   * bits between forwards (plan with the same value). */
 } wm_dit_weights;
 
@@ -78,7 +80,9 @@ enum {
     WM_DIT_UNFUSE_SCAN = 128, /* gdn_scan_fr (forward + reverse in one call) -> two gdn_scan calls */
     WM_DIT_UNFUSE_PLK = 256,  /* Plücker injection through the folded 48 -> C weight -> embedder + plucker_proj */
     WM_DIT_UNFUSE_TRIM = 512, /* a save pass without velocity stops the last block after its caches -> whole block */
-    WM_DIT_UNFUSE_ALL = 1023
+    WM_DIT_UNFUSE_BATCH = 1024, /* output gate|camera q|k|v as one batched GEMM, streaming K|V (and camera K|V)
+                                 * batched into their window buffers -> one GEMM per projection */
+    WM_DIT_UNFUSE_ALL = 2047
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
 int wm_dit_unfuse_parse(const char *s);
