@@ -152,12 +152,12 @@ static void mma_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype 
 
 /* nb GEMMs sharing x as one batched call: outputs stacked (ys = 0: q|k|v) or ys rows apart (K|V into
  * their streaming window buffers), against the CPU reference; the rows between strided outputs keep
- * their values (the reference starts from y's own contents); bias fp32 or none. */
+ * their values (y starts random, the reference from the same values); bias fp32 or none. */
 static void mmb_run(const char *name, int64_t N, int64_t K, int64_t M, wm_dtype dt, int bias_on, int nb, int64_t ys)
 {
     const int64_t rows = (nb - 1) * (ys ? ys : N) + N;
     tp x = mk(dt, 1.0f, N, K), w = mk(dt, 1.0f / sqrtf((float)K), nb * M, K), b = mk(dt, 0.5f, 1, nb * M);
-    tp y = mk(dt, -1.0f, rows, M);
+    tp y = mk(dt, ys ? 1.0f : -1.0f, rows, M); /* strided: random rows between the outputs; else poisoned */
     float *ref = hcopy(&y);
     wm_tensor refh = cp_host2(ref, rows, M);
     int64_t sb[1] = {nb * M};
