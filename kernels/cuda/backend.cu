@@ -104,6 +104,7 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->attn_wave = attn && strcmp(attn, "wave") == 0;
     const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
     c->gdn_old = gdn && strcmp(gdn, "old") == 0;
+    c->gdn_tile1 = gdn && strcmp(gdn, "tile1") == 0;
     c->conv_old = conv && strcmp(conv, "old") == 0;
     const char *norms = getenv("WM_CUDA_NORMS"); /* "old": norms.cu kernels that re-read the row */
     c->norms_old = norms && strcmp(norms, "old") == 0;

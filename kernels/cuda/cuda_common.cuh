@@ -62,6 +62,7 @@ typedef struct wm_cuda_ctx {
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
     int attn_wave;            /* WM_CUDA_ATTN=wave at creation: the wgmma kernel runs one block per unit */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
+    int gdn_tile1;            /* WM_CUDA_GDN=tile1 at creation: the GDN readout runs one block per token tile */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
     int norms_old;            /* WM_CUDA_NORMS=old at creation: row re-reading rmsnorm/layernorm kernels */
     int qkp_warp;             /* WM_CUDA_QKP=warp at creation: dit_qk_prep keeps the second (warp) kernel */

@@ -467,33 +467,40 @@ wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor 
 
 /* ---------------------------------------------------------------- readout */
 
-/* out = (Mf+Mr)^T q / (qd.(zf+zr) + eps) for D = Dv = 112, bf16 q/qd/out: the first-generation tensor-core
- * readout (M split into bf16 hi + lo, 8 warps x 16 tokens) with its three serial phases overlapped: the
- * q tile is in flight (cp.async) while M is converted (4 float4 of each state per thread per round), and
- * each warp stages its 16 rows of qd into its own rows of the q tile once its q fragments sit in
- * registers, so the qd load overlaps the numerator mma; the denominators are then read from shared memory
- * instead of 2-byte global loads. */
+/* out = (Mf+Mr)^T q / (qd.(zf+zr) + eps) for D = Dv = 112, bf16 q/qd/out: the tensor-core readout (M split
+ * into bf16 hi + lo for fp32-class accuracy, 8 warps x 16 tokens per 128-token tile). A block owns one
+ * (frame, head) and every G-th token tile of it, so M is read and split once per block instead of once per
+ * tile (G blocks per (frame, head) fill the SMs two blocks each). Per tile: the q tile lands by cp.async
+ * (the first one while M is converted), each warp stages its 16 rows of qd into its own rows of the tile once
+ * its q fragments sit in registers (the qd load overlaps the numerator mma), the denominators are read
+ * from shared memory, and the warp's rows then stage its output rows for 16-byte stores. */
 #define GT2_TOK 128
 #define GT2_DP (GC_D + 8)
 
-__global__ void __launch_bounds__(256, 2)
-    gdn_output_tc2_kernel(const bf16 *__restrict__ q, const float *__restrict__ Mf, const float *__restrict__ Mr,
-                          const bf16 *__restrict__ qd, const float *zf, const float *zr, float eps,
-                          bf16 *__restrict__ out, int S, int H)
+__device__ __forceinline__ void gt2_load_q(bf16 *Qs, const bf16 *q, int f, int h, int s0, int S, int C)
 {
-    extern __shared__ __align__(16) unsigned char gt2_smem[];
-    bf16 *Mh = (bf16 *)gt2_smem, *Ml = Mh + GC_D * GT2_DP, *Qs = Ml + GC_D * GT2_DP;
-    float *zs = (float *)(Qs + GT2_TOK * GT2_DP);
-    const int tiles = (S + GT2_TOK - 1) / GT2_TOK;
-    const int fh = blockIdx.x / tiles, tile = blockIdx.x % tiles, f = fh / H, h = fh % H;
-    const int s0 = tile * GT2_TOK, C = H * GC_D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t mo = (int64_t)fh * GC_D * GC_D;
     for (int c = threadIdx.x; c < GT2_TOK * (GC_D / 8); c += blockDim.x) {
         const int r = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + r;
         const bool ok = s < S;
         cp_async16(Qs + r * GT2_DP + cc * 8, q + ((int64_t)f * S + (ok ? s : 0)) * C + h * GC_D + cc * 8, ok ? 16 : 0);
     }
     cp_async_commit();
+}
+
+__global__ void __launch_bounds__(256, 2)
+    gdn_output_tc2_kernel(const bf16 *__restrict__ q, const float *__restrict__ Mf, const float *__restrict__ Mr,
+                          const bf16 *__restrict__ qd, const float *zf, const float *zr, float eps,
+                          bf16 *__restrict__ out, int S, int H, int G)
+{
+    extern __shared__ __align__(16) unsigned char gt2_smem[];
+    bf16 *Mh = (bf16 *)gt2_smem, *Ml = Mh + GC_D * GT2_DP, *Qs = Ml + GC_D * GT2_DP;
+    float *zs = (float *)(Qs + GT2_TOK * GT2_DP);
+    const int tiles = (S + GT2_TOK - 1) / GT2_TOK;
+    const int fh = blockIdx.x / G, g = blockIdx.x % G, f = fh / H, h = fh % H;
+    const int C = H * GC_D, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (g >= tiles) return;
+    const int64_t mo = (int64_t)fh * GC_D * GC_D;
+    gt2_load_q(Qs, q, f, h, g * GT2_TOK, S, C);
     constexpr int NQ = GC_D * GC_D / 4; /* float4 quads of a state */
     for (int c0 = threadIdx.x; c0 < NQ; c0 += 4 * blockDim.x) {
         float4 a[4], b[4];
@@ -525,70 +532,78 @@ __global__ void __launch_bounds__(256, 2)
     if (qd)
         for (int c = threadIdx.x; c < GC_D; c += blockDim.x)
             zs[c] = zf[(int64_t)fh * GC_D + c] + zr[(int64_t)fh * GC_D + c];
-    cp_async_wait<0>();
-    __syncthreads();
     bf16 *Qw = Qs + warp * 16 * GT2_DP;
-    uint32_t qf[GC_D / 16][4];
-#pragma unroll
-    for (int ks = 0; ks < GC_D / 16; ks++) ldsm_x4(qf[ks], Qw + (lane & 15) * GT2_DP + ks * 16 + (lane >> 4) * 8);
-    __syncwarp(); /* the warp's q rows are in registers: its rows of Qs now take its qd rows */
-    if (qd)
-        for (int c = lane; c < 16 * (GC_D / 8); c += 32) {
-            const int r = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + warp * 16 + r;
-            const bool ok = s < S;
-            cp_async16(Qw + r * GT2_DP + cc * 8, qd + ((int64_t)f * S + (ok ? s : 0)) * C + h * GC_D + cc * 8,
-                       ok ? 16 : 0);
-        }
-    cp_async_commit();
-    float acc[GC_D / 8][4];
-#pragma unroll
-    for (int n = 0; n < GC_D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-#pragma unroll
-    for (int ks = 0; ks < GC_D / 16; ks++) {
-#pragma unroll
-        for (int dp = 0; dp < GC_D / 16; dp++) {
-            uint32_t b[4];
-            const int row = 16 * ks + (lane & 7) + ((lane >> 3) & 1) * 8, col = 16 * dp + ((lane >> 4) & 1) * 8;
-            ldsm_x4_t(b, Mh + row * GT2_DP + col);
-            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
-            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
-            ldsm_x4_t(b, Ml + row * GT2_DP + col);
-            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
-            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
-        }
-    }
-    float inv[2] = {1.0f, 1.0f};
-    if (qd) {
+    for (int tile = g; tile < tiles; tile += G) {
+        const int s0 = tile * GT2_TOK;
         cp_async_wait<0>();
-        __syncwarp();
+        __syncthreads(); /* the q tile (and, the first time, M and zs) are in shared memory */
+        uint32_t qf[GC_D / 16][4];
 #pragma unroll
-        for (int rr = 0; rr < 2; rr++) {
-            const bf16 *qr = Qw + ((lane >> 2) + 8 * rr) * GT2_DP;
-            float a = 0.0f;
-#pragma unroll
-            for (int kk = 0; kk < GC_D / 8; kk++) {
-                const int i = 2 * (lane & 3) + 8 * kk;
-                const float2 x = __bfloat1622float2(*(const __nv_bfloat162 *)(qr + i));
-                a += x.x * zs[i] + x.y * zs[i + 1];
+        for (int ks = 0; ks < GC_D / 16; ks++) ldsm_x4(qf[ks], Qw + (lane & 15) * GT2_DP + ks * 16 + (lane >> 4) * 8);
+        __syncwarp(); /* the warp's q rows are in registers: its rows of Qs now take its qd rows */
+        if (qd)
+            for (int c = lane; c < 16 * (GC_D / 8); c += 32) {
+                const int r = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + warp * 16 + r;
+                const bool ok = s < S;
+                cp_async16(Qw + r * GT2_DP + cc * 8, qd + ((int64_t)f * S + (ok ? s : 0)) * C + h * GC_D + cc * 8,
+                           ok ? 16 : 0);
             }
-            a += __shfl_xor_sync(0xffffffffu, a, 1);
-            a += __shfl_xor_sync(0xffffffffu, a, 2);
-            inv[rr] = 1.0f / (a + eps);
-        }
-    }
-    __syncwarp(); /* qd fully read: the rows stage the output tile */
-    const int r = lane >> 2;
+        cp_async_commit();
+        float acc[GC_D / 8][4];
 #pragma unroll
-    for (int n = 0; n < GC_D / 8; n++) {
-        const int col = 8 * n + 2 * (lane & 3);
-        *(__nv_bfloat162 *)(Qw + r * GT2_DP + col) = __floats2bfloat162_rn(acc[n][0] * inv[0], acc[n][1] * inv[0]);
-        *(__nv_bfloat162 *)(Qw + (r + 8) * GT2_DP + col) = __floats2bfloat162_rn(acc[n][2] * inv[1], acc[n][3] * inv[1]);
-    }
-    __syncwarp();
-    for (int c = lane; c < 16 * (GC_D / 8); c += 32) {
-        const int rr = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + warp * 16 + rr;
-        if (s < S)
-            *(uint4 *)(out + ((int64_t)f * S + s) * C + h * GC_D + cc * 8) = *(const uint4 *)(Qw + rr * GT2_DP + cc * 8);
+        for (int n = 0; n < GC_D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+#pragma unroll
+        for (int ks = 0; ks < GC_D / 16; ks++) {
+#pragma unroll
+            for (int dp = 0; dp < GC_D / 16; dp++) {
+                uint32_t b[4];
+                const int row = 16 * ks + (lane & 7) + ((lane >> 3) & 1) * 8, col = 16 * dp + ((lane >> 4) & 1) * 8;
+                ldsm_x4_t(b, Mh + row * GT2_DP + col);
+                mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+                mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+                ldsm_x4_t(b, Ml + row * GT2_DP + col);
+                mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+                mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+            }
+        }
+        float inv[2] = {1.0f, 1.0f};
+        if (qd) {
+            cp_async_wait<0>();
+            __syncwarp();
+#pragma unroll
+            for (int rr = 0; rr < 2; rr++) {
+                const bf16 *qr = Qw + ((lane >> 2) + 8 * rr) * GT2_DP;
+                float a = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < GC_D / 8; kk++) {
+                    const int i = 2 * (lane & 3) + 8 * kk;
+                    const float2 x = __bfloat1622float2(*(const __nv_bfloat162 *)(qr + i));
+                    a += x.x * zs[i] + x.y * zs[i + 1];
+                }
+                a += __shfl_xor_sync(0xffffffffu, a, 1);
+                a += __shfl_xor_sync(0xffffffffu, a, 2);
+                inv[rr] = 1.0f / (a + eps);
+            }
+        }
+        __syncwarp(); /* qd fully read: the rows stage the output tile */
+        const int r = lane >> 2;
+#pragma unroll
+        for (int n = 0; n < GC_D / 8; n++) {
+            const int col = 8 * n + 2 * (lane & 3);
+            *(__nv_bfloat162 *)(Qw + r * GT2_DP + col) = __floats2bfloat162_rn(acc[n][0] * inv[0], acc[n][1] * inv[0]);
+            *(__nv_bfloat162 *)(Qw + (r + 8) * GT2_DP + col) =
+                __floats2bfloat162_rn(acc[n][2] * inv[1], acc[n][3] * inv[1]);
+        }
+        __syncwarp();
+        for (int c = lane; c < 16 * (GC_D / 8); c += 32) {
+            const int rr = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + warp * 16 + rr;
+            if (s < S)
+                *(uint4 *)(out + ((int64_t)f * S + s) * C + h * GC_D + cc * 8) = *(const uint4 *)(Qw + rr * GT2_DP + cc * 8);
+        }
+        if (tile + G < tiles) {
+            __syncthreads(); /* every warp has stored its rows: the tile buffer takes the next q tile */
+            gt2_load_q(Qs, q, f, h, (tile + G) * GT2_TOK, S, C);
+        }
     }
 }
 
@@ -603,13 +618,19 @@ wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tenso
     if (!al16(q->data) || !al16(out->data) || (qd && !al16(qd->data)) || !al16(Mf->data) || !al16(Mr->data))
         return WM_OK;
     int S = (int)(N / T);
-    int64_t blocks = T * H * ((S + GT2_TOK - 1) / GT2_TOK);
+    /* G blocks per (frame, head), each taking every G-th token tile, all resident at once (two per SM), so
+     * each block splits its M once for several tiles (WM_CUDA_GDN=tile1: a block per tile, G = tiles) */
+    const int64_t tiles = (S + GT2_TOK - 1) / GT2_TOK, slots = 2 * (int64_t)(cx->n_sm > 0 ? cx->n_sm : 1);
+    int64_t G = cx->gdn_tile1 ? tiles : slots / (T * H > 0 ? T * H : 1);
+    if (G > tiles) G = tiles;
+    if (G < 1) G = 1;
+    int64_t blocks = T * H * G;
     if (blocks > 0x7fffffff) return WM_OK;
     size_t smem = (2 * GC_D + GT2_TOK) * GT2_DP * sizeof(bf16) + GC_D * sizeof(float);
     WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_output_tc2_kernel, WM_GSM_OUT, smem));
     gdn_output_tc2_kernel<<<(unsigned)blocks, 256, smem, wm__cuda_stream(be)>>>(
         (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
-        qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H);
+        qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H, (int)G);
     WM_CUDA_LAUNCHED(be);
     *done = 1;
     return WM_OK;

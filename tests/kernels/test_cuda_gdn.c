@@ -295,7 +295,8 @@ static void run_all(int quick)
     t_gram(3, 880, 20, "real T3 S880 H20");
     t_scan(3, 20, 112, 112, 1, b1, "real T3 H20 D112");
     t_scan(3, 20, 112, 1, 1, b1, "real T3 H20 D112 Dv1");
-    t_out(3, 880, 20, "real T3 S880 H20");
+    t_out(3, 880, 20, "real T3 S880 H20");                  /* 4 blocks per (frame, head): 2, 2, 2, 1 tiles */
+    t_out(8, 600, 16, "T8 S600 H16 (blocks of 3 and 2 tiles)"); /* 2 blocks per (frame, head), last tile partial */
     t_dw(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
     if (!strcmp(gen, "new")) t_dw_silu(3, 22, 40, 6720, WM_BF16, "real 3x22x40 M6720");
     t_tconv(880, 2240, 1, b1, "real S880 C2240", WM_F32, 0);
