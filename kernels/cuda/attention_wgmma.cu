@@ -36,19 +36,17 @@
 #define WG_BM 128
 #define WG_BN 128
 #define WG_THREADS 256
-#define WG_STAGES 3 /* K/V ring stages of the general kernel (one Q buffer) */
+#define WG_STAGES 3
 #define WG_BLK 16384 /* bytes of one 64-column block of a 128-row tile */
 
-/* Shared memory: QB Q tiles, ST K tiles, ST V tiles (each NB blocks of 16 KB), the additive key masks,
- * the mbarriers (full[ST], empty[ST], Q full[QB], Q empty[QB]), per-stage "no masked key" flags, plus 1 KB
- * so the base can be rounded up to the 1024-byte swizzle atom. Two configurations: ST = 3, QB = 1 (long
- * key loops) and, for one or two key tiles (cross-attention on the caption), ST = 2, QB = 2: the next
- * item's Q loads during the whole of this one's. */
+/* Shared memory: Q tile, WG_STAGES K tiles, WG_STAGES V tiles (each NB blocks of 16 KB), the additive
+ * key masks, the mbarriers (full[S], empty[S], Q full, Q empty), per-stage "no masked key" flags, plus
+ * 1 KB so the base can be rounded up to the 1024-byte swizzle atom. */
 template <int D> static constexpr int wg_nb() { return (D + 63) / 64; }
-template <int D, int ST, int QB> static constexpr size_t wg_smem_bytes()
+template <int D> static constexpr size_t wg_smem_bytes()
 {
-    return (size_t)(QB + 2 * ST) * wg_nb<D>() * WG_BLK + ST * WG_BN * sizeof(float) + (2 * ST + 2 * QB) * 8 + ST * 4 +
-           1024;
+    return (size_t)(1 + 2 * WG_STAGES) * wg_nb<D>() * WG_BLK + WG_STAGES * WG_BN * sizeof(float) +
+           (2 * WG_STAGES + 2) * 8 + WG_STAGES * 4 + 1024;
 }
 
 /* Tail balancing. Units (query tile, head) run one block per SM, so 420 units on 132 SMs leave a last
@@ -219,10 +217,10 @@ __device__ __forceinline__ void wg_store_part(const float *o, const float *mrow,
  * warpgroup's wgmmas keep the tensor cores busy, and P_t V_t is issued without waiting. Live registers:
  * S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does not fit in 240 registers at
  * D = 112: ptxas then serialises the wgmmas, C7512). */
-template <int D, int ST>
+template <int D>
 __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, float *mrow, float *lrow, uint32_t qw,
-                                           uint32_t kbase, uint32_t vbase, const float *mb, const int *flags,
-                                           uint32_t bars, uint32_t qempty, float scale_log2)
+                                           uint32_t kbase, uint32_t vbase, const float *mb, uint32_t bars,
+                                           float scale_log2)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
@@ -230,9 +228,10 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
     uint32_t p[32];
 #pragma unroll
     for (int i = 0; i < 32; i++) p[i] = 0u;
+    const uint32_t qempty = bars + 8 * (2 * WG_STAGES + 1);
     for (int t = 0; t < ntiles; t++) {
-        const int kt = kt0 + t, st = kt % ST;
-        mbar_wait(bars + 8 * st, (kt / ST) & 1);
+        const int kt = kt0 + t, st = kt % WG_STAGES;
+        mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
         wg_fence();
         wg_issue_s<D>(s, qw, kbase + st * TB);
         wg_commit();
@@ -241,9 +240,9 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
         wg_pin<D / 2>(o_acc);
 #pragma unroll
         for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-        if (t > 0) mbar_arrive(bars + 8 * (ST + (kt - 1) % ST)); /* K, V, mask of t-1 free */
+        if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
         if (t == ntiles - 1) mbar_arrive(qempty); /* the next unit's Q may load */
-        const bool clean = ((const volatile int *)flags)[st] != 0;
+        const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
         wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0, clean);
         /* Pin O before the fence so the rescale cannot sink past it. (Pinning P here as well makes ptxas
          * serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
@@ -257,7 +256,7 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
     wg_pin<D / 2>(o_acc);
 #pragma unroll
     for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-    if (ntiles > 0) mbar_arrive(bars + 8 * (ST + (kt0 + ntiles - 1) % ST));
+    if (ntiles > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt0 + ntiles - 1) % WG_STAGES));
     else mbar_arrive(qempty);
 #endif
 }
@@ -265,28 +264,27 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
 /* Producer warp, per unit j of this block: Q (once the consumers' last S of unit j-1 is done), then the K/V
  * tiles t0.. into the ring (ring tile kt = kt0 + t, waiting for its stage to be released), with the tile's
  * additive key mask (0 or -inf; keys past Nk masked) written by the 32 lanes. */
-template <int D, int ST, int QB>
+template <int D>
 __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensorMap *tk, const CUtensorMap *tv,
                                            const uint8_t *mask, uint32_t qs, uint32_t kbase, uint32_t vbase,
-                                           float *mb, int *flags, uint32_t bars, int j, int kt0, const wg_item &it,
-                                           int Nk)
+                                           float *mb, uint32_t bars, int j, int kt0, const wg_item &it, int Nk)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int NB = wg_nb<D>();
     constexpr uint32_t TB = NB * WG_BLK;
-    const int lane = threadIdx.x & 31, qb = j % QB;
-    const uint32_t qbar = bars + 8 * (2 * ST + qb), qempty = bars + 8 * (2 * ST + QB + qb);
+    const int lane = threadIdx.x & 31;
+    const uint32_t qbar = bars + 8 * (2 * WG_STAGES), qempty = qbar + 8;
     if (lane == 0) {
-        if (j >= QB) mbar_wait(qempty, ((j / QB) - 1) & 1);
+        if (j > 0) mbar_wait(qempty, (j - 1) & 1);
         mbar_arrive_tx(qbar, TB);
-        for (int b = 0; b < NB; b++) tma_load_3d(qs + qb * TB + b * WG_BLK, tq, qbar, 64 * b, it.h, it.q0);
+        for (int b = 0; b < NB; b++) tma_load_3d(qs + b * WG_BLK, tq, qbar, 64 * b, it.h, it.q0);
     }
     __syncwarp();
     const int h = it.h;
     for (int t = 0; t < it.ntiles; t++) {
-        const int kt = kt0 + t, st = kt % ST, k0 = (it.t0 + t) * WG_BN;
+        const int kt = kt0 + t, st = kt % WG_STAGES, k0 = (it.t0 + t) * WG_BN;
         const uint32_t full = bars + 8 * st;
-        if (kt >= ST) mbar_wait(bars + 8 * (ST + st), ((kt / ST) - 1) & 1);
+        if (kt >= WG_STAGES) mbar_wait(bars + 8 * (WG_STAGES + st), ((kt / WG_STAGES) - 1) & 1);
         int all_ok = 1;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -297,7 +295,7 @@ __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensor
         }
         all_ok = __all_sync(0xffffffffu, all_ok);
         if (lane == 0) {
-            ((volatile int *)flags)[st] = all_ok; /* tile has no masked key */
+            ((volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] = all_ok; /* tile has no masked key */
             mbar_arrive_tx(full, 2 * TB);
             for (int b = 0; b < NB; b++) {
                 tma_load_3d(kbase + st * TB + b * WG_BLK, tk, full, 64 * b, h, k0);
@@ -310,7 +308,7 @@ __device__ __forceinline__ void wg_produce(const CUtensorMap *tq, const CUtensor
 #endif
 }
 
-template <int D, int ST, int QB>
+template <int D>
 __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     flash_attn_wgmma_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                             const __grid_constant__ CUtensorMap tv, const uint8_t *mask, bf16 *o, int Nq, int Nk,
@@ -320,24 +318,20 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
     extern __shared__ __align__(16) unsigned char wg_raw[];
     const uint32_t raw = smem_u32(wg_raw), base = (raw + 1023u) & ~1023u;
-    static_assert(QB >= 1 && ST >= 2, "ring configuration");
-    const uint32_t qs = base, kbase = base + QB * TB, vbase = base + (QB + ST) * TB;
-    float *mb = (float *)(wg_raw + (base - raw) + (QB + 2 * ST) * TB);
-    /* mbarriers after the masks: full[ST], empty[ST], Q full[QB], Q empty[QB]; then the per-stage flags */
-    const uint32_t bars = base + (QB + 2 * ST) * TB + ST * WG_BN * 4;
-    int *flags = (int *)(mb + ST * WG_BN + 2 * (2 * ST + 2 * QB));
+    const uint32_t qs = base, kbase = base + TB, vbase = base + (1 + WG_STAGES) * TB;
+    float *mb = (float *)(wg_raw + (base - raw) + (1 + 2 * WG_STAGES) * TB);
+    /* mbarriers after the masks: full[WG_STAGES], empty[WG_STAGES], Q full, Q empty */
+    const uint32_t bars = base + (1 + 2 * WG_STAGES) * TB + WG_STAGES * WG_BN * 4;
     /* Warpgroup index through a shuffle: provably warp-uniform, so the compiler keeps the wgmma chains of
      * the consumer branch asynchronous (no serialising waits for a "divergent" path). */
     const int wgi = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
     if (threadIdx.x == 0) {
-        for (int s = 0; s < ST; s++) {
-            mbar_init(bars + 8 * s, 32);                /* full: producer lanes (+ TMA bytes) */
-            mbar_init(bars + 8 * (ST + s), WG_THREADS); /* empty: every consumer thread */
+        for (int s = 0; s < WG_STAGES; s++) {
+            mbar_init(bars + 8 * s, 32);                       /* full: producer lanes (+ TMA bytes) */
+            mbar_init(bars + 8 * (WG_STAGES + s), WG_THREADS); /* empty: every consumer thread */
         }
-        for (int b = 0; b < QB; b++) {
-            mbar_init(bars + 8 * (2 * ST + b), 1);               /* Q full: the producer lane (+ TMA bytes) */
-            mbar_init(bars + 8 * (2 * ST + QB + b), WG_THREADS); /* Q empty: every consumer thread */
-        }
+        mbar_init(bars + 8 * (2 * WG_STAGES), 1);
+        mbar_init(bars + 8 * (2 * WG_STAGES + 1), WG_THREADS); /* Q empty: every consumer thread */
         mbar_init_fence();
     }
     __syncthreads();
@@ -347,7 +341,7 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
         int kt = 0, j = 0;
         for (int w = blockIdx.x; w < sp.n_work; w += gridDim.x, j++) {
             const wg_item it = wg_decode(sp, w, Nk);
-            wg_produce<D, ST, QB>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, flags, bars, j, kt, it, Nk);
+            wg_produce<D>(&tq, &tk, &tv, mask, qs, kbase, vbase, mb, bars, j, kt, it, Nk);
             kt += it.ntiles;
         }
         return;
@@ -356,15 +350,14 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     const int wg = wgi - 1;
     /* O is first written by the first P.V wgmma (zeroing form); zeroing it with ordinary instructions
      * makes ptxas serialise every wgmma (C7515). No keys at all: zeros after the loop. */
+    const uint32_t qw = qs + wg * 64 * 128;
     const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2, rl = wg * 64 + warp * 16 + g;
     int kt = 0, j = 0;
     for (int w = blockIdx.x; w < sp.n_work; w += gridDim.x, j++) {
         const wg_item it = wg_decode(sp, w, Nk);
         float o_acc[D / 2], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-        const int qb = j % QB;
-        mbar_wait(bars + 8 * (2 * ST + qb), (j / QB) & 1);
-        wg_consume<D, ST>(it.ntiles, kt, o_acc, mrow, lrow, qs + qb * TB + wg * 64 * 128, kbase, vbase, mb, flags, bars,
-                          bars + 8 * (2 * ST + QB + qb), scale_log2);
+        mbar_wait(bars + 8 * (2 * WG_STAGES), j & 1);
+        wg_consume<D>(it.ntiles, kt, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
         kt += it.ntiles;
         if (it.ntiles == 0)
 #pragma unroll
@@ -411,7 +404,7 @@ __global__ void wg_combine_kernel(wg_split sp, bf16 *o, int Nq, int ld, int rem)
 template <int D> static int wg_image_ok()
 {
     cudaFuncAttributes a;
-    if (cudaFuncGetAttributes(&a, (const void *)flash_attn_wgmma_kernel<D, WG_STAGES, 1>) != cudaSuccess) {
+    if (cudaFuncGetAttributes(&a, (const void *)flash_attn_wgmma_kernel<D>) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
@@ -453,19 +446,20 @@ static wg_split wg_plan(wm_cuda_ctx *c, int D, int H, int Nq, int Nk)
     return sp;
 }
 
-template <int D, int ST, int QB>
+template <int D>
 static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *mask, bf16 *o, int H, int Nq, int Nk,
-                           int ld, float scale, int slot)
+                           int ld, float scale)
 {
-    size_t smem = wg_smem_bytes<D, ST, QB>();
-    WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_wgmma_kernel<D, ST, QB>, slot, smem));
+    size_t smem = wg_smem_bytes<D>();
+    WM_TRY(wm__cuda_smem_optin(be, (const void *)flash_attn_wgmma_kernel<D>,
+                               D == 112 ? WM_SMEM_WG112 : D == 128 ? WM_SMEM_WG128 : WM_SMEM_WG64, smem));
     wm_cuda_ctx *c = wm__cuda_ctx(be);
     const wg_split sp = wg_plan(c, D, H, Nq, Nk);
     const int units = sp.nqt * H, rem = units - sp.n_full;
     /* persistent: a block per SM (one fits per SM); WM_CUDA_ATTN=wave: a block per work item */
     const int nsm = c->n_sm > 0 ? c->n_sm : 1;
     const unsigned blocks = (unsigned)(c->attn_wave || sp.n_work < nsm ? sp.n_work : nsm);
-    flash_attn_wgmma_kernel<D, ST, QB><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
+    flash_attn_wgmma_kernel<D><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
         m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp);
     WM_CUDA_LAUNCHED(be);
     if (rem > 0) {
@@ -502,11 +496,7 @@ extern "C" wm_status wm__attention_wgmma(wm_backend *be, const void *q, const vo
     if (!wg_tmap(enc, &m[0], q, D, H, Nq, ld) || !wg_tmap(enc, &m[1], k, D, H, Nk, ld) ||
         !wg_tmap(enc, &m[2], v, D, H, Nk, ld))
         return WM_ERR_UNSUPPORTED;
-    /* one or two key tiles (the caption): two Q buffers, a two-stage ring (not with WM_CUDA_ATTN=wave, which
-     * keeps the previous kernel) */
-    if (D == 112 && Nk <= 2 * WG_BN && !c->attn_wave)
-        return wg_launch<112, 2, 2>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale, WM_SMEM_WG112Q2);
-    if (D == 112) return wg_launch<112, WG_STAGES, 1>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale, WM_SMEM_WG112);
-    if (D == 128) return wg_launch<128, WG_STAGES, 1>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale, WM_SMEM_WG128);
-    return wg_launch<64, WG_STAGES, 1>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale, WM_SMEM_WG64);
+    if (D == 112) return wg_launch<112>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
+    if (D == 128) return wg_launch<128>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
+    return wg_launch<64>(be, m, mask, (bf16 *)o, H, Nq, Nk, ld, scale);
 }
