@@ -302,42 +302,25 @@ __device__ __forceinline__ void fma8(float *acc, const float *wj, uint4 u)
 #define SC_VEC 8  /* channel vectors (of 8) per block */
 #define SC_POS 32 /* positions per block: 8 warps x 4 */
 
-/* wt[j][e] = tap j of channel c0 + e; w (C, 4) fp32 or bf16, wal: w is 16-byte aligned */
-__device__ __forceinline__ void sc_load_taps(float (&wt)[4][8], const void *w, int wb, int wal, int64_t c0)
-{
-    if (wal && !wb) {
-        const float4 *w4 = (const float4 *)w + c0; /* channel c0 + e: float4 e (its 4 taps) */
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            const float4 f = __ldg(w4 + e);
-            wt[0][e] = f.x; wt[1][e] = f.y; wt[2][e] = f.z; wt[3][e] = f.w;
-        }
-    } else if (wal) {
-        const uint4 *w8 = (const uint4 *)w + c0 / 2; /* 2 channels x 4 taps per uint4 */
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            const uint4 u = __ldg(w8 + q);
-            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const float2 lo = __bfloat1622float2(h[2 * r]), hi = __bfloat1622float2(h[2 * r + 1]);
-                wt[0][2 * q + r] = lo.x; wt[1][2 * q + r] = lo.y; wt[2][2 * q + r] = hi.x; wt[3][2 * q + r] = hi.y;
-            }
-        }
-    } else {
-#pragma unroll
-        for (int e = 0; e < 8; e++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) wt[j][e] = wm_ldp(w, wb, (c0 + e) * 4 + j);
-    }
-}
-
-__global__ void __launch_bounds__(256, 2)
-    short_conv4_kernel(const bf16 *__restrict__ x, const void *w, int wb, int wal, const bf16 *__restrict__ tail,
+/* Thread = (position, 8 channels) over all frames: a 7-frame register window (3 behind, the frame, 3 ahead
+ * inside the chunk). The taps of the block's 64 channels sit in shared memory as taps[j][channel] (two float4
+ * per tap and thread), not in 32 registers per thread: that kept the kernel at 120 registers, two blocks
+ * per SM and ~3.7 latency-bound waves at the streaming shape; at 80 registers three blocks share an SM
+ * (at 64 ptxas spills the window). */
+__global__ void __launch_bounds__(256, 3)
+    short_conv4_kernel(const bf16 *__restrict__ x, const void *w, int wb, const bf16 *__restrict__ tail,
                        bf16 *__restrict__ y, const __grid_constant__ conv_bounds bd, int S, int64_t C)
 {
+    __shared__ __align__(16) float taps[4][SC_VEC * 8];
     const int lane = threadIdx.x & 31;
-    const int64_t nv = C / 8, v = (int64_t)blockIdx.x * SC_VEC + (lane & 7);
+    const int64_t nv = C / 8, vb = (int64_t)blockIdx.x * SC_VEC;
+    for (int i = threadIdx.x; i < 4 * SC_VEC * 8; i += blockDim.x) {
+        const int ch = i >> 2, j = i & 3; /* w (C, 4): the block's taps are 256 consecutive values */
+        const int64_t c = vb * 8 + ch;
+        taps[j][ch] = c < C ? wm_ldp(w, wb, c * 4 + j) : 0.0f;
+    }
+    __syncthreads();
+    const int64_t v = vb + (lane & 7);
     const int s = blockIdx.y * SC_POS + (threadIdx.x >> 5) * 4 + (lane >> 3);
     if (v >= nv || s >= S) return;
     const int64_t c0 = v * 8;
@@ -351,26 +334,27 @@ __global__ void __launch_bounds__(256, 2)
         if (fr >= 0 && fr < T) win[u] = *(const uint4 *)(x + ((int64_t)fr * S + s) * C + c0);
         else if (fr < 0 && tail) win[u] = *(const uint4 *)(tail + ((int64_t)(3 + fr) * S + s) * C + c0);
     }
-    float wt[4][8];
-    sc_load_taps(wt, w, wb, wal, c0);
+    const int tw = (lane & 7) * 8; /* this thread's 8 channels in taps[j][.] */
     for (int t = 0; t < T; t++) {
         const int ce = conv_chunk_end(bd, t);
-        float acc[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[e] = 0.0f;
+        float acc[8], wj[8];
+        *(float4 *)wj = *(const float4 *)&taps[3][tw];
+        *(float4 *)(wj + 4) = *(const float4 *)&taps[3][tw + 4];
         { /* the centre tap is counted by both directions: subtract it once */
             const __nv_bfloat162 *h = (const __nv_bfloat162 *)&win[3];
 #pragma unroll
             for (int j = 0; j < 4; j++) {
                 const float2 f = __bfloat1622float2(h[j]);
-                acc[2 * j] = -wt[3][2 * j] * f.x;
-                acc[2 * j + 1] = -wt[3][2 * j + 1] * f.y;
+                acc[2 * j] = -wj[2 * j] * f.x;
+                acc[2 * j + 1] = -wj[2 * j + 1] * f.y;
             }
         }
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            fma8(acc, wt[j], win[j]);                       /* causal: frame t-3+j */
-            if (t + 3 - j < ce) fma8(acc, wt[j], win[6 - j]); /* look-ahead: frame t+3-j, inside the chunk */
+            *(float4 *)wj = *(const float4 *)&taps[j][tw];
+            *(float4 *)(wj + 4) = *(const float4 *)&taps[j][tw + 4];
+            fma8(acc, wj, win[j]);                       /* causal: frame t-3+j */
+            if (t + 3 - j < ce) fma8(acc, wj, win[6 - j]); /* look-ahead: frame t+3-j, inside the chunk */
         }
         vst<8>(y, ((int64_t)t * S + s) * C + c0, acc);
         if (t + 1 < T) {
@@ -399,8 +383,8 @@ extern "C" wm_status wm_short_conv_t_cuda_v2(wm_backend *be, const wm_tensor *x,
     int S = (int)(N / T);
     dim3 grid((unsigned)((C / 8 + SC_VEC - 1) / SC_VEC), (unsigned)((S + SC_POS - 1) / SC_POS));
     short_conv4_kernel<<<grid, 256, 0, wm__cuda_stream(be)>>>((const bf16 *)x->data, w->data, w->dtype == WM_BF16,
-                                                              al_ok(w->data, 16), tail ? (const bf16 *)tail->data : NULL,
-                                                              (bf16 *)y->data, bd, S, C);
+                                                              tail ? (const bf16 *)tail->data : NULL, (bf16 *)y->data,
+                                                              bd, S, C);
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
 }
