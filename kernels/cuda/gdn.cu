@@ -525,20 +525,7 @@ __global__ void __launch_bounds__(256)
     float acc[GR_D / 8][4];
 #pragma unroll
     for (int n = 0; n < GR_D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-#pragma unroll
-    for (int ks = 0; ks < GR_D / 16; ks++) {
-#pragma unroll
-        for (int dp = 0; dp < GR_D / 16; dp++) {
-            uint32_t b[4];
-            int row = 16 * ks + (lane & 7) + ((lane >> 3) & 1) * 8, col = 16 * dp + ((lane >> 4) & 1) * 8;
-            ldsm_x4_t(b, Mh + row * GT_DP + col);
-            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
-            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
-            ldsm_x4_t(b, Ml + row * GT_DP + col);
-            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
-            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
-        }
-    }
+    mma_hilo_product<GR_D, GT_DP>(acc, qf, Mh, Ml, lane);
     /* denominators of this thread's two rows (lane/4 and lane/4 + 8): a quad-parallel dot over D */
     float inv[2] = {1.0f, 1.0f};
     if (qd) {

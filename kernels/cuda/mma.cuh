@@ -104,4 +104,27 @@ __device__ __forceinline__ void mma_row_inv(const float *lrow, float (&inv)[2])
     }
 }
 
+/* acc (D/8 chunks of a 16-row m16n8 accumulator) += A . (Bh + Bl): A the 16 x D bf16 row fragments qf (D/16
+ * k-steps), Bh/Bl the bf16 hi and lo parts of an fp32 D x D matrix in shared memory with row pitch DP
+ * (fp32-class accuracy from bf16 tensor cores: the GDN readouts' q . M). */
+template <int D, int DP>
+__device__ __forceinline__ void mma_hilo_product(float (&acc)[D / 8][4], const uint32_t (&qf)[D / 16][4],
+                                                 const bf16 *Bh, const bf16 *Bl, int lane)
+{
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ks++) {
+#pragma unroll
+        for (int dp = 0; dp < D / 16; dp++) {
+            uint32_t b[4];
+            const int row = 16 * ks + (lane & 7) + ((lane >> 3) & 1) * 8, col = 16 * dp + ((lane >> 4) & 1) * 8;
+            ldsm_x4_t(b, Bh + row * DP + col);
+            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+            ldsm_x4_t(b, Bl + row * DP + col);
+            mma_bf16(acc[2 * dp], qf[ks], b[0], b[1]);
+            mma_bf16(acc[2 * dp + 1], qf[ks], b[2], b[3]);
+        }
+    }
+}
+
 #endif
