@@ -211,16 +211,24 @@ __device__ __forceinline__ void wg_store_part(const float *o, const float *mrow,
 
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
-/* Consumer warpgroup: the key loop of one unit; kt0 = ring tiles consumed before it. Per tile: S_t = Q K_t^T
- * is issued behind P_{t-1} V_{t-1} (both queued on the tensor cores back to back), one wait retires both,
- * the stage of tile t-1 is released (Q too after the last S), then the softmax of S_t runs while the other
- * warpgroup's wgmmas keep the tensor cores busy, and P_t V_t is issued without waiting. Live registers:
- * S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does not fit in 240 registers at
- * D = 112: ptxas then serialises the wgmmas, C7512). */
+/* Ping-pong between the two consumer warpgroups (FlashAttention-3's warp-scheduler barriers): a warpgroup
+ * issues its wgmmas only in its turn (named barrier 1 + wg), then hands the turn to the other, so the
+ * tensor cores run one warpgroup's P.V and S while the other runs its softmax instead of both meeting in
+ * softmax and then in the queue. Warpgroup 1 opens the first turn of warpgroup 0 and warpgroup 0 takes
+ * the last, unmatched hand-over at the end, so every barrier phase completes (both walk the same units). */
+__device__ __forceinline__ void wg_turn_wait(int wg) { asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory"); }
+__device__ __forceinline__ void wg_turn_pass(int wg) { asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory"); }
+
+/* Consumer warpgroup: the key loop of one unit; kt0 = ring tiles consumed before it. Per tile t, in this
+ * warpgroup's turn (pp) or at once: P_{t-1} V_{t-1} and S_t = Q K_t^T are issued back to back; one wait
+ * retires both, the stage of tile t-1 is released (Q too after the last S), and the softmax of S_t runs
+ * while the other warpgroup's wgmmas keep the tensor cores busy. The last P.V is issued after the loop.
+ * Live registers: S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does not fit in 240
+ * registers at D = 112: ptxas then serialises the wgmmas, C7512). */
 template <int D>
 __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, float *mrow, float *lrow, uint32_t qw,
                                            uint32_t kbase, uint32_t vbase, const float *mb, uint32_t bars,
-                                           float scale_log2)
+                                           float scale_log2, int pp, int wg)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
@@ -229,35 +237,60 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
 #pragma unroll
     for (int i = 0; i < 32; i++) p[i] = 0u;
     const uint32_t qempty = bars + 8 * (2 * WG_STAGES + 1);
-    for (int t = 0; t < ntiles; t++) {
-        const int kt = kt0 + t, st = kt % WG_STAGES;
-        mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
+    if (ntiles > 0) { /* tile 0: S only */
+        const int st = kt0 % WG_STAGES;
+        mbar_wait(bars + 8 * st, (kt0 / WG_STAGES) & 1);
+        if (pp) wg_turn_wait(wg);
         wg_fence();
         wg_issue_s<D>(s, qw, kbase + st * TB);
         wg_commit();
+        if (pp) wg_turn_pass(wg);
+        wg_wait<0>();
+        wg_pin<64>(s);
+        if (ntiles == 1) mbar_arrive(qempty); /* the next unit's Q may load */
+        const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
+        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, true, clean);
+    }
+    for (int t = 1; t < ntiles; t++) {
+        const int kt = kt0 + t, st = kt % WG_STAGES, sp = (kt + WG_STAGES - 1) % WG_STAGES;
+        mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
+        if (pp) wg_turn_wait(wg);
+        /* Pin O before the fence so the previous rescale cannot sink past it. (Pinning P here as well makes
+         * ptxas serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
+        wg_pin<D / 2>(o_acc);
+        wg_fence();
+        wg_issue_s<D>(s, qw, kbase + st * TB);
+        if (t == 1) wg_issue_pv<D, true>(o_acc, p, vbase + sp * TB);
+        else wg_issue_pv<D, false>(o_acc, p, vbase + sp * TB);
+        wg_commit();
+        if (pp) wg_turn_pass(wg);
         wg_wait<0>(); /* S_t and P_{t-1} V_{t-1} done */
         wg_pin<64>(s);
         wg_pin<D / 2>(o_acc);
 #pragma unroll
         for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-        if (t > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt - 1) % WG_STAGES)); /* K, V, mask of t-1 free */
+        mbar_arrive(bars + 8 * (WG_STAGES + sp)); /* K, V, mask of t-1 free */
         if (t == ntiles - 1) mbar_arrive(qempty); /* the next unit's Q may load */
         const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
-        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, t == 0, clean);
-        /* Pin O before the fence so the rescale cannot sink past it. (Pinning P here as well makes ptxas
-         * serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
+        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, false, clean);
+    }
+    if (ntiles > 0) {
+        const int st = (kt0 + ntiles - 1) % WG_STAGES;
+        if (pp) wg_turn_wait(wg);
         wg_pin<D / 2>(o_acc);
         wg_fence();
-        if (t == 0) wg_issue_pv<D, true>(o_acc, p, vbase + st * TB);
+        if (ntiles == 1) wg_issue_pv<D, true>(o_acc, p, vbase + st * TB);
         else wg_issue_pv<D, false>(o_acc, p, vbase + st * TB);
         wg_commit();
-    }
-    wg_wait<0>();
-    wg_pin<D / 2>(o_acc);
+        if (pp) wg_turn_pass(wg);
+        wg_wait<0>();
+        wg_pin<D / 2>(o_acc);
 #pragma unroll
-    for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-    if (ntiles > 0) mbar_arrive(bars + 8 * (WG_STAGES + (kt0 + ntiles - 1) % WG_STAGES));
-    else mbar_arrive(qempty);
+        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
+        mbar_arrive(bars + 8 * (WG_STAGES + st));
+    } else {
+        mbar_arrive(qempty);
+    }
 #endif
 }
 
@@ -312,7 +345,7 @@ template <int D>
 __global__ void __launch_bounds__(WG_THREADS + 128, 1)
     flash_attn_wgmma_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                             const __grid_constant__ CUtensorMap tv, const uint8_t *mask, bf16 *o, int Nq, int Nk,
-                            int ld, float scale_log2, wg_split sp)
+                            int ld, float scale_log2, wg_split sp, int pp)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
@@ -352,12 +385,13 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
      * makes ptxas serialise every wgmma (C7515). No keys at all: zeros after the loop. */
     const uint32_t qw = qs + wg * 64 * 128;
     const int warp = (threadIdx.x >> 5) & 3, g = (threadIdx.x & 31) >> 2, rl = wg * 64 + warp * 16 + g;
+    if (pp && wg == 1) wg_turn_pass(1); /* warpgroup 0 has the first turn */
     int kt = 0, j = 0;
     for (int w = blockIdx.x; w < sp.n_work; w += gridDim.x, j++) {
         const wg_item it = wg_decode(sp, w, Nk);
         float o_acc[D / 2], mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
         mbar_wait(bars + 8 * (2 * WG_STAGES), j & 1);
-        wg_consume<D>(it.ntiles, kt, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2);
+        wg_consume<D>(it.ntiles, kt, o_acc, mrow, lrow, qw, kbase, vbase, mb, bars, scale_log2, pp, wg);
         kt += it.ntiles;
         if (it.ntiles == 0)
 #pragma unroll
@@ -365,8 +399,10 @@ __global__ void __launch_bounds__(WG_THREADS + 128, 1)
         if (it.split < 0) wg_store<D>(o_acc, lrow, o + it.h * D, it.q0 + rl, Nq, ld);
         else wg_store_part<D>(o_acc, mrow, lrow, sp, w - sp.n_full, rl);
     }
+    if (pp && wg == 0) wg_turn_wait(0); /* warpgroup 1's last hand-over */
 #else
     (void)tq; (void)tk; (void)tv; (void)mask; (void)o; (void)Nq; (void)Nk; (void)ld; (void)scale_log2; (void)sp;
+    (void)pp;
 #endif
 }
 
@@ -460,7 +496,7 @@ static wm_status wg_launch(wm_backend *be, const CUtensorMap *m, const uint8_t *
     const int nsm = c->n_sm > 0 ? c->n_sm : 1;
     const unsigned blocks = (unsigned)(c->attn_wave || sp.n_work < nsm ? sp.n_work : nsm);
     flash_attn_wgmma_kernel<D><<<blocks, WG_THREADS + 128, smem, wm__cuda_stream(be)>>>(
-        m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp);
+        m[0], m[1], m[2], mask, o, Nq, Nk, ld, scale * 1.4426950408889634f, sp, !c->attn_free);
     WM_CUDA_LAUNCHED(be);
     if (rem > 0) {
         const unsigned cb = (unsigned)((rem * WG_BM + 7) / 8);

@@ -99,9 +99,11 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *text_attn = getenv("WM_CUDA_TEXT_ATTN"); /* read once here: no global switch */
     c->text_attn_old = text_attn && !strcmp(text_attn, "old");
     snprintf(c->name, sizeof c->name, "%s", prop.name);
-    const char *attn = getenv("WM_CUDA_ATTN"); /* "mma": the mma.sync kernel; "wave": wgmma, a block per unit */
+    /* "mma": the mma.sync kernel; "wave": wgmma, a block per unit; "free": wgmma without ping-pong turns */
+    const char *attn = getenv("WM_CUDA_ATTN");
     c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;
     c->attn_wave = attn && strcmp(attn, "wave") == 0;
+    c->attn_free = attn && strcmp(attn, "free") == 0;
     const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
     c->gdn_old = gdn && strcmp(gdn, "old") == 0;
     c->gdn_tile1 = gdn && strcmp(gdn, "tile1") == 0;

@@ -61,6 +61,7 @@ typedef struct wm_cuda_ctx {
     int text_attn_old;        /* WM_CUDA_TEXT_ATTN=old at creation: warp-per-query attention_gqa (text_ops.cu) */
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
     int attn_wave;            /* WM_CUDA_ATTN=wave at creation: the wgmma kernel runs one block per unit */
+    int attn_free;            /* WM_CUDA_ATTN=free at creation: its consumer warpgroups issue without turns */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int gdn_tile1;            /* WM_CUDA_GDN=tile1 at creation: the GDN readout runs one block per token tile */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */

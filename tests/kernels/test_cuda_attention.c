@@ -1,10 +1,10 @@
 /* test_cuda_attention -- parity of both CUDA flash-attention kernels against the fp32 CPU reference
  * (label gpu; exits 77 without a CUDA device).
  *
- * Three CUDA backends are created: the default one (the sm_90a wgmma kernel when its image is loaded,
- * persistent: a block per SM walking the work items), one created with WM_CUDA_ATTN=wave (the same kernel
- * launched a block per work item) and one with WM_CUDA_ATTN=mma (the mma.sync kernel); every case runs on
- * all three. Inputs are random
+ * Four CUDA backends are created: the default one (the sm_90a wgmma kernel when its image is loaded,
+ * persistent: a block per SM walking the work items, its two consumer warpgroups taking turns), one created
+ * with WM_CUDA_ATTN=wave (the same kernel launched a block per work item), one with WM_CUDA_ATTN=free (no
+ * turns) and one with WM_CUDA_ATTN=mma (the mma.sync kernel); every case runs on all four. Inputs are random
  * and rounded to bf16 so both sides see the same numbers; the CUDA output is poisoned (NaN) before each
  * run, so an unwritten element fails. Pass = |got - ref| <= 1e-2 + 1e-2 |ref| per element AND relative
  * L2 <= 1e-2, no NaN/Inf anywhere in the output.
@@ -28,6 +28,7 @@ typedef struct {
     cp_ctx c;
     wm_backend *mma;  /* created with WM_CUDA_ATTN=mma */
     wm_backend *wave; /* created with WM_CUDA_ATTN=wave */
+    wm_backend *free_turns; /* created with WM_CUDA_ATTN=free (the consumer warpgroups issue without turns) */
 } at_ctx;
 
 enum { MASK_NONE, MASK_RANDOM, MASK_ALL, MASK_LEAD };
@@ -95,10 +96,10 @@ static void run_case(at_ctx *a, int64_t Nq, int64_t Nk, int H, int D, wm_dtype d
 
     wm_tensor dq = cp_dev2(c, dt, q, Nq, C), dk = cp_dev2(c, dt, k, Nk, C), dv = cp_dev2(c, dt, v, Nk, C);
     wm_tensor dm = cp_dev(c, WM_U8, m, 1, &ms);
-    wm_backend *bes[3] = {c->gpu, a->wave, a->mma};
-    const char *names[3] = {"auto", "wave", "mma"};
+    wm_backend *bes[4] = {c->gpu, a->wave, a->free_turns, a->mma};
+    const char *names[4] = {"auto", "wave", "free", "mma"};
     float *sub = malloc((size_t)(ns * C) * sizeof(float));
-    for (int b = 0; b < 3; b++) {
+    for (int b = 0; b < 4; b++) {
         wm_tensor dout = cp_dev2(c, dt, NULL, Nq, C); /* poisoned */
         CP_OK(bes[b], wm_attention(bes[b], &dq, &dk, &dv, use_mask ? &dm : NULL, H, scale, &dout));
         CP_OK(bes[b], wm_backend_sync(bes[b]));
@@ -135,10 +136,13 @@ int main(int argc, char **argv)
     wm_status st = wm_backend_create(WM_BACKEND_CUDA, NULL, &a.mma, &err);
     setenv("WM_CUDA_ATTN", "wave", 1);
     if (st == WM_OK) st = wm_backend_create(WM_BACKEND_CUDA, NULL, &a.wave, &err);
+    setenv("WM_CUDA_ATTN", "free", 1);
+    if (st == WM_OK) st = wm_backend_create(WM_BACKEND_CUDA, NULL, &a.free_turns, &err);
     unsetenv("WM_CUDA_ATTN");
     if (st != WM_OK) {
         fprintf(stderr, "second cuda backend: %s\n", err.msg);
         if (a.mma) wm_backend_free(a.mma);
+        if (a.wave) wm_backend_free(a.wave);
         cp_fini(&a.c);
         return 1;
     }
@@ -171,6 +175,7 @@ int main(int argc, char **argv)
     if (!quick) run_case(&a, 9680, 9680, 20, 112, WM_BF16, MASK_NONE, 1); /* bidirectional 11 frames */
 
     wm_backend_free(a.wave);
+    wm_backend_free(a.free_turns);
     wm_backend_free(a.mma);
     cp_fini(&a.c);
     TEST_MAIN_END();
