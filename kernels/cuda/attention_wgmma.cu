@@ -96,9 +96,10 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
  * O and the row sums rescaled. S is only read: writing softmax values back into the wgmma accumulator
  * registers makes ptxas serialise every wgmma of the kernel (C7515). Thread holds rows g and g+8 of its
  * warp's 16; s[4j+e] is column 8j + 2c + (e & 1), row g + 8 (e >> 1); p[2j + (e >> 1)] packs e&1 = 0/1. */
-template <int D>
+template <int D, bool RESCALE = true>
 __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, float *o, float *mrow, float *lrow,
-                                           float scale_log2, uint32_t *p, bool first, bool clean)
+                                           float scale_log2, uint32_t *p, bool first, bool clean,
+                                           float *corr_out = nullptr)
 {
     const int c2 = 2 * (threadIdx.x & 3);
     float mx[2] = {-INFINITY, -INFINITY};
@@ -120,8 +121,9 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
     }
     float corr[2], muse[2];
     mma_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
+    if (!RESCALE) corr_out[0] = corr[0], corr_out[1] = corr[1]; /* O is rescaled by the caller */
 #pragma unroll
-    for (int n = 0; n < D / 8 && !first; n++) {
+    for (int n = 0; n < D / 8 && !first && RESCALE; n++) {
         o[4 * n + 0] *= corr[0]; o[4 * n + 1] *= corr[0];
         o[4 * n + 2] *= corr[1]; o[4 * n + 3] *= corr[1];
     }
@@ -219,12 +221,52 @@ __device__ __forceinline__ void wg_store_part(const float *o, const float *mrow,
 __device__ __forceinline__ void wg_turn_wait(int wg) { asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory"); }
 __device__ __forceinline__ void wg_turn_pass(int wg) { asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory"); }
 
-/* Consumer warpgroup: the key loop of one unit; kt0 = ring tiles consumed before it. Per tile t, in this
- * warpgroup's turn (pp) or at once: P_{t-1} V_{t-1} and S_t = Q K_t^T are issued back to back; one wait
- * retires both, the stage of tile t-1 is released (Q too after the last S), and the softmax of S_t runs
- * while the other warpgroup's wgmmas keep the tensor cores busy. The last P.V is issued after the loop.
- * Live registers: S 64 + O D/2 + P 32 (a second S tile for intra-warpgroup overlap does not fit in 240
- * registers at D = 112: ptxas then serialises the wgmmas, C7512). */
+/* One key tile t >= 1 of a consumer warpgroup (FlashAttention-3 ordering): in this warpgroup's turn (pp),
+ * S_t = Q K_t^T and then P_{t-1} V_{t-1} are issued; S_t is awaited alone, so the softmax of S_t (into
+ * pcur) runs while this warpgroup's P.V is still on the tensor cores, and only then is the P.V awaited,
+ * the stage of tile t-1 released and O rescaled. P is double-buffered (pprev is being read by the P.V). */
+template <int D>
+__device__ __forceinline__ void wg_tile(int t, int ntiles, int kt0, float *o_acc, float *s, float *mrow, float *lrow,
+                                        uint32_t (&pprev)[32], uint32_t (&pcur)[32], uint32_t qw, uint32_t kbase,
+                                        uint32_t vbase, const float *mb, uint32_t bars, float scale_log2, int pp, int wg)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
+    const int kt = kt0 + t, st = kt % WG_STAGES, sp = (kt + WG_STAGES - 1) % WG_STAGES;
+    mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
+    if (pp) wg_turn_wait(wg);
+    /* Pin O before the fence so the previous rescale cannot sink past it. (Pinning P here as well makes
+     * ptxas serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
+    wg_pin<D / 2>(o_acc);
+    wg_fence();
+    wg_issue_s<D>(s, qw, kbase + st * TB);
+    wg_commit();
+    if (t == 1) wg_issue_pv<D, true>(o_acc, pprev, vbase + sp * TB);
+    else wg_issue_pv<D, false>(o_acc, pprev, vbase + sp * TB);
+    wg_commit();
+    if (pp) wg_turn_pass(wg);
+    wg_wait<1>(); /* S_t done; P_{t-1} V_{t-1} may still run */
+    wg_pin<64>(s);
+    if (t == ntiles - 1) mbar_arrive(bars + 8 * (2 * WG_STAGES + 1)); /* the next unit's Q may load */
+    const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
+    float corr[2];
+    wg_softmax<D, false>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, pcur, false, clean, corr);
+    wg_wait<0>();
+    wg_pin<D / 2>(o_acc);
+#pragma unroll
+    for (int i = 0; i < 32; i++) asm volatile("" : "+r"(pprev[i])::"memory");
+    mbar_arrive(bars + 8 * (WG_STAGES + sp)); /* K, V, mask of t-1 free */
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+        o_acc[4 * n + 0] *= corr[0]; o_acc[4 * n + 1] *= corr[0];
+        o_acc[4 * n + 2] *= corr[1]; o_acc[4 * n + 3] *= corr[1];
+    }
+#endif
+}
+
+/* Consumer warpgroup: the key loop of one unit; kt0 = ring tiles consumed before it. Tile 0 computes S and
+ * its softmax only; tiles 1.. run wg_tile (two per loop trip, so the P buffers swap roles with static
+ * register names); the last P.V is issued after the loop. Live registers: S 64 + O D/2 + 2 x P 32. */
 template <int D>
 __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, float *mrow, float *lrow, uint32_t qw,
                                            uint32_t kbase, uint32_t vbase, const float *mb, uint32_t bars,
@@ -233,9 +275,9 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr uint32_t TB = wg_nb<D>() * WG_BLK;
     float s[64];
-    uint32_t p[32];
+    uint32_t p0[32], p1[32];
 #pragma unroll
-    for (int i = 0; i < 32; i++) p[i] = 0u;
+    for (int i = 0; i < 32; i++) p0[i] = p1[i] = 0u;
     const uint32_t qempty = bars + 8 * (2 * WG_STAGES + 1);
     if (ntiles > 0) { /* tile 0: S only */
         const int st = kt0 % WG_STAGES;
@@ -249,44 +291,27 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
         wg_pin<64>(s);
         if (ntiles == 1) mbar_arrive(qempty); /* the next unit's Q may load */
         const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
-        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, true, clean);
+        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p0, true, clean);
     }
-    for (int t = 1; t < ntiles; t++) {
-        const int kt = kt0 + t, st = kt % WG_STAGES, sp = (kt + WG_STAGES - 1) % WG_STAGES;
-        mbar_wait(bars + 8 * st, (kt / WG_STAGES) & 1);
-        if (pp) wg_turn_wait(wg);
-        /* Pin O before the fence so the previous rescale cannot sink past it. (Pinning P here as well makes
-         * ptxas serialise every wgmma, C7515; the P writes stay ahead of the fence without it.) */
-        wg_pin<D / 2>(o_acc);
-        wg_fence();
-        wg_issue_s<D>(s, qw, kbase + st * TB);
-        if (t == 1) wg_issue_pv<D, true>(o_acc, p, vbase + sp * TB);
-        else wg_issue_pv<D, false>(o_acc, p, vbase + sp * TB);
-        wg_commit();
-        if (pp) wg_turn_pass(wg);
-        wg_wait<0>(); /* S_t and P_{t-1} V_{t-1} done */
-        wg_pin<64>(s);
-        wg_pin<D / 2>(o_acc);
-#pragma unroll
-        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
-        mbar_arrive(bars + 8 * (WG_STAGES + sp)); /* K, V, mask of t-1 free */
-        if (t == ntiles - 1) mbar_arrive(qempty); /* the next unit's Q may load */
-        const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
-        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p, false, clean);
+    for (int t = 1; t < ntiles; t += 2) {
+        wg_tile<D>(t, ntiles, kt0, o_acc, s, mrow, lrow, p0, p1, qw, kbase, vbase, mb, bars, scale_log2, pp, wg);
+        if (t + 1 < ntiles)
+            wg_tile<D>(t + 1, ntiles, kt0, o_acc, s, mrow, lrow, p1, p0, qw, kbase, vbase, mb, bars, scale_log2, pp, wg);
     }
     if (ntiles > 0) {
         const int st = (kt0 + ntiles - 1) % WG_STAGES;
         if (pp) wg_turn_wait(wg);
         wg_pin<D / 2>(o_acc);
         wg_fence();
-        if (ntiles == 1) wg_issue_pv<D, true>(o_acc, p, vbase + st * TB);
-        else wg_issue_pv<D, false>(o_acc, p, vbase + st * TB);
+        if (ntiles == 1) wg_issue_pv<D, true>(o_acc, p0, vbase + st * TB);
+        else if ((ntiles - 1) % 2) wg_issue_pv<D, false>(o_acc, p1, vbase + st * TB);
+        else wg_issue_pv<D, false>(o_acc, p0, vbase + st * TB);
         wg_commit();
         if (pp) wg_turn_pass(wg);
         wg_wait<0>();
         wg_pin<D / 2>(o_acc);
 #pragma unroll
-        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p[i])::"memory");
+        for (int i = 0; i < 32; i++) asm volatile("" : "+r"(p0[i]), "+r"(p1[i])::"memory");
         mbar_arrive(bars + 8 * (WG_STAGES + st));
     } else {
         mbar_arrive(qempty);
