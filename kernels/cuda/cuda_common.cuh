@@ -69,7 +69,7 @@ typedef struct wm_cuda_ctx {
     int qkp_warp;             /* WM_CUDA_QKP=warp at creation: dit_qk_prep keeps the second (warp) kernel */
     int silu_exp;             /* WM_CUDA_SILU=exp at creation: the depthwise GLU convs use ex2 + rcp SiLU, not tanh */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
-    size_t gdn_smem[8];       /* shared memory opted in per kernel of gdn_fast.cu / dit_conv.cu (WM_GSM_*) */
+    size_t gdn_smem[16];      /* shared memory opted in per kernel of gdn_fast.cu (WM_GSM_*) */
 } wm_cuda_ctx;
 
 /* Flash-attention kernel choice (attention.cu): AUTO = wgmma when its sm_90a image is loaded (decided

@@ -20,6 +20,7 @@
  * first (after validating) and keep these kernels for the shapes it declines and for WM_CUDA_GDN=old.
  */
 #include "gdn_fast.cuh"
+#include "kernels/dit_shapes.h"
 #include "mma.cuh"
 
 /* ---------------------------------------------------------------- gram (tensor cores) */
@@ -173,8 +174,9 @@ __global__ void gdn_gram_simple_kernel(const T *k, const T *v, const void *beta,
     else A[fh64 * D * Dv + (int64_t)i * Dv + j] = acc;
 }
 
-extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                                      int n_frames, wm_tensor *P, wm_tensor *A)
+/* The argument checks of gdn_gram and gdn_gram_ucpe. */
+static wm_status gram_check(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
+                            int n_frames, wm_tensor *P, wm_tensor *A)
 {
     WM_CUDA_FLOAT(be, k);
     WM_CUDA_FLOAT(be, beta);
@@ -194,9 +196,18 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
     }
     WM_OP_CHECK(be, wm_tensor_numel(P) == n_frames * H * D * D, WM_ERR_SHAPE, "P must be (T, H, D, D)");
     WM_OP_CHECK(be, wm_tensor_numel(A) == n_frames * H * D * Dv, WM_ERR_SHAPE, "A must be (T, H, D, Dv)");
+    return WM_OK;
+}
+
+extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
+                                      int n_frames, wm_tensor *P, wm_tensor *A)
+{
+    WM_TRY(gram_check(be, k, v, beta, n_frames, P, A));
+    int64_t N = wm_tensor_rows(k), Ck = wm_tensor_cols(k), H = wm_tensor_cols(beta);
+    int64_t D = Ck / H, Cv = v ? wm_tensor_cols(v) : H, Dv = Cv / H;
     if (N == 0) return WM_OK;
     int done = 0;
-    WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, P, A, &done));
+    WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, NULL, P, A, &done));
     if (done) return WM_OK;
     int S = (int)(N / n_frames), bb = beta->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
@@ -563,9 +574,9 @@ __global__ void __launch_bounds__(256)
                                                       qd ? (const float *)zr->data : NULL, eps, (TO *)out->data,  \
                                                       S, (int)H, (int)D, (int)Dv)
 
-extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
-                                        const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps,
-                                        wm_tensor *out)
+/* The argument checks of gdn_output and gdn_output_ucpe. */
+static wm_status output_check(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
+                              const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, wm_tensor *out)
 {
     WM_CUDA_FLOAT(be, q);
     WM_CUDA_DEV(be, Mf);
@@ -585,9 +596,18 @@ extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, cons
         WM_OP_CHECK(be, wm_tensor_numel(zf) == T * H * D && wm_tensor_numel(zr) == T * H * D, WM_ERR_SHAPE,
                     "zf, zr must be (T,H,D,1)");
     }
+    return WM_OK;
+}
+
+extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
+                                        const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps,
+                                        wm_tensor *out)
+{
+    WM_TRY(output_check(be, q, Mf, Mr, qd, zf, zr, out));
+    int64_t T = Mf->shape[0], H = Mf->shape[1], D = Mf->shape[2], Dv = Mf->shape[3], N = wm_tensor_rows(q);
     if (N == 0) return WM_OK;
     int done = 0;
-    WM_TRY(wm__gdn_output_fast(be, q, Mf, Mr, qd, zf, zr, eps, out, &done));
+    WM_TRY(wm__gdn_output_fast(be, q, Mf, Mr, qd, zf, zr, eps, NULL, out, &done));
     if (done) return WM_OK;
     int S = (int)(N / T);
     size_t smem = ((size_t)D * Dv + GO_TOK * (D + 1) + D + GO_TOK) * sizeof(float);
@@ -615,4 +635,75 @@ extern "C" wm_status wm_gdn_output_cuda(wm_backend *be, const wm_tensor *q, cons
     }
     WM_CUDA_LAUNCHED(be);
     return WM_OK;
+}
+
+/* ---------------------------------------------------------------- camera-embedded GDN ops */
+
+/* The fused kernels' view of dit_qk_prep's embedding arguments (already shape-checked); 0 when they cannot
+ * take them: fp32 16-byte-aligned tables, 8-column chunks inside one range. */
+static int cam_emb_make(const wm_tensor *mats, int transpose, const wm_tensor *cos, const wm_tensor *sin, int64_t D,
+                        int off, int conj, int64_t P, cam_emb_args *e)
+{
+    if (mats && (mats->dtype != WM_F32 || ((uintptr_t)mats->data & 15u) || (D / 2) % 8)) return 0;
+    if (cos && (cos->dtype != WM_F32 || sin->dtype != WM_F32 || (((uintptr_t)cos->data | (uintptr_t)sin->data) & 15u) ||
+                P % 4 || off % 8))
+        return 0;
+    *e = cam_emb_args{mats ? (const float *)mats->data : NULL, cos ? (const float *)cos->data : NULL,
+                      cos ? (const float *)sin->data : NULL, transpose != 0, conj ? -1.0f : 1.0f, (int)(D / 2), off,
+                      (int)P};
+    return 1;
+}
+
+static wm_status emb_tables_on_device(wm_backend *be, const wm_tensor *mats, const wm_tensor *cos, const wm_tensor *sin)
+{
+    if (mats) WM_CUDA_DEV(be, mats);
+    if (cos) WM_CUDA_DEV(be, cos);
+    if (sin) WM_CUDA_DEV(be, sin);
+    return WM_OK;
+}
+
+/* gdn_output_ucpe: the readout kernel embeds its output tile before the store; otherwise gdn_output and
+ * an in-place dit_qk_prep (the op's definition). */
+extern "C" wm_status wm_gdn_output_ucpe_cuda(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf,
+                                             const wm_tensor *Mr, const wm_tensor *mats, int transpose,
+                                             const wm_tensor *cos, const wm_tensor *sin, int dim_offset, int conj,
+                                             wm_tensor *out)
+{
+    WM_TRY(output_check(be, q, Mf, Mr, NULL, NULL, NULL, out));
+    WM_TRY(emb_tables_on_device(be, mats, cos, sin));
+    const int64_t H = Mf->shape[1];
+    int64_t P = 0;
+    WM_TRY(wm_dit_qk_prep_shape(be, out, NULL, mats, cos, sin, (int)H, dim_offset, out, NULL, &P));
+    if (wm_tensor_rows(q) == 0) return WM_OK;
+    cam_emb_args e;
+    int done = 0;
+    if (cam_emb_make(mats, transpose, cos, sin, Mf->shape[3], dim_offset, conj, P, &e))
+        WM_TRY(wm__gdn_output_fast(be, q, Mf, Mr, NULL, NULL, NULL, 0.0f, &e, out, &done));
+    if (done) return WM_OK;
+    WM_TRY(wm_gdn_output_cuda(be, q, Mf, Mr, NULL, NULL, NULL, 0.0f, out));
+    return wm_dit_qk_prep_cuda(be, out, NULL, 0.0f, 0, mats, transpose, cos, sin, (int)H, dim_offset, conj, out, NULL);
+}
+
+/* gdn_gram_ucpe: the Gram kernel embeds each staged value tile. There is no unfused form here (it would
+ * need a copy of v): shapes the fused kernel does not take answer WM_ERR_UNSUPPORTED, and the DiT then
+ * embeds v in place and runs gdn_gram. */
+extern "C" wm_status wm_gdn_gram_ucpe_cuda(wm_backend *be, const wm_tensor *k, const wm_tensor *v,
+                                           const wm_tensor *beta, int n_frames, const wm_tensor *mats, int transpose,
+                                           const wm_tensor *cos, const wm_tensor *sin, int dim_offset, int conj,
+                                           wm_tensor *P, wm_tensor *A)
+{
+    WM_OP_CHECK(be, v != NULL, WM_ERR_INVALID_ARG, "v is required");
+    WM_TRY(gram_check(be, k, v, beta, n_frames, P, A));
+    WM_TRY(emb_tables_on_device(be, mats, cos, sin));
+    const int64_t H = wm_tensor_cols(beta);
+    int64_t Pp = 0;
+    WM_TRY(wm_dit_qk_prep_shape(be, v, NULL, mats, cos, sin, (int)H, dim_offset, v, NULL, &Pp));
+    if (wm_tensor_rows(k) == 0) return WM_OK;
+    cam_emb_args e;
+    int done = 0;
+    if (cam_emb_make(mats, transpose, cos, sin, wm_tensor_cols(v) / H, dim_offset, conj, Pp, &e))
+        WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, &e, P, A, &done));
+    if (done) return WM_OK;
+    return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "gdn_gram_ucpe: no fused kernel for this shape/dtype (bf16, head "
+                    "dim 112, fp32 tables)");
 }

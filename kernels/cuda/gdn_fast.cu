@@ -18,6 +18,7 @@
  *   in flight (3-slot cp.async ring), exact fp32 dot products.
  */
 #include "gdn_fast.cuh"
+#include "cam_emb.cuh"
 #include "mma.cuh"
 
 #include <cooperative_groups.h>
@@ -52,10 +53,10 @@ __device__ __forceinline__ void scale_bf16x2(uint32_t &a, float2 b)
     a = *(uint32_t *)&x;
 }
 
-template <int NT>
+template <int NT, bool EMB>
 __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
     gdn_gram_cl_kernel(const bf16 *__restrict__ k, const bf16 *__restrict__ v, const void *beta, int beta_bf16,
-                       float *P, float *A, int S, int H, int ldk, int ldv, int s_half, int s_pad)
+                       float *P, float *A, int S, int H, int ldk, int ldv, int s_half, int s_pad, cam_emb_args emb)
 {
     extern __shared__ __align__(16) unsigned char gc_smem[];
     cg::cluster_group cl = cg::this_cluster();
@@ -100,6 +101,16 @@ __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
         __syncthreads(); /* tile it landed for every thread; tile it-1's slot is free */
         if (it + GC_ST - 1 < ntile) load(it + GC_ST - 1);
         cp_async_commit();
+        if (EMB && useV) { /* gdn_gram_ucpe: the value tile through the camera embedding, in place */
+            bf16 *vs = vst + (it % GC_ST) * GC_TOK * GC_DP;
+            for (int c = threadIdx.x; c < GC_TOK * (GC_D / 8); c += GC_THREADS) {
+                const int r = c / (GC_D / 8), q = c % (GC_D / 8), s = t0 + it * GC_TOK + r;
+                if (s < t1)
+                    *(uint4 *)(vs + r * GC_DP + 8 * q) =
+                        cam_emb8_bf16(*(const uint4 *)(vs + r * GC_DP + 8 * q), emb, (int64_t)f * S + s, 8 * q);
+            }
+            __syncthreads();
+        }
         const bf16 *ks = kst + (it % GC_ST) * GC_TOK * GC_DP;
         const bf16 *bsrc = useV ? vst + (it % GC_ST) * GC_TOK * GC_DP : ks;
         const float *bt = bs + it * GC_TOK;
@@ -160,7 +171,7 @@ __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
 static int al16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                                       int n_frames, wm_tensor *P, wm_tensor *A, int *done)
+                            int n_frames, const cam_emb_args *emb, wm_tensor *P, wm_tensor *A, int *done)
 {
     wm_cuda_ctx *cx = wm__cuda_ctx(be);
     *done = 0;
@@ -173,16 +184,24 @@ wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor 
     if (smem > 200 * 1024 || (int64_t)n_frames * H > 0x7fffffff) return WM_OK;
     dim3 grid((unsigned)(n_frames * H), 2, 2);
     cudaStream_t s = wm__cuda_stream(be);
-    if (v) {
-        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14>, WM_GSM_GRAM14, smem));
-        gdn_gram_cl_kernel<14><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, (const bf16 *)v->data, beta->data,
-                                                             beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
-                                                             S, (int)H, (int)Ck, (int)Cv, s_half, s_pad);
+    const cam_emb_args none = {};
+    if (emb && !v) return WM_OK;
+    if (emb) {
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14, true>, WM_GSM_GRAM14E, smem));
+        gdn_gram_cl_kernel<14, true><<<grid, GC_THREADS, smem, s>>>(
+            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, beta->dtype == WM_BF16, (float *)P->data,
+            (float *)A->data, S, (int)H, (int)Ck, (int)Cv, s_half, s_pad, *emb);
+    } else if (v) {
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14, false>, WM_GSM_GRAM14, smem));
+        gdn_gram_cl_kernel<14, false><<<grid, GC_THREADS, smem, s>>>(
+            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, beta->dtype == WM_BF16, (float *)P->data,
+            (float *)A->data, S, (int)H, (int)Ck, (int)Cv, s_half, s_pad, none);
     } else {
-        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<7>, WM_GSM_GRAM7, smem));
-        gdn_gram_cl_kernel<7><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, nullptr, beta->data,
-                                                            beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
-                                                            S, (int)H, (int)Ck, 0, s_half, s_pad);
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<7, false>, WM_GSM_GRAM7, smem));
+        gdn_gram_cl_kernel<7, false><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, nullptr, beta->data,
+                                                                   beta->dtype == WM_BF16, (float *)P->data,
+                                                                   (float *)A->data, S, (int)H, (int)Ck, 0, s_half,
+                                                                   s_pad, none);
     }
     WM_CUDA_LAUNCHED(be);
     *done = 1;
@@ -487,10 +506,11 @@ __device__ __forceinline__ void gt2_load_q(bf16 *Qs, const bf16 *q, int f, int h
     cp_async_commit();
 }
 
+template <bool EMB>
 __global__ void __launch_bounds__(256, 2)
     gdn_output_tc2_kernel(const bf16 *__restrict__ q, const float *__restrict__ Mf, const float *__restrict__ Mr,
                           const bf16 *__restrict__ qd, const float *zf, const float *zr, float eps,
-                          bf16 *__restrict__ out, int S, int H, int G)
+                          bf16 *__restrict__ out, int S, int H, int G, cam_emb_args emb)
 {
     extern __shared__ __align__(16) unsigned char gt2_smem[];
     bf16 *Mh = (bf16 *)gt2_smem, *Ml = Mh + GC_D * GT2_DP, *Qs = Ml + GC_D * GT2_DP;
@@ -584,8 +604,11 @@ __global__ void __launch_bounds__(256, 2)
         __syncwarp();
         for (int c = lane; c < 16 * (GC_D / 8); c += 32) {
             const int rr = c / (GC_D / 8), cc = c % (GC_D / 8), s = s0 + warp * 16 + rr;
-            if (s < S)
-                *(uint4 *)(out + ((int64_t)f * S + s) * C + h * GC_D + cc * 8) = *(const uint4 *)(Qw + rr * GT2_DP + cc * 8);
+            if (s < S) {
+                uint4 o = *(const uint4 *)(Qw + rr * GT2_DP + cc * 8);
+                if (EMB) o = cam_emb8_bf16(o, emb, (int64_t)f * S + s, cc * 8); /* gdn_output_ucpe */
+                *(uint4 *)(out + ((int64_t)f * S + s) * C + h * GC_D + cc * 8) = o;
+            }
         }
         if (tile + G < tiles) {
             __syncthreads(); /* every warp has stored its rows: the tile buffer takes the next q tile */
@@ -595,8 +618,8 @@ __global__ void __launch_bounds__(256, 2)
 }
 
 wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tensor *Mf, const wm_tensor *Mr,
-                              const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps, wm_tensor *out,
-                              int *done)
+                              const wm_tensor *qd, const wm_tensor *zf, const wm_tensor *zr, float eps,
+                              const cam_emb_args *emb, wm_tensor *out, int *done)
 {
     wm_cuda_ctx *cx = wm__cuda_ctx(be);
     *done = 0;
@@ -614,10 +637,19 @@ wm_status wm__gdn_output_fast(wm_backend *be, const wm_tensor *q, const wm_tenso
     int64_t blocks = T * H * G;
     if (blocks > 0x7fffffff) return WM_OK;
     size_t smem = (2 * GC_D + GT2_TOK) * GT2_DP * sizeof(bf16) + GC_D * sizeof(float);
-    WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_output_tc2_kernel, WM_GSM_OUT, smem));
-    gdn_output_tc2_kernel<<<(unsigned)blocks, 256, smem, wm__cuda_stream(be)>>>(
-        (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
-        qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H, (int)G);
+    const cam_emb_args none = {};
+    if (emb) {
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_output_tc2_kernel<true>, WM_GSM_OUTE, smem));
+        gdn_output_tc2_kernel<true><<<(unsigned)blocks, 256, smem, wm__cuda_stream(be)>>>(
+            (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, NULL, NULL, NULL, 0.0f,
+            (bf16 *)out->data, S, (int)H, (int)G, *emb);
+    } else {
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_output_tc2_kernel<false>, WM_GSM_OUT, smem));
+        gdn_output_tc2_kernel<false><<<(unsigned)blocks, 256, smem, wm__cuda_stream(be)>>>(
+            (const bf16 *)q->data, (const float *)Mf->data, (const float *)Mr->data, qd ? (const bf16 *)qd->data : NULL,
+            qd ? (const float *)zf->data : NULL, qd ? (const float *)zr->data : NULL, eps, (bf16 *)out->data, S, (int)H,
+            (int)G, none);
+    }
     WM_CUDA_LAUNCHED(be);
     *done = 1;
     return WM_OK;

@@ -64,7 +64,7 @@ typedef struct wm_dit_weights {
     size_t mem_bytes[2];
     int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
                                   * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
-                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim,batch; a caller may flip
+                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim,batch,ucpe; a caller may flip
                                   * bits between forwards (plan with the same value). */
 } wm_dit_weights;
 
@@ -82,7 +82,9 @@ enum {
     WM_DIT_UNFUSE_TRIM = 512, /* a save pass without velocity stops the last block after its caches -> whole block */
     WM_DIT_UNFUSE_BATCH = 1024, /* output gate|camera q|k|v as one batched GEMM, streaming K|V (and camera K|V)
                                  * batched into their window buffers -> one GEMM per projection */
-    WM_DIT_UNFUSE_ALL = 2047
+    WM_DIT_UNFUSE_UCPE = 2048,  /* GDN camera branch: v embedded in the Gram kernel, the readout embedded before
+                                 * its store (gdn_gram_ucpe, gdn_output_ucpe) -> in-place dit_qk_prep passes */
+    WM_DIT_UNFUSE_ALL = 4095
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
 int wm_dit_unfuse_parse(const char *s);
