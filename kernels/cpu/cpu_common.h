@@ -54,47 +54,6 @@ wm_status wm__depthwise3x3_glu_ref(wm_backend *be, const char *op, const wm_tens
                                    const wm_tensor *b, int n_frames, int grid_h, int grid_w, wm_tensor *y,
                                    int silu_input);
 
-/* The camera embedding of dit_qk_prep on one row (all heads), in place: UCPE with the token's 4x4 matrix
- * M (or M^T) on the first D/2 columns of each head in groups of 4, then RoPE on P pairs from column off
- * of each head (sin negated for the conjugate). dit_qk_prep, gdn_output_ucpe and gdn_gram_ucpe all use
- * these, so the fused ops stay bit-identical to the op sequence. */
-static inline void wm__ucpe_row(const float *M, int tr, float *yr, int64_t H, int64_t D)
-{
-    float mm[16];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) mm[i * 4 + j] = tr ? M[j * 4 + i] : M[i * 4 + j];
-    for (int64_t h = 0; h < H; h++)
-        for (int64_t g = 0; g < D / 8; g++) {
-            float *o = yr + h * D + 4 * g;
-            float a0 = o[0], a1 = o[1], a2 = o[2], a3 = o[3];
-            for (int i = 0; i < 4; i++)
-                o[i] = mm[i * 4] * a0 + mm[i * 4 + 1] * a1 + mm[i * 4 + 2] * a2 + mm[i * 4 + 3] * a3;
-        }
-}
-
-static inline void wm__rope_row(const float *cr, const float *sr, int conj, float *yr, int64_t H, int64_t D,
-                                int64_t P, int64_t off)
-{
-    float sg = conj ? -1.0f : 1.0f;
-    for (int64_t h = 0; h < H; h++)
-        for (int64_t i = 0; i < P; i++) {
-            int64_t d = h * D + off + 2 * i;
-            float a = yr[d], b = yr[d + 1], co = cr[i], si = sg * sr[i];
-            yr[d] = a * co - b * si;
-            yr[d + 1] = a * si + b * co;
-        }
-}
-
-/* gdn_gram's loop (gdn_gram.c) with v optionally read through the camera embedding (emb != NULL:
- * gdn_gram_ucpe). */
-typedef struct {
-    const float *m, *cs, *sn;
-    int tr, conj;
-    int64_t P, off;
-} wm__cam_emb;
-wm_status wm__gdn_gram_ref(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                           int n_frames, const wm__cam_emb *emb, wm_tensor *P, wm_tensor *A);
-
 /* CPU ops require host fp32 tensors; these checks return WM_ERR_DTYPE naming the op otherwise. */
 #define WM_CPU_F32(be, t)                                                                          \
     WM_OP_CHECK(be, (t)->dtype == WM_F32 && (t)->device == WM_DEVICE_CPU, WM_ERR_DTYPE,            \

@@ -33,6 +33,32 @@ static void norm_row(const qkp_ctx *c, const float *xr, float *dst)
     }
 }
 
+static void ucpe_row(const qkp_ctx *c, const float *M, float *yr)
+{
+    float mm[16];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) mm[i * 4 + j] = c->tr ? M[j * 4 + i] : M[i * 4 + j];
+    for (int64_t h = 0; h < c->H; h++)
+        for (int64_t g = 0; g < c->D / 8; g++) {
+            float *o = yr + h * c->D + 4 * g;
+            float a0 = o[0], a1 = o[1], a2 = o[2], a3 = o[3];
+            for (int i = 0; i < 4; i++)
+                o[i] = mm[i * 4] * a0 + mm[i * 4 + 1] * a1 + mm[i * 4 + 2] * a2 + mm[i * 4 + 3] * a3;
+        }
+}
+
+static void rope_row(const qkp_ctx *c, const float *cr, const float *sr, float *yr)
+{
+    float sg = c->conj ? -1.0f : 1.0f;
+    for (int64_t h = 0; h < c->H; h++)
+        for (int64_t i = 0; i < c->P; i++) {
+            int64_t d = h * c->D + c->off + 2 * i;
+            float a = yr[d], b = yr[d + 1], co = cr[i], si = sg * sr[i];
+            yr[d] = a * co - b * si;
+            yr[d + 1] = a * si + b * co;
+        }
+}
+
 static void qkp_rows(void *p, int64_t n0, int64_t n1)
 {
     const qkp_ctx *c = p;
@@ -47,8 +73,8 @@ static void qkp_rows(void *p, int64_t n0, int64_t n1)
         } else {
             norm_row(c, xr, yr);
         }
-        if (c->m) wm__ucpe_row(c->m + n * 16, c->tr, yr, c->H, c->D);
-        if (c->cs) wm__rope_row(c->cs + n * c->P, c->sn + n * c->P, c->conj, yr, c->H, c->D, c->P, c->off);
+        if (c->m) ucpe_row(c, c->m + n * 16, yr);
+        if (c->cs) rope_row(c, c->cs + n * c->P, c->sn + n * c->P, yr);
     }
 }
 

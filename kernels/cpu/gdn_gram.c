@@ -11,7 +11,6 @@ typedef struct {
     const float *k, *v, *b;
     float *P, *A;
     int64_t S, H, D, Dv, Ck, Cv;
-    const wm__cam_emb *emb; /* gdn_gram_ucpe: v through the camera embedding (Dv = D <= 1024) */
 } gram_ctx;
 
 static void gram_items(void *p, int64_t i0, int64_t i1)
@@ -22,19 +21,11 @@ static void gram_items(void *p, int64_t i0, int64_t i1)
         float *P = c->P + it * c->D * c->D, *A = c->A + it * c->D * c->Dv;
         for (int64_t i = 0; i < c->D * c->D; i++) P[i] = 0;
         for (int64_t i = 0; i < c->D * c->Dv; i++) A[i] = 0;
-        float ve[1024];
         for (int64_t s = 0; s < c->S; s++) {
             int64_t n = f * c->S + s;
             float bt = c->b[n * c->H + h];
             const float *kv = c->k + n * c->Ck + h * c->D;
             const float *vv = c->v ? c->v + n * c->Cv + h * c->Dv : NULL;
-            if (c->emb) { /* this head's slice of e(v) (the embedding acts within each head) */
-                const wm__cam_emb *e = c->emb;
-                for (int64_t j = 0; j < c->Dv; j++) ve[j] = vv[j];
-                if (e->m) wm__ucpe_row(e->m + n * 16, e->tr, ve, 1, c->Dv);
-                if (e->cs) wm__rope_row(e->cs + n * e->P, e->sn + n * e->P, e->conj, ve, 1, c->Dv, e->P, e->off);
-                vv = ve;
-            }
             for (int64_t i = 0; i < c->D; i++) {
                 float bk = bt * kv[i];
                 if (bk == 0.0f) continue;
@@ -52,12 +43,6 @@ static void gram_items(void *p, int64_t i0, int64_t i1)
 wm_status wm_gdn_gram_cpu(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
                           int n_frames, wm_tensor *P, wm_tensor *A)
 {
-    return wm__gdn_gram_ref(be, k, v, beta, n_frames, NULL, P, A);
-}
-
-wm_status wm__gdn_gram_ref(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                           int n_frames, const wm__cam_emb *emb, wm_tensor *P, wm_tensor *A)
-{
     WM_CPU_F32(be, k);
     WM_CPU_F32(be, beta);
     WM_CPU_F32(be, P);
@@ -74,8 +59,7 @@ wm_status wm__gdn_gram_ref(wm_backend *be, const wm_tensor *k, const wm_tensor *
     }
     WM_OP_CHECK(be, wm_tensor_numel(P) == n_frames * H * D * D, WM_ERR_SHAPE, "P must be (T, H, D, D)");
     WM_OP_CHECK(be, wm_tensor_numel(A) == n_frames * H * D * Dv, WM_ERR_SHAPE, "A must be (T, H, D, Dv)");
-    WM_OP_CHECK(be, !emb || (v && Dv == D && Dv <= 1024), WM_ERR_SHAPE, "the embedded v must have head dim D <= 1024");
-    gram_ctx c = {k->data, v ? v->data : NULL, beta->data, P->data, A->data, N / n_frames, H, D, Dv, Ck, Cv, emb};
+    gram_ctx c = {k->data, v ? v->data : NULL, beta->data, P->data, A->data, N / n_frames, H, D, Dv, Ck, Cv};
     wm_threadpool_run(be->pool, n_frames * H, 1, gram_items, &c);
     return WM_OK;
 }

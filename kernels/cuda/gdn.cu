@@ -207,7 +207,7 @@ extern "C" wm_status wm_gdn_gram_cuda(wm_backend *be, const wm_tensor *k, const 
     int64_t D = Ck / H, Cv = v ? wm_tensor_cols(v) : H, Dv = Cv / H;
     if (N == 0) return WM_OK;
     int done = 0;
-    WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, NULL, P, A, &done));
+    WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, P, A, &done));
     if (done) return WM_OK;
     int S = (int)(N / n_frames), bb = beta->dtype == WM_BF16;
     cudaStream_t s = wm__cuda_stream(be);
@@ -682,28 +682,4 @@ extern "C" wm_status wm_gdn_output_ucpe_cuda(wm_backend *be, const wm_tensor *q,
     if (done) return WM_OK;
     WM_TRY(wm_gdn_output_cuda(be, q, Mf, Mr, NULL, NULL, NULL, 0.0f, out));
     return wm_dit_qk_prep_cuda(be, out, NULL, 0.0f, 0, mats, transpose, cos, sin, (int)H, dim_offset, conj, out, NULL);
-}
-
-/* gdn_gram_ucpe: the Gram kernel embeds each staged value tile. There is no unfused form here (it would
- * need a copy of v): shapes the fused kernel does not take answer WM_ERR_UNSUPPORTED, and the DiT then
- * embeds v in place and runs gdn_gram. */
-extern "C" wm_status wm_gdn_gram_ucpe_cuda(wm_backend *be, const wm_tensor *k, const wm_tensor *v,
-                                           const wm_tensor *beta, int n_frames, const wm_tensor *mats, int transpose,
-                                           const wm_tensor *cos, const wm_tensor *sin, int dim_offset, int conj,
-                                           wm_tensor *P, wm_tensor *A)
-{
-    WM_OP_CHECK(be, v != NULL, WM_ERR_INVALID_ARG, "v is required");
-    WM_TRY(gram_check(be, k, v, beta, n_frames, P, A));
-    WM_TRY(emb_tables_on_device(be, mats, cos, sin));
-    const int64_t H = wm_tensor_cols(beta);
-    int64_t Pp = 0;
-    WM_TRY(wm_dit_qk_prep_shape(be, v, NULL, mats, cos, sin, (int)H, dim_offset, v, NULL, &Pp));
-    if (wm_tensor_rows(k) == 0) return WM_OK;
-    cam_emb_args e;
-    int done = 0;
-    if (cam_emb_make(mats, transpose, cos, sin, wm_tensor_cols(v) / H, dim_offset, conj, Pp, &e))
-        WM_TRY(wm__gdn_gram_fast(be, k, v, beta, n_frames, &e, P, A, &done));
-    if (done) return WM_OK;
-    return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "gdn_gram_ucpe: no fused kernel for this shape/dtype (bf16, head "
-                    "dim 112, fp32 tables)");
 }

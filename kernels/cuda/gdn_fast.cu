@@ -53,10 +53,10 @@ __device__ __forceinline__ void scale_bf16x2(uint32_t &a, float2 b)
     a = *(uint32_t *)&x;
 }
 
-template <int NT, bool EMB>
+template <int NT>
 __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
     gdn_gram_cl_kernel(const bf16 *__restrict__ k, const bf16 *__restrict__ v, const void *beta, int beta_bf16,
-                       float *P, float *A, int S, int H, int ldk, int ldv, int s_half, int s_pad, cam_emb_args emb)
+                       float *P, float *A, int S, int H, int ldk, int ldv, int s_half, int s_pad)
 {
     extern __shared__ __align__(16) unsigned char gc_smem[];
     cg::cluster_group cl = cg::this_cluster();
@@ -101,16 +101,6 @@ __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
         __syncthreads(); /* tile it landed for every thread; tile it-1's slot is free */
         if (it + GC_ST - 1 < ntile) load(it + GC_ST - 1);
         cp_async_commit();
-        if (EMB && useV) { /* gdn_gram_ucpe: the value tile through the camera embedding, in place */
-            bf16 *vs = vst + (it % GC_ST) * GC_TOK * GC_DP;
-            for (int c = threadIdx.x; c < GC_TOK * (GC_D / 8); c += GC_THREADS) {
-                const int r = c / (GC_D / 8), q = c % (GC_D / 8), s = t0 + it * GC_TOK + r;
-                if (s < t1)
-                    *(uint4 *)(vs + r * GC_DP + 8 * q) =
-                        cam_emb8_bf16(*(const uint4 *)(vs + r * GC_DP + 8 * q), emb, (int64_t)f * S + s, 8 * q);
-            }
-            __syncthreads();
-        }
         const bf16 *ks = kst + (it % GC_ST) * GC_TOK * GC_DP;
         const bf16 *bsrc = useV ? vst + (it % GC_ST) * GC_TOK * GC_DP : ks;
         const float *bt = bs + it * GC_TOK;
@@ -171,7 +161,7 @@ __global__ void __cluster_dims__(1, 2, 1) __launch_bounds__(GC_THREADS, 2)
 static int al16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                            int n_frames, const cam_emb_args *emb, wm_tensor *P, wm_tensor *A, int *done)
+                            int n_frames, wm_tensor *P, wm_tensor *A, int *done)
 {
     wm_cuda_ctx *cx = wm__cuda_ctx(be);
     *done = 0;
@@ -184,24 +174,16 @@ wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor 
     if (smem > 200 * 1024 || (int64_t)n_frames * H > 0x7fffffff) return WM_OK;
     dim3 grid((unsigned)(n_frames * H), 2, 2);
     cudaStream_t s = wm__cuda_stream(be);
-    const cam_emb_args none = {};
-    if (emb && !v) return WM_OK;
-    if (emb) {
-        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14, true>, WM_GSM_GRAM14E, smem));
-        gdn_gram_cl_kernel<14, true><<<grid, GC_THREADS, smem, s>>>(
-            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, beta->dtype == WM_BF16, (float *)P->data,
-            (float *)A->data, S, (int)H, (int)Ck, (int)Cv, s_half, s_pad, *emb);
-    } else if (v) {
-        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14, false>, WM_GSM_GRAM14, smem));
-        gdn_gram_cl_kernel<14, false><<<grid, GC_THREADS, smem, s>>>(
-            (const bf16 *)k->data, (const bf16 *)v->data, beta->data, beta->dtype == WM_BF16, (float *)P->data,
-            (float *)A->data, S, (int)H, (int)Ck, (int)Cv, s_half, s_pad, none);
+    if (v) {
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<14>, WM_GSM_GRAM14, smem));
+        gdn_gram_cl_kernel<14><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, (const bf16 *)v->data, beta->data,
+                                                             beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
+                                                             S, (int)H, (int)Ck, (int)Cv, s_half, s_pad);
     } else {
-        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<7, false>, WM_GSM_GRAM7, smem));
-        gdn_gram_cl_kernel<7, false><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, nullptr, beta->data,
-                                                                   beta->dtype == WM_BF16, (float *)P->data,
-                                                                   (float *)A->data, S, (int)H, (int)Ck, 0, s_half,
-                                                                   s_pad, none);
+        WM_TRY(wm__gdn_smem_optin(be, (const void *)gdn_gram_cl_kernel<7>, WM_GSM_GRAM7, smem));
+        gdn_gram_cl_kernel<7><<<grid, GC_THREADS, smem, s>>>((const bf16 *)k->data, nullptr, beta->data,
+                                                            beta->dtype == WM_BF16, (float *)P->data, (float *)A->data,
+                                                            S, (int)H, (int)Ck, 0, s_half, s_pad);
     }
     WM_CUDA_LAUNCHED(be);
     *done = 1;

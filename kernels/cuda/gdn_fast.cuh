@@ -16,13 +16,12 @@ typedef struct { int b[WM_MAX_SCAN_CHUNKS + 1]; } scan_bounds;
 
 /* Per-kernel shared-memory opt-in of the fast kernels, cached in the backend (wm_cuda_ctx.gdn_smem). */
 enum { WM_GSM_GRAM14, WM_GSM_GRAM7, WM_GSM_SCAN_TC16, WM_GSM_SCAN_TC64, WM_GSM_SCAN_TC112, WM_GSM_SCAN_TC128,
-       WM_GSM_SCAN_VEC, WM_GSM_OUT, WM_GSM_GRAM14E, WM_GSM_OUTE };
+       WM_GSM_SCAN_VEC, WM_GSM_OUT, WM_GSM_OUTE };
 wm_status wm__gdn_smem_optin(wm_backend *be, const void *func, int slot, size_t bytes);
 
-/* P, A fp32 (T,H,D,D) / (T,H,D,Dv); k, v bf16 (N, H*D); beta (N, H); emb (gdn_gram_ucpe, v given): the
- * value tiles through the camera embedding, else NULL. */
+/* P, A fp32 (T,H,D,D) / (T,H,D,Dv); k, v bf16 (N, H*D); beta (N, H). */
 wm_status wm__gdn_gram_fast(wm_backend *be, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
-                            int n_frames, const cam_emb_args *emb, wm_tensor *P, wm_tensor *A, int *done);
+                            int n_frames, wm_tensor *P, wm_tensor *A, int *done);
 /* Validated arguments of wm_gdn_scan; sb holds the bounds (reverse, or both directions). rstates != NULL
  * (gdn_scan_fr, reverse == 0): the reverse scan into rstates runs in the same launch (grid z / y = 2). */
 wm_status wm__gdn_scan_fast(wm_backend *be, const wm_tensor *P, const wm_tensor *A, const wm_tensor *g,

@@ -38,7 +38,6 @@ const struct wm_ops wm__ops_cuda = {
     .gdn_scan_fr = wm_gdn_scan_fr_cuda,
     .gdn_output = wm_gdn_output_cuda,
     .gdn_output_ucpe = wm_gdn_output_ucpe_cuda,
-    .gdn_gram_ucpe = wm_gdn_gram_ucpe_cuda,
     .depthwise3x3_glu = wm_depthwise3x3_glu_cuda_v2,
     .temporal_shift_cat = wm_temporal_shift_cat_cuda_v2,
     .head_renorm = wm_head_renorm_cuda,

@@ -13,14 +13,13 @@ typedef struct {
     wm_tensor *init, *final_state; /* forward-scan seed and destination (streaming) */
 } scan_io;
 
-/* The camera branch's embeddings inside its GDN kernels (fusion "ucpe"; needs the fused dit_qk_prep form,
- * whose bf16 roundings they reproduce). */
+/* The camera readout's inverse embedding inside the readout kernel (fusion "ucpe"; needs the fused
+ * dit_qk_prep form, whose bf16 roundings it reproduces). */
 static int dt_cam_emb(const dit_fwd *f) { return dt_fused(f, WM_DIT_UNFUSE_UCPE) && dt_fused(f, WM_DIT_UNFUSE_QK); }
 
-/* Forward + reverse scans of one stream (numerator: Dv = D; denominator: v == NULL, Dv = 1). vemb: the
- * camera v, still to be embedded (UCPE with Pinv + camera RoPE) on its way into the Gram sums. */
-static wm_status scans(dit_fwd *f, const wm_tensor *k, wm_tensor *v, const wm_tensor *beta,
-                       const wm_tensor *g, scan_io io, int vemb, wm_tensor *Mf, wm_tensor *Mr)
+/* Forward + reverse scans of one stream (numerator: Dv = D; denominator: v == NULL, Dv = 1). */
+static wm_status scans(dit_fwd *f, const wm_tensor *k, const wm_tensor *v, const wm_tensor *beta,
+                       const wm_tensor *g, scan_io io, wm_tensor *Mf, wm_tensor *Mr)
 {
     int64_t Dv = v ? f->D : 1;
     int64_t shP[4] = {f->T, f->H, f->D, f->D}, shA[4] = {f->T, f->H, f->D, Dv};
@@ -29,14 +28,7 @@ static wm_status scans(dit_fwd *f, const wm_tensor *k, wm_tensor *v, const wm_te
     WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, &A));
     WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mf));
     WM_TRY(wm_arena_tensor(f->ar, WM_F32, 4, shA, Mr));
-    if (vemb && dt_live(f)) {
-        wm_status st = wm_gdn_gram_ucpe(f->be, k, v, beta, f->T, &f->Pinv, 0, &f->cam_cos, &f->cam_sin, f->D / 2, 0,
-                                        &P, &A);
-        if (st != WM_ERR_UNSUPPORTED) WM_TRY(st);
-        else vemb = 0; /* no fused kernel for this backend/shape: embed v in place, then the plain Gram */
-        if (!vemb) WM_TRY(dit_ucpe(f, v, &f->Pinv, 0, 0));
-    }
-    if (!vemb) DT_RUN(f, wm_gdn_gram(f->be, k, v, beta, f->T, &P, &A));
+    DT_RUN(f, wm_gdn_gram(f->be, k, v, beta, f->T, &P, &A));
     if (dt_fused(f, WM_DIT_UNFUSE_SCAN)) { /* the two independent scans in one launch */
         DT_RUN(f, wm_gdn_scan_fr(f->be, &P, &A, g, io.init, f->bounds, f->n_chunks, Mf, io.final_state, Mr));
         return WM_OK;
@@ -92,8 +84,8 @@ static wm_status main_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm
     WM_TRY(norm_relu_rope(f, &q, &b->q_norm, &qr));
     WM_TRY(norm_relu_rope(f, &k, &b->k_norm_s, &kr));
     int save = cc && f->run->save;
-    WM_TRY(scans(f, &kr, &v, beta, g, (scan_io){cc ? &cc->M : NULL, save ? &cc->M : NULL}, 0, &Mf, &Mr));
-    WM_TRY(scans(f, &k, NULL, beta, g, (scan_io){cc ? &cc->z : NULL, save ? &cc->z : NULL}, 0, &zf, &zr));
+    WM_TRY(scans(f, &kr, &v, beta, g, (scan_io){cc ? &cc->M : NULL, save ? &cc->M : NULL}, &Mf, &Mr));
+    WM_TRY(scans(f, &k, NULL, beta, g, (scan_io){cc ? &cc->z : NULL, save ? &cc->z : NULL}, &zf, &zr));
     DT_RUN(f, wm_gdn_output(f->be, &qr, &Mf, &Mr, &q, &zf, &zr, f->cfg->eps_gdn, out));
     return WM_OK;
 }
@@ -110,14 +102,13 @@ static wm_status cam_branch(dit_fwd *f, const wm_dit_block_weights *b, const wm_
     WM_TRY(dt_new(f, f->N, f->C, &kpre));
     WM_TRY(dt_qk_prep(f, &q, &b->q_norm_cam, eps, 1, &f->P, 1, 1, 0, &q, NULL));
     WM_TRY(dt_qk_prep(f, &k, &b->k_norm_cam_s, eps, 1, &f->Pinv, 0, 1, 0, &k, &kpre));
-    const int emb = dt_cam_emb(f);
-    if (!emb) WM_TRY(dit_ucpe(f, &v, &f->Pinv, 0, 0));
+    WM_TRY(dit_ucpe(f, &v, &f->Pinv, 0, 0));
     WM_TRY(dt_new_f32(f, f->N, f->H, &bc));
     DT_RUN(f, wm_gdn_cam_beta(f->be, &kpre, &k, beta, f->T, &bc));
     dt_record(f, "attn.beta_cam", &bc);
     int save = cc && f->run->save;
-    WM_TRY(scans(f, &k, &v, &bc, g, (scan_io){cc ? &cc->Mc : NULL, save ? &cc->Mc : NULL}, emb, &Mf, &Mr));
-    if (emb) { /* readout + its inverse embedding (UCPE with P, conjugate camera RoPE) in one op */
+    WM_TRY(scans(f, &k, &v, &bc, g, (scan_io){cc ? &cc->Mc : NULL, save ? &cc->Mc : NULL}, &Mf, &Mr));
+    if (dt_cam_emb(f)) { /* readout + its inverse embedding (UCPE with P, conjugate camera RoPE) in one op */
         DT_RUN(f, wm_gdn_output_ucpe(f->be, &q, &Mf, &Mr, &f->P, 0, &f->cam_cos, &f->cam_sin, f->D / 2, 1, out));
         return WM_OK;
     }

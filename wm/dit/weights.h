@@ -82,8 +82,8 @@ enum {
     WM_DIT_UNFUSE_TRIM = 512, /* a save pass without velocity stops the last block after its caches -> whole block */
     WM_DIT_UNFUSE_BATCH = 1024, /* output gate|camera q|k|v as one batched GEMM, streaming K|V (and camera K|V)
                                  * batched into their window buffers -> one GEMM per projection */
-    WM_DIT_UNFUSE_UCPE = 2048,  /* GDN camera branch: v embedded in the Gram kernel, the readout embedded before
-                                 * its store (gdn_gram_ucpe, gdn_output_ucpe) -> in-place dit_qk_prep passes */
+    WM_DIT_UNFUSE_UCPE = 2048,  /* GDN camera readout with its inverse embedding before the store
+                                 * (gdn_output_ucpe) -> gdn_output + an in-place dit_qk_prep */
     WM_DIT_UNFUSE_ALL = 4095
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
