@@ -13,8 +13,10 @@
  *   - S = Q K^T is one m64n128 wgmma chain per warpgroup (D/16 k-steps, both operands in shared memory);
  *     P = exp2(S - m) is packed to bf16 in registers and fed as the register A operand of O += P V
  *     (m64n64 + m64n48 for D = 112, V read MN-major with the transpose bit: no transpose pass);
- *   - S_t is queued behind P_{t-1} V_{t-1}; the two consumer warpgroups drift freely, so one's softmax
- *     runs while the other's wgmmas keep the tensor cores busy (see wg_consume for why not more);
+ *   - FlashAttention-3 scheduling: S_t and P_{t-1} V_{t-1} are issued back to back, S_t is awaited alone,
+ *     so the softmax of S_t overlaps this warpgroup's own P.V (P double-buffered in registers, O rescaled
+ *     after the P.V retires), and the two consumer warpgroups take turns to issue (named barriers), so
+ *     one's softmax also runs under the other's wgmmas (WM_CUDA_ATTN=free: no turns, measured slower);
  *   - head dim 112 is used as is (7 k-steps); the scale folds into the exp2 argument; fully masked rows
  *     give 0, as the CPU reference does;
  *   - persistent: one block per SM walks the units (query tile, head[, key range]) u = blockIdx.x +
