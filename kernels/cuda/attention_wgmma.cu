@@ -94,14 +94,14 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
     }
 }
 
-/* Online-softmax update: P = exp2(S * scale + mask - m) packed to bf16 (the register A operand of P.V),
- * O and the row sums rescaled. S is only read: writing softmax values back into the wgmma accumulator
+/* Online-softmax update: P = exp2(S * scale + mask - m) packed to bf16 (the register A operand of P.V), the
+ * row sums rescaled, corr = the factor for O (applied by the caller once the previous P.V that
+ * accumulates into O has retired). S is only read: writing softmax values back into the wgmma accumulator
  * registers makes ptxas serialise every wgmma of the kernel (C7515). Thread holds rows g and g+8 of its
  * warp's 16; s[4j+e] is column 8j + 2c + (e & 1), row g + 8 (e >> 1); p[2j + (e >> 1)] packs e&1 = 0/1. */
-template <int D, bool RESCALE = true>
-__device__ __forceinline__ void wg_softmax(const float *s, const float *mb, float *o, float *mrow, float *lrow,
-                                           float scale_log2, uint32_t *p, bool first, bool clean,
-                                           float *corr_out = nullptr)
+template <int D>
+__device__ __forceinline__ void wg_softmax(const float *s, const float *mb, float *mrow, float *lrow,
+                                           float scale_log2, uint32_t *p, bool clean, float (&corr)[2])
 {
     const int c2 = 2 * (threadIdx.x & 3);
     float mx[2] = {-INFINITY, -INFINITY};
@@ -121,14 +121,8 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
                 mx[e >> 1] = fmaxf(mx[e >> 1], fmaf(s[4 * j + e], scale_log2, (e & 1) ? m2.y : m2.x));
         }
     }
-    float corr[2], muse[2];
+    float muse[2];
     mma_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
-    if (!RESCALE) corr_out[0] = corr[0], corr_out[1] = corr[1]; /* O is rescaled by the caller */
-#pragma unroll
-    for (int n = 0; n < D / 8 && !first && RESCALE; n++) {
-        o[4 * n + 0] *= corr[0]; o[4 * n + 1] *= corr[0];
-        o[4 * n + 2] *= corr[1]; o[4 * n + 3] *= corr[1];
-    }
     const float nm0 = -muse[0], nm1 = -muse[1];
 #pragma unroll
     for (int j = 0; j < 16; j++) {
@@ -252,7 +246,7 @@ __device__ __forceinline__ void wg_tile(int t, int ntiles, int kt0, float *o_acc
     if (t == ntiles - 1) mbar_arrive(bars + 8 * (2 * WG_STAGES + 1)); /* the next unit's Q may load */
     const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
     float corr[2];
-    wg_softmax<D, false>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, pcur, false, clean, corr);
+    wg_softmax<D>(s, mb + st * WG_BN, mrow, lrow, scale_log2, pcur, clean, corr);
     wg_wait<0>();
     wg_pin<D / 2>(o_acc);
 #pragma unroll
@@ -293,7 +287,8 @@ __device__ __forceinline__ void wg_consume(int ntiles, int kt0, float *o_acc, fl
         wg_pin<64>(s);
         if (ntiles == 1) mbar_arrive(qempty); /* the next unit's Q may load */
         const bool clean = ((const volatile int *)(mb + WG_STAGES * WG_BN + 16))[st] != 0;
-        wg_softmax<D>(s, mb + st * WG_BN, o_acc, mrow, lrow, scale_log2, p0, true, clean);
+        float corr[2]; /* O has no value yet: nothing to rescale */
+        wg_softmax<D>(s, mb + st * WG_BN, mrow, lrow, scale_log2, p0, clean, corr);
     }
     for (int t = 1; t < ntiles; t += 2) {
         wg_tile<D>(t, ntiles, kt0, o_acc, s, mrow, lrow, p0, p1, qw, kbase, vbase, mb, bars, scale_log2, pp, wg);
