@@ -104,8 +104,6 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     c->attn_impl = attn && strcmp(attn, "mma") == 0 ? WM_ATTN_MMA : WM_ATTN_AUTO;
     c->attn_wave = attn && strcmp(attn, "wave") == 0;
     c->attn_free = attn && strcmp(attn, "free") == 0;
-    const char *gemm = getenv("WM_CUDA_GEMM"); /* "own": the experimental wgmma GEMM (gemm_wgmma.cu) */
-    c->gemm_own = gemm && strcmp(gemm, "own") == 0;
     const char *gdn = getenv("WM_CUDA_GDN"), *conv = getenv("WM_CUDA_CONV"); /* "old": previous kernels */
     c->gdn_old = gdn && strcmp(gdn, "old") == 0;
     c->gdn_tile1 = gdn && strcmp(gdn, "tile1") == 0;

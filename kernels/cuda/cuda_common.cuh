@@ -62,7 +62,6 @@ typedef struct wm_cuda_ctx {
     int attn_impl;            /* WM_ATTN_*: which flash-attention kernel (WM_CUDA_ATTN=mma at creation) */
     int attn_wave;            /* WM_CUDA_ATTN=wave at creation: the wgmma kernel runs one block per unit */
     int attn_free;            /* WM_CUDA_ATTN=free at creation: its consumer warpgroups issue without turns */
-    int gemm_own;             /* WM_CUDA_GEMM=own at creation: bf16 GEMMs without activation on gemm_wgmma.cu */
     int gdn_old;              /* WM_CUDA_GDN=old at creation: the previous GDN gram/scan kernels (gdn.cu) */
     int gdn_tile1;            /* WM_CUDA_GDN=tile1 at creation: the GDN readout runs one block per token tile */
     int conv_old;             /* WM_CUDA_CONV=old at creation: the previous short/depthwise conv kernels */
@@ -97,7 +96,7 @@ wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias,
  * microseconds, so it is made once per kernel and size, not per launch. */
 enum { WM_SMEM_FA64, WM_SMEM_FA112, WM_SMEM_FA128, WM_SMEM_SCAN, WM_SMEM_GOTC, WM_SMEM_GO0, WM_SMEM_GO1,
        WM_SMEM_GO2, WM_SMEM_GO3, WM_SMEM_TEXT_GQA,
-       WM_SMEM_WG64, WM_SMEM_WG112, WM_SMEM_WG128, WM_SMEM_GEMM };
+       WM_SMEM_WG64, WM_SMEM_WG112, WM_SMEM_WG128 };
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -22,10 +22,6 @@
 
 #include <string.h>
 
-/* gemm_wgmma.cu (WM_CUDA_GEMM=own): WM_ERR_UNSUPPORTED when it does not take the call. */
-extern "C" wm_status wm__gemm_wgmma(wm_backend *be, const void *x, const void *w, const void *bias, int bias_bf16,
-                                    const void *res, void *y, int64_t N, int64_t M, int64_t K);
-
 static cudaDataType_t lt_type(wm_dtype t) { return t == WM_BF16 ? CUDA_R_16BF : t == WM_F16 ? CUDA_R_16F : CUDA_R_32F; }
 
 static int ptr_align(const void *p)
@@ -224,12 +220,6 @@ static wm_status mm_run(wm_backend *be, const wm_tensor *x, const wm_tensor *w, 
     key.align = al;
     wm_cuda_plan *p;
     wm_cuda_ctx *c = wm__cuda_ctx(be);
-    if (c->gemm_own && act == WM_ACT_NONE && x->dtype == WM_BF16 && y->dtype == WM_BF16 &&
-        (!bias || bias->dtype == WM_BF16 || bias->dtype == WM_F32)) { /* WM_CUDA_GEMM=own */
-        wm_status st = wm__gemm_wgmma(be, x->data, w->data, bias ? bias->data : NULL, bias && bias->dtype == WM_BF16,
-                                      res ? res->data : NULL, y->data, N, M, K);
-        if (st != WM_ERR_UNSUPPORTED) return st;
-    }
     mm_ptrs mp = {x->data, w->data, y->data, bias ? bias->data : NULL};
     const mm_ptrs *mpp = &mp;
     if (res) {
