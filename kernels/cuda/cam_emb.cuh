@@ -20,6 +20,27 @@ typedef struct {
     int half, off, P;
 } cam_emb_args;
 
+/* The two formulas on 8 columns, shared with dit_qk_prep's kernels (dit_fused.cu): UCPE of two groups of
+ * 4 with the 4x4 matrix mm (row-major, already transposed if asked), and RoPE of 4 pairs with cos c and
+ * (signed) sin s. o must not alias v. */
+__device__ __forceinline__ void ucpe8(const float *v, const float *mm, float *o)
+{
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const int g = j & ~3, r = (j & 3) * 4;
+        o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
+    }
+}
+
+__device__ __forceinline__ void rope8(const float *v, const float *c, const float *s, float *o)
+{
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+        o[2 * q] = v[2 * q] * c[q] - v[2 * q + 1] * s[q];
+        o[2 * q + 1] = v[2 * q] * s[q] + v[2 * q + 1] * c[q];
+    }
+}
+
 __device__ __forceinline__ void cam_emb8(float (&v)[8], const cam_emb_args &e, int64_t n, int hd0)
 {
     if (e.m && hd0 + 8 <= e.half) {
@@ -32,23 +53,18 @@ __device__ __forceinline__ void cam_emb8(float (&v)[8], const cam_emb_args &e, i
         for (int i = 0; i < 4; i++)
 #pragma unroll
             for (int j = 0; j < 4; j++) mm[i * 4 + j] = e.tr ? M[j * 4 + i] : M[i * 4 + j];
+        float o[8];
+        ucpe8(v, mm, o);
 #pragma unroll
-        for (int g = 0; g < 8; g += 4) {
-            const float a0 = v[g], a1 = v[g + 1], a2 = v[g + 2], a3 = v[g + 3];
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-                v[g + i] = mm[i * 4] * a0 + mm[i * 4 + 1] * a1 + mm[i * 4 + 2] * a2 + mm[i * 4 + 3] * a3;
-        }
+        for (int j = 0; j < 8; j++) v[j] = o[j];
     } else if (e.cs && hd0 >= e.off && hd0 + 8 <= e.off + 2 * e.P) {
         const int64_t t = n * e.P + ((hd0 - e.off) >> 1);
         const float4 c4 = __ldg((const float4 *)(e.cs + t)), s4 = __ldg((const float4 *)(e.sn + t));
         const float cc[4] = {c4.x, c4.y, c4.z, c4.w}, ss[4] = {e.sg * s4.x, e.sg * s4.y, e.sg * s4.z, e.sg * s4.w};
+        float o[8];
+        rope8(v, cc, ss, o);
 #pragma unroll
-        for (int q = 0; q < 4; q++) {
-            const float a = v[2 * q], b = v[2 * q + 1];
-            v[2 * q] = a * cc[q] - b * ss[q];
-            v[2 * q + 1] = a * ss[q] + b * cc[q];
-        }
+        for (int j = 0; j < 8; j++) v[j] = o[j];
     }
 }
 

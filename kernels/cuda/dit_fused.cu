@@ -150,22 +150,15 @@ template <typename T, int U> __global__ void __launch_bounds__(128) qk_prep_warp
         const int hd0 = i % D; /* a multiple of 8: the vector is inside one head */
         float o[8];
         if (hd0 + 8 <= half) {
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int g = j & ~3, r = (j & 3) * 4;
-                o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
-            }
+            ucpe8(v, mm, o);
         } else if (a.tv && hd0 >= half && hd0 >= r0 && hd0 + 8 <= r1) { /* 4 whole pairs: tables as vectors */
             float c4[4], s4[4];
             const int64_t t0 = (int64_t)n * a.P + ((hd0 - r0) >> 1);
             ldp4(a.cs, a.tb, t0, c4);
             ldp4(a.sn, a.tb, t0, s4);
 #pragma unroll
-            for (int p = 0; p < 4; p++) {
-                const float c = c4[p], sn = a.sg * s4[p];
-                o[2 * p] = v[2 * p] * c - v[2 * p + 1] * sn;
-                o[2 * p + 1] = v[2 * p] * sn + v[2 * p + 1] * c;
-            }
+            for (int p = 0; p < 4; p++) s4[p] *= a.sg;
+            rope8(v, c4, s4, o);
         } else {
 #pragma unroll
             for (int j = 0; j < 8; j++) {
@@ -244,20 +237,12 @@ __global__ void __launch_bounds__(128) qk_prep_row_kernel(const qkp_args a, int 
             for (int j = 0; j < 8; j++) v[j] = v[j] > 0.0f ? v[j] : 0.0f;
         if (pr) vst<8>(pr, i, v);
         if (UCPE && hd0 + 8 <= half) {
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int g = j & ~3, r = (j & 3) * 4;
-                o[j] = mm[r] * v[g] + mm[r + 1] * v[g + 1] + mm[r + 2] * v[g + 2] + mm[r + 3] * v[g + 3];
-            }
+            ucpe8(v, mm, o);
         } else if (ROPE && hd0 >= half && hd0 >= r0 && hd0 + 8 <= r1 && ((hd0 - r0) & 7) == 0) {
             const int p0 = (hd0 - r0) >> 1; /* 4 whole pairs, 16-byte aligned in the table */
             const float4 c4 = *(const float4 *)(tab + p0), s4 = *(const float4 *)(tab + P + p0);
             const float cc[4] = {c4.x, c4.y, c4.z, c4.w}, sn[4] = {s4.x, s4.y, s4.z, s4.w};
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                o[2 * q] = v[2 * q] * cc[q] - v[2 * q + 1] * sn[q];
-                o[2 * q + 1] = v[2 * q] * sn[q] + v[2 * q + 1] * cc[q];
-            }
+            rope8(v, cc, sn, o);
         } else { /* a vector across a range boundary, or outside both ranges */
 #pragma unroll
             for (int j = 0; j < 8; j++) {
