@@ -6,16 +6,13 @@
  * stops at the chunk's last frame; bidirectional = one chunk. */
 #include "wm/dit/dit_internal.h"
 
-/* Frames per group of the spatial part: the 2M-wide intermediates are only materialised for a group.
- * Fusion "l2": groups whose intermediates (u and g) fit in ~40 MiB, so that the depthwise conv reads the
- * GEMM's output and the point GEMM reads g while they are still in the GPU's L2 (50 MB on an H100; one
- * 880-token frame at the real shape); otherwise groups of up to 256 MiB (the whole chunk when it is small). */
+/* Frames per group of the spatial part: the 2M-wide intermediates are only materialised for a group
+ * (about 256 MiB in the activation dtype at most; the whole chunk when it is small). */
 static int ffn_group(const dit_fwd *f)
 {
     if (f->run->ffn_group_frames > 0) return f->run->ffn_group_frames;
     int64_t per = (int64_t)f->S * f->cfg->mlp_hidden * 3 * (int64_t)wm_dtype_size(f->adt);
-    int64_t cap = dt_fused(f, WM_DIT_UNFUSE_L2) ? (int64_t)40 << 20 : (int64_t)256 << 20;
-    int64_t g = cap / (per > 0 ? per : 1);
+    int64_t g = ((int64_t)256 << 20) / (per > 0 ? per : 1);
     return g < 1 ? 1 : g > f->T ? f->T : (int)g;
 }
 

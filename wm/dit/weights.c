@@ -465,7 +465,7 @@ int wm_dit_unfuse_parse(const char *s)
         {"qk", WM_DIT_UNFUSE_QK}, {"add", WM_DIT_UNFUSE_ADD}, {"gate", WM_DIT_UNFUSE_GATE},
         {"dw", WM_DIT_UNFUSE_DW}, {"window", WM_DIT_UNFUSE_WINDOW}, {"qkv", WM_DIT_UNFUSE_QKV}, {"ln", WM_DIT_UNFUSE_LN},
         {"scan", WM_DIT_UNFUSE_SCAN}, {"plk", WM_DIT_UNFUSE_PLK}, {"trim", WM_DIT_UNFUSE_TRIM}, {"batch", WM_DIT_UNFUSE_BATCH},
-        {"ucpe", WM_DIT_UNFUSE_UCPE}, {"l2", WM_DIT_UNFUSE_L2},
+        {"ucpe", WM_DIT_UNFUSE_UCPE},
         {"all", WM_DIT_UNFUSE_ALL},
         {"1", WM_DIT_UNFUSE_ALL}};
     int bits = 0;

@@ -64,7 +64,7 @@ typedef struct wm_dit_weights {
     size_t mem_bytes[2];
     int unfused;                 /* WM_DIT_UNFUSE_* bits: fusions to turn off (0 = all fused, the default). Set
                                   * at load from the environment, read once there: WM_DIT_UNFUSED=1 or "all"
-                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim,batch,ucpe,l2; a caller may flip
+                                  * = every bit, or a comma list of qk,add,gate,dw,window,qkv,ln,scan,plk,trim,batch,ucpe; a caller may flip
                                   * bits between forwards (plan with the same value). */
 } wm_dit_weights;
 
@@ -84,9 +84,7 @@ enum {
                                  * batched into their window buffers -> one GEMM per projection */
     WM_DIT_UNFUSE_UCPE = 2048,  /* GDN camera readout with its inverse embedding before the store
                                  * (gdn_output_ucpe) -> gdn_output + an in-place dit_qk_prep */
-    WM_DIT_UNFUSE_L2 = 4096,    /* FFN spatial part per frame group whose intermediates fit the L2 (~40 MiB), so the
-                                 * depthwise conv and the point GEMM read them from L2 -> groups of <= 256 MiB */
-    WM_DIT_UNFUSE_ALL = 8191
+    WM_DIT_UNFUSE_ALL = 4095
 };
 /* WM_DIT_UNFUSE_* bits of a WM_DIT_UNFUSED value ("1"/"all", or a comma list; NULL/"" -> 0). */
 int wm_dit_unfuse_parse(const char *s);
