@@ -94,6 +94,27 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
     }
 }
 
+/* The running row maxima with a lazy update (as FlashAttention-4 does): a row keeps its max m unless this
+ * tile raises it by more than WG_LAZY (log2 units), so P = exp2(S - m) <= 2^WG_LAZY (exact in fp32 sums
+ * and in bf16 P) and corr = 1 exactly for most tiles after the first few, which lets a warp whose rows
+ * all kept their max skip the O rescale (wg_tile). Every quantity stays relative to the same m, so the
+ * result is the same up to rounding. Fully masked rows so far: m = -inf, muse = 0, corr = 0. */
+#define WG_LAZY 8.0f
+__device__ __forceinline__ void wg_softmax_max(float (&mx)[2], float *mrow, float *lrow, float (&corr)[2],
+                                               float (&muse)[2])
+{
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        const float mnew = mx[r] > mrow[r] + WG_LAZY ? mx[r] : mrow[r];
+        muse[r] = mnew == -INFINITY ? 0.0f : mnew;
+        corr[r] = exp2f(mrow[r] - muse[r]);
+        mrow[r] = mnew;
+        lrow[r] *= corr[r];
+    }
+}
+
 /* Online-softmax update: P = exp2(S * scale + mask - m) packed to bf16 (the register A operand of P.V), the
  * row sums rescaled, corr = the factor for O (applied by the caller once the previous P.V that
  * accumulates into O has retired). S is only read: writing softmax values back into the wgmma accumulator
@@ -122,7 +143,7 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
         }
     }
     float muse[2];
-    mma_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
+    wg_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
     const float nm0 = -muse[0], nm1 = -muse[1];
 #pragma unroll
     for (int j = 0; j < 16; j++) {
@@ -252,10 +273,12 @@ __device__ __forceinline__ void wg_tile(int t, int ntiles, int kt0, float *o_acc
 #pragma unroll
     for (int i = 0; i < 32; i++) asm volatile("" : "+r"(pprev[i])::"memory");
     mbar_arrive(bars + 8 * (WG_STAGES + sp)); /* K, V, mask of t-1 free */
+    if (!__all_sync(0xffffffffu, corr[0] == 1.0f && corr[1] == 1.0f)) { /* some row of the warp moved its max */
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) {
-        o_acc[4 * n + 0] *= corr[0]; o_acc[4 * n + 1] *= corr[0];
-        o_acc[4 * n + 2] *= corr[1]; o_acc[4 * n + 3] *= corr[1];
+        for (int n = 0; n < D / 8; n++) {
+            o_acc[4 * n + 0] *= corr[0]; o_acc[4 * n + 1] *= corr[0];
+            o_acc[4 * n + 2] *= corr[1]; o_acc[4 * n + 3] *= corr[1];
+        }
     }
 #endif
 }
