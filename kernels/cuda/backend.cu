@@ -10,10 +10,6 @@
  * CUDA's own message, so callers can fall back to the CPU and tests can skip with 77.
  */
 #include "cuda_common.cuh"
-#include "wm/core/tune_cache.h"
-
-#include <errno.h>
-#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,40 +32,6 @@ extern "C" wm_status wm__cuda_launch_check(wm_backend *be, const char *op)
     return WM_OK;
 }
 
-/* The GEMM algorithm cache (matmul_tune.cu): WM_CUDA_MM_CACHE = its file, "off" = none; unset = the user's
- * cache directory ($XDG_CACHE_HOME/wm or ~/.cache/wm, created if missing). A file that does not load is
- * reported, left alone and not used. */
-static void mm_cache_open(wm_cuda_ctx *c, const char *device_name)
-{
-    int ver = (int)cublasLtGetVersion();
-    snprintf(c->mm_tag, sizeof c->mm_tag, "gemm1:%s:lt%d:s%d", device_name, ver, c->mm_search);
-    for (char *q = c->mm_tag; *q; q++) /* the cache's key alphabet */
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == ':' ||
-              *q == '.' || *q == '-'))
-            *q = '_';
-    const char *env = getenv("WM_CUDA_MM_CACHE");
-    char path[1024];
-    if (env && (!strcmp(env, "off") || !strcmp(env, "0"))) return;
-    if (env && env[0]) {
-        snprintf(path, sizeof path, "%s", env);
-    } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        char dir[900];
-        if (xdg && xdg[0] == '/') snprintf(dir, sizeof dir, "%s", xdg);
-        else if (home && home[0] == '/') snprintf(dir, sizeof dir, "%s/.cache", home);
-        else return;
-        mkdir(dir, 0755);
-        size_t n = strlen(dir);
-        snprintf(dir + n, sizeof dir - n, "/wm");
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return;
-        snprintf(path, sizeof path, "%s/cublaslt-algos.txt", dir);
-    }
-    c->mm_cache = wm_tune_cache_new(path);
-    wm_error err = {WM_OK, ""};
-    if (c->mm_cache && wm_tune_cache_load(c->mm_cache, &err) != WM_OK)
-        wm__log(WM_LOG_WARN, "cuda: GEMM algorithm cache not used: %s", err.msg);
-}
-
 static void ctx_release(wm_cuda_ctx *c)
 {
     for (int i = 0; i < WM_CUDA_PLAN_CACHE; i++) {
@@ -87,7 +49,6 @@ static void ctx_release(wm_cuda_ctx *c)
         free(c->prof_ev);
         free(c->prof_cat);
     }
-    wm_tune_cache_free(c->mm_cache);
     if (c->lt) cublasLtDestroy(c->lt);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
@@ -156,9 +117,8 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */
     c->mm_candidates = mmc ? atoi(mmc) : WM_CUDA_MM_CANDIDATES_DEFAULT;
     if (c->mm_candidates < 1 || c->mm_candidates > 64) c->mm_candidates = WM_CUDA_MM_CANDIDATES_DEFAULT;
-    const char *mms = getenv("WM_CUDA_MM_SEARCH"); /* 0 off, 1 plans >= 50 GFLOP (default), 2 all, 3 all + print */
-    c->mm_search = mms ? atoi(mms) : 1;
-    mm_cache_open(c, prop.name);
+    const char *mms = getenv("WM_CUDA_MM_SEARCH"); /* 1: autotune over every algorithm configuration; 2: + print */
+    c->mm_search = mms ? atoi(mms) : 0;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

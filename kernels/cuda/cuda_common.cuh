@@ -69,9 +69,7 @@ typedef struct wm_cuda_ctx {
     int qkp_warp;             /* WM_CUDA_QKP=warp at creation: dit_qk_prep keeps the second (warp) kernel */
     int silu_exp;             /* WM_CUDA_SILU=exp at creation: the depthwise GLU convs use ex2 + rcp SiLU, not tanh */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
-    int mm_search;            /* WM_CUDA_MM_SEARCH at creation (matmul_tune.cu): 0 off, 1 large plans, 2 all, 3 all + print */
-    struct wm_tune_cache *mm_cache; /* plans' algorithms kept across runs (WM_CUDA_MM_CACHE; NULL: none) */
-    char mm_tag[192];         /* cache key prefix: device name, cuBLASLt version, search level */
+    int mm_search;            /* WM_CUDA_MM_SEARCH at creation: 1 = time every algorithm configuration too, 2 = and print */
     size_t gdn_smem[16];      /* shared memory opted in per kernel of gdn_fast.cu (WM_GSM_*) */
 } wm_cuda_ctx;
 

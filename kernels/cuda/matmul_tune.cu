@@ -4,21 +4,17 @@
  * call's own operands and keep the fastest; cuBLASLt's first pick is not always the fastest for our
  * skinny shapes (N = 2640 tokens against K = 2240).
  *
- * Search (WM_CUDA_MM_SEARCH at backend creation: 1 = plans of >= 50 GFLOP, the default; 2 = every plan;
- * 3 = every plan, each result printed to stderr; 0 = off) widens the field beyond the heuristic: the heuristic's
+ * WM_CUDA_MM_SEARCH=1 (read at backend creation) widens the field beyond the heuristic: the heuristic's
  * algorithm ids, each with every tile and stage count cuBLASLt reports for it, the Hopper cluster
  * shapes up to 2 x 2, kept when cublasLtMatmulAlgoCheck accepts it for this plan and its workspace fits
  * (mm_enumerate). Candidates are screened with 1 warm-up + 1 run; the best MM_FINALISTS with each of
- * their custom options, and the heuristic's own best, are re-timed with 10 runs.
+ * their custom options, and the heuristic's own best, are re-timed with 10 runs. It costs seconds per GEMM shape at start-up, which is
+ * why it is a switch; WM_CUDA_MM_SEARCH=2 also prints, per plan, the heuristic's best and the search's
+ * best with their configurations (stderr).
  *
- * The search costs about a second per large shape (the first one more, while cuBLASLt loads its
- * kernels), so every plan's result goes into the algorithm cache (WM_CUDA_MM_CACHE, backend.cu; keyed by
- * device, cuBLASLt version, search level and plan) and later processes on the machine take it from
- * there after cublasLtMatmulAlgoCheck accepts it. Without a cache hit, tuning is skipped while the stream
- * is being captured into a graph (no timing there): the first candidate is kept then. Runs once per
- * plan, i.e. once per GEMM shape and process. */
+ * Skipped while the stream is being captured into a graph (no timing there): the first candidate is
+ * kept then. Runs once per plan, i.e. once per GEMM shape. */
 #include "cuda_common.cuh"
-#include "wm/core/tune_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,40 +156,13 @@ static int mm_final(mm_timer *t, const cublasLtMatmulAlgo_t *fin, int n, float *
     return pick;
 }
 
-/* The cache key of a plan: device, cuBLASLt version and search level (mm_tag), then the plan key. */
-static void plan_cache_key(const wm_cuda_ctx *c, const wm_cuda_plan *p, char *key, size_t n)
-{
-    snprintf(key, n, "%s:n%lld.m%lld.k%lld.y%lld:t%d.%d.%d.%d:e%d:a%d", c->mm_tag, (long long)p->n, (long long)p->m,
-             (long long)p->k, (long long)p->ys, p->xt, p->wt, p->yt, p->bt, p->epi, p->align);
-}
-
-/* A cached algorithm for this plan that cuBLASLt still accepts (the file is untrusted: a stale or
- * corrupted entry fails the check and is tuned again). */
-static int cache_lookup(wm_cuda_ctx *c, wm_cuda_plan *p, const char *key)
-{
-    cublasLtMatmulAlgo_t a;
-    if (!c->mm_cache || wm_tune_cache_get(c->mm_cache, key, &a, sizeof a) != (int)sizeof a) return 0;
-    cublasLtMatmulHeuristicResult_t r;
-    memset(&r, 0, sizeof r);
-    if (cublasLtMatmulAlgoCheck(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, &a, &r) != CUBLAS_STATUS_SUCCESS ||
-        r.workspaceSize > c->workspace_bytes)
-        return 0;
-    p->algo = a;
-    return 1;
-}
-
 extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found,
                             const void *x, const void *w, void *y, const void *bias)
 {
     wm_cuda_ctx *c = wm__cuda_ctx(be);
     p->algo = res[0].algo;
-    char key[WM_TUNE_KEY_MAX + 1];
-    plan_cache_key(c, p, key, sizeof key);
-    if (cache_lookup(c, p, key)) return; /* also while capturing: no timing needed */
-    const double flop = 2.0 * (double)p->n * (double)p->m * (double)p->k * (double)((p->epi >> 16) > 1 ? p->epi >> 16 : 1);
-    const int search = c->mm_search >= 2 || (c->mm_search == 1 && flop >= 50e9);
     cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-    if ((found < 2 && !search) || !x || cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess ||
+    if ((found < 2 && !c->mm_search) || !x || cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess ||
         cs != cudaStreamCaptureStatusNone)
         return;
     mm_timer t = {NULL, NULL, p, c, x, w, y};
@@ -207,7 +176,7 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
         if (ms < hbest) hbest = ms, hpick = i;
     }
     p->algo = res[hpick].algo;
-    cublasLtMatmulAlgo_t *cand = search ? (cublasLtMatmulAlgo_t *)malloc(MM_SEARCH_MAX * sizeof *cand) : NULL;
+    cublasLtMatmulAlgo_t *cand = c->mm_search ? (cublasLtMatmulAlgo_t *)malloc(MM_SEARCH_MAX * sizeof *cand) : NULL;
     float *ms = cand ? (float *)malloc(MM_SEARCH_MAX * sizeof *ms) : NULL;
     if (cand && ms) {
         double t0 = tune_now_ms();
@@ -244,7 +213,7 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
         float fbest = 0.0f;
         int pick = mm_final(&t, fin, nf, &fbest);
         p->algo = fin[pick];
-        if (c->mm_search > 2) {
+        if (c->mm_search > 1) {
             char hs[160], ss[160];
             float h10 = mm_time(&t, &res[hpick].algo, 10);
             cfg_str(&res[hpick].algo, hs, sizeof hs);
@@ -258,9 +227,6 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
     }
     free(cand);
     free(ms);
-    wm_error err = {WM_OK, ""};
-    if (c->mm_cache && wm_tune_cache_put(c->mm_cache, key, &p->algo, sizeof p->algo, &err) != WM_OK)
-        wm__log(WM_LOG_DEBUG, "cuda: GEMM algorithm cache: %s", err.msg);
     cudaGetLastError();
     cudaEventDestroy(t.e0);
     cudaEventDestroy(t.e1);

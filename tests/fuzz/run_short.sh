@@ -13,9 +13,9 @@ mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWM_FUZZ=ON \
       -DWM_CUDA=OFF -DWM_VIEWER=OFF -DWM_FFMPEG=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 \
   || { cat "$build/configure.log"; exit 1; }
-cmake --build "$build" -j2 --target fuzz_safetensors fuzz_unpickle fuzz_config_yaml fuzz_tune_cache
+cmake --build "$build" -j2 --target fuzz_safetensors fuzz_unpickle fuzz_config_yaml
 mkdir -p "$build/fuzz-artifacts"
-for h in safetensors unpickle config_yaml tune_cache; do
+for h in safetensors unpickle config_yaml; do
   work=$(mktemp -d)
   cp "$src/tests/fuzz/corpus_$h"/* "$work"/
   echo "fuzz_$h: ${secs}s"
