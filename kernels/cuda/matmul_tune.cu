@@ -4,11 +4,11 @@
  * call's own operands and keep the fastest; cuBLASLt's first pick is not always the fastest for our
  * skinny shapes (N = 2640 tokens against K = 2240).
  *
- * WM_CUDA_MM_SEARCH=1 (read at backend creation) widens the field beyond the heuristic: the heuristic's
- * algorithm ids, each with every tile and stage count cuBLASLt reports for it, the Hopper cluster
- * shapes up to 2 x 2, kept when cublasLtMatmulAlgoCheck accepts it for this plan and its workspace fits
- * (mm_enumerate). Candidates are screened with 1 warm-up + 1 run; the best MM_FINALISTS with each of
- * their custom options, and the heuristic's own best, are re-timed with 10 runs. It costs seconds per GEMM shape at start-up, which is
+ * WM_CUDA_MM_SEARCH=1 (read at backend creation) widens the field beyond the heuristic: every algorithm
+ * id cuBLASLt lists for the dtypes, each with every tile and stage count it reports, the Hopper cluster
+ * shapes up to 4 CTAs and both CTA swizzles, kept when cublasLtMatmulAlgoCheck accepts it for this plan
+ * and its workspace fits. Candidates are screened with 1 warm-up + 2 runs, the best MM_FINALISTS (and
+ * the heuristic's own best) re-timed with 10 runs. It costs seconds per GEMM shape at start-up, which is
  * why it is a switch; WM_CUDA_MM_SEARCH=2 also prints, per plan, the heuristic's best and the search's
  * best with their configurations (stderr).
  *
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MM_SEARCH_MAX 3000 /* configurations screened per plan at most */
 #define MM_FINALISTS 8
@@ -52,13 +51,6 @@ static float mm_time(mm_timer *t, const cublasLtMatmulAlgo_t *algo, int runs)
     return ms / (float)runs;
 }
 
-static double tune_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 static uint32_t cfg_u32(const cublasLtMatmulAlgo_t *a, cublasLtMatmulAlgoConfigAttributes_t at)
 {
     uint32_t v = 0;
@@ -86,29 +78,24 @@ static void cfg_str(const cublasLtMatmulAlgo_t *a, char *s, size_t n)
 
 static cudaDataType_t tune_type(int t) { return t == WM_BF16 ? CUDA_R_16BF : t == WM_F16 ? CUDA_R_16F : CUDA_R_32F; }
 
-/* Every tile x stages x cluster configuration (custom option 0, no swizzle) of the algorithm ids among
- * the heuristic's candidates that this plan accepts, up to cap. A first search over every id cuBLASLt
- * lists, both swizzles and clusters up to 4 CTAs (H100, docs/perf.md §14) found every winner among the
- * heuristic's ids, without swizzle, in clusters of at most 2. */
-static int mm_enumerate(wm_cuda_ctx *c, const wm_cuda_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found,
-                        cublasLtMatmulAlgo_t *out, int cap)
+/* Every configuration of every listed algorithm that this plan accepts, up to cap. */
+static int mm_enumerate(wm_cuda_ctx *c, const wm_cuda_plan *p, cublasLtMatmulAlgo_t *out, int cap)
 {
     const cudaDataType_t at = tune_type(p->wt), bt = tune_type(p->xt), ct = tune_type(p->yt);
-    int ids[64], nid = 0, n = 0;
-    for (int i = 0; i < found && nid < 64; i++) {
-        int id = (int)cfg_u32(&res[i].algo, CUBLASLT_ALGO_CONFIG_ID), seen = 0;
-        for (int j = 0; j < nid; j++) seen |= ids[j] == id;
-        if (!seen) ids[nid++] = id;
-    }
+    int ids[512], nid = 0, n = 0;
+    if (cublasLtMatmulAlgoGetIds(c->lt, CUBLAS_COMPUTE_32F, CUDA_R_32F, at, bt, ct, ct, 512, ids, &nid) !=
+        CUBLAS_STATUS_SUCCESS)
+        return 0;
     static const uint16_t clusters[] = {CUBLASLT_CLUSTER_SHAPE_AUTO, CUBLASLT_CLUSTER_SHAPE_1x1x1,
                                         CUBLASLT_CLUSTER_SHAPE_2x1x1, CUBLASLT_CLUSTER_SHAPE_1x2x1,
-                                        CUBLASLT_CLUSTER_SHAPE_2x2x1};
+                                        CUBLASLT_CLUSTER_SHAPE_2x2x1, CUBLASLT_CLUSTER_SHAPE_4x1x1,
+                                        CUBLASLT_CLUSTER_SHAPE_1x4x1};
     for (int i = 0; i < nid && n < cap; i++) {
         cublasLtMatmulAlgo_t a;
         if (cublasLtMatmulAlgoInit(c->lt, CUBLAS_COMPUTE_32F, CUDA_R_32F, at, bt, ct, ct, ids[i], &a) !=
             CUBLAS_STATUS_SUCCESS)
             continue;
-        uint32_t tiles[1024], stages[128];
+        uint32_t tiles[1024], stages[128], swz = 0;
         size_t wr = 0;
         int nt = 0, ns = 0;
         if (cublasLtMatmulAlgoCapGetAttribute(&a, CUBLASLT_ALGO_CAP_TILE_IDS, tiles, sizeof tiles, &wr) ==
@@ -120,9 +107,11 @@ static int mm_enumerate(wm_cuda_ctx *c, const wm_cuda_plan *p, const cublasLtMat
             CUBLAS_STATUS_SUCCESS)
             ns = (int)(wr / sizeof stages[0]);
         if (ns == 0) stages[ns++] = CUBLASLT_MATMUL_STAGES_UNDEFINED;
+        cublasLtMatmulAlgoCapGetAttribute(&a, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, &swz, sizeof swz, &wr);
         for (int t = 0; t < nt && n < cap; t++)
             for (int s = 0; s < ns && n < cap; s++)
-                for (size_t k = 0; k < sizeof clusters / sizeof clusters[0] && n < cap; k++) {
+                for (size_t k = 0; k < sizeof clusters / sizeof clusters[0] && n < cap; k++)
+                    for (uint32_t z = 0; z <= (swz ? 1u : 0u) && n < cap; z++) {
                         cublasLtMatmulAlgo_t b = a;
                         if (cublasLtMatmulAlgoConfigSetAttribute(&b, CUBLASLT_ALGO_CONFIG_TILE_ID, &tiles[t],
                                                                  sizeof tiles[t]) != CUBLAS_STATUS_SUCCESS ||
@@ -130,7 +119,9 @@ static int mm_enumerate(wm_cuda_ctx *c, const wm_cuda_plan *p, const cublasLtMat
                                                                  sizeof stages[s]) != CUBLAS_STATUS_SUCCESS ||
                             cublasLtMatmulAlgoConfigSetAttribute(&b, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID,
                                                                  &clusters[k], sizeof clusters[k]) !=
-                                CUBLAS_STATUS_SUCCESS)
+                                CUBLAS_STATUS_SUCCESS ||
+                            cublasLtMatmulAlgoConfigSetAttribute(&b, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &z,
+                                                                 sizeof z) != CUBLAS_STATUS_SUCCESS)
                             continue;
                         cublasLtMatmulHeuristicResult_t r;
                         memset(&r, 0, sizeof r);
@@ -179,16 +170,11 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
     cublasLtMatmulAlgo_t *cand = c->mm_search ? (cublasLtMatmulAlgo_t *)malloc(MM_SEARCH_MAX * sizeof *cand) : NULL;
     float *ms = cand ? (float *)malloc(MM_SEARCH_MAX * sizeof *ms) : NULL;
     if (cand && ms) {
-        double t0 = tune_now_ms();
-        int n = mm_enumerate(c, p, res, found, cand, MM_SEARCH_MAX);
-        double t1 = tune_now_ms();
-        for (int i = 0; i < n; i++) ms[i] = mm_time(&t, &cand[i], 1);
-        double t2 = tune_now_ms();
-        /* finalists: the heuristic's best, the screen's best MM_FINALISTS, and each of the latter with its
-         * other custom options (kernel variants of one tile configuration, e.g. the tile scheduler) */
-        cublasLtMatmulAlgo_t fin[MM_FINALISTS * 8 + 1];
+        int n = mm_enumerate(c, p, cand, MM_SEARCH_MAX);
+        for (int i = 0; i < n; i++) ms[i] = mm_time(&t, &cand[i], 2);
+        cublasLtMatmulAlgo_t fin[MM_FINALISTS + 1];
         int nf = 0;
-        fin[nf++] = res[hpick].algo;
+        fin[nf++] = res[hpick].algo; /* the heuristic's best competes in the final */
         for (int f = 0; f < MM_FINALISTS && f < n; f++) { /* selection of the screen's best */
             int b = -1;
             for (int i = 0; i < n; i++)
@@ -196,19 +182,6 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
             if (b < 0) break;
             fin[nf++] = cand[b];
             ms[b] = 1e30f;
-            int32_t cmax = 0;
-            size_t wr = 0;
-            cublasLtMatmulAlgoCapGetAttribute(&cand[b], CUBLASLT_ALGO_CAP_CUSTOM_OPTION_MAX, &cmax, sizeof cmax, &wr);
-            for (uint32_t o = 1; o <= (uint32_t)cmax && o < 8; o++) {
-                cublasLtMatmulAlgo_t v = cand[b];
-                cublasLtMatmulHeuristicResult_t r;
-                memset(&r, 0, sizeof r);
-                if (cublasLtMatmulAlgoConfigSetAttribute(&v, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, &o, sizeof o) ==
-                        CUBLAS_STATUS_SUCCESS &&
-                    cublasLtMatmulAlgoCheck(c->lt, p->desc, p->la, p->lb, p->lc, p->lc, &v, &r) == CUBLAS_STATUS_SUCCESS &&
-                    r.workspaceSize <= c->workspace_bytes)
-                    fin[nf++] = v;
-            }
         }
         float fbest = 0.0f;
         int pick = mm_final(&t, fin, nf, &fbest);
@@ -218,10 +191,9 @@ extern "C" void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmu
             float h10 = mm_time(&t, &res[hpick].algo, 10);
             cfg_str(&res[hpick].algo, hs, sizeof hs);
             cfg_str(&fin[pick], ss, sizeof ss);
-            fprintf(stderr, "mm search N=%lld M=%lld K=%lld batch=%d epi=%d: %d configs (enumerated in %.0f ms, "
-                    "screened in %.0f ms), %d finalists (%.0f ms); heuristic best %.1f us (%s); search best %.1f us "
-                    "(%s)%s\n", (long long)p->n, (long long)p->m, (long long)p->k, p->epi >> 16 ? p->epi >> 16 : 1,
-                    p->epi & 0xFFFF, n, t1 - t0, t2 - t1, nf, tune_now_ms() - t2, 1e3 * h10, hs, 1e3 * fbest, ss,
+            fprintf(stderr, "mm search N=%lld M=%lld K=%lld batch=%d epi=%d: %d configs; heuristic best %.1f us "
+                    "(%s); search best %.1f us (%s)%s\n", (long long)p->n, (long long)p->m, (long long)p->k,
+                    p->epi >> 16 ? p->epi >> 16 : 1, p->epi & 0xFFFF, n, 1e3 * h10, hs, 1e3 * fbest, ss,
                     pick == 0 ? " = heuristic" : "");
         }
     }
