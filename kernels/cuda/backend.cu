@@ -117,8 +117,6 @@ extern "C" wm_status wm__cuda_backend_init(wm_backend *be, const wm_backend_para
     const char *mmc = getenv("WM_CUDA_MM_CANDIDATES"); /* 1..64: how many cuBLASLt algorithms each plan times */
     c->mm_candidates = mmc ? atoi(mmc) : WM_CUDA_MM_CANDIDATES_DEFAULT;
     if (c->mm_candidates < 1 || c->mm_candidates > 64) c->mm_candidates = WM_CUDA_MM_CANDIDATES_DEFAULT;
-    const char *mms = getenv("WM_CUDA_MM_SEARCH"); /* 1: autotune over every algorithm configuration; 2: + print */
-    c->mm_search = mms ? atoi(mms) : 0;
     cublasStatus_t bs = cublasLtCreate(&c->lt);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         ctx_release(c);

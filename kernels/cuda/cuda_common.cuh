@@ -69,7 +69,6 @@ typedef struct wm_cuda_ctx {
     int qkp_warp;             /* WM_CUDA_QKP=warp at creation: dit_qk_prep keeps the second (warp) kernel */
     int silu_exp;             /* WM_CUDA_SILU=exp at creation: the depthwise GLU convs use ex2 + rcp SiLU, not tanh */
     int mm_candidates;        /* cuBLASLt heuristic candidates timed per GEMM plan (WM_CUDA_MM_CANDIDATES) */
-    int mm_search;            /* WM_CUDA_MM_SEARCH at creation: 1 = time every algorithm configuration too, 2 = and print */
     size_t gdn_smem[16];      /* shared memory opted in per kernel of gdn_fast.cu (WM_GSM_*) */
 } wm_cuda_ctx;
 
@@ -89,11 +88,6 @@ wm_status wm__cuda_fail(wm_backend *be, const char *op, const char *call, cudaEr
 wm_status wm__cuda_launch_check(wm_backend *be, const char *op);
 /* y(N,M) = act(y + bias(M)) in place (elementwise.cu): the GEMM epilogue when cuBLASLt has none. */
 wm_status wm__cuda_bias_act(wm_backend *be, wm_tensor *y, const wm_tensor *bias, wm_act act);
-/* A new GEMM plan's algorithm (matmul_tune.cu): the fastest of the heuristic's `found` candidates (and, with
- * WM_CUDA_MM_SEARCH, of every configuration cuBLASLt accepts) timed on x, w -> y; res[0] when x is NULL
- * or the stream is being captured. Sets p->algo. */
-void wm__mm_tune(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found,
-                 const void *x, const void *w, void *y, const void *bias);
 #ifdef __cplusplus
 }
 #endif

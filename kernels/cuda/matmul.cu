@@ -14,7 +14,7 @@
  * matmul_add (ops_dit.def) is the same GEMM with beta = 1 and C = the residual: the DiT block's
  * "x += proj(...)" adds cost no extra pass over x (C may be D itself: in-place accumulation).
  *
- * Plans (descriptors + the algorithm matmul_tune.cu picked) are cached per (shape, dtypes, epilogue,
+ * Plans (descriptors + the heuristic's first algorithm) are cached per (shape, dtypes, epilogue,
  * pointer alignment) in the backend context: the heuristic query costs tens of microseconds, which
  * would be visible at ~300 GEMMs per chunk, and a cached plan keeps graph capture host-cheap.
  */
@@ -33,6 +33,45 @@ static int ptr_align(const void *p)
 }
 
 typedef struct { const void *x, *w, *y, *bias; } mm_ptrs;
+
+/* Autotune: time each heuristic candidate (3 runs after 1 warm-up) on the call's own operands and keep
+ * the fastest. cuBLASLt's first heuristic pick is not always the fastest for our skinny shapes (N = 2640
+ * tokens against K = 2240). Skipped while the stream is being captured into a graph (no timing there):
+ * the first candidate is kept then. Runs once per plan, i.e. once per GEMM shape. */
+static int pick_algo(wm_backend *be, wm_cuda_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found,
+                     const mm_ptrs *mp)
+{
+    wm_cuda_ctx *c = wm__cuda_ctx(be);
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (found < 2 || !mp || cudaStreamIsCapturing(c->stream, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone)
+        return 0;
+    cudaEvent_t e0, e1;
+    if (cudaEventCreate(&e0) != cudaSuccess) return 0;
+    if (cudaEventCreate(&e1) != cudaSuccess) { cudaEventDestroy(e0); return 0; }
+    if (mp->bias) cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &mp->bias, sizeof mp->bias);
+    float alpha = 1.0f, beta = 0.0f, best = 1e30f;
+    int pick = 0;
+    for (int i = 0; i < found; i++) {
+        int ok = 1;
+        for (int r = 0; r < 4 && ok; r++) {
+            if (r == 1) cudaEventRecord(e0, c->stream);
+            ok = cublasLtMatmul(c->lt, p->desc, &alpha, mp->w, p->la, mp->x, p->lb, &beta, (void *)mp->y, p->lc,
+                                (void *)mp->y, p->lc, &res[i].algo, c->workspace, c->workspace_bytes,
+                                c->stream) == CUBLAS_STATUS_SUCCESS;
+        }
+        cudaEventRecord(e1, c->stream);
+        float ms = 0.0f;
+        if (ok && cudaEventSynchronize(e1) == cudaSuccess && cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess &&
+            ms < best) {
+            best = ms;
+            pick = i;
+        }
+    }
+    cudaGetLastError();
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return pick;
+}
 
 static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
 {
@@ -88,8 +127,7 @@ static wm_status plan_build(wm_backend *be, wm_cuda_plan *p, const mm_ptrs *mp)
         return wm__errf(&be->err, WM_ERR_UNSUPPORTED, "matmul: cuBLASLt has no algorithm for N=%lld M=%lld K=%lld "
                         "(epilogue %d): %s", (long long)p->n, (long long)p->m, (long long)p->k, p->epi,
                         cublasLtGetStatusString(s));
-    wm__mm_tune(be, p, res, found, mp ? mp->x : NULL, mp ? mp->w : NULL, mp ? (void *)mp->y : NULL,
-                mp ? mp->bias : NULL);
+    p->algo = res[pick_algo(be, p, res, found, mp)].algo;
     p->used = 1;
     return WM_OK;
 }
