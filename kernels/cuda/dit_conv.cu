@@ -245,9 +245,7 @@ extern "C" wm_status wm__dw_glu_cols(wm_backend *be, const wm_tensor *x, const w
     if (!fast) return WM_OK;
     *done = 1;
     if (N == 0) return WM_OK;
-    const char *rbe = getenv("WM_CUDA_DW_RB"); /* EXPERIMENT: max rows per band */
-    const int rbm = rbe && atoi(rbe) > 0 ? atoi(rbe) : 12;
-    int nrb = (grid_h + rbm - 1) / rbm, rb = (grid_h + nrb - 1) / nrb;
+    int nrb = (grid_h + 11) / 12, rb = (grid_h + nrb - 1) / nrb;
     nrb = (grid_h + rb - 1) / rb;
     /* ring of DW_NS rows x 2 halves x (gw + 8) slots x 32 bf16 + the taps: <= 39.4 KB at gw = 64 */
     size_t smem = (size_t)DW_NS * 2 * (grid_w + DW_NG) * DW_CH * sizeof(bf16) + DW_WS * sizeof(float);
