@@ -9,7 +9,8 @@
  * run, so an unwritten element fails. Pass = |got - ref| <= 1e-2 + 1e-2 |ref| per element AND relative
  * L2 <= 1e-2, no NaN/Inf anywhere in the output.
  * Shapes: single query/key, odd lengths that are not multiples of the 64/128 tiles, each tensor-core
- * head dim (64/112/128), masks (random, all keys masked, a whole leading tile masked), key ranges long
+ * head dim (64/112/128), masks (random, all keys masked, a whole leading tile masked), keys whose scores
+ * grow along the key axis (the running row maxima keep rising: lazy rescaling), key ranges long
  * enough for the wgmma kernel's split-over-keys tail path (a whole split fully masked too), the fallbacks
  * (head dim 40, fp32), and the real SANA-WM shapes (2640 x 8800 streaming window, 9680 x 9680
  * bidirectional, 2640 x 300 masked text, 2640 x 120 text cut at the last caption token; with more work
@@ -31,7 +32,10 @@ typedef struct {
     wm_backend *free_turns; /* created with WM_CUDA_ATTN=free (the consumer warpgroups issue without turns) */
 } at_ctx;
 
-enum { MASK_NONE, MASK_RANDOM, MASK_ALL, MASK_LEAD };
+/* MASK_RISE: no mask; key j scaled by 1 + 4 j / Nk, so each row's running max keeps rising along the key
+ * loop and the wgmma kernel's lazy maxima (a row moves its max only when a tile raises it by more than 8
+ * in log2 units, then O is rescaled) take both the rescale and the skip path many times. */
+enum { MASK_NONE, MASK_RANDOM, MASK_ALL, MASK_LEAD, MASK_RISE };
 
 /* Query rows whose reference is computed: all when few, else a leading tile, the tail and a spread. */
 static int64_t pick_rows(int64_t Nq, int64_t *rows)
@@ -83,6 +87,12 @@ static void run_case(at_ctx *a, int64_t Nq, int64_t Nk, int H, int D, wm_dtype d
         mh[j] = (uint8_t)keep;
         m[j] = keep;
     }
+    if (mask_kind == MASK_RISE)
+        for (int64_t j = 0; j < Nk; j++)
+            for (int64_t i = 0; i < C; i++) {
+                float x = k[j * C + i] * (1.0f + 4.0f * (float)j / (float)Nk);
+                k[j * C + i] = dt == WM_F32 ? x : wm_round_bf16(x);
+            }
     /* Reference on the sampled query rows. */
     int64_t *rows = malloc(600 * sizeof *rows), ns = pick_rows(Nq, rows);
     float *qs = malloc((size_t)(ns * C) * sizeof(float)), *ref = malloc((size_t)(ns * C) * sizeof(float));
@@ -90,7 +100,7 @@ static void run_case(at_ctx *a, int64_t Nq, int64_t Nk, int H, int D, wm_dtype d
     wm_tensor hq = cp_host2(qs, ns, C), hk = cp_host2(k, Nk, C), hv = cp_host2(v, Nk, C), ho = cp_host2(ref, ns, C);
     int64_t ms = Nk;
     wm_tensor hm = wm_tensor_view(WM_U8, WM_DEVICE_CPU, mh, 1, &ms);
-    const int use_mask = mask_kind != MASK_NONE;
+    const int use_mask = mask_kind != MASK_NONE && mask_kind != MASK_RISE;
     float scale = 1.0f / sqrtf((float)D);
     CP_OK(c->cpu, wm_attention(c->cpu, &hq, &hk, &hv, use_mask ? &hm : NULL, H, scale, &ho));
 
@@ -163,6 +173,10 @@ int main(int argc, char **argv)
     run_case(&a, 129, 1100, 2, 128, WM_BF16, MASK_LEAD, 0);
     run_case(&a, 77, 1100, 2, 112, WM_BF16, MASK_ALL, 0);
     run_case(&a, 100, 1500, 1, 112, WM_BF16, MASK_LEAD, 0);
+    /* Rising row maxima (lazy rescale taken and skipped), one key range and split over key ranges. */
+    run_case(&a, 300, 2000, 4, 112, WM_BF16, MASK_RISE, 0);
+    run_case(&a, 130, 3000, 2, 112, WM_BF16, MASK_RISE, 0);
+    run_case(&a, 200, 1500, 2, 128, WM_BF16, MASK_RISE, 0);
     /* Fallbacks (simple kernel): other head dim, fp32. */
     run_case(&a, 50, 70, 2, 40, WM_BF16, MASK_RANDOM, 0);
     run_case(&a, 50, 70, 2, 112, WM_F32, MASK_RANDOM, 0);
