@@ -94,27 +94,6 @@ template <int D> __device__ __forceinline__ void wg_issue_s(float *s, uint32_t q
     }
 }
 
-/* The running row maxima with a lazy update (as FlashAttention-4 does): a row keeps its max m unless this
- * tile raises it by more than WG_LAZY (log2 units), so P = exp2(S - m) <= 2^WG_LAZY (exact in fp32 sums
- * and in bf16 P) and corr = 1 exactly for most tiles after the first few, which lets a warp whose rows
- * all kept their max skip the O rescale (wg_tile). Every quantity stays relative to the same m, so the
- * result is the same up to rounding. Fully masked rows so far: m = -inf, muse = 0, corr = 0. */
-#define WG_LAZY 8.0f
-__device__ __forceinline__ void wg_softmax_max(float (&mx)[2], float *mrow, float *lrow, float (&corr)[2],
-                                               float (&muse)[2])
-{
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        const float mnew = mx[r] > mrow[r] + WG_LAZY ? mx[r] : mrow[r];
-        muse[r] = mnew == -INFINITY ? 0.0f : mnew;
-        corr[r] = exp2f(mrow[r] - muse[r]);
-        mrow[r] = mnew;
-        lrow[r] *= corr[r];
-    }
-}
-
 /* Online-softmax update: P = exp2(S * scale + mask - m) packed to bf16 (the register A operand of P.V), the
  * row sums rescaled, corr = the factor for O (applied by the caller once the previous P.V that
  * accumulates into O has retired). S is only read: writing softmax values back into the wgmma accumulator
@@ -143,7 +122,10 @@ __device__ __forceinline__ void wg_softmax(const float *s, const float *mb, floa
         }
     }
     float muse[2];
-    wg_softmax_max(mx, mrow, lrow, corr, muse); /* all keys so far masked: p = 0, no inf - inf */
+    /* lazy maxima (FlashAttention-4's conditional rescaling): corr = 1 exactly on most tiles after the first
+     * few, so wg_tile's warps whose rows all kept their max skip the O rescale; all keys so far masked:
+     * p = 0, no inf - inf */
+    mma_softmax_max<true>(mx, mrow, lrow, corr, muse);
     const float nm0 = -muse[0], nm1 = -muse[1];
 #pragma unroll
     for (int j = 0; j < 16; j++) {

@@ -54,7 +54,10 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
  * become p = exp2(s - max) with their sums added to lrow. A row whose keys are all masked so far keeps
  * p = 0 (no inf - inf). Shared by the DiT attention (attention.cu) and the text encoder's (text_attn.cu). */
 /* Its running-max part alone (also used by the wgmma kernel, whose fragments are laid out differently):
- * muse = the max to subtract, corr = the rescale of the old sums (applied to lrow here) and accumulators. */
+ * muse = the max to subtract, corr = the rescale of the old sums (applied to lrow here) and accumulators.
+ * LAZY (the wgmma kernel): a row keeps its max unless the tile raises it by more than 8 (log2 units), so
+ * P <= 2^8 and corr = 1 exactly on most tiles (attention_wgmma.cu skips the O rescale then). */
+template <bool LAZY = false>
 __device__ __forceinline__ void mma_softmax_max(float (&mx)[2], float *mrow, float *lrow, float (&corr)[2],
                                                 float (&muse)[2])
 {
@@ -62,7 +65,7 @@ __device__ __forceinline__ void mma_softmax_max(float (&mx)[2], float *mrow, flo
     for (int r = 0; r < 2; r++) {
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        float mnew = fmaxf(mrow[r], mx[r]);
+        const float mnew = LAZY ? (mx[r] > mrow[r] + 8.0f ? mx[r] : mrow[r]) : fmaxf(mrow[r], mx[r]);
         muse[r] = mnew == -INFINITY ? 0.0f : mnew;
         corr[r] = exp2f(mrow[r] - muse[r]);
         mrow[r] = mnew;
